@@ -1,0 +1,22 @@
+// The `deberta` command line: each subcommand lives in its own module under src/cli/commands and
+// registers itself on the program here.
+import { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+export function buildProgram(): Command {
+  const program = new Command('deberta')
+    .description('DeBERTa for TypeScript: run, tokenize, train and serve Hugging Face DeBERTa checkpoints')
+    .version(pkg.version);
+  // Subcommands (one module each, in src/cli/commands):
+  return program;
+}
+
+const isMain = process.argv[1] && /deberta(\.js)?$|main\.ts$/.test(process.argv[1]);
+if (isMain) {
+  buildProgram().parseAsync(process.argv).catch((err: unknown) => {
+    process.stderr.write(`deberta: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}
