@@ -1,0 +1,116 @@
+// The builder vocabulary model code is written in. Each function adds one or a few ops to x's graph.
+import type { DType, Tensor } from '../tensor.ts';
+import type { Value } from './value.ts';
+
+const g = (x: Value) => x.graph;
+
+export function linear(x: Value, weight: Value, bias?: Value): Value {
+  // weight is [out, in] as in PyTorch; ONNX Runtime folds the transpose of a constant weight.
+  const y = x.matmul(transpose(weight, [1, 0]));
+  return bias ? y.add(bias) : y;
+}
+
+export function transpose(x: Value, perm: readonly number[]): Value { return x.transpose(perm); }
+
+export function layerNorm(x: Value, weight: Value, bias: Value, eps: number): Value {
+  return g(x).op1('LayerNormalization', [x, weight, bias], { axis: -1, epsilon: eps });
+}
+
+export function softmax(x: Value, axis = -1): Value { return g(x).op1('Softmax', [x], { axis }); }
+export function logSoftmax(x: Value, axis = -1): Value { return g(x).op1('LogSoftmax', [x], { axis }); }
+
+export function erf(x: Value): Value { return g(x).op1('Erf', [x]); }
+export function tanh(x: Value): Value { return g(x).op1('Tanh', [x]); }
+export function sigmoid(x: Value): Value { return g(x).op1('Sigmoid', [x]); }
+export function relu(x: Value): Value { return g(x).op1('Relu', [x]); }
+export function exp(x: Value): Value { return g(x).op1('Exp', [x]); }
+export function log(x: Value): Value { return g(x).op1('Log', [x]); }
+export function sqrt(x: Value): Value { return g(x).op1('Sqrt', [x]); }
+
+/** Exact GELU, x * Phi(x), written with Erf (ONNX Runtime fuses the pattern into its Gelu kernel). */
+export function gelu(x: Value): Value {
+  return x.mul(erf(x.mul(Math.SQRT1_2)).add(1)).mul(0.5);
+}
+
+/** The tanh approximation ("gelu_new", "gelu_pytorch_tanh"). */
+export function geluTanh(x: Value): Value {
+  const inner = x.add(x.mul(x).mul(x).mul(0.044715)).mul(Math.sqrt(2 / Math.PI));
+  return x.mul(tanh(inner).add(1)).mul(0.5);
+}
+
+/** Activation by its transformers name (ACT2FN). */
+export function activation(name: string, x: Value): Value {
+  switch (name) {
+    case 'gelu': case 'gelu_python': return gelu(x);
+    case 'gelu_new': case 'gelu_pytorch_tanh': case 'gelu_fast': return geluTanh(x);
+    case 'relu': return relu(x);
+    case 'tanh': return tanh(x);
+    case 'sigmoid': return sigmoid(x);
+    case 'silu': case 'swish': return x.mul(sigmoid(x));
+    case 'quick_gelu': return x.mul(sigmoid(x.mul(1.702)));
+    case 'linear': case 'identity': return x;
+    default: throw new Error(`unsupported activation '${name}'`);
+  }
+}
+
+export function gather(data: Value, indices: Value, axis = 0): Value {
+  return g(data).op1('Gather', [data, indices], { axis });
+}
+
+export function gatherElements(data: Value, indices: Value, axis: number): Value {
+  return g(data).op1('GatherElements', [data, indices], { axis });
+}
+
+export function where(cond: Value, a: Value, b: Value): Value { return g(cond).op1('Where', [cond, a, b]); }
+export function equal(a: Value, b: Value): Value { return g(a).op1('Equal', [a, b]); }
+export function not(a: Value): Value { return g(a).op1('Not', [a]); }
+export function cast(x: Value, to: DType): Value { return x.cast(to); }
+
+export function unsqueeze(x: Value, axes: readonly number[]): Value {
+  return g(x).op1('Unsqueeze', [x, g(x).constInt64(axes)]);
+}
+
+export function squeeze(x: Value, axes: readonly number[]): Value {
+  return g(x).op1('Squeeze', [x, g(x).constInt64(axes)]);
+}
+
+export function concat(xs: Value[], axis: number): Value { return g(xs[0]!).op1('Concat', xs, { axis }); }
+
+/** x[..., starts:ends, ...] along the given axes (ends may be runtime values). */
+export function slice(x: Value, starts: readonly number[] | Value, ends: readonly number[] | Value, axes: readonly number[]): Value {
+  const gr = g(x);
+  const s = Array.isArray(starts) ? gr.constInt64(starts) : (starts as Value);
+  const e = Array.isArray(ends) ? gr.constInt64(ends) : (ends as Value);
+  return gr.op1('Slice', [x, s, e, gr.constInt64(axes)]);
+}
+
+export function shapeOf(x: Value): Value { return g(x).op1('Shape', [x]); }
+
+/** One dim of x's runtime shape, as a 1-element int64 vector. */
+export function dimOf(x: Value, axis: number): Value {
+  const gr = g(x);
+  const a = axis < 0 ? axis + x.rank : axis;
+  return slice(shapeOf(x), [a], [a + 1], [0]);
+}
+
+export function expand(x: Value, shape: Value): Value { return g(x).op1('Expand', [x, shape]); }
+
+export function reduceSum(x: Value, axes: readonly number[], keepdims = true): Value {
+  return g(x).op1('ReduceSum', [x, g(x).constInt64(axes)], { keepdims: keepdims ? 1 : 0 });
+}
+
+export function reduceMean(x: Value, axes: readonly number[], keepdims = true): Value {
+  return g(x).op1('ReduceMean', [x, g(x).constInt64(axes)], { keepdims: keepdims ? 1 : 0 });
+}
+
+/** 0, 1, ..., n - 1 where n is a runtime 1-element int64 vector. */
+export function arange(n: Value): Value {
+  const gr = g(n);
+  return gr.op1('Range', [gr.scalar(0, 'int64'), squeeze(n, [0]), gr.scalar(1, 'int64')]);
+}
+
+export function conv1d(x: Value, weight: Value, bias: Value | undefined, pad: number, groups: number): Value {
+  return g(x).op1('Conv', bias ? [x, weight, bias] : [x, weight], { pads: [pad, pad], group: groups, kernel_shape: [weight.shape[2] as number] });
+}
+
+export function constant(x: Value, t: Tensor): Value { return g(x).constant(t); }

@@ -1,0 +1,488 @@
+// Reading `pytorch_model.bin` (torch.save output) without Python.
+//
+// Two layouts exist. The zip layout (torch >= 1.6): `<top>/data.pkl` holds a pickled state dict
+// whose tensors point, through pickle "persistent ids", at raw storages stored as `<top>/data/<key>`.
+// The legacy layout (older torch.save): several pickles back to back (magic number, protocol,
+// system info, the state dict, the list of storage keys) followed by each storage as an 8-byte
+// element count and its bytes.
+//
+// Pickles can run arbitrary code, so this is a restricted unpickler: it knows only the opcodes
+// torch.save emits and the handful of globals a state dict needs; anything else is refused.
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { unzipSync } from 'fflate';
+import { BYTES_PER_ELEMENT, emptyArray, numel, type DType, type Tensor, type TypedArray } from '../tensor.ts';
+
+// ---------------------------------------------------------------------------------------------
+// Values the unpickler can produce besides plain JS values (null, boolean, number, bigint,
+// string, Uint8Array, arrays for tuples and lists, Map for dicts).
+
+/** A global the pickle referred to (only allowed ones are ever created). */
+class Global {
+  constructor(readonly module: string, readonly name: string) {}
+  get qualname(): string { return `${this.module}.${this.name}`; }
+}
+
+/** `torch.FloatStorage` and friends, or `torch.float32` and friends: both just name a dtype. */
+class DTypeRef {
+  constructor(readonly dtype: DType, readonly qualname: string) {}
+}
+
+/** A storage resolved from a persistent id: `elementOffset` is non-zero for legacy storage views. */
+class StorageRef {
+  constructor(readonly key: string, readonly dtype: DType, readonly numel: number, readonly elementOffset = 0) {}
+}
+
+/** A tensor as `_rebuild_tensor_v2` describes it: a strided view into a storage. */
+class TensorRef {
+  constructor(
+    readonly storage: StorageRef,
+    readonly offset: number,
+    readonly size: number[],
+    readonly stride: number[],
+  ) {}
+}
+
+const STORAGE_DTYPES: Record<string, DType> = {
+  FloatStorage: 'float32', HalfStorage: 'float16', BFloat16Storage: 'bfloat16', DoubleStorage: 'float64',
+  LongStorage: 'int64', IntStorage: 'int32', ByteStorage: 'uint8', BoolStorage: 'bool', CharStorage: 'int8',
+};
+
+const DTYPE_GLOBALS: Record<string, DType> = {
+  float32: 'float32', float: 'float32', float16: 'float16', half: 'float16', bfloat16: 'bfloat16',
+  float64: 'float64', double: 'float64', int64: 'int64', long: 'int64', int32: 'int32', int: 'int32',
+  uint8: 'uint8', int8: 'int8', bool: 'bool',
+};
+
+const ALLOWED_CALLABLES = new Set([
+  'collections.OrderedDict',
+  'torch._utils._rebuild_tensor_v2',
+  'torch._utils._rebuild_parameter',
+]);
+
+function resolveGlobal(module: string, name: string, file: string): unknown {
+  const qualname = `${module}.${name}`;
+  if (ALLOWED_CALLABLES.has(qualname)) return new Global(module, name);
+  if (module === 'torch') {
+    const dtype = STORAGE_DTYPES[name] ?? DTYPE_GLOBALS[name];
+    if (dtype) return new DTypeRef(dtype, qualname);
+  }
+  throw new Error(`${file}: refusing pickle global '${qualname}'`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The unpickler.
+
+interface Hooks {
+  persistentLoad(pid: unknown): unknown;
+}
+
+const MARK = Symbol('mark');
+
+class Unpickler {
+  pos: number;
+  private stack: unknown[] = [];
+  private metastack: unknown[][] = [];
+  private memo = new Map<number, unknown>();
+  private view: DataView;
+
+  constructor(private bytes: Uint8Array, private file: string, private hooks: Hooks, start = 0) {
+    this.pos = start;
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  private fail(msg: string): never {
+    throw new Error(`${this.file}: bad pickle at byte ${this.pos}: ${msg}`);
+  }
+
+  private take(n: number): number {
+    if (this.pos + n > this.bytes.length) this.fail('unexpected end of data (truncated file?)');
+    const at = this.pos;
+    this.pos += n;
+    return at;
+  }
+  private u8(): number { return this.bytes[this.take(1)]!; }
+  private u16(): number { return this.view.getUint16(this.take(2), true); }
+  private u32(): number { return this.view.getUint32(this.take(4), true); }
+  private i32(): number { return this.view.getInt32(this.take(4), true); }
+  private u64(): number {
+    const v = this.view.getBigUint64(this.take(8), true);
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) this.fail(`length ${v} is too large`);
+    return Number(v);
+  }
+  private raw(n: number): Uint8Array { const at = this.take(n); return this.bytes.slice(at, at + n); }
+  private utf8(n: number): string { return new TextDecoder().decode(this.raw(n)); }
+  private line(): string {
+    const end = this.bytes.indexOf(0x0a, this.pos);
+    if (end < 0) this.fail('unterminated line');
+    const s = new TextDecoder().decode(this.bytes.subarray(this.pos, end));
+    this.pos = end + 1;
+    return s;
+  }
+
+  // Evaluates its argument before touching this.stack, which popMark() replaces.
+  private push(v: unknown): void {
+    this.stack.push(v);
+  }
+  private pop(): unknown {
+    if (this.stack.length === 0) this.fail('stack underflow');
+    return this.stack.pop();
+  }
+  private top(): unknown {
+    if (this.stack.length === 0) this.fail('stack underflow');
+    return this.stack[this.stack.length - 1];
+  }
+  private popMark(): unknown[] {
+    const items = this.stack;
+    const prev = this.metastack.pop();
+    if (!prev) this.fail('no MARK on the stack');
+    this.stack = prev;
+    return items;
+  }
+  private setItems(target: unknown, kv: unknown[]): void {
+    if (!(target instanceof Map)) this.fail('SETITEM(S) on something that is not a dict');
+    for (let i = 0; i + 1 < kv.length; i += 2) target.set(kv[i], kv[i + 1]);
+  }
+  private getMemo(i: number): unknown {
+    if (!this.memo.has(i)) this.fail(`memo key ${i} was never stored`);
+    return this.memo.get(i);
+  }
+
+  /** Runs until STOP and returns the pickled value; `pos` is then just past the STOP opcode. */
+  load(): unknown {
+    for (;;) {
+      const op = this.u8();
+      switch (op) {
+        case 0x80: this.u8(); break; // PROTO n
+        case 0x95: this.take(8); break; // FRAME (protocol 4): framing only, no meaning here
+        case 0x2e: return this.pop(); // STOP '.'
+        case 0x28: this.metastack.push(this.stack); this.stack = []; break; // MARK '('
+        case 0x7d: this.stack.push(new Map()); break; // EMPTY_DICT '}'
+        case 0x5d: this.stack.push([]); break; // EMPTY_LIST ']'
+        case 0x29: this.stack.push([]); break; // EMPTY_TUPLE ')'
+        case 0x74: this.push(this.popMark()); break; // TUPLE 't'
+        case 0x85: this.stack.push([this.pop()]); break; // TUPLE1
+        case 0x86: { const b = this.pop(); const a = this.pop(); this.stack.push([a, b]); break; } // TUPLE2
+        case 0x87: { const c = this.pop(); const b = this.pop(); const a = this.pop(); this.stack.push([a, b, c]); break; } // TUPLE3
+        case 0x6c: this.push(this.popMark()); break; // LIST 'l'
+        case 0x64: { const m = new Map(); this.setItems(m, this.popMark()); this.stack.push(m); break; } // DICT 'd'
+        case 0x4e: this.stack.push(null); break; // NONE 'N'
+        case 0x88: this.stack.push(true); break; // NEWTRUE
+        case 0x89: this.stack.push(false); break; // NEWFALSE
+        case 0x4b: this.stack.push(this.u8()); break; // BININT1 'K'
+        case 0x4d: this.stack.push(this.u16()); break; // BININT2 'M'
+        case 0x4a: this.stack.push(this.i32()); break; // BININT 'J'
+        case 0x8a: this.stack.push(this.long(this.u8())); break; // LONG1
+        case 0x8b: this.stack.push(this.long(this.u32())); break; // LONG4
+        case 0x47: this.stack.push(this.view.getFloat64(this.take(8), false)); break; // BINFLOAT 'G' (big-endian)
+        case 0x58: this.stack.push(this.utf8(this.u32())); break; // BINUNICODE 'X'
+        case 0x8c: this.stack.push(this.utf8(this.u8())); break; // SHORT_BINUNICODE
+        case 0x8d: this.stack.push(this.utf8(this.u64())); break; // BINUNICODE8
+        case 0x54: this.stack.push(latin1(this.raw(this.u32()))); break; // BINSTRING 'T' (Python 2 str)
+        case 0x55: this.stack.push(latin1(this.raw(this.u8()))); break; // SHORT_BINSTRING 'U'
+        case 0x42: this.stack.push(this.raw(this.u32())); break; // BINBYTES 'B'
+        case 0x43: this.stack.push(this.raw(this.u8())); break; // SHORT_BINBYTES 'C'
+        case 0x71: this.memo.set(this.u8(), this.top()); break; // BINPUT 'q'
+        case 0x72: this.memo.set(this.u32(), this.top()); break; // LONG_BINPUT 'r'
+        case 0x94: this.memo.set(this.memo.size, this.top()); break; // MEMOIZE
+        case 0x68: this.stack.push(this.getMemo(this.u8())); break; // BINGET 'h'
+        case 0x6a: this.stack.push(this.getMemo(this.u32())); break; // LONG_BINGET 'j'
+        case 0x63: { const mod = this.line(); const name = this.line(); this.stack.push(resolveGlobal(mod, name, this.file)); break; } // GLOBAL 'c'
+        case 0x93: { // STACK_GLOBAL
+          const name = this.pop(); const mod = this.pop();
+          if (typeof mod !== 'string' || typeof name !== 'string') this.fail('STACK_GLOBAL needs two strings');
+          this.stack.push(resolveGlobal(mod, name, this.file));
+          break;
+        }
+        case 0x51: this.stack.push(this.hooks.persistentLoad(this.pop())); break; // BINPERSID 'Q'
+        case 0x52: { const args = this.pop(); const fn = this.pop(); this.stack.push(this.call(fn, args)); break; } // REDUCE 'R'
+        case 0x62: { const state = this.pop(); this.build(this.top(), state); break; } // BUILD 'b'
+        case 0x73: { const v = this.pop(); const k = this.pop(); this.setItems(this.top(), [k, v]); break; } // SETITEM 's'
+        case 0x75: { const kv = this.popMark(); this.setItems(this.top(), kv); break; } // SETITEMS 'u'
+        case 0x61: { const v = this.pop(); this.appendTo(this.top(), [v]); break; } // APPEND 'a'
+        case 0x65: { const vs = this.popMark(); this.appendTo(this.top(), vs); break; } // APPENDS 'e'
+        case 0x30: this.pop(); break; // POP '0'
+        case 0x31: this.popMark(); break; // POP_MARK '1'
+        case 0x32: this.stack.push(this.top()); break; // DUP '2'
+        default:
+          this.pos--;
+          this.fail(`unsupported opcode 0x${op.toString(16).padStart(2, '0')}`);
+      }
+    }
+  }
+
+  /** Little-endian two's complement integer of n bytes; a number when it fits exactly. */
+  private long(n: number): number | bigint {
+    const b = this.raw(n);
+    let v = 0n;
+    for (let i = n - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]!);
+    if (n > 0 && b[n - 1]! & 0x80) v -= 1n << BigInt(8 * n);
+    return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+  }
+
+  private appendTo(target: unknown, items: unknown[]): void {
+    if (!Array.isArray(target)) this.fail('APPEND(S) on something that is not a list');
+    target.push(...items);
+  }
+
+  private call(fn: unknown, args: unknown): unknown {
+    if (!(fn instanceof Global)) {
+      this.fail(`REDUCE on ${fn instanceof DTypeRef ? `'${fn.qualname}'` : 'a non-callable value'}`);
+    }
+    if (!Array.isArray(args)) this.fail(`'${fn.qualname}' called without an argument tuple`);
+    switch (fn.qualname) {
+      case 'collections.OrderedDict': {
+        const m = new Map<unknown, unknown>();
+        for (const pair of (args[0] as unknown[] | undefined) ?? []) {
+          if (Array.isArray(pair) && pair.length === 2) m.set(pair[0], pair[1]);
+        }
+        return m;
+      }
+      case 'torch._utils._rebuild_tensor_v2': {
+        // (storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
+        const [storage, offset, size, stride] = args;
+        if (!(storage instanceof StorageRef)) this.fail('_rebuild_tensor_v2 without a storage');
+        if (!isIntList(size) || !isIntList(stride) || size.length !== stride.length || !isInt(offset)) {
+          this.fail(`_rebuild_tensor_v2 with bad size/stride/offset ${JSON.stringify([size, stride, offset])}`);
+        }
+        return new TensorRef(storage, offset, size, stride);
+      }
+      case 'torch._utils._rebuild_parameter': {
+        // (data, requires_grad, backward_hooks): a Parameter is just its tensor here.
+        if (!(args[0] instanceof TensorRef)) this.fail('_rebuild_parameter without a tensor');
+        return args[0];
+      }
+    }
+    this.fail(`'${fn.qualname}' cannot be called`);
+  }
+
+  // BUILD sets object state: an OrderedDict's `_metadata` attribute (module versions) is the
+  // one torch state dicts carry; it is irrelevant to the weights, so it is dropped.
+  private build(target: unknown, _state: unknown): void {
+    if (!(target instanceof Map) && !(target instanceof TensorRef)) this.fail('BUILD on an unsupported object');
+  }
+}
+
+function latin1(b: Uint8Array): string {
+  let s = '';
+  for (const c of b) s += String.fromCharCode(c);
+  return s;
+}
+function isInt(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v);
+}
+function isIntList(v: unknown): v is number[] {
+  return Array.isArray(v) && v.every((x) => isInt(x) && x >= 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Persistent ids: ('storage', storage_type, key, location, numel[, view_metadata]).
+
+function storageFromPid(pid: unknown, file: string): StorageRef {
+  if (!Array.isArray(pid) || pid[0] !== 'storage') {
+    throw new Error(`${file}: unsupported persistent id ${describe(pid)}`);
+  }
+  const [, type, key, , count, view] = pid;
+  if (!(type instanceof DTypeRef)) throw new Error(`${file}: storage ${describe(key)} has no known storage type`);
+  if (typeof key !== 'string' || !isInt(count)) throw new Error(`${file}: malformed storage persistent id ${describe(pid)}`);
+  if (view != null) {
+    // Legacy format only: a view (view_key, element_offset, view_size) into a root storage.
+    if (!Array.isArray(view) || !isInt(view[1]) || !isInt(view[2])) {
+      throw new Error(`${file}: malformed storage view for storage '${key}'`);
+    }
+    return new StorageRef(key, type.dtype, count, view[1]);
+  }
+  return new StorageRef(key, type.dtype, count);
+}
+
+function describe(v: unknown): string {
+  if (Array.isArray(v)) return `(${v.map(describe).join(', ')})`;
+  if (v instanceof DTypeRef || v instanceof Global) return v.qualname;
+  return typeof v === 'string' ? `'${v}'` : String(v);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Turning the unpickled state dict into tensors.
+
+function asStateDict(root: unknown, file: string): Map<string, TensorRef> {
+  if (!(root instanceof Map)) throw new Error(`${file}: the pickle does not hold a state dict (a dict of tensors)`);
+  const out = new Map<string, TensorRef>();
+  for (const [k, v] of root) {
+    // Non-tensor entries (version numbers and the like) carry no weights.
+    if (typeof k === 'string' && v instanceof TensorRef) out.set(k, v);
+  }
+  return out;
+}
+
+/** Bytes for a storage's elements, as an aligned typed array (big-endian archives are swapped). */
+function storageArray(bytes: Uint8Array, dtype: DType, count: number, bigEndian: boolean, what: string): TypedArray {
+  const size = BYTES_PER_ELEMENT[dtype];
+  if (bytes.length < count * size) {
+    throw new Error(`${what} has ${bytes.length} bytes but needs ${count * size} for ${count} ${dtype} values (truncated file?)`);
+  }
+  const arr = emptyArray(dtype, count);
+  const dst = new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength);
+  dst.set(bytes.subarray(0, count * size));
+  if (bigEndian && size > 1) {
+    for (let i = 0; i < dst.length; i += size) dst.subarray(i, i + size).reverse();
+  }
+  return arr;
+}
+
+/** Copies the strided view `t` out of `src` into a fresh contiguous row-major tensor. */
+function materialise(name: string, t: TensorRef, src: TypedArray, file: string): Tensor {
+  const dims = t.size;
+  const n = numel(dims);
+  const start = t.storage.elementOffset + t.offset;
+  const out = emptyArray(t.storage.dtype, n);
+  if (n > 0) {
+    let last = start;
+    for (let d = 0; d < dims.length; d++) last += (dims[d]! - 1) * t.stride[d]!;
+    if (last >= src.length) {
+      throw new Error(`${file}: tensor '${name}' reads past its storage '${t.storage.key}' (${src.length} values)`);
+    }
+  }
+  if (isContiguous(dims, t.stride)) {
+    copyInto(out, src, start, n);
+  } else {
+    // Walk the output in row-major order with an index counter over the dims.
+    const idx = new Array<number>(dims.length).fill(0);
+    let at = start;
+    for (let i = 0; i < n; i++) {
+      (out as unknown as { [k: number]: unknown })[i] = src[at];
+      for (let d = dims.length - 1; d >= 0; d--) {
+        if (++idx[d]! < dims[d]!) { at += t.stride[d]!; break; }
+        at -= (dims[d]! - 1) * t.stride[d]!;
+        idx[d] = 0;
+      }
+    }
+  }
+  return { dtype: t.storage.dtype, dims: [...dims], data: out };
+}
+
+function copyInto(out: TypedArray, src: TypedArray, start: number, n: number): void {
+  (out as unknown as { set(a: ArrayLike<unknown>): void }).set(src.subarray(start, start + n) as ArrayLike<unknown>);
+}
+
+function isContiguous(dims: number[], stride: number[]): boolean {
+  let expect = 1;
+  for (let d = dims.length - 1; d >= 0; d--) {
+    if (dims[d] !== 1 && stride[d] !== expect) return false;
+    expect *= dims[d]!;
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The two container layouts.
+
+function readZipCheckpoint(bytes: Uint8Array, file: string): Map<string, Tensor> {
+  let entries: Record<string, Uint8Array>;
+  try {
+    entries = unzipSync(bytes);
+  } catch (err) {
+    throw new Error(`${file}: not a readable zip archive (${(err as Error).message})`);
+  }
+  // The top folder is named after the file torch.save wrote ("archive", "pytorch_model", ...).
+  const pkl = Object.keys(entries).find((n) => /^[^/]+\/data\.pkl$/.test(n));
+  if (!pkl) throw new Error(`${file}: zip archive has no '<folder>/data.pkl': not a torch checkpoint`);
+  const top = pkl.slice(0, -'data.pkl'.length);
+  const order = entries[`${top}byteorder`];
+  const bigEndian = order !== undefined && latin1(order).trim() === 'big';
+
+  const storages = new Map<string, TypedArray>();
+  const load = (s: StorageRef): TypedArray => {
+    let arr = storages.get(s.key);
+    if (!arr) {
+      const name = `${top}data/${s.key}`;
+      const raw = entries[name];
+      if (!raw) throw new Error(`${file}: storage '${s.key}' is missing from the archive (no '${name}')`);
+      arr = storageArray(raw, s.dtype, s.numel, bigEndian, `${file}: storage '${name}'`);
+      storages.set(s.key, arr);
+    }
+    return arr;
+  };
+
+  const root = new Unpickler(entries[pkl]!, file, { persistentLoad: (pid) => storageFromPid(pid, file) }).load();
+  const out = new Map<string, Tensor>();
+  for (const [name, t] of asStateDict(root, file)) out.set(name, materialise(name, t, load(t.storage), file));
+  return out;
+}
+
+const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
+
+function readLegacyCheckpoint(bytes: Uint8Array, file: string): Map<string, Tensor> {
+  const noPids: Hooks = { persistentLoad: () => { throw new Error(`${file}: unexpected persistent id in header`); } };
+  let p = new Unpickler(bytes, file, noPids);
+  const magic = p.load();
+  if (typeof magic !== 'bigint' || magic !== LEGACY_MAGIC) throw new Error(`${file}: not a torch checkpoint (bad magic number)`);
+  p = new Unpickler(bytes, file, noPids, p.pos);
+  const protocol = p.load();
+  if (protocol !== 1001) throw new Error(`${file}: unsupported torch.save protocol version ${String(protocol)}`);
+  p = new Unpickler(bytes, file, noPids, p.pos);
+  const sysInfo = p.load();
+  const bigEndian = sysInfo instanceof Map && sysInfo.get('little_endian') === false;
+
+  const roots = new Map<string, StorageRef>(); // root key -> its dtype and size
+  p = new Unpickler(bytes, file, {
+    persistentLoad: (pid) => {
+      const s = storageFromPid(pid, file);
+      if (!roots.has(s.key)) roots.set(s.key, new StorageRef(s.key, s.dtype, s.numel));
+      return s;
+    },
+  }, p.pos);
+  const root = p.load();
+  p = new Unpickler(bytes, file, noPids, p.pos);
+  const keys = p.load();
+  if (!Array.isArray(keys)) throw new Error(`${file}: malformed storage key list`);
+
+  // Storages follow in key order, each as an int64 element count then the raw bytes.
+  const storages = new Map<string, TypedArray>();
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let pos = p.pos;
+  for (const key of keys) {
+    const ref = roots.get(String(key));
+    if (!ref) throw new Error(`${file}: storage '${String(key)}' is listed but never used`);
+    if (pos + 8 > bytes.length) throw new Error(`${file}: storage '${ref.key}' is missing (file truncated)`);
+    const count = Number(view.getBigInt64(pos, true));
+    const size = count * BYTES_PER_ELEMENT[ref.dtype];
+    const what = `${file}: storage '${ref.key}'`;
+    storages.set(ref.key, storageArray(bytes.subarray(pos + 8, pos + 8 + size), ref.dtype, count, bigEndian, what));
+    pos += 8 + size;
+  }
+  const out = new Map<string, Tensor>();
+  for (const [name, t] of asStateDict(root, file)) {
+    const src = storages.get(t.storage.key);
+    if (!src) throw new Error(`${file}: tensor '${name}' uses storage '${t.storage.key}' whose data is missing`);
+    out.set(name, materialise(name, t, src, file));
+  }
+  return out;
+}
+
+/** Parses torch.save bytes (zip or legacy layout) into contiguous tensors. `file` names errors. */
+export function parseTorchCheckpoint(bytes: Uint8Array, file: string): Map<string, Tensor> {
+  if (bytes[0] === 0x50 && bytes[1] === 0x4b) return readZipCheckpoint(bytes, file); // "PK"
+  if (bytes[0] === 0x80) return readLegacyCheckpoint(bytes, file); // pickle PROTO opcode
+  throw new Error(`${file}: not a torch checkpoint (neither a zip archive nor a legacy torch.save file)`);
+}
+
+/** Reads a `pytorch_model.bin` state dict into tensors keyed by parameter name. */
+export function readTorchCheckpoint(path: string): Map<string, Tensor> {
+  return parseTorchCheckpoint(readWholeFile(path), path);
+}
+
+// fs.readFileSync refuses files over 2 GiB; big checkpoints are read in chunks instead.
+function readWholeFile(path: string): Uint8Array {
+  const fd = openSync(path, 'r');
+  try {
+    const bytes = new Uint8Array(fstatSync(fd).size);
+    let done = 0;
+    while (done < bytes.length) {
+      const n = readSync(fd, bytes, done, Math.min(1 << 30, bytes.length - done), done);
+      if (n === 0) throw new Error(`${path}: file shrank while being read`);
+      done += n;
+    }
+    return bytes;
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -1,0 +1,270 @@
+// DeBERTa v1/v2/v3 as a graph, read top to bottom: embeddings, disentangled attention, encoder, heads.
+// Parameter names are the Hugging Face checkpoint's, so loading and saving need no renaming.
+import type { Graph } from '../../graph/graph.ts';
+import * as F from '../../graph/functional.ts';
+import type { Value } from '../../graph/value.ts';
+import { tensor } from '../../tensor.ts';
+import type { DebertaConfig } from './config.ts';
+import { relativeIndexTables } from './relative-position.ts';
+
+export type HeadKind =
+  | 'base' | 'masked-lm' | 'sequence-classification' | 'token-classification' | 'question-answering' | 'multiple-choice';
+
+/** Hands out the parameter of a checkpoint name, checking its dims. */
+export type ParamSource = (name: string, dims: number[]) => Value;
+
+export interface BuildOptions {
+  hiddenStates?: boolean;
+  attentions?: boolean;
+  /** Longest sequence the relative-position tables cover (default 4096). */
+  maxLength?: number;
+}
+
+export interface DebertaGraph {
+  inputs: { inputIds: Value; attentionMask: Value; tokenTypeIds?: Value };
+  outputs: Record<string, Value>;
+}
+
+/** Sizes derived once from the config. */
+export function dims(c: DebertaConfig) {
+  const heads = c.num_attention_heads;
+  const headSize = c.attention_head_size ?? Math.floor(c.hidden_size / heads);
+  const maxRelative = c.max_relative_positions >= 1 ? c.max_relative_positions : c.max_position_embeddings;
+  const isV2 = c.model_type === 'deberta-v2';
+  const span = isV2 && c.position_buckets > 0 ? c.position_buckets : maxRelative;
+  return {
+    heads, headSize, allHead: heads * headSize, maxRelative, span, isV2,
+    embeddingSize: c.embedding_size ?? c.hidden_size,
+    c2p: c.pos_att_type.includes('c2p'), p2c: c.pos_att_type.includes('p2c'),
+  };
+}
+
+class DebertaBuilder {
+  private readonly d;
+  constructor(private readonly g: Graph, private readonly c: DebertaConfig, private readonly p: ParamSource,
+    private readonly prefix: string, private readonly opts: BuildOptions) {
+    this.d = dims(c);
+  }
+
+  private w(name: string, shape: number[]): Value { return this.p(this.prefix + name, shape); }
+
+  private linear(x: Value, name: string, inF: number, outF: number, bias = true): Value {
+    return F.linear(x, this.w(`${name}.weight`, [outF, inF]), bias ? this.w(`${name}.bias`, [outF]) : undefined);
+  }
+
+  private layerNorm(x: Value, name: string, size: number): Value {
+    return F.layerNorm(x, this.w(`${name}.weight`, [size]), this.w(`${name}.bias`, [size]), this.c.layer_norm_eps);
+  }
+
+  embeddings(ids: Value, mask: Value, tokenTypes: Value | undefined): Value {
+    const { c, d } = this;
+    const E = d.embeddingSize;
+    let x = F.gather(this.w('embeddings.word_embeddings.weight', [c.vocab_size, E]), ids);
+    if (c.position_biased_input) {
+      const positions = F.arange(F.dimOf(ids, 1));
+      x = x.add(F.gather(this.w('embeddings.position_embeddings.weight', [c.max_position_embeddings, E]), positions));
+    }
+    if (c.type_vocab_size > 0 && tokenTypes) {
+      x = x.add(F.gather(this.w('embeddings.token_type_embeddings.weight', [c.type_vocab_size, E]), tokenTypes));
+    }
+    if (E !== c.hidden_size) x = this.linear(x, 'embeddings.embed_proj', E, c.hidden_size, false);
+    x = this.layerNorm(x, 'embeddings.LayerNorm', c.hidden_size);
+    return x.mul(F.unsqueeze(mask, [2]));
+  }
+
+  /** The relative embedding rows in use, [2 * span, hidden], normalised in v2 when norm_rel_ebd asks. */
+  relativeEmbeddings(): Value {
+    const { c, d } = this;
+    const rows = d.isV2 ? 2 * d.span : 2 * d.maxRelative;
+    let rel = this.w('encoder.rel_embeddings.weight', [rows, c.hidden_size]);
+    if (d.isV2 && c.norm_rel_ebd.includes('layer_norm')) rel = this.layerNorm(rel, 'encoder.LayerNorm', c.hidden_size);
+    return rel;
+  }
+
+  /** Gather indices [1, 1, n, n] for c2p and p2c, sliced from constant tables by the runtime length. */
+  relativeIndices(ids: Value): { c2p: Value; p2c: Value } {
+    const maxLen = this.opts.maxLength ?? 4096;
+    const tables = relativeIndexTables({ span: this.d.span, buckets: this.d.isV2 ? this.c.position_buckets : 0, maxRelative: this.d.maxRelative }, maxLen);
+    const n = F.dimOf(ids, 1);
+    const pos = F.arange(n);
+    const delta = F.unsqueeze(pos, [1]).sub(F.unsqueeze(pos, [0])).add(maxLen - 1); // i - j, shifted
+    const lookup = (t: BigInt64Array) => F.unsqueeze(F.gather(this.g.constant(tensor('int64', [t.length], t)), delta), [0, 1]);
+    return { c2p: lookup(tables.c2p), p2c: lookup(tables.p2c) };
+  }
+
+  private splitHeads(x: Value): Value {
+    return x.reshape([0, 0, this.d.heads, this.d.headSize]).transpose([0, 2, 1, 3]);
+  }
+
+  /** Projections of the v1 fused in_proj: per head, rows [q | k | v] of headSize each. */
+  private v1Projections(x: Value, name: string): [Value, Value, Value] {
+    const { c, d } = this;
+    const fused = x.matmul(F.transpose(this.w(`${name}.in_proj.weight`, [3 * d.allHead, c.hidden_size]), [1, 0]));
+    const perHead = fused.reshape([0, 0, d.heads, 3 * d.headSize]).transpose([0, 2, 1, 3]);
+    const part = (k: number) => F.slice(perHead, [k * d.headSize], [(k + 1) * d.headSize], [3]);
+    const bias = (b: string) => this.w(`${name}.${b}`, [d.allHead]).reshape([d.heads, 1, d.headSize]);
+    return [part(0).add(bias('q_bias')), part(1), part(2).add(bias('v_bias'))];
+  }
+
+  attention(x: Value, mask4: Value, rel: Value | undefined, idx: { c2p: Value; p2c: Value } | undefined, name: string) {
+    const { c, d } = this;
+    const H = c.hidden_size;
+    let q: Value, k: Value, v: Value;
+    if (d.isV2) {
+      q = this.splitHeads(this.linear(x, `${name}.query_proj`, H, d.allHead));
+      k = this.splitHeads(this.linear(x, `${name}.key_proj`, H, d.allHead));
+      v = this.splitHeads(this.linear(x, `${name}.value_proj`, H, d.allHead));
+    } else {
+      [q, k, v] = this.v1Projections(x, name);
+    }
+    const terms = c.relative_attention ? (d.c2p ? 1 : 0) + (d.p2c ? 1 : 0) : 0;
+    const scale = 1 / Math.sqrt(d.headSize * (1 + terms));
+    const qs = q.mul(scale);
+    let scores = qs.matmul(k.transpose([0, 1, 3, 2]));
+
+    if (c.relative_attention && rel && idx) {
+      // Relative embeddings projected per head: [heads, headSize, 2 * span].
+      const perHead = (y: Value) => y.reshape([0, d.heads, d.headSize]).transpose([1, 2, 0]);
+      const full = F.shapeOf(scores);
+      if (d.c2p) {
+        const posKey = d.isV2
+          ? this.linear(rel, c.share_att_key ? `${name}.key_proj` : `${name}.pos_key_proj`, H, d.allHead)
+          : this.linear(rel, `${name}.pos_proj`, H, d.allHead, false);
+        const c2p = qs.matmul(perHead(posKey)); // [B, heads, n, 2 * span]
+        scores = scores.add(F.gatherElements(c2p, F.expand(idx.c2p, full), 3));
+      }
+      if (d.p2c) {
+        const posQuery = d.isV2
+          ? this.linear(rel, c.share_att_key ? `${name}.query_proj` : `${name}.pos_query_proj`, H, d.allHead)
+          : this.linear(rel, `${name}.pos_q_proj`, H, d.allHead);
+        const p2c = k.matmul(perHead(posQuery).mul(scale)); // [B, heads, n(keys), 2 * span]
+        scores = scores.add(F.gatherElements(p2c, F.expand(idx.p2c, full), 3).transpose([0, 1, 3, 2]));
+      }
+    }
+    // As transformers 5 does: masked scores get float32's lowest value, so a fully masked (padding)
+    // row comes out uniform rather than NaN.
+    const probs = F.softmax(F.where(mask4, scores, this.g.scalar(-3.4028234663852886e38)));
+    const context = probs.matmul(v).transpose([0, 2, 1, 3]).reshape([0, 0, d.allHead]);
+    const out = this.linear(context, `${name.replace(/\.self$/, '')}.output.dense`, d.allHead, H);
+    return { out, probs, context };
+  }
+
+  layer(x: Value, mask4: Value, rel: Value | undefined, idx: { c2p: Value; p2c: Value } | undefined, i: number) {
+    const { c } = this;
+    const name = `encoder.layer.${i}`;
+    const att = this.attention(x, mask4, rel, idx, `${name}.attention.self`);
+    const attOut = this.layerNorm(att.out.add(x), `${name}.attention.output.LayerNorm`, c.hidden_size);
+    const inter = F.activation(c.hidden_act, this.linear(attOut, `${name}.intermediate.dense`, c.hidden_size, c.intermediate_size));
+    const out = this.linear(inter, `${name}.output.dense`, c.intermediate_size, c.hidden_size);
+    return { hidden: this.layerNorm(out.add(attOut), `${name}.output.LayerNorm`, c.hidden_size), probs: att.probs };
+  }
+
+  /** DeBERTa-v2's convolution beside the first layer: LayerNorm(layer output + act(conv(layer input))). */
+  conv(layerInput: Value, layerOutput: Value, maskF: Value): Value {
+    const { c } = this;
+    const k = c.conv_kernel_size;
+    const groups = c.conv_groups;
+    const x = layerInput.transpose([0, 2, 1]);
+    const w = this.w('encoder.conv.conv.weight', [c.hidden_size, c.hidden_size / groups, k]);
+    const b = this.w('encoder.conv.conv.bias', [c.hidden_size]);
+    const y = F.conv1d(x, w, b, Math.floor((k - 1) / 2), groups).transpose([0, 2, 1]);
+    const mask3 = F.unsqueeze(maskF, [2]);
+    const act = F.activation(c.conv_act, y.mul(mask3));
+    return this.layerNorm(layerOutput.add(act), 'encoder.conv.LayerNorm', c.hidden_size).mul(mask3);
+  }
+
+  encoder(ids: Value, mask: Value, tokenTypes: Value | undefined) {
+    const { c } = this;
+    const maskF = mask.cast('float32');
+    const maskB = mask.cast('bool');
+    // [B, 1, n, n]: a pair attends only when both tokens are real.
+    const mask4 = this.g.op1('And', [F.unsqueeze(maskB, [1, 2]), F.unsqueeze(maskB, [1, 3])]);
+    let h = this.embeddings(ids, maskF, tokenTypes);
+    const hidden: Value[] = [h];
+    const probs: Value[] = [];
+    const rel = c.relative_attention ? this.relativeEmbeddings() : undefined;
+    const idx = c.relative_attention ? this.relativeIndices(ids) : undefined;
+    for (let i = 0; i < c.num_hidden_layers; i++) {
+      const layer = this.layer(h, mask4, rel, idx, i);
+      let out = layer.hidden;
+      if (i === 0 && this.d.isV2 && c.conv_kernel_size > 0) out = this.conv(h, out, maskF);
+      h = out;
+      hidden.push(h);
+      probs.push(layer.probs);
+    }
+    return { last: h, hidden, probs };
+  }
+}
+
+/**
+ * Builds the model with the given head. `prefix` is the checkpoint's prefix of encoder weights
+ * ('deberta.' for heads, '' or 'deberta.' for a bare model).
+ */
+export function buildDeberta(g: Graph, c: DebertaConfig, p: ParamSource, head: HeadKind, prefix: string,
+  opts: BuildOptions = {}): DebertaGraph {
+  const seq: (string | number)[] = head === 'multiple-choice' ? ['batch', 'choices', 'sequence'] : ['batch', 'sequence'];
+  const inputIds = g.input('input_ids', 'int64', seq);
+  const attentionMask = g.input('attention_mask', 'int64', seq);
+  const tokenTypeIds = c.type_vocab_size > 0 ? g.input('token_type_ids', 'int64', seq) : undefined;
+  // Multiple choice runs every choice as its own row: [batch, choices, n] -> [batch * choices, n].
+  const flatten = (x: Value) =>
+    head === 'multiple-choice' ? g.op1('Reshape', [x, F.concat([g.constInt64([-1]), F.dimOf(x, 2)], 0)]) : x;
+  const ids = flatten(inputIds), mask = flatten(attentionMask);
+  const types = tokenTypeIds ? flatten(tokenTypeIds) : undefined;
+
+  const b = new DebertaBuilder(g, c, p, prefix, opts);
+  const enc = b.encoder(ids, mask, types);
+  const outputs: Record<string, Value> = {};
+  if (opts.hiddenStates) enc.hidden.forEach((h, i) => { outputs[`hidden_states.${i}`] = h; });
+  if (opts.attentions) enc.probs.forEach((a, i) => { outputs[`attentions.${i}`] = a; });
+
+  const top = (name: string, dimsOf: number[]) => p(name, dimsOf);
+  const lin = (x: Value, name: string, inF: number, outF: number) =>
+    F.linear(x, top(`${name}.weight`, [outF, inF]), top(`${name}.bias`, [outF]));
+  const pooled = () => {
+    const P = c.pooler_hidden_size;
+    const first = F.squeeze(F.slice(enc.last, [0], [1], [1]), [1]);
+    return F.activation(c.pooler_hidden_act, lin(first, 'pooler.dense', c.hidden_size, P));
+  };
+  const nLabels = c.num_labels;
+
+  switch (head) {
+    case 'base':
+      outputs.last_hidden_state = enc.last;
+      break;
+    case 'masked-lm':
+      outputs.logits = maskedLmHead(c, enc.last, top, p(`${prefix}embeddings.word_embeddings.weight`, [c.vocab_size, dims(c).embeddingSize]));
+      break;
+    case 'sequence-classification':
+      outputs.logits = lin(pooled(), 'classifier', c.pooler_hidden_size, nLabels);
+      break;
+    case 'token-classification':
+      outputs.logits = lin(enc.last, 'classifier', c.hidden_size, nLabels);
+      break;
+    case 'question-answering': {
+      const both = lin(enc.last, 'qa_outputs', c.hidden_size, 2);
+      outputs.start_logits = F.squeeze(F.slice(both, [0], [1], [2]), [2]);
+      outputs.end_logits = F.squeeze(F.slice(both, [1], [2], [2]), [2]);
+      break;
+    }
+    case 'multiple-choice': {
+      const scores = lin(pooled(), 'classifier', c.pooler_hidden_size, 1);
+      outputs.logits = g.op1('Reshape', [scores, F.slice(F.shapeOf(inputIds), [0], [2], [0])]);
+      break;
+    }
+  }
+  return { inputs: { inputIds, attentionMask, tokenTypeIds }, outputs };
+}
+
+/** Both masked-LM layouts: `cls.predictions.*` (legacy) and `lm_predictions.lm_head.*`; decoder tied to the word embeddings. */
+function maskedLmHead(c: DebertaConfig, h: Value, p: ParamSource, wordEmbeddings: Value): Value {
+  const legacy = c.legacy !== false;
+  const base = legacy ? 'cls.predictions.transform' : 'lm_predictions.lm_head';
+  const E = wordEmbeddings.shape[1] as number;
+  const outSize = legacy ? E : c.hidden_size;
+  let x = F.linear(h, p(`${base}.dense.weight`, [outSize, c.hidden_size]), p(`${base}.dense.bias`, [outSize]));
+  x = F.activation(c.hidden_act, x);
+  x = F.layerNorm(x, p(`${base}.LayerNorm.weight`, [outSize]), p(`${base}.LayerNorm.bias`, [outSize]), c.layer_norm_eps);
+  const bias = p(legacy ? 'cls.predictions.bias' : 'lm_predictions.lm_head.bias', [c.vocab_size]);
+  return F.linear(x, wordEmbeddings, bias);
+}

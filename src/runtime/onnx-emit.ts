@@ -1,0 +1,162 @@
+// Compiles a Graph to an ONNX ModelProto: only what the requested outputs need, weights as
+// initializers (inference) or as graph inputs (training), external data for models over 2 GB.
+import { mkdtempSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import onnxProto from 'onnx-proto';
+import type { DType, Tensor } from '../tensor.ts';
+import type { Graph } from '../graph/graph.ts';
+import type { Attrs, Node, Value } from '../graph/value.ts';
+
+const { onnx } = onnxProto;
+
+export const OPSET = 18;
+const ONNX_DTYPE: Record<DType, number> = {
+  float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9, float16: 10, float64: 11, bfloat16: 16,
+};
+/** Attributes whose numbers are floats even when they happen to be whole. */
+const FLOAT_ATTRS = new Set(['epsilon', 'alpha', 'beta', 'gamma', 'lambd', 'bias']);
+/** Protobuf messages cannot exceed 2 GB; above this many weight bytes they go to a side file. */
+const EXTERNAL_THRESHOLD = 1.5 * 2 ** 30;
+
+export interface EmitOptions {
+  /** Graph outputs by name. */
+  outputs: Record<string, Value>;
+  /** 'initializers' (default) bakes weights in; 'inputs' makes each param a graph input of its name. */
+  paramsAs?: 'initializers' | 'inputs';
+  name?: string;
+}
+
+export interface EmittedModel {
+  /** The encoded model, or the path of a model file whose weights sit in an external file beside it. */
+  model: Uint8Array | string;
+  inputNames: string[];
+  outputNames: string[];
+}
+
+function bytesOf(t: Tensor): Uint8Array {
+  return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+}
+
+function valueInfo(name: string, v: Value) {
+  return {
+    name,
+    type: {
+      tensorType: {
+        elemType: ONNX_DTYPE[v.dtype],
+        shape: { dim: v.shape.map((d) => (typeof d === 'number' ? { dimValue: d } : d.startsWith('?') ? {} : { dimParam: d })) },
+      },
+    },
+  };
+}
+
+function tensorProto(name: string, t: Tensor) {
+  return { name, dims: t.dims, dataType: ONNX_DTYPE[t.dtype], rawData: bytesOf(t) };
+}
+
+function attribute(name: string, value: NonNullable<Attrs[string]>) {
+  const A = onnx.AttributeProto.AttributeType;
+  if (name === 'to' && typeof value === 'string') return { name, type: A.INT, i: ONNX_DTYPE[value as DType] };
+  if (typeof value === 'string') return { name, type: A.STRING, s: new TextEncoder().encode(value) };
+  if (Array.isArray(value)) return { name, type: A.INTS, ints: value };
+  if (typeof value === 'number') {
+    return FLOAT_ATTRS.has(name) || !Number.isInteger(value) ? { name, type: A.FLOAT, f: value } : { name, type: A.INT, i: value };
+  }
+  return { name, type: A.TENSOR, t: tensorProto(name, value) };
+}
+
+/** Everything the outputs depend on, in graph (hence topological) order. */
+function reachable(outputs: Value[]): { nodes: Node[]; leaves: Value[] } {
+  const seenNodes = new Set<Node>();
+  const leaves = new Set<Value>();
+  const stack = [...outputs];
+  while (stack.length) {
+    const v = stack.pop()!;
+    if (!v.producer) { leaves.add(v); continue; }
+    if (seenNodes.has(v.producer)) continue;
+    seenNodes.add(v.producer);
+    for (const x of v.producer.inputs) if (x) stack.push(x);
+  }
+  const nodes = [...seenNodes].sort((a, b) => a.id - b.id);
+  return { nodes, leaves: [...leaves].sort((a, b) => a.id - b.id) };
+}
+
+export function emitOnnx(g: Graph, opts: EmitOptions): EmittedModel {
+  const paramsAsInputs = opts.paramsAs === 'inputs';
+  const outs = Object.entries(opts.outputs);
+  const { nodes, leaves } = reachable(outs.map(([, v]) => v));
+  const names = new Map<Value, string>();
+  const nameOf = (v: Value): string => {
+    let n = names.get(v);
+    if (!n) {
+      n = v.kind === 'input' || v.kind === 'param' ? v.name! : v.kind === 'const' ? `const_${v.id}` : `${v.producer!.type}_${v.id}`;
+      names.set(v, n);
+    }
+    return n;
+  };
+
+  const inputs: ReturnType<typeof valueInfo>[] = [];
+  const initializers: Array<{ name: string; t: Tensor }> = [];
+  for (const v of g.inputs) if (leaves.includes(v)) inputs.push(valueInfo(nameOf(v), v));
+  for (const v of leaves) {
+    if (v.kind === 'param' && paramsAsInputs) inputs.push(valueInfo(nameOf(v), v));
+    else if (v.kind === 'param' || v.kind === 'const') {
+      if (!v.constValue) throw new Error(`emit: ${v.kind} ${nameOf(v)} has no value`);
+      initializers.push({ name: nameOf(v), t: v.constValue });
+    }
+  }
+
+  const nodeProtos = nodes.map((n) => ({
+    opType: n.type,
+    domain: n.domain,
+    name: `${n.type}_${n.id}`,
+    input: n.inputs.map((v) => (v ? nameOf(v) : '')),
+    output: n.outputs.map(nameOf),
+    attribute: Object.entries(n.attrs).flatMap(([k, a]) => (a === undefined ? [] : [attribute(k, a)])),
+  }));
+  const outputs = outs.map(([name, v]) => {
+    nodeProtos.push({ opType: 'Identity', domain: '', name: `out_${name}`, input: [nameOf(v)], output: [name], attribute: [] });
+    return valueInfo(name, v);
+  });
+
+  const totalBytes = initializers.reduce((s, i) => s + i.t.data.byteLength, 0);
+  const external = totalBytes > EXTERNAL_THRESHOLD;
+  let dir = '';
+  let offset = 0;
+  let fd = -1;
+  if (external) {
+    dir = mkdtempSync(join(tmpdir(), 'deberta-ts-'));
+    fd = openSync(join(dir, 'model.onnx_data'), 'w');
+  }
+  const initializerProtos = initializers.map(({ name, t }) => {
+    if (!external || t.data.byteLength < 1024) return tensorProto(name, t);
+    const bytes = bytesOf(t);
+    writeSync(fd, bytes, 0, bytes.length, offset);
+    const entry = {
+      name, dims: t.dims, dataType: ONNX_DTYPE[t.dtype],
+      dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+      externalData: [
+        { key: 'location', value: 'model.onnx_data' },
+        { key: 'offset', value: String(offset) },
+        { key: 'length', value: String(bytes.length) },
+      ],
+    };
+    offset += bytes.length;
+    return entry;
+  });
+  if (fd >= 0) closeSync(fd);
+
+  const usesContrib = nodes.some((n) => n.domain === 'com.microsoft');
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    producerName: 'deberta-ts',
+    opsetImport: [{ domain: '', version: OPSET }, ...(usesContrib ? [{ domain: 'com.microsoft', version: 1 }] : [])],
+    graph: { name: opts.name ?? 'deberta', node: nodeProtos, input: inputs, output: outputs, initializer: initializerProtos },
+  });
+  const encoded = onnx.ModelProto.encode(model).finish();
+  const result = { inputNames: inputs.map((i) => i.name), outputNames: outs.map(([n]) => n) };
+  if (!external) return { model: encoded, ...result };
+  const path = join(dir, 'model.onnx');
+  writeFileSync(path, encoded);
+  return { model: path, ...result };
+}

@@ -1,0 +1,37 @@
+// Every fixture checkpoint against transformers' float64 outputs (test/fixtures/README.md).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { readSafetensors } from '../src/io/safetensors.ts';
+import { loadModel, camel } from '../src/models/auto.ts';
+import { toFloat64 } from '../src/tensor.ts';
+import { assertClose } from './helpers/compare.ts';
+
+const root = join(import.meta.dirname, 'fixtures', 'models');
+
+for (const name of readdirSync(root).sort()) {
+  test(`forward ${name} matches transformers (float64 reference)`, async () => {
+    const dir = join(root, name);
+    const { tensors } = readSafetensors(join(dir, 'expected.safetensors'));
+    const model = await loadModel(dir, 'auto', { hiddenStates: true, attentions: true, threads: 1 });
+    const input = (k: string) => tensors.get(`input.${k}`);
+    const ids = input('input_ids')!;
+    const out = await model({
+      inputIds: { data: ids.data as BigInt64Array, dims: ids.dims },
+      attentionMask: input('attention_mask') && { data: input('attention_mask')!.data as BigInt64Array, dims: ids.dims },
+      tokenTypeIds: input('token_type_ids') && { data: input('token_type_ids')!.data as BigInt64Array, dims: ids.dims },
+    });
+    let compared = 0;
+    for (const [key, ref] of tensors) {
+      if (!key.startsWith('f64.') || key === 'f64.train_loss') continue;
+      const ours = out[camel(key.slice(4))];
+      assert.ok(ours, `${name}: no output for ${key}`);
+      assert.deepEqual(ours.dims, ref.dims, `${name}: dims of ${key}`);
+      assertClose(ours.data, toFloat64(ref), 1e-4, `${name} ${key}`);
+      compared++;
+    }
+    assert.ok(compared > 0);
+    await model.dispose();
+  });
+}
