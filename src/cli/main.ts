@@ -2,6 +2,7 @@
 // registers itself on the program here.
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import { register as registerForward } from './commands/forward.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -10,6 +11,7 @@ export function buildProgram(): Command {
     .description('DeBERTa for TypeScript: run, tokenize, train and serve Hugging Face DeBERTa checkpoints')
     .version(pkg.version);
   // Subcommands (one module each, in src/cli/commands):
+  registerForward(program);
   return program;
 }
 

@@ -93,8 +93,12 @@ function parseHeader(json: Uint8Array, headerLen: number, fileSize: number, labe
   return { entries, metadata, dataStart };
 }
 
-function readHeaderLength(prefix: Uint8Array, fileSize: number, label: string): number {
+function checkMinSize(fileSize: number, label: string): void {
   if (fileSize < 8) throw new Error(`${label}: too short to be a safetensors file (${fileSize} bytes)`);
+}
+
+function readHeaderLength(prefix: Uint8Array, fileSize: number, label: string): number {
+  checkMinSize(fileSize, label);
   const n = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
   if (n > BigInt(fileSize - 8)) {
     throw new Error(`${label}: safetensors header length ${n} runs past the end of the file (${fileSize} bytes); the file is truncated or not safetensors`);
@@ -126,6 +130,7 @@ export function readSafetensors(path: string): SafetensorsFile {
   const fd = openSync(path, 'r');
   try {
     const fileSize = fstatSync(fd).size;
+    checkMinSize(fileSize, path);
     const prefix = new Uint8Array(8);
     readFully(fd, prefix, 0, path);
     const headerLen = readHeaderLength(prefix, fileSize, path);

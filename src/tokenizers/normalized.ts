@@ -1,0 +1,261 @@
+// A string under normalisation that remembers, for every UTF-16 code unit of the normalised text, which
+// range of the original input it came from. Token offsets are read back through these alignments, the
+// way Hugging Face `tokenizers` does it (their NormalizedString, tracked per byte; ours per code unit):
+// - a character replaced one for one keeps the alignment of the character it replaces;
+// - characters inserted by a replacement take the alignment of the last replaced character;
+// - removed characters vanish with their alignment (so "e\u0301" -> "é" aligns to the "e" only).
+// The offsets of a normalised range [a, b) are [starts[a], ends[b - 1]].
+
+/** Rust's `char::is_whitespace` / Oniguruma's Unicode `\s`: the White_Space property. */
+export const WHITESPACE_CLASS = '\\t-\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
+const WS_RE = new RegExp(`[${WHITESPACE_CLASS}]`);
+
+export function isWhitespace(ch: string): boolean {
+  return WS_RE.test(ch);
+}
+
+export class NormalizedString {
+  constructor(
+    public readonly text: string,
+    /** Original start offset (UTF-16) of each code unit of `text`. */
+    public readonly starts: Int32Array,
+    /** Original end offset (UTF-16) of each code unit of `text`. */
+    public readonly ends: Int32Array,
+  ) {}
+
+  /** A string not normalised yet: code unit i of `text` is original [offset + i, offset + i + 1). */
+  static fromOriginal(text: string, offset = 0): NormalizedString {
+    const n = text.length;
+    const starts = new Int32Array(n);
+    const ends = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      const c = text.charCodeAt(i);
+      // Both halves of a surrogate pair align to the whole character.
+      if (c >= 0xd800 && c <= 0xdbff && i + 1 < n) {
+        const d = text.charCodeAt(i + 1);
+        if (d >= 0xdc00 && d <= 0xdfff) {
+          starts[i] = starts[i + 1] = offset + i;
+          ends[i] = ends[i + 1] = offset + i + 2;
+          i++;
+          continue;
+        }
+      }
+      starts[i] = offset + i;
+      ends[i] = offset + i + 1;
+    }
+    return new NormalizedString(text, starts, ends);
+  }
+
+  get length(): number {
+    return this.text.length;
+  }
+
+  slice(a: number, b: number): NormalizedString {
+    if (a === 0 && b === this.text.length) return this;
+    return new NormalizedString(this.text.slice(a, b), this.starts.subarray(a, b), this.ends.subarray(a, b));
+  }
+
+  /** Original offsets of the normalised range [a, b); an empty range maps to a point. */
+  originalRange(a: number, b: number): [number, number] {
+    if (b > a) return [this.starts[a]!, this.ends[b - 1]!];
+    if (a > 0) return [this.ends[a - 1]!, this.ends[a - 1]!];
+    return this.text.length ? [this.starts[0]!, this.starts[0]!] : [0, 0];
+  }
+
+  /** Start of the original range this string covers (0 when empty). */
+  get originalStart(): number {
+    return this.text.length ? this.starts[0]! : 0;
+  }
+
+  /**
+   * Replaces every match of `re` (global) with `content`; inserted characters align to the last code unit
+   * of the match they replace (to the preceding character for an empty match).
+   */
+  replace(re: RegExp, content: string): NormalizedString {
+    re.lastIndex = 0;
+    let m = re.exec(this.text);
+    if (!m) return this;
+    const b = new Builder(this.text.length);
+    let last = 0;
+    while (m) {
+      const start = m.index;
+      const end = start + m[0].length;
+      b.copy(this, last, start);
+      if (content.length) {
+        const from = end > 0 ? end - 1 : -1;
+        const s = from >= 0 ? this.starts[from]! : 0;
+        const e = from >= 0 ? this.ends[from]! : 0;
+        b.push(content, s, e);
+      }
+      last = end;
+      if (m[0].length === 0) re.lastIndex++;
+      m = re.exec(this.text);
+    }
+    b.copy(this, last, this.text.length);
+    return b.build();
+  }
+
+  /** Replaces each occurrence of one character with another string, keeping alignments. */
+  replaceChar(ch: string, by: string): NormalizedString {
+    if (!this.text.includes(ch)) return this;
+    if (ch.length === by.length) return new NormalizedString(this.text.split(ch).join(by), this.starts, this.ends);
+    return this.replace(new RegExp(escapeRegExp(ch), 'gu'), by);
+  }
+
+  /** Inserts `s` in front: its characters align to the original first character. */
+  prepend(s: string): NormalizedString {
+    if (!this.text.length || !s.length) return this;
+    const n = this.text.length;
+    const k = s.length;
+    const starts = new Int32Array(n + k);
+    const ends = new Int32Array(n + k);
+    starts.fill(this.starts[0]!, 0, k);
+    ends.fill(this.ends[0]!, 0, k);
+    starts.set(this.starts, k);
+    ends.set(this.ends, k);
+    return new NormalizedString(s + this.text, starts, ends);
+  }
+
+  /** Appends `s`: its characters align to the original last character. */
+  append(s: string): NormalizedString {
+    if (!this.text.length || !s.length) return this;
+    const n = this.text.length;
+    const k = s.length;
+    const starts = new Int32Array(n + k);
+    const ends = new Int32Array(n + k);
+    starts.set(this.starts, 0);
+    ends.set(this.ends, 0);
+    starts.fill(this.starts[n - 1]!, n);
+    ends.fill(this.ends[n - 1]!, n);
+    return new NormalizedString(this.text + s, starts, ends);
+  }
+
+  strip(left: boolean, right: boolean): NormalizedString {
+    let a = 0;
+    let b = this.text.length;
+    if (left) while (a < b && isWhitespaceAt(this.text, a)) a += charLen(this.text, a);
+    if (right) while (b > a && isWhitespaceAt(this.text, b - 1)) b--;
+    return this.slice(a, b);
+  }
+
+  /**
+   * Rewrites the string character by character: `f` gets each code point and returns its replacement
+   * (possibly empty or several characters). The first replacement character keeps the alignment, the others
+   * are insertions aligned to the same character; an empty result removes the character.
+   */
+  mapChars(f: (ch: string) => string): NormalizedString {
+    const t = this.text;
+    const b = new Builder(t.length);
+    let changed = false;
+    for (let i = 0; i < t.length; ) {
+      const len = charLen(t, i);
+      const ch = len === 1 ? t[i]! : t.slice(i, i + 2);
+      const out = f(ch);
+      if (out === ch) b.copy(this, i, i + len);
+      else {
+        changed = true;
+        if (out.length) b.push(out, this.starts[i]!, this.ends[i]!);
+      }
+      i += len;
+    }
+    return changed ? b.build() : this;
+  }
+
+  /** Unicode normalisation (NFC, NFD, NFKC, NFKD) with per-cluster alignment. */
+  unicodeNormalize(form: 'NFC' | 'NFD' | 'NFKC' | 'NFKD'): NormalizedString {
+    const t = this.text;
+    if (t.normalize(form) === t) return this;
+    // Normalise cluster by cluster (a base character with its combining marks, or a Hangul syllable
+    // sequence) and align the output characters of a cluster one for one with its input characters:
+    // extra outputs are insertions, missing ones removals.
+    const b = new Builder(t.length);
+    CLUSTER_RE.lastIndex = 0;
+    let m: RegExpExecArray | null;
+    while ((m = CLUSTER_RE.exec(t))) {
+      const start = m.index;
+      const chunk = m[0];
+      const out = chunk.normalize(form);
+      if (out === chunk) {
+        b.copy(this, start, start + chunk.length);
+        continue;
+      }
+      const inChars = Array.from(chunk);
+      const outChars = Array.from(out);
+      let pos = start;
+      let lastS = this.starts[start]!;
+      let lastE = this.ends[start]!;
+      for (let j = 0; j < outChars.length; j++) {
+        if (j < inChars.length) {
+          lastS = this.starts[pos]!;
+          lastE = this.ends[pos]!;
+          pos += inChars[j]!.length;
+        }
+        b.push(outChars[j]!, lastS, lastE);
+      }
+    }
+    return b.build();
+  }
+}
+
+// A base character with the marks that follow it, or a run of conjoining Hangul jamo.
+const CLUSTER_RE = /[\u1100-\u115f]+[\u1160-\u11a7]*[\u11a8-\u11ff]*|[\uac00-\ud7a3][\u1160-\u11ff]*|[^\p{M}][\p{M}]*|[\p{M}]+/gsu;
+
+export function charLen(t: string, i: number): number {
+  const c = t.charCodeAt(i);
+  if (c >= 0xd800 && c <= 0xdbff && i + 1 < t.length) {
+    const d = t.charCodeAt(i + 1);
+    if (d >= 0xdc00 && d <= 0xdfff) return 2;
+  }
+  return 1;
+}
+
+function isWhitespaceAt(t: string, i: number): boolean {
+  const c = t.charCodeAt(i);
+  if (c === 32 || (c >= 9 && c <= 13)) return true;
+  if (c < 0x85) return false;
+  return WS_RE.test(t[i]!);
+}
+
+export function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+}
+
+/** Accumulates normalised text and its alignments. */
+export class Builder {
+  private parts: string[] = [];
+  private starts: Int32Array;
+  private ends: Int32Array;
+  private n = 0;
+  constructor(capacity: number) {
+    this.starts = new Int32Array(Math.max(16, capacity + 8));
+    this.ends = new Int32Array(Math.max(16, capacity + 8));
+  }
+  private reserve(k: number): void {
+    if (this.n + k <= this.starts.length) return;
+    const size = Math.max(this.starts.length * 2, this.n + k);
+    const s = new Int32Array(size);
+    const e = new Int32Array(size);
+    s.set(this.starts.subarray(0, this.n));
+    e.set(this.ends.subarray(0, this.n));
+    this.starts = s;
+    this.ends = e;
+  }
+  copy(src: NormalizedString, a: number, b: number): void {
+    if (b <= a) return;
+    this.reserve(b - a);
+    this.parts.push(src.text.slice(a, b));
+    this.starts.set(src.starts.subarray(a, b), this.n);
+    this.ends.set(src.ends.subarray(a, b), this.n);
+    this.n += b - a;
+  }
+  push(s: string, start: number, end: number): void {
+    this.reserve(s.length);
+    this.parts.push(s);
+    this.starts.fill(start, this.n, this.n + s.length);
+    this.ends.fill(end, this.n, this.n + s.length);
+    this.n += s.length;
+  }
+  build(): NormalizedString {
+    return new NormalizedString(this.parts.join(''), this.starts.slice(0, this.n), this.ends.slice(0, this.n));
+  }
+}

@@ -1,0 +1,112 @@
+// Loading checkpoints: half-precision weights, and errors that name the file and the key.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readSafetensors, writeSafetensors } from '../src/io/safetensors.ts';
+import { loadModel, AutoModel } from '../src/models/auto.ts';
+import { floatToBf16, floatToHalf, tensor, toFloat32, toFloat64, type Tensor } from '../src/tensor.ts';
+import { relError } from './helpers/compare.ts';
+
+const fixture = join(import.meta.dirname, 'fixtures', 'models', 'v3-buckets-seqcls');
+
+/** A copy of the fixture whose weights went through `edit`. */
+function variant(edit: (w: Map<string, Tensor>) => void, editConfig?: (c: Record<string, unknown>) => void): string {
+  const dir = mkdtempSync(join(tmpdir(), 'deberta-load-'));
+  cpSync(fixture, dir, { recursive: true });
+  const weights = readSafetensors(join(fixture, 'model.safetensors')).tensors;
+  edit(weights);
+  writeSafetensors(join(dir, 'model.safetensors'), weights);
+  if (editConfig) {
+    const c = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    editConfig(c);
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(c));
+  }
+  return dir;
+}
+
+async function logitsError(dir: string): Promise<number> {
+  const ref = readSafetensors(join(fixture, 'expected.safetensors')).tensors;
+  const ids = ref.get('input.input_ids')!, mask = ref.get('input.attention_mask')!;
+  const model = await loadModel(dir, 'auto', { threads: 1 });
+  const out = await model({ inputIds: { data: ids.data as BigInt64Array, dims: ids.dims }, attentionMask: { data: mask.data as BigInt64Array, dims: mask.dims } });
+  await model.dispose();
+  return relError(out.logits!.data, toFloat64(ref.get('f64.logits')!));
+}
+
+const convert = (to: 'float16' | 'bfloat16') => (w: Map<string, Tensor>) => {
+  for (const [k, t] of w) {
+    const f = toFloat32(t);
+    w.set(k, tensor(to, t.dims, Uint16Array.from(f, to === 'float16' ? floatToHalf : floatToBf16)));
+  }
+};
+
+test('F16 weights load and match the float64 reference to half precision', async () => {
+  const err = await logitsError(variant(convert('float16')));
+  assert.ok(err < 5e-3 && err > 1e-7, `f16 logits error ${err}`);
+});
+
+test('BF16 weights load and match the float64 reference to bfloat16 precision', async () => {
+  const err = await logitsError(variant(convert('bfloat16')));
+  assert.ok(err < 5e-2 && err > 1e-6, `bf16 logits error ${err}`);
+});
+
+test('a missing weight is named with its file', async () => {
+  const dir = variant((w) => w.delete('deberta.encoder.layer.1.attention.self.key_proj.weight'));
+  await assert.rejects(loadModel(dir), (e: Error) =>
+    e.message.includes(join(dir, 'model.safetensors')) && e.message.includes("missing weight 'deberta.encoder.layer.1.attention.self.key_proj.weight'"));
+});
+
+test('an unexpected weight is named with its file', async () => {
+  const dir = variant((w) => w.set('deberta.encoder.layer.0.attention.self.extra.weight', tensor('float32', [2], new Float32Array(2))));
+  await assert.rejects(loadModel(dir), (e: Error) =>
+    e.message.includes('model.safetensors') && e.message.includes("'deberta.encoder.layer.0.attention.self.extra.weight'"));
+});
+
+test('a weight of the wrong shape is named with both shapes', async () => {
+  const dir = variant((w) => w.set('classifier.weight', tensor('float32', [4, 32], new Float32Array(128))));
+  await assert.rejects(loadModel(dir), /model\.safetensors: weight 'classifier\.weight' has shape \[4, 32\], the config implies \[3, 32\]/);
+});
+
+test('an integer weight is refused, naming the key and dtype', async () => {
+  const dir = variant((w) => w.set('classifier.bias', tensor('int64', [3], new BigInt64Array(3))));
+  await assert.rejects(loadModel(dir), /weight 'classifier\.bias' has dtype int64/);
+});
+
+test('an unknown model_type names config.json and the value', async () => {
+  const dir = variant(() => {}, (c) => { c.model_type = 'bert'; });
+  await assert.rejects(loadModel(dir), (e: Error) => e.message.includes('config.json') && e.message.includes('bert'));
+});
+
+test('a truncated weights file is reported with its name', async () => {
+  const dir = variant(() => {});
+  const path = join(dir, 'model.safetensors');
+  const bytes = readFileSync(path);
+  writeFileSync(path, bytes.subarray(0, bytes.length - 100));
+  await assert.rejects(loadModel(dir), (e: Error) => e.message.includes(path));
+});
+
+test('a folder without weights says which files it looked for', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'deberta-empty-'));
+  cpSync(join(fixture, 'config.json'), join(dir, 'config.json'));
+  await assert.rejects(loadModel(dir), /no model weights found \(looked for model\.safetensors/);
+});
+
+test('AutoModel loads the bare encoder from a classifier checkpoint', async () => {
+  const ref = readSafetensors(join(fixture, 'expected.safetensors')).tensors;
+  const model = await AutoModel.fromPretrained(fixture, { threads: 1 });
+  const ids = ref.get('input.input_ids')!;
+  const out = await model({ inputIds: { data: ids.data as BigInt64Array, dims: ids.dims }, attentionMask: { data: ref.get('input.attention_mask')!.data as BigInt64Array, dims: ids.dims } });
+  assert.deepEqual(out.lastHiddenState!.dims, [3, 40, 32]);
+  assert.ok(relError(out.lastHiddenState!.data, toFloat64(ref.get('f64.hidden_states.2')!)) < 1e-4);
+  await model.dispose();
+});
+
+test('nested-array inputs: ragged rows are refused with advice', async () => {
+  const model = await loadModel(fixture, 'auto', { threads: 1 });
+  await assert.rejects(model({ inputIds: [[1, 2, 3], [1, 2]] }), /rows differ in length/);
+  const out = await model({ inputIds: [[1, 5, 9, 2]] });
+  assert.deepEqual(out.logits!.dims, [1, 3]);
+  await model.dispose();
+});
