@@ -113,7 +113,7 @@ class Unpickler {
   private utf8(n: number): string { return new TextDecoder().decode(this.raw(n)); }
   private line(): string {
     const end = this.bytes.indexOf(0x0a, this.pos);
-    if (end < 0) this.fail('unterminated line');
+    if (end < 0) this.fail('unexpected end of data in a GLOBAL name (truncated file?)');
     const s = new TextDecoder().decode(this.bytes.subarray(this.pos, end));
     this.pos = end + 1;
     return s;
@@ -410,6 +410,14 @@ function readZipCheckpoint(bytes: Uint8Array, file: string): Map<string, Tensor>
 
 const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
 
+// A legacy file opens with the pickled magic number: PROTO n, LONG1 of 10 bytes, the bytes.
+function startsWithLegacyMagic(b: Uint8Array): boolean {
+  if (b.length < 14 || b[0] !== 0x80 || b[2] !== 0x8a || b[3] !== 10) return false;
+  let v = 0n;
+  for (let i = 13; i >= 4; i--) v = (v << 8n) | BigInt(b[i]!);
+  return v === LEGACY_MAGIC;
+}
+
 function readLegacyCheckpoint(bytes: Uint8Array, file: string): Map<string, Tensor> {
   const noPids: Hooks = { persistentLoad: () => { throw new Error(`${file}: unexpected persistent id in header`); } };
   let p = new Unpickler(bytes, file, noPids);
@@ -461,7 +469,7 @@ function readLegacyCheckpoint(bytes: Uint8Array, file: string): Map<string, Tens
 /** Parses torch.save bytes (zip or legacy layout) into contiguous tensors. `file` names errors. */
 export function parseTorchCheckpoint(bytes: Uint8Array, file: string): Map<string, Tensor> {
   if (bytes[0] === 0x50 && bytes[1] === 0x4b) return readZipCheckpoint(bytes, file); // "PK"
-  if (bytes[0] === 0x80) return readLegacyCheckpoint(bytes, file); // pickle PROTO opcode
+  if (startsWithLegacyMagic(bytes)) return readLegacyCheckpoint(bytes, file);
   throw new Error(`${file}: not a torch checkpoint (neither a zip archive nor a legacy torch.save file)`);
 }
 

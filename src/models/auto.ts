@@ -52,10 +52,14 @@ export async function loadModel(dir: string, head: HeadKind | 'auto' = 'auto', o
   const { tensors, files } = loadCheckpointTensors(dir);
   const kind = head === 'auto' ? headFromConfig(config) : head;
   const prefix = [...tensors.keys()].some((k) => k.startsWith('deberta.')) ? 'deberta.' : '';
+  const layout = tensors.has('lm_predictions.lm_head.bias') ? 'lm_head' : tensors.has('cls.predictions.bias') ? 'cls' : undefined;
+  // Microsoft's masked-LM checkpoints keep absolute positions for the Enhanced Mask Decoder only.
+  const emdCapable = kind === 'masked-lm' && layout === 'lm_head' && !config.position_biased_input
+    && tensors.has(`${prefix}embeddings.position_embeddings.weight`);
   const g = new Graph();
   const file = files.length === 1 ? files[0]! : `${dir} (${files.length} shards)`;
   const binding = bindWeights(g, tensors, { file });
-  const built = buildDeberta(g, config, binding.source, kind, prefix, opts);
+  const built = buildDeberta(g, config, binding.source, kind, prefix, { mlmLayout: layout, ...opts, emd: opts.emd ?? emdCapable });
   const extra = binding.unexpected();
   if (extra.length) throw new Error(`${file}: unexpected weights for this model: ${extra.slice(0, 8).map((k) => `'${k}'`).join(', ')}${extra.length > 8 ? ` and ${extra.length - 8} more` : ''}`);
   const session = await Session.fromGraph(g, { outputs: built.outputs }, { threads: opts.threads });

@@ -161,6 +161,29 @@ export class NormalizedString {
     return changed ? b.build() : this;
   }
 
+  /**
+   * The general rewrite of `tokenizers`: `items` lists the output characters with their change, 0 for a
+   * character that replaces the next input character, +1 for an inserted one (aligned to the previous input
+   * character), -n for a replacement after which n more input characters are removed.
+   */
+  transform(items: [string, number][]): NormalizedString {
+    const t = this.text;
+    const b = new Builder(t.length);
+    let pos = 0;
+    for (const [c, change] of items) {
+      if (change > 0) {
+        if (pos > 0) b.push(c, this.starts[pos - 1]!, this.ends[pos - 1]!);
+        else b.push(c, 0, 0);
+        continue;
+      }
+      if (pos >= t.length) throw new Error('NormalizedString.transform: more replacements than input characters');
+      b.push(c, this.starts[pos]!, this.ends[pos]!);
+      pos += charLen(t, pos);
+      for (let k = 0; k < -change && pos < t.length; k++) pos += charLen(t, pos);
+    }
+    return b.build();
+  }
+
   /** Unicode normalisation (NFC, NFD, NFKC, NFKD) with per-cluster alignment. */
   unicodeNormalize(form: 'NFC' | 'NFD' | 'NFKC' | 'NFKD'): NormalizedString {
     const t = this.text;

@@ -18,6 +18,10 @@ export interface BuildOptions {
   attentions?: boolean;
   /** Longest sequence the relative-position tables cover (default 4096). */
   maxLength?: number;
+  /** Masked-LM head layout: 'cls' (`cls.predictions.*`) or 'lm_head' (`lm_predictions.lm_head.*`); default from `legacy`. */
+  mlmLayout?: 'cls' | 'lm_head';
+  /** Decode masked-LM logits through the Enhanced Mask Decoder (Microsoft's masked-LM checkpoints). */
+  emd?: boolean;
 }
 
 export interface DebertaGraph {
@@ -97,25 +101,28 @@ class DebertaBuilder {
   }
 
   /** Projections of the v1 fused in_proj: per head, rows [q | k | v] of headSize each. */
-  private v1Projections(x: Value, name: string): [Value, Value, Value] {
+  private v1Projections(x: Value, query: Value, name: string): [Value, Value, Value] {
     const { c, d } = this;
-    const fused = x.matmul(F.transpose(this.w(`${name}.in_proj.weight`, [3 * d.allHead, c.hidden_size]), [1, 0]));
-    const perHead = fused.reshape([0, 0, d.heads, 3 * d.headSize]).transpose([0, 2, 1, 3]);
-    const part = (k: number) => F.slice(perHead, [k * d.headSize], [(k + 1) * d.headSize], [3]);
+    const w = F.transpose(this.w(`${name}.in_proj.weight`, [3 * d.allHead, c.hidden_size]), [1, 0]);
+    const heads = (y: Value) => y.matmul(w).reshape([0, 0, d.heads, 3 * d.headSize]).transpose([0, 2, 1, 3]);
+    const perHead = heads(x);
+    const part = (t: Value, k: number) => F.slice(t, [k * d.headSize], [(k + 1) * d.headSize], [3]);
     const bias = (b: string) => this.w(`${name}.${b}`, [d.allHead]).reshape([d.heads, 1, d.headSize]);
-    return [part(0).add(bias('q_bias')), part(1), part(2).add(bias('v_bias'))];
+    const q = part(query === x ? perHead : heads(query), 0);
+    return [q.add(bias('q_bias')), part(perHead, 1), part(perHead, 2).add(bias('v_bias'))];
   }
 
-  attention(x: Value, mask4: Value, rel: Value | undefined, idx: { c2p: Value; p2c: Value } | undefined, name: string) {
+  /** Queries come from `query` (the layer input, except in the Enhanced Mask Decoder); keys and values from x. */
+  attention(x: Value, mask4: Value, rel: Value | undefined, idx: { c2p: Value; p2c: Value } | undefined, name: string, query = x) {
     const { c, d } = this;
     const H = c.hidden_size;
     let q: Value, k: Value, v: Value;
     if (d.isV2) {
-      q = this.splitHeads(this.linear(x, `${name}.query_proj`, H, d.allHead));
+      q = this.splitHeads(this.linear(query, `${name}.query_proj`, H, d.allHead));
       k = this.splitHeads(this.linear(x, `${name}.key_proj`, H, d.allHead));
       v = this.splitHeads(this.linear(x, `${name}.value_proj`, H, d.allHead));
     } else {
-      [q, k, v] = this.v1Projections(x, name);
+      [q, k, v] = this.v1Projections(x, query, name);
     }
     const terms = c.relative_attention ? (d.c2p ? 1 : 0) + (d.p2c ? 1 : 0) : 0;
     const scale = 1 / Math.sqrt(d.headSize * (1 + terms));
@@ -149,11 +156,11 @@ class DebertaBuilder {
     return { out, probs, context };
   }
 
-  layer(x: Value, mask4: Value, rel: Value | undefined, idx: { c2p: Value; p2c: Value } | undefined, i: number) {
+  layer(x: Value, mask4: Value, rel: Value | undefined, idx: { c2p: Value; p2c: Value } | undefined, i: number, query = x) {
     const { c } = this;
     const name = `encoder.layer.${i}`;
-    const att = this.attention(x, mask4, rel, idx, `${name}.attention.self`);
-    const attOut = this.layerNorm(att.out.add(x), `${name}.attention.output.LayerNorm`, c.hidden_size);
+    const att = this.attention(x, mask4, rel, idx, `${name}.attention.self`, query);
+    const attOut = this.layerNorm(att.out.add(query), `${name}.attention.output.LayerNorm`, c.hidden_size);
     const inter = F.activation(c.hidden_act, this.linear(attOut, `${name}.intermediate.dense`, c.hidden_size, c.intermediate_size));
     const out = this.linear(inter, `${name}.output.dense`, c.intermediate_size, c.hidden_size);
     return { hidden: this.layerNorm(out.add(attOut), `${name}.output.LayerNorm`, c.hidden_size), probs: att.probs };
@@ -192,7 +199,23 @@ class DebertaBuilder {
       hidden.push(h);
       probs.push(layer.probs);
     }
-    return { last: h, hidden, probs };
+    return { last: h, hidden, probs, mask4, rel, idx };
+  }
+
+  /**
+   * The Enhanced Mask Decoder as Microsoft's code runs it: the last layer, applied twice with shared
+   * weights, to queries that carry absolute positions (P + H) over keys and values H, the output of the
+   * layer before it; the second pass takes the first pass's output as its queries.
+   */
+  enhancedMaskDecoder(ids: Value, enc: ReturnType<DebertaBuilder['encoder']>): Value {
+    const { c, d } = this;
+    if (d.embeddingSize !== c.hidden_size) throw new Error('Enhanced Mask Decoder: embedding_size must equal hidden_size');
+    const L = c.num_hidden_layers;
+    const keys = enc.hidden[L - 1]!;
+    const positions = F.gather(this.w('embeddings.position_embeddings.weight', [c.max_position_embeddings, d.embeddingSize]), F.arange(F.dimOf(ids, 1)));
+    let query = keys.add(positions);
+    for (let pass = 0; pass < 2; pass++) query = this.layer(keys, enc.mask4, enc.rel, enc.idx, L - 1, query).hidden;
+    return query;
   }
 }
 
@@ -233,7 +256,8 @@ export function buildDeberta(g: Graph, c: DebertaConfig, p: ParamSource, head: H
       outputs.last_hidden_state = enc.last;
       break;
     case 'masked-lm':
-      outputs.logits = maskedLmHead(c, enc.last, top, p(`${prefix}embeddings.word_embeddings.weight`, [c.vocab_size, dims(c).embeddingSize]));
+      outputs.logits = maskedLmHead(c, opts.emd ? b.enhancedMaskDecoder(ids, enc) : enc.last, top,
+        p(`${prefix}embeddings.word_embeddings.weight`, [c.vocab_size, dims(c).embeddingSize]), opts.mlmLayout);
       break;
     case 'sequence-classification':
       outputs.logits = lin(pooled(), 'classifier', c.pooler_hidden_size, nLabels);
@@ -257,8 +281,8 @@ export function buildDeberta(g: Graph, c: DebertaConfig, p: ParamSource, head: H
 }
 
 /** Both masked-LM layouts: `cls.predictions.*` (legacy) and `lm_predictions.lm_head.*`; decoder tied to the word embeddings. */
-function maskedLmHead(c: DebertaConfig, h: Value, p: ParamSource, wordEmbeddings: Value): Value {
-  const legacy = c.legacy !== false;
+function maskedLmHead(c: DebertaConfig, h: Value, p: ParamSource, wordEmbeddings: Value, layout?: 'cls' | 'lm_head'): Value {
+  const legacy = (layout ?? (c.legacy !== false ? 'cls' : 'lm_head')) === 'cls';
   const base = legacy ? 'cls.predictions.transform' : 'lm_predictions.lm_head';
   const E = wordEmbeddings.shape[1] as number;
   const outSize = legacy ? E : c.hidden_size;
