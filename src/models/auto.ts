@@ -50,6 +50,15 @@ export function headFromConfig(c: DebertaConfig): HeadKind {
 export async function loadModel(dir: string, head: HeadKind | 'auto' = 'auto', opts: LoadOptions = {}): Promise<DebertaModel> {
   const config = readDebertaConfig(dir);
   const { tensors, files } = loadCheckpointTensors(dir);
+  const file = files.length === 1 ? files[0]! : `${dir} (${files.length} shards)`;
+  return createModel(config, tensors, head, { ...opts, dir, file });
+}
+
+/** Builds a model from a config and weights already in memory (`file` names their source in errors). */
+export async function createModel(config: DebertaConfig, tensors: Map<string, Tensor>, head: HeadKind | 'auto' = 'auto',
+  opts: LoadOptions & { dir?: string; file?: string } = {}): Promise<DebertaModel> {
+  const dir = opts.dir ?? '';
+  const file = opts.file ?? 'weights';
   const kind = head === 'auto' ? headFromConfig(config) : head;
   const prefix = [...tensors.keys()].some((k) => k.startsWith('deberta.')) ? 'deberta.' : '';
   const layout = tensors.has('lm_predictions.lm_head.bias') ? 'lm_head' : tensors.has('cls.predictions.bias') ? 'cls' : undefined;
@@ -57,7 +66,6 @@ export async function loadModel(dir: string, head: HeadKind | 'auto' = 'auto', o
   const emdCapable = kind === 'masked-lm' && layout === 'lm_head' && !config.position_biased_input
     && tensors.has(`${prefix}embeddings.position_embeddings.weight`);
   const g = new Graph();
-  const file = files.length === 1 ? files[0]! : `${dir} (${files.length} shards)`;
   const binding = bindWeights(g, tensors, { file });
   const built = buildDeberta(g, config, binding.source, kind, prefix, { mlmLayout: layout, ...opts, emd: opts.emd ?? emdCapable });
   const extra = binding.unexpected();

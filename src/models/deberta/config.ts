@@ -254,25 +254,26 @@ export function readDebertaConfig(dir: string): DebertaConfig {
   return parseDebertaConfig(json, file);
 }
 
-/** The JSON object to save: every field of `raw`, updated with the typed fields, plus typed fields
- *  that were absent from `raw` and no longer hold their default. */
+/** The JSON object to save: every field of `raw` (as written there unless its value changed), plus
+ *  typed fields that were absent from `raw` and no longer hold their default. */
 export function debertaConfigToJson(config: DebertaConfig, file = 'config.json'): Record<string, unknown> {
   const nLabels = Object.keys(config.id2label).length;
   if (config.num_labels !== nLabels) {
     throw new Error(`${file}: field 'num_labels' (${config.num_labels}) disagrees with 'id2label' (${nLabels} labels); update id2label/label2id too`);
   }
+  const asRead = parseDebertaConfig(config.raw, file) as unknown as Record<string, unknown>;
   const defaults = parseDebertaConfig(
     { model_type: config.model_type, hidden_size: config.hidden_size, num_attention_heads: config.num_attention_heads },
     file,
-  );
+  ) as unknown as Record<string, unknown>;
   const out: Record<string, unknown> = structuredClone(config.raw);
   for (const [key, value] of Object.entries(config)) {
-    // num_labels is implied by id2label (transformers does not save it); keep it only if it was there.
-    if (key === 'num_labels') { if (key in config.raw) out[key] = value; continue; }
     if (key === 'raw' || value === undefined) continue;
-    const json = key === 'id2label' ? Object.fromEntries(Object.entries(value as object)) : value;
-    const dflt = (defaults as unknown as Record<string, unknown>)[key];
-    if (key in config.raw || !sameJson(json, dflt)) out[key] = structuredClone(json);
+    const inRaw = key in config.raw;
+    if (inRaw && sameJson(value, asRead[key])) continue; // unchanged: keep the file's own spelling
+    // num_labels is implied by id2label (transformers does not save it); keep it only if it was there.
+    if (key === 'num_labels' && !inRaw) continue;
+    if (inRaw || !sameJson(value, defaults[key])) out[key] = structuredClone(value);
   }
   return out;
 }

@@ -1,0 +1,113 @@
+// GPT-2's byte-level alphabet: every UTF-8 byte is shown as one printable character (printable Latin-1
+// bytes stand for themselves, the others are moved to U+0100 and up), so that BPE runs over bytes
+// without ever producing an unknown symbol.
+import { NormalizedString } from './normalized.ts';
+import { WHITESPACE_CLASS } from './normalized.ts';
+
+let alphabet: string[] | null = null;
+let reverse: Map<number, number> | null = null;
+
+/** The character standing for each byte value 0..255. */
+export function byteLevelAlphabet(): string[] {
+  if (alphabet) return alphabet;
+  const a: string[] = new Array(256);
+  let n = 0;
+  for (let b = 0; b < 256; b++) {
+    const printable = (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
+    a[b] = String.fromCharCode(printable ? b : 256 + n++);
+  }
+  alphabet = a;
+  return a;
+}
+
+/** Character code of the byte-level alphabet -> byte value. */
+export function byteLevelDecoderMap(): Map<number, number> {
+  if (reverse) return reverse;
+  const a = byteLevelAlphabet();
+  reverse = new Map(a.map((c, b) => [c.charCodeAt(0), b]));
+  return reverse;
+}
+
+/** GPT-2's split: contractions, letters, numbers, other symbols, whitespace (with Unicode `\s`). */
+export const GPT2_PATTERN = new RegExp(
+  `'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^${WHITESPACE_CLASS}\\p{L}\\p{N}]+|[${WHITESPACE_CLASS}]+(?![^${WHITESPACE_CLASS}])|[${WHITESPACE_CLASS}]+`,
+  'gu',
+);
+
+/** Rewrites `s` into byte-level characters; every byte keeps the alignment of its character. */
+export function toByteLevel(s: NormalizedString, a: string[]): NormalizedString {
+  const t = s.text;
+  const n = t.length;
+  // Count output length first (UTF-8 byte count).
+  let size = 0;
+  for (let i = 0; i < n; i++) {
+    const c = t.charCodeAt(i);
+    if (c < 0x80) size += 1;
+    else if (c < 0x800) size += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < n && (t.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      size += 4;
+      i++;
+    } else size += 3;
+  }
+  const starts = new Int32Array(size);
+  const ends = new Int32Array(size);
+  const chars: string[] = new Array(size);
+  let o = 0;
+  const put = (byte: number, st: number, en: number): void => {
+    chars[o] = a[byte]!;
+    starts[o] = st;
+    ends[o] = en;
+    o++;
+  };
+  for (let i = 0; i < n; i++) {
+    let c = t.charCodeAt(i);
+    const st = s.starts[i]!;
+    const en = s.ends[i]!;
+    if (c < 0x80) put(c, st, en);
+    else if (c < 0x800) {
+      put(0xc0 | (c >> 6), st, en);
+      put(0x80 | (c & 0x3f), st, en);
+    } else if (c >= 0xd800 && c <= 0xdbff && i + 1 < n && (t.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      c = 0x10000 + ((c - 0xd800) << 10) + (t.charCodeAt(i + 1) - 0xdc00);
+      i++;
+      put(0xf0 | (c >> 18), st, en);
+      put(0x80 | ((c >> 12) & 0x3f), st, en);
+      put(0x80 | ((c >> 6) & 0x3f), st, en);
+      put(0x80 | (c & 0x3f), st, en);
+    } else {
+      // Lone surrogates are encoded as U+FFFD, as a UTF-8 encoder would.
+      if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd;
+      put(0xe0 | (c >> 12), st, en);
+      put(0x80 | ((c >> 6) & 0x3f), st, en);
+      put(0x80 | (c & 0x3f), st, en);
+    }
+  }
+  return new NormalizedString(chars.join(''), starts, ends);
+}
+
+/**
+ * Joins tokens back into text: a token made only of byte-level characters contributes those bytes, any
+ * other token its own UTF-8; the bytes are then decoded, invalid UTF-8 becoming U+FFFD.
+ */
+export function decodeByteLevel(tokens: string[]): string {
+  const map = byteLevelDecoderMap();
+  const encoder = new TextEncoder();
+  const bytes: number[] = [];
+  for (const t of tokens) {
+    const mark = bytes.length;
+    let ok = true;
+    for (let i = 0; i < t.length; i++) {
+      const b = map.get(t.charCodeAt(i));
+      if (b === undefined) {
+        ok = false;
+        break;
+      }
+      bytes.push(b);
+    }
+    if (!ok) {
+      bytes.length = mark;
+      for (const b of encoder.encode(t)) bytes.push(b);
+    }
+  }
+  return new TextDecoder('utf-8', { fatal: false, ignoreBOM: true }).decode(new Uint8Array(bytes));
+}
