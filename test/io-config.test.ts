@@ -141,6 +141,7 @@ test('defaults for an otherwise empty deberta / deberta-v2 config', () => {
 test('pos_att_type as a legacy string, labels from num_labels, label2id derived', () => {
   const c = parseDebertaConfig({ model_type: 'deberta', pos_att_type: 'P2C| c2p', num_labels: 3 }, 'c.json');
   assert.deepEqual(c.pos_att_type, ['p2c', 'c2p']);
+  assert.equal(parseDebertaConfig({ model_type: 'deberta-v2', norm_rel_ebd: 'Layer_Norm ' }, 'n.json').norm_rel_ebd, 'layer_norm');
   assert.equal(c.num_labels, 3);
   assert.deepEqual(c.id2label, { 0: 'LABEL_0', 1: 'LABEL_1', 2: 'LABEL_2' });
   assert.deepEqual(c.label2id, { LABEL_0: 0, LABEL_1: 1, LABEL_2: 2 });

@@ -3,6 +3,8 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { register as registerForward } from './commands/forward.ts';
+import { register as registerInit } from './commands/init.ts';
+import { register as registerTokenize } from './commands/tokenize.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -12,6 +14,8 @@ export function buildProgram(): Command {
     .version(pkg.version);
   // Subcommands (one module each, in src/cli/commands):
   registerForward(program);
+  registerInit(program);
+  registerTokenize(program);
   return program;
 }
 

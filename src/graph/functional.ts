@@ -19,7 +19,10 @@ export function layerNorm(x: Value, weight: Value, bias: Value, eps: number): Va
 export function softmax(x: Value, axis = -1): Value { return g(x).op1('Softmax', [x], { axis }); }
 export function logSoftmax(x: Value, axis = -1): Value { return g(x).op1('LogSoftmax', [x], { axis }); }
 
-export function erf(x: Value): Value { return g(x).op1('Erf', [x]); }
+/** ONNX Runtime has no float64 Erf: a float64 graph computes it in float32 (about 1e-7 relative error). */
+export function erf(x: Value): Value {
+  return x.dtype === 'float64' ? g(x).op1('Erf', [x.cast('float32')]).cast('float64') : g(x).op1('Erf', [x]);
+}
 export function tanh(x: Value): Value { return g(x).op1('Tanh', [x]); }
 export function sigmoid(x: Value): Value { return g(x).op1('Sigmoid', [x]); }
 export function relu(x: Value): Value { return g(x).op1('Relu', [x]); }
@@ -110,7 +113,25 @@ export function arange(n: Value): Value {
 }
 
 export function conv1d(x: Value, weight: Value, bias: Value | undefined, pad: number, groups: number): Value {
+  if (x.dtype === 'float64') return conv1dAsMatMul(x, weight, bias, pad, groups);
   return g(x).op1('Conv', bias ? [x, weight, bias] : [x, weight], { pads: [pad, pad], group: groups, kernel_shape: [weight.shape[2] as number] });
+}
+
+/**
+ * ONNX Runtime has no float64 Conv, so a float64 graph convolves as one matrix product over the k
+ * shifted copies of the padded input (im2col): exact in float64, and differentiable through its parts.
+ */
+function conv1dAsMatMul(x: Value, weight: Value, bias: Value | undefined, pad: number, groups: number): Value {
+  const gr = g(x);
+  const [cout, cinG, k] = weight.shape as number[];
+  const padded = pad ? gr.op1('Pad', [x, gr.constInt64([0, 0, pad, 0, 0, pad])]) : x;
+  const taps = Array.from({ length: k! }, (_, t) =>
+    unsqueeze(slice(padded, [t], [t - (k! - 1) < 0 ? t - (k! - 1) : Number.MAX_SAFE_INTEGER], [2]), [3]));
+  const cols = (k === 1 ? taps[0]! : concat(taps, 3)) // [B, C, L, k]
+    .reshape([0, groups, cinG!, -1, k!]).transpose([0, 1, 3, 2, 4]).reshape([0, groups, -1, cinG! * k!]); // [B, G, L, C/G * k]
+  const w = weight.reshape([groups, cout! / groups, cinG! * k!]).transpose([0, 2, 1]); // [G, C/G * k, Cout/G]
+  const y = cols.matmul(w).transpose([0, 1, 3, 2]).reshape([0, cout!, -1]); // [B, Cout, L]
+  return bias ? y.add(bias.reshape([cout!, 1])) : y;
 }
 
 export function constant(x: Value, t: Tensor): Value { return g(x).constant(t); }

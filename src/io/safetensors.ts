@@ -100,6 +100,8 @@ function checkMinSize(fileSize: number, label: string): void {
 function readHeaderLength(prefix: Uint8Array, fileSize: number, label: string): number {
   checkMinSize(fileSize, label);
   const n = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
+  // The reference implementation caps headers at 100 MB; a larger length means a corrupt file.
+  if (n > 100_000_000n) throw new Error(`${label}: safetensors header length ${n} is implausibly large; the file is corrupt or not safetensors`);
   if (n > BigInt(fileSize - 8)) {
     throw new Error(`${label}: safetensors header length ${n} runs past the end of the file (${fileSize} bytes); the file is truncated or not safetensors`);
   }

@@ -328,12 +328,15 @@ function storageArray(bytes: Uint8Array, dtype: DType, count: number, bigEndian:
   return arr;
 }
 
-/** Copies the strided view `t` out of `src` into a fresh contiguous row-major tensor. */
-function materialise(name: string, t: TensorRef, src: TypedArray, file: string): Tensor {
+/**
+ * Copies the strided view `t` out of `src` into a fresh contiguous row-major tensor. When the view
+ * is the whole storage and `mayTake` (the storage's first user), the storage array itself is used:
+ * loading a checkpoint then costs no extra copy, and later users of that storage still get copies.
+ */
+function materialise(name: string, t: TensorRef, src: TypedArray, file: string, mayTake: boolean): Tensor {
   const dims = t.size;
   const n = numel(dims);
   const start = t.storage.elementOffset + t.offset;
-  const out = emptyArray(t.storage.dtype, n);
   if (n > 0) {
     let last = start;
     for (let d = 0; d < dims.length; d++) last += (dims[d]! - 1) * t.stride[d]!;
@@ -341,7 +344,10 @@ function materialise(name: string, t: TensorRef, src: TypedArray, file: string):
       throw new Error(`${file}: tensor '${name}' reads past its storage '${t.storage.key}' (${src.length} values)`);
     }
   }
-  if (isContiguous(dims, t.stride)) {
+  const contiguous = isContiguous(dims, t.stride);
+  if (mayTake && contiguous && start === 0 && n === src.length) return { dtype: t.storage.dtype, dims: [...dims], data: src };
+  const out = emptyArray(t.storage.dtype, n);
+  if (contiguous) {
     copyInto(out, src, start, n);
   } else {
     // Walk the output in row-major order with an index counter over the dims.
@@ -357,6 +363,16 @@ function materialise(name: string, t: TensorRef, src: TypedArray, file: string):
     }
   }
   return { dtype: t.storage.dtype, dims: [...dims], data: out };
+}
+
+function toTensors(refs: Map<string, TensorRef>, load: (s: StorageRef) => TypedArray, file: string): Map<string, Tensor> {
+  const out = new Map<string, Tensor>();
+  const used = new Set<string>();
+  for (const [name, t] of refs) {
+    out.set(name, materialise(name, t, load(t.storage), file, !used.has(t.storage.key)));
+    used.add(t.storage.key);
+  }
+  return out;
 }
 
 function copyInto(out: TypedArray, src: TypedArray, start: number, n: number): void {
@@ -398,14 +414,13 @@ function readZipCheckpoint(bytes: Uint8Array, file: string): Map<string, Tensor>
       if (!raw) throw new Error(`${file}: storage '${s.key}' is missing from the archive (no '${name}')`);
       arr = storageArray(raw, s.dtype, s.numel, bigEndian, `${file}: storage '${name}'`);
       storages.set(s.key, arr);
+      delete entries[name]; // the raw bytes are no longer needed
     }
     return arr;
   };
 
   const root = new Unpickler(entries[pkl]!, file, { persistentLoad: (pid) => storageFromPid(pid, file) }).load();
-  const out = new Map<string, Tensor>();
-  for (const [name, t] of asStateDict(root, file)) out.set(name, materialise(name, t, load(t.storage), file));
-  return out;
+  return toTensors(asStateDict(root, file), load, file);
 }
 
 const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
@@ -452,18 +467,17 @@ function readLegacyCheckpoint(bytes: Uint8Array, file: string): Map<string, Tens
     if (!ref) throw new Error(`${file}: storage '${String(key)}' is listed but never used`);
     if (pos + 8 > bytes.length) throw new Error(`${file}: storage '${ref.key}' is missing (file truncated)`);
     const count = Number(view.getBigInt64(pos, true));
+    if (count < 0) throw new Error(`${file}: storage '${ref.key}' has a negative size (corrupt file)`);
     const size = count * BYTES_PER_ELEMENT[ref.dtype];
     const what = `${file}: storage '${ref.key}'`;
     storages.set(ref.key, storageArray(bytes.subarray(pos + 8, pos + 8 + size), ref.dtype, count, bigEndian, what));
     pos += 8 + size;
   }
-  const out = new Map<string, Tensor>();
-  for (const [name, t] of asStateDict(root, file)) {
-    const src = storages.get(t.storage.key);
-    if (!src) throw new Error(`${file}: tensor '${name}' uses storage '${t.storage.key}' whose data is missing`);
-    out.set(name, materialise(name, t, src, file));
-  }
-  return out;
+  return toTensors(asStateDict(root, file), (s) => {
+    const src = storages.get(s.key);
+    if (!src) throw new Error(`${file}: storage '${s.key}' is used but its data is missing`);
+    return src;
+  }, file);
 }
 
 /** Parses torch.save bytes (zip or legacy layout) into contiguous tensors. `file` names errors. */

@@ -1,5 +1,15 @@
 // ONNX Runtime contrib ops (domain com.microsoft) that fuse common transformer patterns.
+import { reduceTo } from '../autodiff.ts';
+import type { Value } from '../value.ts';
 import { defineOp } from './registry.ts';
+
+/** d/dz of exact GELU: Phi(z) + z * phi(z). */
+function geluDerivative(z: Value): Value {
+  const g = z.graph;
+  const cdf = g.op1('Erf', [z.mul(Math.SQRT1_2)]).add(1).mul(0.5);
+  const pdf = g.op1('Exp', [z.mul(z).mul(-0.5)]).mul(1 / Math.sqrt(2 * Math.PI));
+  return cdf.add(z.mul(pdf));
+}
 
 defineOp({
   type: 'BiasGelu',
@@ -7,6 +17,10 @@ defineOp({
   infer([x]) {
     if (!x) throw new Error('BiasGelu: input is missing');
     return [{ dtype: x.dtype, shape: [...x.shape] }];
+  },
+  grad: ({ x: [x, b], dy: [d] }) => {
+    const dz = d!.mul(geluDerivative(x!.add(b!)));
+    return [reduceTo(dz, x!.shape), reduceTo(dz, b!.shape)];
   },
 });
 
@@ -17,6 +31,7 @@ defineOp({
     if (!x) throw new Error('Gelu: input is missing');
     return [{ dtype: x.dtype, shape: [...x.shape] }];
   },
+  grad: ({ x: [x], dy: [d] }) => [d!.mul(geluDerivative(x!))],
 });
 
 /** out = LayerNorm(input + skip + bias); the 4th output is the sum before normalising. */

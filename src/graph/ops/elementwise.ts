@@ -1,8 +1,11 @@
 // Elementwise ops: numpy broadcasting for the binary ones, same shape out for the unary ones.
 import type { DType } from '../../tensor.ts';
+import { reduceTo } from '../autodiff.ts';
 import { broadcast } from '../shape-rules.ts';
 import type { Value } from '../value.ts';
-import { defineOp } from './registry.ts';
+import { defineOp, type GradContext } from './registry.ts';
+
+type Rule = (ctx: GradContext) => (Value | null)[];
 
 function present(inputs: (Value | null)[], type: string): Value[] {
   return inputs.map((v, i) => {
@@ -17,6 +20,33 @@ function sameDType(xs: Value[], type: string): DType {
   return dt;
 }
 
+// Gradient rules: each input gets the output gradient's share, summed back over broadcast axes.
+const zero = (v: Value) => v.graph.scalar(0, v.dtype);
+const gt = (a: Value, b: Value) => a.graph.op1('Greater', [a, b]);
+
+/** Max/Min: the winner takes the gradient; tied inputs share it equally (as torch does for two). */
+const extremumGrad: Rule = ({ g, x, y, dy }) => {
+  const hits = x.map((v) => g.op1('Cast', [g.op1('Equal', [v!, y[0]!])], { to: y[0]!.dtype }));
+  const count = hits.reduce((a, b) => a.add(b));
+  return x.map((v, i) => reduceTo(dy[0]!.mul(hits[i]!).div(count), v!.shape));
+};
+
+const BINARY_GRADS: Record<string, Rule> = {
+  Add: ({ x: [a, b], dy: [d] }) => [reduceTo(d!, a!.shape), reduceTo(d!, b!.shape)],
+  Sub: ({ x: [a, b], dy: [d] }) => [reduceTo(d!, a!.shape), reduceTo(d!.neg(), b!.shape)],
+  Mul: ({ x: [a, b], dy: [d] }) => [reduceTo(d!.mul(b!), a!.shape), reduceTo(d!.mul(a!), b!.shape)],
+  // d(a/b)/db = -a/b^2 = -y/b
+  Div: ({ x: [a, b], y: [y], dy: [d] }) => [reduceTo(d!.div(b!), a!.shape), reduceTo(d!.mul(y!).div(b!).neg(), b!.shape)],
+  Pow: ({ g, x: [a, b], y: [y], dy: [d] }) => {
+    const e = b!.cast(a!.dtype);
+    const da = d!.mul(e).mul(g.op1('Pow', [a!, e.sub(1)]));
+    const floatExp = b!.dtype === a!.dtype;
+    return [reduceTo(da, a!.shape), floatExp ? reduceTo(d!.mul(y!).mul(g.op1('Log', [a!])), b!.shape) : null];
+  },
+  Max: extremumGrad,
+  Min: extremumGrad,
+};
+
 for (const type of ['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min']) {
   defineOp({
     type,
@@ -25,6 +55,7 @@ for (const type of ['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min']) {
       const dtype = type === 'Pow' ? xs[0]!.dtype : sameDType(xs, type);
       return [{ dtype, shape: broadcast(xs.map((x) => x.shape), type) }];
     },
+    grad: BINARY_GRADS[type],
   });
 }
 
@@ -39,6 +70,24 @@ for (const type of ['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual',
   });
 }
 
+/** dy/dx of the unary ops, written with the input x and the output y. Sign, Ceil, Floor: zero almost everywhere. */
+const UNARY_GRADS: Record<string, Rule> = {
+  Neg: ({ dy: [d] }) => [d!.neg()],
+  Exp: ({ y: [y], dy: [d] }) => [d!.mul(y!)],
+  Log: ({ x: [x], dy: [d] }) => [d!.div(x!)],
+  Sqrt: ({ y: [y], dy: [d] }) => [d!.div(y!).mul(0.5)],
+  Tanh: ({ y: [y], dy: [d] }) => [d!.mul(y!.mul(y!).neg().add(1))],
+  Erf: ({ g, x: [x], dy: [d] }) => [d!.mul(g.op1('Exp', [x!.mul(x!).neg()])).mul(2 / Math.sqrt(Math.PI))],
+  Sigmoid: ({ y: [y], dy: [d] }) => [d!.mul(y!).mul(y!.neg().add(1))],
+  Relu: ({ g, x: [x], dy: [d] }) => [g.op1('Where', [gt(x!, zero(x!)), d!, zero(d!)])],
+  Abs: ({ g, x: [x], dy: [d] }) => [d!.mul(g.op1('Sign', [x!]))],
+  Reciprocal: ({ y: [y], dy: [d] }) => [d!.mul(y!).mul(y!).neg()],
+  Identity: ({ dy: [d] }) => [d!],
+  Sign: () => [null],
+  Ceil: () => [null],
+  Floor: () => [null],
+};
+
 for (const type of ['Neg', 'Exp', 'Log', 'Sqrt', 'Tanh', 'Erf', 'Sigmoid', 'Relu', 'Abs', 'Sign', 'Ceil',
   'Floor', 'Reciprocal', 'Identity', 'Not']) {
   defineOp({
@@ -47,6 +96,7 @@ for (const type of ['Neg', 'Exp', 'Log', 'Sqrt', 'Tanh', 'Erf', 'Sigmoid', 'Relu
       const [x] = present(inputs.slice(0, 1), type);
       return [{ dtype: x!.dtype, shape: [...x!.shape] }];
     },
+    grad: UNARY_GRADS[type],
   });
 }
 
@@ -56,6 +106,8 @@ defineOp({
     const [x] = present(inputs, 'Cast');
     return [{ dtype: attrs.to as DType, shape: [...x!.shape] }];
   },
+  // Between float types the gradient is cast back; nothing flows into integer or bool inputs.
+  grad: ({ x: [x], dy: [d] }) => [['float32', 'float64', 'float16', 'bfloat16'].includes(x!.dtype) ? d!.cast(x!.dtype) : null],
 });
 
 defineOp({
@@ -65,6 +117,11 @@ defineOp({
     if (c!.dtype !== 'bool') throw new Error(`Where: condition must be bool, got ${c!.dtype}`);
     return [{ dtype: sameDType([a!, b!], 'Where'), shape: broadcast([c!.shape, a!.shape, b!.shape], 'Where') }];
   },
+  grad: ({ g, x: [c, a, b], dy: [d] }) => [
+    null,
+    reduceTo(g.op1('Where', [c!, d!, zero(d!)]), a!.shape),
+    reduceTo(g.op1('Where', [c!, zero(d!), d!]), b!.shape),
+  ],
 });
 
 defineOp({
@@ -73,5 +130,13 @@ defineOp({
     const x = inputs[0];
     if (!x) throw new Error('Clip: input is missing');
     return [{ dtype: x.dtype, shape: [...x.shape] }];
+  },
+  // As torch.clamp: the gradient passes where min <= x <= max (bounds included); none reaches the bounds.
+  grad: ({ g, x: [x, lo, hi], dy: [d] }) => {
+    let pass: Value | undefined;
+    const both = (m: Value) => (pass ? g.op1('And', [pass, m]) : m);
+    if (lo) pass = both(g.op1('GreaterOrEqual', [x!, lo]));
+    if (hi) pass = both(g.op1('LessOrEqual', [x!, hi]));
+    return [pass ? g.op1('Where', [pass, d!, zero(d!)]) : d!, null, null];
   },
 });

@@ -1,5 +1,6 @@
 // Ops that move data without arithmetic: reshapes, transposes, slices, gathers and scatters.
 import type { Tensor } from '../../tensor.ts';
+import { reduceTo, zerosLike } from '../autodiff.ts';
 import type { Graph } from '../graph.ts';
 import { broadcast, constInts, dimProduct, isKnown, normAxis } from '../shape-rules.ts';
 import type { Dim, Shape, Value } from '../value.ts';
@@ -9,6 +10,44 @@ function need(v: Value | null | undefined, what: string): Value {
   if (!v) throw new Error(`${what} is missing`);
   return v;
 }
+
+// --- Helpers of the gradient rules (the backward of data movement is data movement the other way).
+
+/** x's shape as a 1-D int64 value: a constant when fully known, else computed at run time. */
+function runtimeShape(x: Value): Value {
+  const g = x.graph;
+  return x.shape.every(isKnown) ? g.constInt64(x.shape as number[]) : g.op1('Shape', [x]);
+}
+
+/** One dim of x as a 1-element int64 vector. */
+function runtimeDim(x: Value, axis: number): Value {
+  const g = x.graph;
+  const d = x.shape[axis]!;
+  if (isKnown(d)) return g.constInt64([d]);
+  return g.op1('Slice', [g.op1('Shape', [x]), g.constInt64([axis]), g.constInt64([axis + 1]), g.constInt64([0])]);
+}
+
+/** Element i of a 1-D int64 input as a 1-element vector (a constant when the input is one). */
+function element(v: Value, i: number): Value {
+  const g = v.graph;
+  const known = constInts(v);
+  if (known) return g.constInt64([known[i]!]);
+  return g.op1('Slice', [v, g.constInt64([i]), g.constInt64([i + 1]), g.constInt64([0])]);
+}
+
+/** Indices made non-negative (Gather and GatherElements count negative ones from the end), as int64. */
+function wrapIndices(idx: Value, data: Value, axis: number): Value {
+  const g = idx.graph;
+  const i = idx.cast('int64');
+  const known = constInts(i);
+  if (known && known.every((k) => k >= 0)) return i;
+  const dim = data.shape[axis]!;
+  const size = isKnown(dim) ? g.scalar(dim, 'int64') : g.op1('Squeeze', [runtimeDim(data, axis), g.constInt64([0])]);
+  return g.op1('Where', [g.op1('Less', [i, g.scalar(0, 'int64')]), i.add(size), i]);
+}
+
+/** A Slice end that means "to the end" (exact as a float64, unlike 2^63 - 1). */
+const TO_END = Number.MAX_SAFE_INTEGER;
 
 /** A shape given as a 1-D int64 input: its contents when constant, else fresh symbols of the right rank. */
 function shapeFromInput(v: Value, g: Graph, where: string): Shape {
@@ -46,6 +85,7 @@ defineOp({
     }
     return [{ dtype: data.dtype, shape: out }];
   },
+  grad: ({ g, x: [x], dy: [d] }) => [g.op1('Reshape', [d!, runtimeShape(x!)]), null],
 });
 
 defineOp({
@@ -55,6 +95,12 @@ defineOp({
     const perm = (attrs.perm as number[] | undefined) ?? data.shape.map((_, i) => data.rank - 1 - i);
     if (perm.length !== data.rank) throw new Error(`Transpose: perm [${perm}] for rank ${data.rank}`);
     return [{ dtype: data.dtype, shape: perm.map((p) => data.shape[p]!) }];
+  },
+  grad: ({ x: [x], attrs, dy: [d] }) => {
+    const perm = (attrs.perm as number[] | undefined) ?? x!.shape.map((_, i) => x!.rank - 1 - i);
+    const inverse: number[] = [];
+    perm.forEach((p, i) => { inverse[p] = i; });
+    return [d!.transpose(inverse)];
   },
 });
 
@@ -70,6 +116,8 @@ defineOp({
     for (const ax of norm) out.splice(ax, 0, 1);
     return [{ dtype: data.dtype, shape: out }];
   },
+  // The same axes index the output of Unsqueeze and the input of Squeeze.
+  grad: ({ g, x: [, axes], dy: [d] }) => [g.op1('Squeeze', [d!, axes!]), null],
 });
 
 defineOp({
@@ -81,6 +129,8 @@ defineOp({
     const drop = new Set(axes.map((ax) => normAxis(ax, data.rank)));
     return [{ dtype: data.dtype, shape: data.shape.filter((_, i) => !drop.has(i)) }];
   },
+  grad: ({ g, x: [x, axes], dy: [d] }) =>
+    [axes ? g.op1('Unsqueeze', [d!, axes]) : g.op1('Reshape', [d!, runtimeShape(x!)]), null],
 });
 
 defineOp({
@@ -98,6 +148,21 @@ defineOp({
     }
     out[axis] = total;
     return [{ dtype: xs[0]!.dtype, shape: out }];
+  },
+  // Each input gets its own stretch of the gradient along the axis.
+  grad: ({ g, x, attrs, dy: [d] }) => {
+    const axis = normAxis(attrs.axis as number, x[0]!.rank);
+    const sizes = x.map((v) => v!.shape[axis]!);
+    let offset: number | Value = 0;
+    return x.map((v, i) => {
+      const size = sizes[i]!;
+      const start: number | Value = offset;
+      if (typeof start === 'number' && isKnown(size)) offset = start + size;
+      else offset = (typeof start === 'number' ? g.constInt64([start]) : start).add(runtimeDim(v!, axis));
+      const s = typeof start === 'number' ? g.constInt64([start]) : start;
+      const e = typeof offset === 'number' ? g.constInt64([offset]) : offset;
+      return g.op1('Slice', [d!, s, e, g.constInt64([axis])]);
+    });
   },
 });
 
@@ -126,6 +191,67 @@ defineOp({
     });
     return [{ dtype: data.dtype, shape: out }];
   },
+  // The gradient is padded back with zeros: before = the clamped start, after = dim - the clamped end.
+  grad: ({ g, x: [x, starts, ends, axesIn, steps], dy: [d] }) => {
+    const data = x!;
+    const stepVals = steps ? constInts(steps) : undefined;
+    if (steps && (!stepVals || stepVals.some((s) => s !== 1))) throw new Error('Slice: gradient only for steps of 1');
+    const n = starts!.shape[0];
+    if (!isKnown(n)) throw new Error('Slice: gradient needs starts of known length');
+    const axes = axesIn ? constInts(axesIn) : Array.from({ length: n }, (_, i) => i);
+    if (!axes) throw new Error('Slice: gradient needs constant axes');
+    const before: (number | Value)[] = data.shape.map(() => 0);
+    const after: (number | Value)[] = data.shape.map(() => 0);
+    const clamp = (v: Value, dim: Value) => {
+      const wrapped = g.op1('Where', [g.op1('Less', [v, g.scalar(0, 'int64')]), v.add(dim), v]);
+      return g.op1('Min', [g.op1('Max', [wrapped, g.constInt64([0])]), dim]);
+    };
+    axes.forEach((ax0, i) => {
+      const ax = normAxis(ax0, data.rank);
+      const dim = data.shape[ax]!;
+      const s = constInts(starts)?.[i], e = constInts(ends)?.[i];
+      if (isKnown(dim) && s !== undefined && e !== undefined) {
+        const c = (v: number) => Math.min(Math.max(v < 0 ? v + dim : v, 0), dim);
+        before[ax] = c(s);
+        after[ax] = dim - Math.max(c(e), c(s));
+        return;
+      }
+      const D = runtimeDim(data, ax);
+      const from = clamp(element(starts!, i).cast('int64'), D);
+      const to = g.op1('Max', [clamp(element(ends!, i).cast('int64'), D), from]);
+      before[ax] = from;
+      after[ax] = D.sub(to);
+    });
+    const all = [...before, ...after];
+    const pads = all.every((p) => typeof p === 'number')
+      ? g.constInt64(all as number[])
+      : g.op1('Concat', all.map((p) => (typeof p === 'number' ? g.constInt64([p]) : p)), { axis: 0 });
+    return [g.op1('Pad', [d!, pads]), null, null, null, null];
+  },
+});
+
+/** Constant-mode padding (the gradient of Slice); pads = [begin of each axis..., end of each axis...]. */
+defineOp({
+  type: 'Pad',
+  infer([x, p], attrs, g) {
+    const data = need(x, 'Pad: data');
+    if (attrs.mode !== undefined && attrs.mode !== 'constant') throw new Error(`Pad: mode '${String(attrs.mode)}' is not supported`);
+    const pads = constInts(need(p, 'Pad: pads'));
+    const r = data.rank;
+    return [{
+      dtype: data.dtype,
+      shape: data.shape.map((dim, i) => (pads && isKnown(dim) ? dim + pads[i]! + pads[i + r]! : pads?.[i] === 0 && pads[i + r] === 0 ? dim : g.freshDim())),
+    }];
+  },
+  grad: ({ g, x: [x, p], dy: [d] }) => {
+    const pads = constInts(p);
+    if (!pads) throw new Error('Pad: gradient needs constant pads');
+    const r = x!.rank;
+    // Slice the padding back off (negative pads, i.e. cropping, are not supported here).
+    if (pads.some((v) => v < 0)) throw new Error('Pad: no gradient for negative pads');
+    const ends = pads.slice(r).map((v) => (v === 0 ? TO_END : -v));
+    return [g.op1('Slice', [d!, g.constInt64(pads.slice(0, r)), g.constInt64(ends), g.constInt64(Array.from({ length: r }, (_, i) => i))]), null, null];
+  },
 });
 
 defineOp({
@@ -134,6 +260,7 @@ defineOp({
     const data = need(x, 'Expand: data');
     return [{ dtype: data.dtype, shape: broadcast([data.shape, shapeFromInput(need(s, 'Expand: shape'), g, 'Expand')], 'Expand') }];
   },
+  grad: ({ x: [x], dy: [d] }) => [reduceTo(d!, x!.shape), null],
 });
 
 defineOp({
@@ -163,12 +290,33 @@ defineOp({
     const axis = normAxis((attrs.axis as number | undefined) ?? 0, data.rank);
     return [{ dtype: data.dtype, shape: [...data.shape.slice(0, axis), ...indices.shape, ...data.shape.slice(axis + 1)] }];
   },
+  // Scatter-add of the gradient rows into zeros shaped like the data (repeated indices accumulate).
+  grad: ({ g, x: [data, idx], attrs, dy: [d] }) => {
+    const axis = normAxis((attrs.axis as number | undefined) ?? 0, data!.rank);
+    const q = idx!.rank;
+    const rows = g.op1('Unsqueeze', [wrapIndices(idx!, data!, axis), g.constInt64([-1])]);
+    if (axis === 0) return [g.op1('ScatterND', [zerosLike(data!), rows, d!], { reduction: 'add' }), null];
+    // Move the gathered axis to the front of the data, and the index dims to the front of the gradient.
+    const r = data!.rank;
+    const toFront = [axis, ...Array.from({ length: r }, (_, i) => i).filter((i) => i !== axis)];
+    const dPerm = [...Array.from({ length: q }, (_, i) => axis + i), ...Array.from({ length: axis }, (_, i) => i),
+      ...Array.from({ length: d!.rank - axis - q }, (_, i) => axis + q + i)];
+    const scattered = g.op1('ScatterND', [zerosLike(data!.transpose(toFront)), rows, d!.transpose(dPerm)], { reduction: 'add' });
+    const back: number[] = [];
+    toFront.forEach((p, i) => { back[p] = i; });
+    return [scattered.transpose(back), null];
+  },
 });
 
 defineOp({
   type: 'GatherElements',
   infer([x, idx]) {
     return [{ dtype: need(x, 'GatherElements: data').dtype, shape: [...need(idx, 'GatherElements: indices').shape] }];
+  },
+  grad: ({ g, x: [data, idx], attrs, dy: [d] }) => {
+    const axis = normAxis((attrs.axis as number | undefined) ?? 0, data!.rank);
+    const i = wrapIndices(idx!, data!, axis);
+    return [g.op1('ScatterElements', [zerosLike(data!), i, d!], { axis, reduction: 'add' }), null];
   },
 });
 

@@ -40,7 +40,7 @@ export interface DebertaConfig {
   /** -1: no log buckets. */
   position_buckets: number;
   share_att_key: boolean;
-  /** '|'-separated options as transformers reads them; 'layer_norm' normalises relative embeddings. */
+  /** '|'-separated options, lowercased as transformers reads them; 'layer_norm' normalises the relative embeddings. */
   norm_rel_ebd: string;
   /** 0: no convolution layer. */
   conv_kernel_size: number;
@@ -85,7 +85,8 @@ class FieldReader {
     return v;
   }
   intOrNull(key: string, dflt: number | null): number | null {
-    return this.obj[key] === null ? null : this.int(key, dflt as number);
+    if (!this.has(key)) return dflt;
+    return this.obj[key] === null ? null : this.int(key, 0);
   }
   num(key: string, dflt: number): number {
     if (!this.has(key)) return dflt;
@@ -176,7 +177,7 @@ export function parseDebertaConfig(json: unknown, file: string): DebertaConfig {
     legacy: f.bool('legacy', true),
     position_buckets: f.int('position_buckets', -1),
     share_att_key: f.bool('share_att_key', false),
-    norm_rel_ebd: f.str('norm_rel_ebd', 'none'),
+    norm_rel_ebd: f.str('norm_rel_ebd', 'none').split('|').map((x) => x.trim().toLowerCase()).join('|'),
     conv_kernel_size: f.int('conv_kernel_size', 0, 0),
     conv_act: f.str('conv_act', 'tanh'),
     conv_groups: f.int('conv_groups', 1, 1),

@@ -22,12 +22,23 @@ export interface BuildOptions {
   mlmLayout?: 'cls' | 'lm_head';
   /** Decode masked-LM logits through the Enhanced Mask Decoder (Microsoft's masked-LM checkpoints). */
   emd?: boolean;
+  /** Floating-point type of the activations; must match the parameters' (default float32). */
+  dtype?: 'float32' | 'float64';
+  /** Training: called at every place transformers applies dropout (src/train/dropout.ts); absent: none. */
+  dropout?: DropoutHook;
 }
+
+/** Where a dropout sits: its rate is hidden_dropout_prob, attention_probs_dropout_prob, pooler_dropout or cls_dropout. */
+export type DropoutSite = 'hidden' | 'attention' | 'pooler' | 'classifier';
+export type DropoutHook = (x: Value, site: DropoutSite) => Value;
 
 export interface DebertaGraph {
   inputs: { inputIds: Value; attentionMask: Value; tokenTypeIds?: Value };
   outputs: Record<string, Value>;
 }
+
+/** Which relative-table rows a sequence uses, and how to line the products up with the keys. */
+interface RelativeLayout { c2pRows: Value; p2cRows: Value; shift: (scores: Value) => Value }
 
 /** Sizes derived once from the config. */
 export function dims(c: DebertaConfig) {
@@ -52,6 +63,8 @@ class DebertaBuilder {
 
   private w(name: string, shape: number[]): Value { return this.p(this.prefix + name, shape); }
 
+  private drop(x: Value, site: DropoutSite): Value { return this.opts.dropout ? this.opts.dropout(x, site) : x; }
+
   private linear(x: Value, name: string, inF: number, outF: number, bias = true): Value {
     return F.linear(x, this.w(`${name}.weight`, [outF, inF]), bias ? this.w(`${name}.bias`, [outF]) : undefined);
   }
@@ -73,7 +86,7 @@ class DebertaBuilder {
     }
     if (E !== c.hidden_size) x = this.linear(x, 'embeddings.embed_proj', E, c.hidden_size, false);
     x = this.layerNorm(x, 'embeddings.LayerNorm', c.hidden_size);
-    return x.mul(F.unsqueeze(mask, [2]));
+    return this.drop(x.mul(F.unsqueeze(mask, [2])), 'hidden');
   }
 
   /** The relative embedding rows in use, [2 * span, hidden], normalised in v2 when norm_rel_ebd asks. */
@@ -85,15 +98,29 @@ class DebertaBuilder {
     return rel;
   }
 
-  /** Gather indices [1, 1, n, n] for c2p and p2c, sliced from constant tables by the runtime length. */
-  relativeIndices(ids: Value): { c2p: Value; p2c: Value } {
+  /**
+   * Relative attention touches only the 2n - 1 distances a length-n sequence has. For each term we
+   * gather the table rows of distances n - 1, n - 2, ..., -n (2n rows; the last is padding) and, after
+   * the product with them, `shift` moves column (n - 1) - (i - j) of row i to column j: a reshape trick
+   * (row i of the flattened [n, 2n] block starts i columns further along) instead of a gather.
+   */
+  relativeIndices(ids: Value): RelativeLayout {
     const maxLen = this.opts.maxLength ?? 4096;
     const tables = relativeIndexTables({ span: this.d.span, buckets: this.d.isV2 ? this.c.position_buckets : 0, maxRelative: this.d.maxRelative }, maxLen);
     const n = F.dimOf(ids, 1);
-    const pos = F.arange(n);
-    const delta = F.unsqueeze(pos, [1]).sub(F.unsqueeze(pos, [0])).add(maxLen - 1); // i - j, shifted
-    const lookup = (t: BigInt64Array) => F.unsqueeze(F.gather(this.g.constant(tensor('int64', [t.length], t)), delta), [0, 1]);
-    return { c2p: lookup(tables.c2p), p2c: lookup(tables.p2c) };
+    const g = this.g;
+    const int = (x: number) => g.constInt64([x]);
+    // Reversed tables: entry m holds distance maxLen - 1 - m, so distances n-1 .. -n are m in [maxLen - n, maxLen + n).
+    const rows = (t: BigInt64Array) => F.slice(g.constant(tensor('int64', [t.length], t.slice().reverse())),
+      int(maxLen).sub(n), int(maxLen).add(n), [0]);
+    const width = n.mul(2).sub(1);
+    const shape4 = F.concat([g.constInt64([0, 0]), n, width], 0);
+    const shift = (scores: Value) => {
+      const flat = scores.reshape([0, 0, -1]);
+      const skewed = F.slice(flat, n.sub(1), n.sub(1).add(n.mul(width)), [2]);
+      return F.slice(g.op1('Reshape', [skewed, shape4]), int(0), n, [3]);
+    };
+    return { c2pRows: rows(tables.c2p), p2cRows: rows(tables.p2c), shift };
   }
 
   private splitHeads(x: Value): Value {
@@ -113,7 +140,7 @@ class DebertaBuilder {
   }
 
   /** Queries come from `query` (the layer input, except in the Enhanced Mask Decoder); keys and values from x. */
-  attention(x: Value, mask4: Value, rel: Value | undefined, idx: { c2p: Value; p2c: Value } | undefined, name: string, query = x) {
+  attention(x: Value, mask4: Value, rel: Value | undefined, idx: RelativeLayout | undefined, name: string, query = x) {
     const { c, d } = this;
     const H = c.hidden_size;
     let q: Value, k: Value, v: Value;
@@ -130,39 +157,38 @@ class DebertaBuilder {
     let scores = qs.matmul(k.transpose([0, 1, 3, 2]));
 
     if (c.relative_attention && rel && idx) {
-      // Relative embeddings projected per head: [heads, headSize, 2 * span].
-      const perHead = (y: Value) => y.reshape([0, d.heads, d.headSize]).transpose([1, 2, 0]);
-      const full = F.shapeOf(scores);
+      rel = this.drop(rel, 'hidden'); // transformers' pos_dropout: a fresh mask in every layer
+      // The projected table rows this length needs, per head: [heads, headSize, 2n].
+      const perHead = (table: Value, rows: Value) => F.gather(table, rows).reshape([0, d.heads, d.headSize]).transpose([1, 2, 0]);
       if (d.c2p) {
         const posKey = d.isV2
           ? this.linear(rel, c.share_att_key ? `${name}.key_proj` : `${name}.pos_key_proj`, H, d.allHead)
           : this.linear(rel, `${name}.pos_proj`, H, d.allHead, false);
-        const c2p = qs.matmul(perHead(posKey)); // [B, heads, n, 2 * span]
-        scores = scores.add(F.gatherElements(c2p, F.expand(idx.c2p, full), 3));
+        scores = scores.add(idx.shift(qs.matmul(perHead(posKey, idx.c2pRows))));
       }
       if (d.p2c) {
         const posQuery = d.isV2
           ? this.linear(rel, c.share_att_key ? `${name}.query_proj` : `${name}.pos_query_proj`, H, d.allHead)
           : this.linear(rel, `${name}.pos_q_proj`, H, d.allHead);
-        const p2c = k.matmul(perHead(posQuery).mul(scale)); // [B, heads, n(keys), 2 * span]
-        scores = scores.add(F.gatherElements(p2c, F.expand(idx.p2c, full), 3).transpose([0, 1, 3, 2]));
+        // Gathered along the keys, then transposed, as transformers computes position -> content.
+        scores = scores.add(idx.shift(k.matmul(perHead(posQuery, idx.p2cRows).mul(scale))).transpose([0, 1, 3, 2]));
       }
     }
     // As transformers 5 does: masked scores get float32's lowest value, so a fully masked (padding)
     // row comes out uniform rather than NaN.
-    const probs = F.softmax(F.where(mask4, scores, this.g.scalar(-3.4028234663852886e38)));
+    const probs = this.drop(F.softmax(F.where(mask4, scores, this.g.scalar(-3.4028234663852886e38, scores.dtype))), 'attention');
     const context = probs.matmul(v).transpose([0, 2, 1, 3]).reshape([0, 0, d.allHead]);
-    const out = this.linear(context, `${name.replace(/\.self$/, '')}.output.dense`, d.allHead, H);
+    const out = this.drop(this.linear(context, `${name.replace(/\.self$/, '')}.output.dense`, d.allHead, H), 'hidden');
     return { out, probs, context };
   }
 
-  layer(x: Value, mask4: Value, rel: Value | undefined, idx: { c2p: Value; p2c: Value } | undefined, i: number, query = x) {
+  layer(x: Value, mask4: Value, rel: Value | undefined, idx: RelativeLayout | undefined, i: number, query = x) {
     const { c } = this;
     const name = `encoder.layer.${i}`;
     const att = this.attention(x, mask4, rel, idx, `${name}.attention.self`, query);
     const attOut = this.layerNorm(att.out.add(query), `${name}.attention.output.LayerNorm`, c.hidden_size);
     const inter = F.activation(c.hidden_act, this.linear(attOut, `${name}.intermediate.dense`, c.hidden_size, c.intermediate_size));
-    const out = this.linear(inter, `${name}.output.dense`, c.intermediate_size, c.hidden_size);
+    const out = this.drop(this.linear(inter, `${name}.output.dense`, c.intermediate_size, c.hidden_size), 'hidden');
     return { hidden: this.layerNorm(out.add(attOut), `${name}.output.LayerNorm`, c.hidden_size), probs: att.probs };
   }
 
@@ -176,13 +202,13 @@ class DebertaBuilder {
     const b = this.w('encoder.conv.conv.bias', [c.hidden_size]);
     const y = F.conv1d(x, w, b, Math.floor((k - 1) / 2), groups).transpose([0, 2, 1]);
     const mask3 = F.unsqueeze(maskF, [2]);
-    const act = F.activation(c.conv_act, y.mul(mask3));
+    const act = F.activation(c.conv_act, this.drop(y.mul(mask3), 'hidden'));
     return this.layerNorm(layerOutput.add(act), 'encoder.conv.LayerNorm', c.hidden_size).mul(mask3);
   }
 
   encoder(ids: Value, mask: Value, tokenTypes: Value | undefined) {
     const { c } = this;
-    const maskF = mask.cast('float32');
+    const maskF = mask.cast(this.opts.dtype ?? 'float32');
     const maskB = mask.cast('bool');
     // [B, 1, n, n]: a pair attends only when both tokens are real.
     const mask4 = this.g.op1('And', [F.unsqueeze(maskB, [1, 2]), F.unsqueeze(maskB, [1, 3])]);
@@ -242,11 +268,12 @@ export function buildDeberta(g: Graph, c: DebertaConfig, p: ParamSource, head: H
   if (opts.attentions) enc.probs.forEach((a, i) => { outputs[`attentions.${i}`] = a; });
 
   const top = (name: string, dimsOf: number[]) => p(name, dimsOf);
+  const drop = (x: Value, site: DropoutSite) => (opts.dropout ? opts.dropout(x, site) : x);
   const lin = (x: Value, name: string, inF: number, outF: number) =>
     F.linear(x, top(`${name}.weight`, [outF, inF]), top(`${name}.bias`, [outF]));
   const pooled = () => {
     const P = c.pooler_hidden_size;
-    const first = F.squeeze(F.slice(enc.last, [0], [1], [1]), [1]);
+    const first = drop(F.squeeze(F.slice(enc.last, [0], [1], [1]), [1]), 'pooler');
     return F.activation(c.pooler_hidden_act, lin(first, 'pooler.dense', c.hidden_size, P));
   };
   const nLabels = c.num_labels;
@@ -260,10 +287,10 @@ export function buildDeberta(g: Graph, c: DebertaConfig, p: ParamSource, head: H
         p(`${prefix}embeddings.word_embeddings.weight`, [c.vocab_size, dims(c).embeddingSize]), opts.mlmLayout);
       break;
     case 'sequence-classification':
-      outputs.logits = lin(pooled(), 'classifier', c.pooler_hidden_size, nLabels);
+      outputs.logits = lin(drop(pooled(), 'classifier'), 'classifier', c.pooler_hidden_size, nLabels);
       break;
     case 'token-classification':
-      outputs.logits = lin(enc.last, 'classifier', c.hidden_size, nLabels);
+      outputs.logits = lin(drop(enc.last, 'hidden'), 'classifier', c.hidden_size, nLabels);
       break;
     case 'question-answering': {
       const both = lin(enc.last, 'qa_outputs', c.hidden_size, 2);
@@ -272,7 +299,7 @@ export function buildDeberta(g: Graph, c: DebertaConfig, p: ParamSource, head: H
       break;
     }
     case 'multiple-choice': {
-      const scores = lin(pooled(), 'classifier', c.pooler_hidden_size, 1);
+      const scores = lin(drop(pooled(), 'classifier'), 'classifier', c.pooler_hidden_size, 1);
       outputs.logits = g.op1('Reshape', [scores, F.slice(F.shapeOf(inputIds), [0], [2], [0])]);
       break;
     }

@@ -1,0 +1,13 @@
+// Child process: creates the peer's onnxruntime session from its file, runs it once, and prints
+// {"loadMs", "baseRssMiB", "peakRssMiB"} as one JSON line. Usage: child-peer.ts MODEL.onnx THREADS BATCH SEQ
+import * as ort from 'onnxruntime-node';
+import { childReport, childArgs } from './child-common.ts';
+import { peerSession } from './peer-session.ts';
+
+const { path, threads, ids, mask, dims } = childArgs();
+const base = process.resourceUsage().maxRSS;
+const t0 = performance.now();
+const session = await peerSession(path, threads);
+const loadMs = performance.now() - t0;
+await session.run({ input_ids: new ort.Tensor('int64', ids, dims), attention_mask: new ort.Tensor('int64', mask, dims) });
+childReport(loadMs, base);

@@ -1,0 +1,62 @@
+// Forward-pass timing: this project against the peer graph through onnxruntime-node, same weights,
+// same inputs, interleaved in one process; plus the output-equality check for every case timed.
+import * as ort from 'onnxruntime-node';
+import { createModel, type DebertaModel } from '../src/models/auto.ts';
+import { forwardFlops } from './flops.ts';
+import { peerWeights, relMaxDiff, type Peer } from './peer-weights.ts';
+import { makeInputs } from './inputs.ts';
+import { peerSession } from './peer-session.ts';
+import { interleaved, timeMs, type Timing } from './stats.ts';
+
+export interface Sides { ours: DebertaModel; peer: ort.InferenceSession; oursCreateMs: number; peerCreateMs: number }
+
+export async function openSides(peer: Peer, threads: number): Promise<Sides> {
+  const weights = peerWeights(peer);
+  let ours!: DebertaModel;
+  const oursCreateMs = await timeMs(async () => { ours = await createModel(peer.config, weights, 'sequence-classification', { threads }); });
+  let session!: ort.InferenceSession;
+  const peerCreateMs = await timeMs(async () => { session = await peerSession(peer.onnxPath, threads); });
+  return { ours, peer: session, oursCreateMs, peerCreateMs };
+}
+
+export interface CaseResult {
+  batch: number;
+  seq: number;
+  ours: Timing;
+  peer: Timing;
+  /** ours / peer, medians. */
+  ratio: number;
+  /** max |ours − peer| / max(1, max |peer|) over the logits. */
+  maxDiff: number;
+  gflop: number;
+  oursGflops: number;
+  peerGflops: number;
+}
+
+export async function runCase(peer: Peer, sides: Sides, batch: number, n: number,
+  opts: { warmup: number; runs?: number; targetMs: number }): Promise<CaseResult> {
+  const { ids, mask, dims } = makeInputs(peer.config.vocab_size, batch, n);
+  const runOurs = () => sides.ours({ inputIds: { data: ids, dims }, attentionMask: { data: mask, dims } });
+  const runPeer = () => sides.peer.run({ input_ids: new ort.Tensor('int64', ids, dims), attention_mask: new ort.Tensor('int64', mask, dims) });
+
+  const a = (await runOurs()).logits!.data;
+  const b = (await runPeer()).logits!.data as Float32Array;
+  const maxDiff = relMaxDiff(a, b);
+
+  const t = await interleaved({ ours: runOurs, peer: runPeer }, { warmup: opts.warmup, runs: opts.runs, targetMs: opts.targetMs, minRuns: 3 });
+  const flops = forwardFlops(peer.config, batch, n);
+  return {
+    batch, seq: n, ours: t.ours!, peer: t.peer!, ratio: t.ours!.medianMs / t.peer!.medianMs, maxDiff,
+    gflop: flops / 1e9, oursGflops: flops / (t.ours!.medianMs * 1e6), peerGflops: flops / (t.peer!.medianMs * 1e6),
+  };
+}
+
+/** The peer against the logits its manifest recorded (it loaded the right bytes). */
+export async function checkProbe(peer: Peer, session: ort.InferenceSession): Promise<number> {
+  const rows = peer.probe.inputIds;
+  const dims = [rows.length, rows[0]!.length];
+  const ids = BigInt64Array.from(rows.flat(), (x) => BigInt(x));
+  const mask = new BigInt64Array(ids.length).fill(1n);
+  const out = await session.run({ input_ids: new ort.Tensor('int64', ids, dims), attention_mask: new ort.Tensor('int64', mask, dims) });
+  return relMaxDiff(out.logits!.data as Float32Array, peer.probe.logits.flat());
+}

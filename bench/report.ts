@@ -1,0 +1,130 @@
+// The benchmark's result object (what --json prints) and the readable table, with the lead's targets judged.
+import type { EndToEndResult } from './end-to-end.ts';
+import type { MatmulRate } from './flops.ts';
+import type { CaseResult } from './inference.ts';
+import type { LoadResult } from './load-memory.ts';
+import type { TokResult } from './tokenization.ts';
+import type { TrainResult } from './training.ts';
+
+export interface ShapeResult {
+  shape: string;
+  /** The peer's logits on manifest.json's probe against the recorded ones. */
+  probeDiff: number;
+  /** createModel from weights in memory / InferenceSession.create, in the bench process (first time). */
+  createMs: { ours: number; peer: number };
+  cases: CaseResult[];
+  endToEnd?: EndToEndResult;
+  load?: LoadResult;
+}
+
+export interface BenchResult {
+  date: string;
+  command: string;
+  machine: { nproc: number; cpu: string; node: string; onnxruntime: string; loadavgStart: number[]; loadavgEnd?: number[] };
+  threads: number;
+  /** Best of the rates measured at the start and the end of the run. */
+  matmul: { start: MatmulRate; end?: MatmulRate; gflops: number };
+  shapes: ShapeResult[];
+  tokenization?: TokResult;
+  training?: TrainResult;
+  seconds?: number;
+}
+
+/** The lead's targets (issue 8), for the v3-base shape. */
+const TIME_TARGETS: Record<string, number> = { '1x128': 0.85, '8x128': 0.85, '8x512': 0.9 };
+const EQUAL_WITHIN = 1e-4;
+
+const ms = (x: number) => (x >= 1000 ? `${(x / 1000).toFixed(2)} s` : `${x.toFixed(x < 10 ? 2 : 1)} ms`);
+const pad = (s: string, n: number) => s.padEnd(n);
+const lpad = (s: string, n: number) => s.padStart(n);
+const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
+
+function table(header: string[], rows: string[][]): string {
+  const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => r.map((c, i) => (i === 0 ? pad(c, w[i]!) : lpad(c, w[i]!))).join('  ');
+  return [line(header), w.map((n) => '-'.repeat(n)).join('  '), ...rows.map(line)].join('\n');
+}
+
+export function formatReport(r: BenchResult): string {
+  const out: string[] = [];
+  const rate = r.matmul.gflops;
+  out.push(`deberta-ts benchmark — ${r.date}`);
+  out.push(`${r.machine.cpu}, ${r.machine.nproc} cores; node ${r.machine.node}, onnxruntime-node ${r.machine.onnxruntime}; ${r.threads} threads`);
+  out.push(`load average ${r.machine.loadavgStart.map((x) => x.toFixed(2)).join(' ')} at start${r.machine.loadavgEnd ? `, ${r.machine.loadavgEnd.map((x) => x.toFixed(2)).join(' ')} at end` : ''}`);
+  out.push(`float32 matmul 2048³ (onnxruntime, ${r.threads} threads): ${rate.toFixed(1)} GFLOP/s (start ${r.matmul.start.gflops.toFixed(1)}${r.matmul.end ? `, end ${r.matmul.end.gflops.toFixed(1)}` : ''})`);
+  out.push('');
+
+  out.push('Forward pass (median; ratio = ours / peer, lower is better; diff = max|ours − peer| / max(1, max|peer|))');
+  const rows: string[][] = [];
+  for (const s of r.shapes) {
+    for (const c of s.cases) {
+      rows.push([s.shape, `${c.batch}×${c.seq}`, String(c.ours.runs), ms(c.ours.medianMs), ms(c.peer.medianMs), c.ratio.toFixed(3),
+        c.gflop.toFixed(1), `${c.oursGflops.toFixed(0)} (${pct(c.oursGflops / rate)})`, `${c.peerGflops.toFixed(0)} (${pct(c.peerGflops / rate)})`, c.maxDiff.toExponential(1)]);
+    }
+  }
+  out.push(table(['shape', 'batch', 'runs', 'ours', 'peer', 'ratio', 'GFLOP', 'ours GFLOP/s (of matmul)', 'peer GFLOP/s', 'diff'], rows));
+  out.push(`peer vs manifest probe: ${r.shapes.map((s) => `${s.shape} ${s.probeDiff.toExponential(1)}`).join(', ')}`);
+  out.push('');
+
+  const e2e = r.shapes.filter((s) => s.endToEnd);
+  if (e2e.length) {
+    out.push('End to end, text → logits (median; ratio = ours / transformers.js)');
+    out.push(table(['shape', 'batch', 'transformers.js', 'ours', 'ratio', 'peer graph alone', 'tjs load', 'ours mode', 'diff'],
+      e2e.map((s) => { const e = s.endToEnd!; return [s.shape, `${e.batch}×${e.seq}`, ms(e.tjs.medianMs), ms(e.ours.medianMs), e.ratio.toFixed(3), ms(e.peerOnly.medianMs), ms(e.tjsLoadMs), e.oursMode, e.maxDiff.toExponential(1)]; })));
+    out.push('');
+  }
+
+  const loads = r.shapes.filter((s) => s.load);
+  if (loads.length) {
+    const l0 = loads[0]!.load!;
+    out.push(`Load and peak memory (fresh child process per side, ${l0.reps} each, medians; peak RSS after load + one ${l0.batch}×${l0.seq} run;`);
+    out.push(' ours: loadModel(checkpoint folder) — peer: InferenceSession.create(model.onnx); base = RSS before loading)');
+    out.push(table(['shape', 'ours load', 'peer load', 'ratio', 'ours peak', 'peer peak', 'ratio', 'base', 'weights'],
+      loads.map((s) => { const l = s.load!; return [s.shape, ms(l.ours.load.medianMs), ms(l.peer.load.medianMs), (l.ours.load.medianMs / l.peer.load.medianMs).toFixed(2),
+        `${l.ours.peakRssMiB.toFixed(0)} MiB`, `${l.peer.peakRssMiB.toFixed(0)} MiB`, (l.ours.peakRssMiB / l.peer.peakRssMiB).toFixed(2), `${l.ours.baseRssMiB.toFixed(0)} MiB`, `${l.checkpointMiB.toFixed(0)} MiB`]; })));
+    out.push(`in-process creation, weights already in memory: ${r.shapes.map((s) => `${s.shape} ours ${ms(s.createMs.ours)}, peer ${ms(s.createMs.peer)}`).join('; ')}`);
+    out.push('');
+  }
+
+  const t = r.tokenization;
+  if (t) {
+    out.push(`Tokenisation (Brown corpus, ${t.tjs.sentences} sentences, ${(t.tjs.chars / 1e6).toFixed(1)} M chars, one sentence per call)`);
+    const row = (name: string, x: TokResult['tjs'] | string) => typeof x === 'string' ? [name, x, '', '', '']
+      : [name, `${(x.sentencesPerS / 1e3).toFixed(1)} k/s`, `${(x.tokensPerS / 1e6).toFixed(3)} M/s`, `${x.mbPerS.toFixed(2)} MB/s`, ms(x.ms)];
+    out.push(table(['tokenizer', 'sentences', 'tokens', 'text', 'total'], [row('ours', t.ours), row('transformers.js', t.tjs)]));
+    if (t.ratio !== undefined) out.push(`rate ours / transformers.js: ${t.ratio.toFixed(2)}×; ids differ on ${t.mismatches} of ${t.checked} sentences checked`);
+    out.push('');
+  }
+
+  const tr = r.training;
+  if (tr) {
+    out.push(`Training step (v3-xsmall, forward + backward, batch ${tr.batch}×${tr.seq}): ${tr.step
+      ? `${ms(tr.step.medianMs)} median of ${tr.step.runs}; ≈${tr.gflopPerStep!.toFixed(0)} GFLOP → ${tr.gflops!.toFixed(0)} GFLOP/s (${pct(tr.gflops! / rate)} of matmul)`
+      : tr.note}`);
+    out.push('');
+  }
+
+  out.push('Targets (issue 8, v3-base shape)');
+  out.push(...targets(r).map(([ok, text]) => `  ${ok === undefined ? '  -' : ok ? 'PASS' : 'FAIL'}  ${text}`));
+  if (r.seconds) out.push(`\n(${r.seconds.toFixed(0)} s)`);
+  return `${out.join('\n')}\n`;
+}
+
+function targets(r: BenchResult): [boolean | undefined, string][] {
+  const base = r.shapes.find((s) => s.shape === 'v3-base');
+  const res: [boolean | undefined, string][] = [];
+  if (!base) return [[undefined, 'v3-base not measured in this run']];
+  for (const c of base.cases) {
+    const goal = TIME_TARGETS[`${c.batch}x${c.seq}`];
+    if (goal) res.push([c.ratio <= goal, `${c.batch}×${c.seq}: ours/peer ${c.ratio.toFixed(3)} ≤ ${goal}`]);
+    res.push([c.maxDiff <= EQUAL_WITHIN, `${c.batch}×${c.seq}: outputs within ${EQUAL_WITHIN} (${c.maxDiff.toExponential(1)})`]);
+  }
+  if (base.load) {
+    const l = base.load;
+    res.push([l.ours.load.medianMs <= l.peer.load.medianMs, `load time ${ms(l.ours.load.medianMs)} ≤ peer ${ms(l.peer.load.medianMs)}`]);
+    res.push([l.ours.peakRssMiB <= l.peer.peakRssMiB, `peak memory ${l.ours.peakRssMiB.toFixed(0)} MiB ≤ peer ${l.peer.peakRssMiB.toFixed(0)} MiB`]);
+  }
+  const t = r.tokenization;
+  if (t) res.push([t.ratio === undefined ? undefined : t.ratio >= 1.5, `tokenisation ≥ 1.5× transformers.js (${t.ratio === undefined ? 'ours not available' : `${t.ratio.toFixed(2)}×`})`]);
+  return res;
+}

@@ -1,0 +1,100 @@
+// `npm run bench`: this project against the peer (the graphs transformers.js runs, through onnxruntime-node,
+// and transformers.js itself end to end), in one process, interleaved, medians. See docs/perf.md.
+//
+//   npm run bench -- [--quick] [--json] [--shapes v3-xsmall,v3-base] [--runs N] [--threads T] [--batches 1x128,8x128]
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import * as ort from 'onnxruntime-node';
+import { brownSentences } from './corpus.ts';
+import { measureEndToEnd } from './end-to-end.ts';
+import { matmulRate } from './flops.ts';
+import { checkProbe, openSides, runCase } from './inference.ts';
+import { measureLoad, writeCheckpoint } from './load-memory.ts';
+import { loadPeer, peerWeights, SHAPES, type Peer, type ShapeName } from './peer-weights.ts';
+import { formatReport, type BenchResult, type ShapeResult } from './report.ts';
+import { measureTokenization, ourTokenizer, tjsEncode } from './tokenization.ts';
+import { measureTrainingStep } from './training.ts';
+import { TOKENIZER_DIR, tjsFolder, tjsTokenizer } from './transformersjs.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+    shapes: { type: 'string' },
+    runs: { type: 'string' },
+    threads: { type: 'string', default: '2' },
+    batches: { type: 'string' },
+  },
+});
+
+const quick = args.quick!;
+const threads = Number(args.threads);
+const runs = args.runs ? Number(args.runs) : undefined;
+const shapes = (args.shapes ?? (quick ? 'v3-xsmall' : SHAPES.join(','))).split(',').map((s) => (s.startsWith('v3-') ? s : `v3-${s}`).replace(/-shape$/, '')) as ShapeName[];
+for (const s of shapes) if (!SHAPES.includes(s)) throw new Error(`--shapes: unknown shape '${s}' (known: ${SHAPES.join(', ')})`);
+const batches = (args.batches ?? '1x128,8x128,8x512').split(',').map((b) => b.split('x').map(Number) as [number, number]);
+/** Timed work per case (ms) when --runs is not given; at least 3 (quick) or 5 runs. */
+const timing = { warmup: 1, runs, targetMs: quick ? 2_000 : 15_000, minRuns: quick ? 3 : 5 };
+const log = (msg: string) => process.stderr.write(`${msg}\n`);
+
+// transformers.js needs a Hub-style folder per shape; made once, removed at the end.
+const folders = new Map<ShapeName, { dir: string; remove: () => void }>();
+function tjsFolderFor(peer: Peer): string {
+  if (!folders.has(peer.shape)) folders.set(peer.shape, tjsFolder(peer));
+  return folders.get(peer.shape)!.dir;
+}
+process.on('exit', () => { for (const f of folders.values()) f.remove(); });
+
+const started = Date.now();
+const result: BenchResult = {
+  date: new Date().toISOString(),
+  command: `npm run bench --${process.argv.slice(2).map((a) => ` ${a}`).join('')}`,
+  machine: { nproc: availableParallelism(), cpu: cpus()[0]?.model ?? '?', node: process.version, onnxruntime: ort.env.versions.common, loadavgStart: loadavg() },
+  threads,
+  matmul: { start: await matmulRate(2048, threads), gflops: 0 },
+  shapes: [],
+};
+log(`matmul 2048³: ${result.matmul.start.gflops.toFixed(1)} GFLOP/s`);
+
+const sentences = brownSentences(quick ? 5_000 : Infinity);
+const tokenizer = await tjsTokenizer(tjsFolderFor(loadPeer(shapes[0]!)));
+const oursEncode = await ourTokenizer(TOKENIZER_DIR);
+const longText = sentences.slice(0, 20).join(' ');
+
+for (const shape of shapes) {
+  log(`${shape}: loading`);
+  const peer = loadPeer(shape);
+  const sides = await openSides(peer, threads);
+  const sr: ShapeResult = { shape, probeDiff: await checkProbe(peer, sides.peer), createMs: { ours: sides.oursCreateMs, peer: sides.peerCreateMs }, cases: [] };
+  for (const [b, n] of batches) {
+    log(`${shape}: ${b}×${n}`);
+    sr.cases.push(await runCase(peer, sides, b, n, timing));
+  }
+  log(`${shape}: transformers.js end to end`);
+  sr.endToEnd = await measureEndToEnd(tjsFolderFor(peer), tokenizer, sides.ours, sides.peer, oursEncode, [longText], { threads, seq: 128, ...timing });
+  await sides.ours.dispose();
+  await sides.peer.release();
+
+  log(`${shape}: load time and peak memory (child processes)`);
+  const weights = peerWeights(peer);
+  const ck = writeCheckpoint(peer, weights);
+  try {
+    sr.load = await measureLoad(peer, ck.dir, statSync(join(ck.dir, 'model.safetensors')).size, { threads, reps: quick ? 1 : 3, batch: 1, seq: 128 });
+  } finally { ck.remove(); }
+  if (shape === 'v3-xsmall') {
+    log(`${shape}: training step`);
+    result.training = await measureTrainingStep(peer.config, weights, { threads, batch: 8, seq: 128, runs, targetMs: timing.targetMs });
+  }
+  result.shapes.push(sr);
+}
+
+log(`tokenisation: ${sentences.length} Brown sentences`);
+result.tokenization = await measureTokenization(sentences, oursEncode, tjsEncode(tokenizer));
+result.matmul.end = await matmulRate(2048, threads);
+result.matmul.gflops = Math.max(result.matmul.start.gflops, result.matmul.end.gflops);
+result.machine.loadavgEnd = loadavg();
+result.seconds = (Date.now() - started) / 1e3;
+
+process.stdout.write(args.json ? `${JSON.stringify(result, null, 2)}\n` : formatReport(result));

@@ -1,0 +1,288 @@
+// The tokenisation pipeline of Hugging Face `tokenizers`, reimplemented: added tokens are cut out of the
+// text first, each remaining segment is normalised and pre-tokenised on its own, the model turns each
+// word into ids, then truncation and the post-processor give the final encoding.
+//
+// Why our own engine rather than wrapping `@huggingface/tokenizers`: that package gives ids, tokens and an
+// attention mask only, with no character offsets (question answering and the CLI need them) and no token
+// type ids; both need the alignment tracking of every normalisation step, which is the heart of the
+// engine. It also cannot read `spm.model`. Owning the engine also lets us cache per word (see `cache`).
+import { Encoding, type TruncationDirection } from './encoding.ts';
+import { NormalizedString, WHITESPACE_CLASS, escapeRegExp } from './normalized.ts';
+import type { Normalizer } from './normalizers.ts';
+import type { PreTokenizer } from './pre-tokenizers.ts';
+import type { Model } from './models/model.ts';
+import type { PostProcessor } from './post-processor.ts';
+import type { Decoder } from './decoders.ts';
+
+export interface AddedToken {
+  id: number;
+  content: string;
+  special: boolean;
+  lstrip?: boolean;
+  rstrip?: boolean;
+  singleWord?: boolean;
+  /** Matched in the normalised text (true) or in the raw text (false). */
+  normalized?: boolean;
+}
+
+export type TruncationStrategy = 'longest_first' | 'only_first' | 'only_second';
+
+export interface TruncationParams {
+  maxLength: number;
+  strategy: TruncationStrategy;
+  stride: number;
+  direction: TruncationDirection;
+}
+
+export interface PipelineParts {
+  normalizer: Normalizer | null;
+  preTokenizer: PreTokenizer | null;
+  model: Model;
+  postProcessor: PostProcessor | null;
+  decoder: Decoder | null;
+  addedTokens: AddedToken[];
+}
+
+const WORD_CHAR = /[\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}]/u;
+const WS = new RegExp(`[${WHITESPACE_CLASS}]`);
+const CACHE_LIMIT = 100_000;
+
+export class TokenizerPipeline {
+  readonly normalizer: Normalizer | null;
+  readonly preTokenizer: PreTokenizer | null;
+  readonly model: Model;
+  readonly postProcessor: PostProcessor | null;
+  readonly decoder: Decoder | null;
+  private added = new Map<number, AddedToken>();
+  private addedByContent = new Map<string, AddedToken>();
+  private rawSplit: RegExp | null;
+  private normSplit: RegExp | null;
+  /** Word -> model output (ids, token ends); words repeat a lot in real text. */
+  private cache = new Map<string, { ids: number[]; ends: number[] }>();
+
+  constructor(parts: PipelineParts) {
+    this.normalizer = parts.normalizer;
+    this.preTokenizer = parts.preTokenizer;
+    this.model = parts.model;
+    this.postProcessor = parts.postProcessor;
+    this.decoder = parts.decoder;
+    for (const t of parts.addedTokens) {
+      this.added.set(t.id, t);
+      this.addedByContent.set(t.content, t);
+    }
+    const raw = parts.addedTokens.filter((t) => !t.normalized && t.content.length);
+    const norm = parts.addedTokens.filter((t) => t.normalized && t.content.length);
+    this.rawSplit = matcher(raw.map((t) => t.content));
+    // Normalised added tokens are matched by their normalised form.
+    this.normSplit = matcher(norm.map((t) => (this.normalizer ? this.normalizer(NormalizedString.fromOriginal(t.content)).text : t.content)));
+    this.normContent = new Map(norm.map((t) => [this.normalizer ? this.normalizer(NormalizedString.fromOriginal(t.content)).text : t.content, t]));
+  }
+  private normContent: Map<string, AddedToken>;
+
+  get addedTokens(): AddedToken[] {
+    return [...this.added.values()];
+  }
+
+  tokenToId(token: string): number | undefined {
+    return this.addedByContent.get(token)?.id ?? this.model.tokenToId(token);
+  }
+
+  idToToken(id: number): string | undefined {
+    return this.added.get(id)?.content ?? this.model.idToToken(id);
+  }
+
+  isSpecial(id: number): boolean {
+    return this.added.get(id)?.special === true;
+  }
+
+  /** Vocabulary size including added tokens (transformers' `len(tokenizer)`). */
+  get vocabSize(): number {
+    let n = this.model.vocabSize;
+    for (const id of this.added.keys()) if (this.model.idToToken(id) === undefined) n++;
+    return n;
+  }
+
+  /** Tokens of one text, no special tokens added; `seq` (0 or 1) becomes the type and sequence id. */
+  encodeSequence(text: string, seq: 0 | 1): Encoding {
+    const enc = new Encoding();
+    for (const [a, b, tok] of this.splitAdded(text, this.rawSplit, this.addedByContent, true)) {
+      if (tok) {
+        pushToken(enc, tok.id, a, b, seq);
+        continue;
+      }
+      let ns = NormalizedString.fromOriginal(text.slice(a, b), a);
+      if (this.normalizer) ns = this.normalizer(ns);
+      if (this.normSplit) {
+        for (const [x, y, t] of this.splitAdded(ns.text, this.normSplit, this.normContent, false)) {
+          if (t) {
+            const [s, e] = ns.originalRange(x, y);
+            pushToken(enc, t.id, s, e, seq);
+          } else this.encodeWords(ns.slice(x, y), enc, seq);
+        }
+      } else this.encodeWords(ns, enc, seq);
+    }
+    return enc;
+  }
+
+  private encodeWords(ns: NormalizedString, enc: Encoding, seq: 0 | 1): void {
+    if (ns.length === 0) return;
+    const words: NormalizedString[] = [];
+    if (this.preTokenizer) this.preTokenizer(ns, words);
+    else words.push(ns);
+    for (const w of words) {
+      let r = this.cache.get(w.text);
+      if (!r) {
+        r = { ids: [], ends: [] };
+        this.model.tokenize(w.text, r.ids, r.ends);
+        if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+        this.cache.set(w.text, r);
+      }
+      let a = 0;
+      for (let k = 0; k < r.ids.length; k++) {
+        const b = r.ends[k]!;
+        // Tokens ending together (byte fallback) share the span of the first.
+        const [s, e] = b > a ? [w.starts[a]!, w.ends[b - 1]!] : [w.ends[Math.max(0, b - 1)]!, w.ends[Math.max(0, b - 1)]!];
+        pushToken(enc, r.ids[k]!, s, e, seq);
+        a = b;
+      }
+    }
+  }
+
+  /**
+   * Cuts `text` around the added tokens `re` finds (leftmost, longest), applying their lstrip / rstrip /
+   * single_word options. Yields [start, end, token or null] covering the text.
+   */
+  private splitAdded(text: string, re: RegExp | null, byContent: Map<string, AddedToken>, _raw: boolean): [number, number, AddedToken | null][] {
+    if (!re || text.length === 0) return [[0, text.length, null]];
+    const out: [number, number, AddedToken | null][] = [];
+    re.lastIndex = 0;
+    let last = 0;
+    let m: RegExpExecArray | null;
+    while ((m = re.exec(text))) {
+      let start = m.index;
+      let stop = start + m[0].length;
+      const tok = byContent.get(m[0])!;
+      if (tok.singleWord) {
+        const before = start === 0 || !WORD_CHAR.test(lastChar(text, start));
+        const after = stop === text.length || !WORD_CHAR.test(firstChar(text, stop));
+        if (!before || !after) continue;
+      }
+      if (tok.lstrip) {
+        let s = start;
+        while (s > 0 && WS.test(text[s - 1]!)) s--;
+        start = Math.max(s, last);
+      }
+      if (tok.rstrip) {
+        while (stop < text.length && WS.test(text[stop]!)) stop++;
+        re.lastIndex = stop;
+      }
+      if (last < start) out.push([last, start, null]);
+      out.push([start, stop, tok]);
+      last = stop;
+    }
+    if (last < text.length) out.push([last, text.length, null]);
+    return out;
+  }
+
+  /**
+   * Truncates (when `truncation` is given) then adds special tokens: the post-processing of `tokenizers`.
+   * `truncation.maxLength` counts the special tokens.
+   */
+  postProcess(a: Encoding, b: Encoding | null, addSpecialTokens: boolean, truncation: TruncationParams | null): Encoding {
+    if (truncation) {
+      const added = addSpecialTokens && this.postProcessor ? this.postProcessor.addedTokens(b !== null) : 0;
+      const maxLength = truncation.maxLength - added;
+      if (maxLength < 0) throw new Error(`truncation: max_length ${truncation.maxLength} is smaller than the ${added} special tokens added`);
+      if (truncation.stride > 0 && truncation.stride >= maxLength) {
+        throw new Error(`truncation: stride ${truncation.stride} must be smaller than max_length minus the special tokens (${maxLength})`);
+      }
+      truncateEncodings(a, b, { ...truncation, maxLength });
+    }
+    const encodings = b ? [a, b] : [a];
+    encodings.forEach((e, i) => {
+      e.setSequenceId(i);
+      for (const o of e.overflowing) o.setSequenceId(i);
+      e.setTypeIds(i);
+    });
+    if (!this.postProcessor) return Encoding.merge(encodings);
+    return Encoding.merge(this.postProcessor.processEncodings(encodings, addSpecialTokens));
+  }
+
+  /** Token strings of `ids` joined by the decoder. */
+  decode(ids: number[], skipSpecialTokens: boolean): string {
+    const tokens: string[] = [];
+    for (const id of ids) {
+      const t = this.idToToken(id);
+      if (t === undefined) continue;
+      if (skipSpecialTokens && this.isSpecial(id)) continue;
+      tokens.push(t);
+    }
+    return this.decoder ? this.decoder(tokens).join('') : tokens.join(' ');
+  }
+}
+
+function pushToken(enc: Encoding, id: number, start: number, end: number, seq: number): void {
+  enc.ids.push(id);
+  enc.typeIds.push(seq);
+  enc.starts.push(start);
+  enc.ends.push(end);
+  enc.specialTokensMask.push(0);
+  enc.attentionMask.push(1);
+  enc.sequenceIds.push(seq);
+}
+
+/** A regex that finds the leftmost, longest of `contents`. */
+function matcher(contents: string[]): RegExp | null {
+  if (!contents.length) return null;
+  const sorted = [...new Set(contents)].sort((x, y) => y.length - x.length);
+  return new RegExp(sorted.map(escapeRegExp).join('|'), 'gu');
+}
+
+function lastChar(t: string, i: number): string {
+  const c = t.charCodeAt(i - 1);
+  return c >= 0xdc00 && c <= 0xdfff && i >= 2 ? t.slice(i - 2, i) : t[i - 1]!;
+}
+function firstChar(t: string, i: number): string {
+  const c = t.charCodeAt(i);
+  return c >= 0xd800 && c <= 0xdbff ? t.slice(i, i + 2) : t[i]!;
+}
+
+/** `tokenizers`' truncate_encodings, `params.maxLength` already net of special tokens. */
+export function truncateEncodings(a: Encoding, b: Encoding | null, params: TruncationParams): void {
+  const { maxLength, stride, direction, strategy } = params;
+  if (maxLength === 0) {
+    a.truncate(0, stride, direction);
+    b?.truncate(0, stride, direction);
+    return;
+  }
+  const total = a.length + (b ? b.length : 0);
+  if (total <= maxLength) return;
+  const toRemove = total - maxLength;
+  if (strategy === 'longest_first') {
+    if (!b) {
+      a.truncate(maxLength, stride, direction);
+      return;
+    }
+    let n1 = a.length;
+    let n2 = b.length;
+    const swap = n1 > n2;
+    if (swap) [n1, n2] = [n2, n1];
+    n2 = n1 > maxLength ? n1 : Math.max(n1, maxLength - n1);
+    if (n1 + n2 > maxLength) {
+      n1 = Math.floor(maxLength / 2);
+      n2 = n1 + (maxLength % 2);
+    }
+    if (swap) [n1, n2] = [n2, n1];
+    a.truncate(n1, stride, direction);
+    b.truncate(n2, stride, direction);
+    return;
+  }
+  const target = strategy === 'only_first' ? a : b;
+  if (!target) throw new Error('truncation: only_second needs a second sequence');
+  if (target.length <= toRemove) {
+    throw new Error(
+      `truncation: the ${strategy === 'only_first' ? 'first' : 'second'} sequence (${target.length} tokens) is too short to remove the ${toRemove} tokens needed to fit max_length`,
+    );
+  }
+  target.truncate(target.length - toRemove, stride, direction);
+}

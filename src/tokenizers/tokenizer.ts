@@ -1,0 +1,380 @@
+// The user-facing tokenizer: transformers' call semantics (single text, pair, batch; padding, truncation,
+// overflow windows) over our pipeline, results shaped as the models take them.
+import type { Encoding, TruncationDirection } from './encoding.ts';
+import type { TokenizerPipeline, TruncationStrategy } from './pipeline.ts';
+import { cleanupSpaces } from './decoders.ts';
+
+export type PaddingOption = boolean | 'longest' | 'max_length' | 'do_not_pad';
+export type TruncationOption = boolean | TruncationStrategy | 'do_not_truncate';
+
+export interface CallOptions {
+  /** Add [CLS] / [SEP] (default true). */
+  addSpecialTokens?: boolean;
+  /** true or 'longest': pad to the longest row; 'max_length': pad to `maxLength`. */
+  padding?: PaddingOption;
+  /** true = 'longest_first'. Without `maxLength`, the model's maximum length (if it has a real one). */
+  truncation?: TruncationOption;
+  maxLength?: number;
+  /** Overlap, in tokens, between consecutive overflow windows. */
+  stride?: number;
+  /** Return every overflow window as its own row (with `overflowToSampleMapping`), as question answering needs. */
+  returnOverflowingTokens?: boolean;
+  /** Return `offsets`: per token, [start, end) in its text; [0, 0] for special tokens and padding. */
+  returnOffsets?: boolean;
+  /** Offsets in code points (Python's string indices, transformers' `offset_mapping`; default) or UTF-16 units (JavaScript's). */
+  offsetUnits?: 'codepoints' | 'utf16';
+  returnTokens?: boolean;
+  returnSpecialTokensMask?: boolean;
+  /** Return `sequenceIds`: 0 / 1 for tokens of the first / second text, null for special tokens and padding. */
+  returnSequenceIds?: boolean;
+  padToMultipleOf?: number;
+}
+
+export interface BatchEncoding {
+  inputIds: number[][];
+  attentionMask: number[][];
+  tokenTypeIds: number[][];
+  offsets?: [number, number][][];
+  tokens?: string[][];
+  specialTokensMask?: number[][];
+  sequenceIds?: (number | null)[][];
+  /** For each row, the index of the input it came from (with `returnOverflowingTokens`). */
+  overflowToSampleMapping?: number[];
+}
+
+export interface DecodeOptions {
+  skipSpecialTokens?: boolean;
+  /** transformers' clean_up_tokenization (defaults to the tokenizer config's `clean_up_tokenization_spaces`). */
+  cleanUpTokenizationSpaces?: boolean;
+}
+
+export type TextInput = string | string[] | [string, string][];
+
+export interface SpecialTokens {
+  bos?: string;
+  eos?: string;
+  unk?: string;
+  sep?: string;
+  pad?: string;
+  cls?: string;
+  mask?: string;
+}
+
+export interface TokenizerSettings {
+  special: SpecialTokens;
+  /** transformers' VERY_LARGE_INTEGER (1e30) or anything above 1e12 means "no limit". */
+  modelMaxLength: number;
+  paddingSide: 'right' | 'left';
+  truncationSide: TruncationDirection;
+  cleanUpTokenizationSpaces: boolean;
+  /** Where the tokenizer was read from, for messages. */
+  source: string;
+}
+
+const NO_LIMIT = 1e12;
+
+/** Lets instances be called like functions, as transformers' tokenizers are. */
+class CallableBase {
+  constructor() {
+    const f = (...args: unknown[]): unknown => (f as unknown as { invoke(...a: unknown[]): unknown }).invoke(...args);
+    return Object.setPrototypeOf(f, new.target.prototype) as CallableBase;
+  }
+}
+
+export interface PreTrainedTokenizer {
+  /**
+   * Tokenises one text, a pair (`tokenizer(a, b)`), a batch of texts, or a batch of pairs
+   * (`tokenizer([a1, a2], [b1, b2])` or `tokenizer([[a1, b1], [a2, b2]])`). Always returns rows.
+   */
+  (text: TextInput, textPairOrOptions?: string | string[] | CallOptions, options?: CallOptions): BatchEncoding;
+}
+
+export class PreTrainedTokenizer extends CallableBase {
+  readonly pipeline: TokenizerPipeline;
+  readonly settings: TokenizerSettings;
+
+  constructor(pipeline: TokenizerPipeline, settings: TokenizerSettings) {
+    super();
+    this.pipeline = pipeline;
+    this.settings = settings;
+  }
+
+  /** The maximum length, or Infinity when the checkpoint sets none. */
+  get modelMaxLength(): number {
+    return this.settings.modelMaxLength > NO_LIMIT ? Infinity : this.settings.modelMaxLength;
+  }
+
+  /** Number of ids, added tokens included (Python's `len(tokenizer)`). */
+  get vocabSize(): number {
+    return this.pipeline.vocabSize;
+  }
+
+  private specialId(kind: keyof SpecialTokens): number {
+    const tok = this.settings.special[kind];
+    const id = tok === undefined ? undefined : this.pipeline.tokenToId(tok);
+    if (id === undefined) throw new Error(`${this.settings.source}: this tokenizer has no ${kind} token`);
+    return id;
+  }
+  private specialToken(kind: keyof SpecialTokens): string {
+    const tok = this.settings.special[kind];
+    if (tok === undefined) throw new Error(`${this.settings.source}: this tokenizer has no ${kind} token`);
+    return tok;
+  }
+
+  get clsToken(): string {
+    return this.specialToken('cls');
+  }
+  get sepToken(): string {
+    return this.specialToken('sep');
+  }
+  get padToken(): string {
+    return this.specialToken('pad');
+  }
+  get unkToken(): string {
+    return this.specialToken('unk');
+  }
+  get maskToken(): string {
+    return this.specialToken('mask');
+  }
+  get bosToken(): string {
+    return this.specialToken('bos');
+  }
+  get eosToken(): string {
+    return this.specialToken('eos');
+  }
+  get clsTokenId(): number {
+    return this.specialId('cls');
+  }
+  get sepTokenId(): number {
+    return this.specialId('sep');
+  }
+  get padTokenId(): number {
+    return this.specialId('pad');
+  }
+  get unkTokenId(): number {
+    return this.specialId('unk');
+  }
+  get maskTokenId(): number {
+    return this.specialId('mask');
+  }
+  get bosTokenId(): number {
+    return this.specialId('bos');
+  }
+  get eosTokenId(): number {
+    return this.specialId('eos');
+  }
+
+  /** Ids of all special tokens (those decode() skips with skipSpecialTokens). */
+  get allSpecialIds(): number[] {
+    return this.pipeline.addedTokens.filter((t) => t.special).map((t) => t.id);
+  }
+
+  get allSpecialTokens(): string[] {
+    return this.pipeline.addedTokens.filter((t) => t.special).map((t) => t.content);
+  }
+
+  /** Token -> id for the whole vocabulary, added tokens included. */
+  getVocab(): Map<string, number> {
+    const m = new Map<string, number>();
+    for (let id = 0; id < this.pipeline.model.vocabSize; id++) {
+      const t = this.pipeline.model.idToToken(id);
+      if (t !== undefined) m.set(t, id);
+    }
+    for (const t of this.pipeline.addedTokens) m.set(t.content, t.id);
+    return m;
+  }
+
+  private invoke(text: unknown, pairOrOptions?: unknown, options?: unknown): BatchEncoding {
+    let pair: unknown;
+    let opts: CallOptions;
+    if (typeof pairOrOptions === 'string' || Array.isArray(pairOrOptions)) {
+      pair = pairOrOptions;
+      opts = (options as CallOptions | undefined) ?? {};
+    } else {
+      if (pairOrOptions !== undefined && (pairOrOptions === null || typeof pairOrOptions !== 'object')) {
+        throw new TypeError(`tokenizer: the second argument must be a text pair (string or string[]) or an options object, got ${describe(pairOrOptions)}`);
+      }
+      opts = (pairOrOptions as CallOptions | undefined) ?? {};
+    }
+    return this.encodeBatch(normalizeInputs(text, pair), opts);
+  }
+
+  /** The batch call with inputs already as [text, pair | null] items. */
+  encodeBatch(items: [string, string | null][], options: CallOptions = {}): BatchEncoding {
+    const addSpecial = options.addSpecialTokens !== false;
+    const truncation = this.truncationParams(options);
+    const rows: Encoding[] = [];
+    const sample: number[] = [];
+    const texts: [string, string | null][] = [];
+    items.forEach(([a, b], i) => {
+      const enc = this.pipeline.postProcess(this.pipeline.encodeSequence(a, 0), b === null ? null : this.pipeline.encodeSequence(b, 1), addSpecial, truncation);
+      rows.push(enc);
+      sample.push(i);
+      texts.push([a, b]);
+      if (options.returnOverflowingTokens) {
+        for (const o of enc.overflowing) {
+          rows.push(o);
+          sample.push(i);
+          texts.push([a, b]);
+        }
+      }
+    });
+    this.pad(rows, options);
+
+    const out: BatchEncoding = {
+      inputIds: rows.map((r) => r.ids),
+      attentionMask: rows.map((r) => r.attentionMask),
+      tokenTypeIds: rows.map((r) => r.typeIds),
+    };
+    if (options.returnOffsets) {
+      const utf16 = options.offsetUnits === 'utf16';
+      out.offsets = rows.map((r, k) => offsetsOf(r, texts[k]!, utf16));
+    }
+    if (options.returnTokens) out.tokens = rows.map((r) => r.ids.map((id) => this.pipeline.idToToken(id) ?? ''));
+    if (options.returnSpecialTokensMask) out.specialTokensMask = rows.map((r) => r.specialTokensMask);
+    if (options.returnSequenceIds) out.sequenceIds = rows.map((r) => r.sequenceIds.map((s) => (s < 0 ? null : s)));
+    if (options.returnOverflowingTokens) out.overflowToSampleMapping = sample;
+    return out;
+  }
+
+  private truncationParams(o: CallOptions): { maxLength: number; strategy: TruncationStrategy; stride: number; direction: TruncationDirection } | null {
+    const t = o.truncation;
+    if (t === undefined || t === false || t === 'do_not_truncate') {
+      // transformers: a max_length given without padding nor truncation turns on longest_first truncation.
+      const noPadding = o.padding === undefined || o.padding === false || o.padding === 'do_not_pad';
+      if (t === undefined && o.maxLength !== undefined && noPadding) return this.truncationParams({ ...o, truncation: true });
+      return null;
+    }
+    const strategy: TruncationStrategy = t === true ? 'longest_first' : t;
+    if (!['longest_first', 'only_first', 'only_second'].includes(strategy)) throw new Error(`tokenizer: unknown truncation strategy ${JSON.stringify(t)}`);
+    const maxLength = o.maxLength ?? this.modelMaxLength;
+    if (!Number.isFinite(maxLength)) return null; // no limit known: nothing to truncate to
+    if (!Number.isInteger(maxLength) || maxLength < 0) throw new Error(`tokenizer: maxLength must be a non-negative integer, got ${o.maxLength}`);
+    const stride = o.stride ?? 0;
+    if (!Number.isInteger(stride) || stride < 0) throw new Error(`tokenizer: stride must be a non-negative integer, got ${o.stride}`);
+    return { maxLength, strategy, stride, direction: this.settings.truncationSide };
+  }
+
+  private pad(rows: Encoding[], o: CallOptions): void {
+    const p = o.padding;
+    if (p === undefined || p === false || p === 'do_not_pad') return;
+    let target: number;
+    if (p === true || p === 'longest') target = Math.max(0, ...rows.map((r) => r.length));
+    else if (p === 'max_length') {
+      target = o.maxLength ?? this.modelMaxLength;
+      if (!Number.isFinite(target)) return; // transformers warns and leaves the rows as they are
+    } else throw new Error(`tokenizer: unknown padding ${JSON.stringify(p)}`);
+    if (o.padToMultipleOf && target % o.padToMultipleOf) target += o.padToMultipleOf - (target % o.padToMultipleOf);
+    const padId = this.padTokenId;
+    for (const r of rows) r.pad(target, padId, 0, this.settings.paddingSide);
+  }
+
+  /** Ids of one text (or pair), special tokens included unless `addSpecialTokens: false`. */
+  encode(text: string, textPair?: string | null, options: Omit<CallOptions, 'padding'> = {}): number[] {
+    checkText(text, 'text');
+    if (textPair != null) checkText(textPair, 'textPair');
+    return this.encodeBatch([[text, textPair ?? null]], options).inputIds[0]!;
+  }
+
+  /** Tokens of a text without special tokens (Python's `tokenizer.tokenize`). */
+  tokenize(text: string, textPair?: string | null): string[] {
+    return this.encode(text, textPair, { addSpecialTokens: false }).map((id) => this.pipeline.idToToken(id) ?? '');
+  }
+
+  decode(ids: number[], options: DecodeOptions = {}): string {
+    if (!Array.isArray(ids) || ids.some((id) => !Number.isInteger(id))) throw new TypeError('decode: expected an array of integer ids');
+    const text = this.pipeline.decode(ids, options.skipSpecialTokens === true);
+    return (options.cleanUpTokenizationSpaces ?? this.settings.cleanUpTokenizationSpaces) ? cleanupSpaces(text) : text;
+  }
+
+  batchDecode(rows: number[][], options: DecodeOptions = {}): string[] {
+    return rows.map((r) => this.decode(r, options));
+  }
+
+  convertIdsToTokens(ids: number): string;
+  convertIdsToTokens(ids: number[]): string[];
+  convertIdsToTokens(ids: number | number[]): string | string[] {
+    const one = (id: number): string => {
+      const t = this.pipeline.idToToken(id);
+      if (t === undefined) throw new RangeError(`convertIdsToTokens: id ${id} is not in the vocabulary (size ${this.vocabSize})`);
+      return t;
+    };
+    return Array.isArray(ids) ? ids.map(one) : one(ids);
+  }
+
+  /** Token -> id; unknown tokens give the unknown token's id, as in transformers. */
+  convertTokensToIds(tokens: string): number;
+  convertTokensToIds(tokens: string[]): number[];
+  convertTokensToIds(tokens: string | string[]): number | number[] {
+    const one = (t: string): number => this.pipeline.tokenToId(t) ?? this.unkTokenId;
+    return Array.isArray(tokens) ? tokens.map(one) : one(tokens);
+  }
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  return typeof v;
+}
+
+function checkText(v: unknown, where: string): asserts v is string {
+  if (typeof v !== 'string') throw new TypeError(`tokenizer: ${where} must be a string, got ${describe(v)}`);
+}
+
+/** Accepts transformers' input shapes and returns [text, pair | null] items. */
+export function normalizeInputs(text: unknown, pair?: unknown): [string, string | null][] {
+  if (typeof text === 'string') {
+    if (pair === undefined || pair === null) return [[text, null]];
+    checkText(pair, 'the text pair');
+    return [[text, pair]];
+  }
+  if (!Array.isArray(text)) throw new TypeError(`tokenizer: expected a string, an array of strings or an array of [text, textPair] pairs, got ${describe(text)}`);
+  if (pair !== undefined && pair !== null) {
+    if (!Array.isArray(pair) || pair.length !== text.length) throw new TypeError('tokenizer: the text pairs must be an array as long as the texts');
+    return text.map((t, i) => {
+      checkText(t, `text[${i}]`);
+      checkText(pair[i], `textPair[${i}]`);
+      return [t, pair[i] as string];
+    });
+  }
+  return text.map((t, i): [string, string | null] => {
+    if (typeof t === 'string') return [t, null];
+    if (Array.isArray(t) && t.length === 2) {
+      checkText(t[0], `text[${i}][0]`);
+      checkText(t[1], `text[${i}][1]`);
+      return [t[0], t[1]];
+    }
+    throw new TypeError(`tokenizer: text[${i}] must be a string or a [text, textPair] pair, got ${describe(t)}`);
+  });
+}
+
+/** Offsets of a row, converted to code points of the text each token came from. */
+function offsetsOf(r: Encoding, [a, b]: [string, string | null], utf16: boolean): [number, number][] {
+  const conv = [utf16 ? null : codePointMap(a), utf16 || b === null ? null : codePointMap(b)];
+  return r.ids.map((_, i) => {
+    const seq = r.sequenceIds[i]!;
+    if (seq < 0 || r.specialTokensMask[i] === 1) return [0, 0];
+    const m = conv[seq];
+    const s = r.starts[i]!;
+    const e = r.ends[i]!;
+    return m ? [m[s]!, m[e]!] : [s, e];
+  });
+}
+
+/** UTF-16 index -> code point index, or null when the two agree (no astral characters). */
+function codePointMap(t: string): Int32Array | null {
+  if (!/[\ud800-\udfff]/.test(t)) return null;
+  const m = new Int32Array(t.length + 1);
+  let cp = 0;
+  for (let i = 0; i < t.length; i++) {
+    m[i] = cp;
+    const c = t.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < t.length && (t.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      m[i + 1] = cp;
+      i++;
+    }
+    cp++;
+  }
+  m[t.length] = cp;
+  return m;
+}

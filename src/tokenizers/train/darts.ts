@@ -1,0 +1,179 @@
+// A Darts-clone compatible double-array trie over byte strings: the structure inside SentencePiece's
+// `precompiled_charsmap`. Only the unit layout has to match Darts-clone (its readers walk the array);
+// how the array is packed is ours. Each 32-bit unit is either
+//   - an inner node: bits 0-7 the label (byte) that leads to it, bit 8 "has a leaf child", bit 9 the
+//     offset-scale flag (always 0 here: arrays stay below 2^21 units), bits 10-31 the XOR offset to its
+//     children's base; or
+//   - a value unit: bit 31 set, bits 0-30 the value (found at `base ^ 0` of a node with a leaf).
+// A child labelled c of the node at position p sits at p ^ offset(p) ^ c; unit 0 is the root.
+
+const MAX_DIRECT_OFFSET = 1 << 21;
+
+export interface PrefixMatch {
+  /** Number of key bytes matched. */
+  length: number;
+  value: number;
+}
+
+/**
+ * Builds the unit array for `keys` (byte strings, non-empty, without NUL bytes, sorted and unique) mapped
+ * to `values` (0 .. 2^31-1).
+ */
+export function buildDoubleArray(keys: Uint8Array[], values: number[]): Uint32Array {
+  if (keys.length !== values.length) throw new Error('buildDoubleArray: keys and values differ in length');
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    if (k.length === 0) throw new Error(`buildDoubleArray: key ${i} is empty`);
+    if (k.includes(0)) throw new Error(`buildDoubleArray: key ${i} holds a NUL byte`);
+    if (i > 0 && compareBytes(keys[i - 1]!, k) >= 0) throw new Error(`buildDoubleArray: keys must be sorted and unique (at ${i})`);
+    const v = values[i]!;
+    if (!Number.isInteger(v) || v < 0 || v > 0x7fffffff) throw new Error(`buildDoubleArray: value ${i} out of range`);
+  }
+  const b = new Builder();
+  b.build(keys, values);
+  return b.finish();
+}
+
+class Builder {
+  private units = new Uint32Array(1024);
+  private used = new Uint8Array(1024); // slot taken
+  private baseUsed = new Uint8Array(1024); // a node already uses this base
+  private size = 1; // slots [0, size) may be referenced; grows in blocks of 256
+  private firstFree = 1;
+
+  build(keys: Uint8Array[], values: number[]): void {
+    this.used[0] = 1;
+    if (keys.length === 0) {
+      this.ensure(256);
+      this.size = 256;
+      return;
+    }
+    this.place(0, keys, values, 0, keys.length, 0);
+  }
+
+  finish(): Uint32Array {
+    const n = Math.ceil(this.size / 256) * 256;
+    return this.units.slice(0, n);
+  }
+
+  private ensure(n: number): void {
+    if (n <= this.units.length) return;
+    let cap = this.units.length;
+    while (cap < n) cap *= 2;
+    const grow = <T extends Uint8Array | Uint32Array>(a: T, make: (n: number) => T): T => {
+      const b = make(cap);
+      b.set(a);
+      return b;
+    };
+    this.units = grow(this.units, (c) => new Uint32Array(c));
+    this.used = grow(this.used, (c) => new Uint8Array(c));
+    this.baseUsed = grow(this.baseUsed, (c) => new Uint8Array(c));
+  }
+
+  /** Lays out the children of the node at `pos`, whose keys are keys[lo..hi) sharing `depth` bytes. */
+  private place(pos: number, keys: Uint8Array[], values: number[], lo: number, hi: number, depth: number): void {
+    // Children labels in ascending order; label 0 stands for "a key ends here" (the leaf).
+    const labels: number[] = [];
+    const starts: number[] = [];
+    for (let i = lo; i < hi; i++) {
+      const c = depth < keys[i]!.length ? keys[i]![depth]! : 0;
+      if (labels.length === 0 || labels[labels.length - 1] !== c) {
+        labels.push(c);
+        starts.push(i);
+      }
+    }
+    starts.push(hi);
+    const base = this.findBase(labels);
+    const offset = pos ^ base;
+    if (offset >= MAX_DIRECT_OFFSET) throw new Error('buildDoubleArray: trie too large');
+    this.baseUsed[base] = 1;
+    const hasLeaf = labels[0] === 0;
+    this.units[pos] = (this.units[pos]! & 0xff) | (offset << 10) | (hasLeaf ? 1 << 8 : 0);
+    for (const c of labels) this.take(base ^ c);
+    for (let j = 0; j < labels.length; j++) {
+      const c = labels[j]!;
+      const child = base ^ c;
+      if (c === 0) {
+        this.units[child] = (values[starts[j]!]! | 0x80000000) >>> 0;
+      } else {
+        this.units[child] = c;
+        this.place(child, keys, values, starts[j]!, starts[j + 1]!, depth + 1);
+      }
+    }
+  }
+
+  private take(p: number): void {
+    this.used[p] = 1;
+    if (p === this.firstFree) while (this.used[this.firstFree]) this.firstFree++;
+  }
+
+  private findBase(labels: number[]): number {
+    for (let p = this.firstFree; ; p++) {
+      this.ensure(p + 512);
+      if (this.used[p]) continue;
+      const base = p ^ labels[0]!;
+      if (this.baseUsed[base]) continue;
+      let ok = true;
+      for (let j = 1; j < labels.length && ok; j++) if (this.used[base ^ labels[j]!]) ok = false;
+      if (!ok) continue;
+      // Every label lookup from this base stays inside its 256-unit block: make the block addressable.
+      const end = (base | 0xff) + 1;
+      this.ensure(end);
+      if (end > this.size) this.size = end;
+      return base;
+    }
+  }
+}
+
+function offsetOf(unit: number): number {
+  return (unit >>> 10) << ((unit & (1 << 9)) >>> 6);
+}
+function labelOf(unit: number): number {
+  return unit & (0x80000000 | 0xff);
+}
+
+/** The longest key that is a prefix of bytes[start..end), as SentencePiece's normaliser looks it up. */
+export function longestPrefix(units: Uint32Array, bytes: Uint8Array, start: number, end: number): PrefixMatch | null {
+  if (units.length === 0) return null;
+  let pos = offsetOf(units[0]!);
+  let best: PrefixMatch | null = null;
+  for (let i = start; i < end; i++) {
+    const c = bytes[i]!;
+    if (c === 0) break;
+    pos ^= c;
+    if (pos >= units.length) break;
+    const unit = units[pos]!;
+    if (labelOf(unit) !== c) break;
+    pos ^= offsetOf(unit);
+    if ((unit >>> 8) & 1) best = { length: i - start + 1, value: units[pos]! & 0x7fffffff };
+  }
+  return best;
+}
+
+/** Every (key, value) pair stored in the array, keys in byte order: the inverse of buildDoubleArray. */
+export function listKeys(units: Uint32Array): { key: Uint8Array; value: number }[] {
+  const out: { key: Uint8Array; value: number }[] = [];
+  const path: number[] = [];
+  const walk = (pos: number): void => {
+    const unit = units[pos]!;
+    const base = pos ^ offsetOf(unit);
+    if ((unit >>> 8) & 1) out.push({ key: Uint8Array.from(path), value: units[base]! & 0x7fffffff });
+    for (let c = 1; c < 256; c++) {
+      const child = base ^ c;
+      if (child >= units.length) continue;
+      const u = units[child]!;
+      if (labelOf(u) !== c) continue;
+      path.push(c);
+      walk(child);
+      path.pop();
+    }
+  };
+  if (units.length) walk(0);
+  return out;
+}
+
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
+}

@@ -1,0 +1,123 @@
+// Training checkpoints as Hugging Face folders: config.json (with the label maps and the head's
+// architecture), model.safetensors and the tokenizer files, which `from_pretrained` loads as they are;
+// plus, for resuming, optimizer.safetensors (AdamW moments) and trainer_state.json. A folder is written
+// under a temporary name and renamed into place, so a crash never leaves a half-written checkpoint.
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { basename, dirname, join } from 'node:path';
+import { readSafetensors, writeSafetensors } from '../io/safetensors.ts';
+import { writeDebertaConfig, type DebertaConfig } from '../models/deberta/config.ts';
+import { tensor, type Tensor } from '../tensor.ts';
+
+/** Files a tokenizer may consist of; whichever exist are copied. */
+export const TOKENIZER_FILES = [
+  'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'added_tokens.json',
+  'spm.model', 'vocab.json', 'merges.txt', 'vocab.txt', 'bpe_encoder.bin', 'sentencepiece.bpe.model',
+];
+
+export function copyTokenizerFiles(from: string, to: string): string[] {
+  const copied: string[] = [];
+  for (const f of TOKENIZER_FILES) {
+    if (existsSync(join(from, f))) { copyFileSync(join(from, f), join(to, f)); copied.push(f); }
+  }
+  return copied;
+}
+
+/** The config with its `dtype` / `torch_dtype` field (when it has one) saying float32, as the weights are saved. */
+export function float32Config(config: DebertaConfig): DebertaConfig {
+  const raw = { ...config.raw };
+  if ('dtype' in raw) raw.dtype = 'float32';
+  if ('torch_dtype' in raw) raw.torch_dtype = 'float32';
+  return { ...config, raw };
+}
+
+/** What the trainer needs to resume: where it was, and the state of everything random. */
+export interface TrainerState {
+  /** Optimizer updates done. */
+  globalStep: number;
+  /** The epoch in progress (0-based) and the micro-batches of it already consumed. */
+  epoch: number;
+  batchInEpoch: number;
+  totalSteps: number;
+  seed: number;
+  bestMetric: number | null;
+  bestStep: number | null;
+  /** The metric that picks the best checkpoint, e.g. "accuracy". */
+  metricName: string;
+  /** Evaluations and periodic losses, newest last. */
+  logHistory: Record<string, number | string>[];
+  /** The settings of the run, to check a resumed run uses the same ones. */
+  args: Record<string, unknown>;
+}
+
+export interface CheckpointContents {
+  config: DebertaConfig;
+  weights: Map<string, Tensor>;
+  /** Folder whose tokenizer files are copied along. */
+  tokenizerDir?: string;
+  /** AdamW moments (AdamW.stateTensors()) and step count. */
+  optimizer?: { tensors: Map<string, Tensor>; step: number };
+  trainerState?: TrainerState;
+  /** Extra JSON files to write (name -> object), e.g. eval_results.json. */
+  extraJson?: Record<string, unknown>;
+}
+
+/** Writes the checkpoint folder `dir` (replacing an existing one) through a temporary folder and renames. */
+export function saveCheckpoint(dir: string, c: CheckpointContents): void {
+  mkdirSync(dirname(dir), { recursive: true });
+  const tmp = join(dirname(dir), `.${basename(dir)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  mkdirSync(tmp);
+  try {
+    // Weights go out in float32 (a float64 run converts), as transformers saves by default.
+    const weights = new Map<string, Tensor>();
+    for (const [name, t] of c.weights) {
+      weights.set(name, t.dtype === 'float64' ? tensor('float32', t.dims, Float32Array.from(t.data as Float64Array)) : t);
+    }
+    writeSafetensors(join(tmp, 'model.safetensors'), weights, { format: 'pt' });
+    writeDebertaConfig(tmp, float32Config(c.config));
+    if (c.tokenizerDir) copyTokenizerFiles(c.tokenizerDir, tmp);
+    if (c.optimizer) writeSafetensors(join(tmp, 'optimizer.safetensors'), c.optimizer.tensors, { step: String(c.optimizer.step) });
+    if (c.trainerState) writeFileSync(join(tmp, 'trainer_state.json'), `${JSON.stringify(c.trainerState, null, 2)}\n`);
+    for (const [name, obj] of Object.entries(c.extraJson ?? {})) writeFileSync(join(tmp, name), `${JSON.stringify(obj, null, 2)}\n`);
+    replaceDir(tmp, dir);
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+// The old folder moves aside before the new one takes its name and is removed only afterwards, so
+// at any moment one complete checkpoint exists under `dir` or its `.old` name.
+function replaceDir(tmp: string, dir: string): void {
+  if (!existsSync(dir)) { renameSync(tmp, dir); return; }
+  const old = join(dirname(dir), `.${basename(dir)}.${process.pid}.${randomBytes(4).toString('hex')}.old`);
+  renameSync(dir, old);
+  renameSync(tmp, dir);
+  rmSync(old, { recursive: true, force: true });
+}
+
+export interface ResumeState {
+  trainerState: TrainerState;
+  optimizer: { tensors: Map<string, Tensor>; step: number };
+}
+
+/** Reads the resume files of a checkpoint folder written with optimizer and trainer state. */
+export function readResumeState(dir: string): ResumeState {
+  const stateFile = join(dir, 'trainer_state.json');
+  const optFile = join(dir, 'optimizer.safetensors');
+  if (!existsSync(stateFile)) throw new Error(`${dir}: not a resumable checkpoint (no trainer_state.json)`);
+  if (!existsSync(optFile)) throw new Error(`${dir}: not a resumable checkpoint (no optimizer.safetensors)`);
+  let trainerState: TrainerState;
+  try {
+    trainerState = JSON.parse(readFileSync(stateFile, 'utf8')) as TrainerState;
+  } catch (err) {
+    throw new Error(`${stateFile}: not valid JSON (${(err as Error).message})`);
+  }
+  for (const k of ['globalStep', 'epoch', 'batchInEpoch', 'seed'] as const) {
+    if (!Number.isSafeInteger(trainerState[k])) throw new Error(`${stateFile}: field '${k}' must be an integer`);
+  }
+  const { tensors, metadata } = readSafetensors(optFile);
+  const step = Number(metadata.step);
+  if (!Number.isSafeInteger(step)) throw new Error(`${optFile}: metadata 'step' is missing or not an integer`);
+  return { trainerState, optimizer: { tensors, step } };
+}
