@@ -1,10 +1,10 @@
 // Child process: loads this project's model from a checkpoint folder, runs it once, and prints
 // {"loadMs", "baseRssMiB", "peakRssMiB"} as one JSON line. Usage: child-ours.ts DIR THREADS BATCH SEQ
 import { loadModel } from '../src/models/auto.ts';
-import { childReport, childArgs } from './child-common.ts';
+import { childArgs, childReport, peakRssMiB } from './child-common.ts';
 
 const { path, threads, ids, mask, dims } = childArgs();
-const base = process.resourceUsage().maxRSS;
+const base = peakRssMiB();
 const t0 = performance.now();
 const model = await loadModel(path, 'auto', { threads });
 const loadMs = performance.now() - t0;

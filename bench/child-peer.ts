@@ -1,11 +1,11 @@
 // Child process: creates the peer's onnxruntime session from its file, runs it once, and prints
 // {"loadMs", "baseRssMiB", "peakRssMiB"} as one JSON line. Usage: child-peer.ts MODEL.onnx THREADS BATCH SEQ
 import * as ort from 'onnxruntime-node';
-import { childReport, childArgs } from './child-common.ts';
+import { childArgs, childReport, peakRssMiB } from './child-common.ts';
 import { peerSession } from './peer-session.ts';
 
 const { path, threads, ids, mask, dims } = childArgs();
-const base = process.resourceUsage().maxRSS;
+const base = peakRssMiB();
 const t0 = performance.now();
 const session = await peerSession(path, threads);
 const loadMs = performance.now() - t0;

@@ -6,7 +6,7 @@ import { forwardFlops } from './flops.ts';
 import { peerWeights, relMaxDiff, type Peer } from './peer-weights.ts';
 import { makeInputs } from './inputs.ts';
 import { peerSession } from './peer-session.ts';
-import { interleaved, timeMs, type Timing } from './stats.ts';
+import { interleaved, timeMs, type Timing, type TimingOptions } from './stats.ts';
 
 export interface Sides { ours: DebertaModel; peer: ort.InferenceSession; oursCreateMs: number; peerCreateMs: number }
 
@@ -33,17 +33,19 @@ export interface CaseResult {
   peerGflops: number;
 }
 
-export async function runCase(peer: Peer, sides: Sides, batch: number, n: number,
-  opts: { warmup: number; runs?: number; targetMs: number }): Promise<CaseResult> {
+/** The equality check's runs double as the first warm-up round. */
+export async function runCase(peer: Peer, sides: Sides, batch: number, n: number, opts: TimingOptions): Promise<CaseResult> {
   const { ids, mask, dims } = makeInputs(peer.config.vocab_size, batch, n);
   const runOurs = () => sides.ours({ inputIds: { data: ids, dims }, attentionMask: { data: mask, dims } });
   const runPeer = () => sides.peer.run({ input_ids: new ort.Tensor('int64', ids, dims), attention_mask: new ort.Tensor('int64', mask, dims) });
 
-  const a = (await runOurs()).logits!.data;
-  const b = (await runPeer()).logits!.data as Float32Array;
+  let a!: Float32Array;
+  let b!: Float32Array;
+  const roundMsHint = await timeMs(async () => { a = (await runOurs()).logits!.data; })
+    + await timeMs(async () => { b = (await runPeer()).logits!.data as Float32Array; });
   const maxDiff = relMaxDiff(a, b);
 
-  const t = await interleaved({ ours: runOurs, peer: runPeer }, { warmup: opts.warmup, runs: opts.runs, targetMs: opts.targetMs, minRuns: 3 });
+  const t = await interleaved({ ours: runOurs, peer: runPeer }, { ...opts, roundMsHint });
   const flops = forwardFlops(peer.config, batch, n);
   return {
     batch, seq: n, ours: t.ours!, peer: t.peer!, ratio: t.ours!.medianMs / t.peer!.medianMs, maxDiff,

@@ -15,17 +15,20 @@ export async function timeMs(fn: () => Promise<unknown> | unknown): Promise<numb
   return performance.now() - t0;
 }
 
+export interface TimingOptions { warmup: number; runs?: number; targetMs?: number; minRuns?: number; maxRuns?: number }
+
 /**
  * Runs the contenders in turn (a, b, a, b …; the first of each round alternates), after `warmup` rounds.
- * With `runs` undefined, picks enough rounds for about `targetMs` of timed work, within [minRuns, maxRuns].
+ * With `runs` undefined, picks enough rounds for about `targetMs` of timed work, within [minRuns, maxRuns],
+ * from the last warm-up round or, without warm-up, from `roundMsHint` (a round timed by the caller).
  */
 export async function interleaved(
   contenders: Record<string, () => Promise<unknown>>,
-  opts: { warmup: number; runs?: number; targetMs?: number; minRuns?: number; maxRuns?: number },
+  opts: TimingOptions & { roundMsHint?: number },
 ): Promise<Record<string, Timing>> {
   const names = Object.keys(contenders);
   const samples: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
-  let roundMs = 0;
+  let roundMs = opts.roundMsHint ?? 0;
   for (let w = 0; w < opts.warmup; w++) {
     roundMs = 0;
     for (const n of names) roundMs += await timeMs(contenders[n]!);

@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { register as registerForward } from './commands/forward.ts';
 import { register as registerInit } from './commands/init.ts';
+import { register as registerTrain } from './commands/train.ts';
 import { register as registerTokenize } from './commands/tokenize.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
   // Subcommands (one module each, in src/cli/commands):
   registerForward(program);
   registerInit(program);
+  registerTrain(program);
   registerTokenize(program);
   return program;
 }

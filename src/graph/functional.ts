@@ -30,9 +30,12 @@ export function exp(x: Value): Value { return g(x).op1('Exp', [x]); }
 export function log(x: Value): Value { return g(x).op1('Log', [x]); }
 export function sqrt(x: Value): Value { return g(x).op1('Sqrt', [x]); }
 
-/** Exact GELU, x * Phi(x), written with Erf (ONNX Runtime fuses the pattern into its Gelu kernel). */
+/**
+ * Exact GELU, x * Phi(x), written with Erf in the form ONNX Runtime's fusion recognises
+ * (Div by sqrt 2, Erf, Add 1, Mul x, Mul 0.5), so inference runs its BiasGelu kernel.
+ */
 export function gelu(x: Value): Value {
-  return x.mul(erf(x.mul(Math.SQRT1_2)).add(1)).mul(0.5);
+  return x.mul(erf(x.div(Math.SQRT2)).add(1)).mul(0.5);
 }
 
 /** The tanh approximation ("gelu_new", "gelu_pytorch_tanh"). */

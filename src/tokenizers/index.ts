@@ -14,6 +14,7 @@ export {
 } from './tokenizer.ts';
 export { TokenizerPipeline, type AddedToken, type TruncationStrategy } from './pipeline.ts';
 export { pipelineFromTokenizerJson } from './tokenizer-json.ts';
+export { SentencePieceProcessor, type SentencePieceEncoding } from './sentencepiece.ts';
 export {
   readSentencePieceModel,
   writeSentencePieceModel,

@@ -23,6 +23,42 @@ export class PrecompiledCharsMap {
     this.normalized = blob.subarray(4 + trieSize);
   }
 
+  /** The longest mapped prefix of `text` at `pos`, walking the trie over the UTF-8 bytes. */
+  longest(text: string, pos: number): PrefixMatch | null {
+    const u = this.units;
+    if (u.length === 0) return null;
+    let node = offset(u[0]!);
+    let best: PrefixMatch | null = null;
+    const bytes: number[] = [];
+    for (let i = pos; i < text.length; ) {
+      let cp = text.codePointAt(i)!;
+      const len = cp > 0xffff ? 2 : 1;
+      if (cp >= 0xd800 && cp <= 0xdfff) cp = 0xfffd;
+      bytes.length = 0;
+      if (cp < 0x80) bytes.push(cp);
+      else if (cp < 0x800) bytes.push(0xc0 | (cp >> 6), 0x80 | (cp & 0x3f));
+      else if (cp < 0x10000) bytes.push(0xe0 | (cp >> 12), 0x80 | ((cp >> 6) & 0x3f), 0x80 | (cp & 0x3f));
+      else bytes.push(0xf0 | (cp >> 18), 0x80 | ((cp >> 12) & 0x3f), 0x80 | ((cp >> 6) & 0x3f), 0x80 | (cp & 0x3f));
+      let leaf = false;
+      for (const b of bytes) {
+        node ^= b;
+        const unit = u[node];
+        if (unit === undefined || label(unit) !== b) return best;
+        node ^= offset(unit);
+        leaf = ((unit >>> 8) & 1) === 1;
+      }
+      i += len;
+      if (leaf) best = { length: i - pos, replacement: this.stringAt(u[node]! & 0x7fffffff) };
+    }
+    return best;
+  }
+
+  private stringAt(value: number): string {
+    let end = value;
+    while (end < this.normalized.length && this.normalized[end] !== 0) end++;
+    return this.decoder.decode(this.normalized.subarray(value, end));
+  }
+
   /** The replacement for the shortest mapped prefix of `chunk`, or null when none is mapped. */
   lookup(chunk: string): string | null {
     const hit = this.cache.get(chunk);
@@ -38,10 +74,7 @@ export class PrecompiledCharsMap {
       if (unit === undefined || label(unit) !== key[i]) break;
       node ^= offset(unit);
       if ((unit >>> 8) & 1) {
-        const value = u[node]! & 0x7fffffff;
-        let end = value;
-        while (end < this.normalized.length && this.normalized[end] !== 0) end++;
-        result = this.decoder.decode(this.normalized.subarray(value, end));
+        result = this.stringAt(u[node]! & 0x7fffffff);
         break;
       }
     }
@@ -49,6 +82,12 @@ export class PrecompiledCharsMap {
     this.cache.set(chunk, result);
     return result;
   }
+}
+
+export interface PrefixMatch {
+  /** UTF-16 units of the input covered by the match. */
+  length: number;
+  replacement: string;
 }
 
 function offset(unit: number): number {
@@ -62,10 +101,8 @@ const segmenter = new Intl.Segmenter('en', { granularity: 'grapheme' });
 
 export function applyCharsMap(map: PrecompiledCharsMap, s: NormalizedString): NormalizedString {
   const t = s.text;
-  // Fast path: printable ASCII other than what the map rewrites is left alone by every SentencePiece map.
-  let items: [string, number][] | null = null;
+  const items: [string, number][] = [];
   let modified = false;
-  items = [];
   for (const { segment } of segmenter.segment(t)) {
     if (Buffer.byteLength(segment) < 6) {
       const norm = map.lookup(segment);

@@ -413,7 +413,8 @@ export function writeSentencePieceModel(model: SentencePieceModel): Uint8Array {
     ...model,
     pieces: model.pieces.map((p) => (p.type === 'NORMAL' ? { piece: p.piece, score: p.score, unknownFields: p.unknownFields } : p)),
   };
-  return encodeMessage(MODEL_PROTO, obj, 'ModelProto');
+  // A plain Uint8Array (protobufjs hands out Node Buffers).
+  return new Uint8Array(encodeMessage(MODEL_PROTO, obj, 'ModelProto'));
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {

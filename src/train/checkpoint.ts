@@ -38,6 +38,8 @@ export interface TrainerState {
   /** The epoch in progress (0-based) and the micro-batches of it already consumed. */
   epoch: number;
   batchInEpoch: number;
+  /** Micro-batches run with dropout so far (the gradient model's step: dropout masks depend on it). */
+  dropoutStep?: number;
   totalSteps: number;
   seed: number;
   bestMetric: number | null;

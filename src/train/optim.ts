@@ -209,3 +209,13 @@ export class GradientAccumulator {
     return { grads, loss, weight };
   }
 }
+
+/**
+ * One optimizer update as the trainer takes it: clip the global gradient norm (when maxGradNorm > 0),
+ * then AdamW at `lr`. Returns the gradient norm before clipping (NaN when clipping is off).
+ */
+export function applyUpdate(opt: AdamW, grads: Map<string, Tensor>, lr: number, maxGradNorm: number): number {
+  const norm = maxGradNorm > 0 ? clipGradNorm(grads.values(), maxGradNorm) : NaN;
+  opt.step(grads, lr);
+  return norm;
+}

@@ -21,20 +21,26 @@ export class UnigramModel implements Model {
   private bestStart = new Int32Array(64);
   private bestId = new Int32Array(64);
 
+  /**
+   * `options.inTrie` keeps pieces out of the segmentation (SentencePiece itself never emits control or
+   * unused pieces; `tokenizers` uses them all), `options.minScore` overrides the minimum score the unknown
+   * penalty starts from.
+   */
   constructor(
     vocab: [string, number][],
     readonly unkId: number | null,
     readonly byteFallback = false,
+    options: { inTrie?: (id: number) => boolean; minScore?: number } = {},
   ) {
     this.pieces = vocab.map((v) => v[0]);
     this.scores = Float64Array.from(vocab, (v) => v[1]);
     let min = Infinity;
     vocab.forEach(([piece, score], id) => {
       if (!this.ids.has(piece)) this.ids.set(piece, id);
-      this.insert(piece, id);
+      if (!options.inTrie || options.inTrie(id)) this.insert(piece, id);
       if (score < min) min = score;
     });
-    this.unkScore = min - UNK_PENALTY;
+    this.unkScore = (options.minScore ?? min) - UNK_PENALTY;
   }
 
   get vocabSize(): number {

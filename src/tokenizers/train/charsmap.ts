@@ -158,7 +158,7 @@ export function decodeCharsMap(blob: Uint8Array, where: string): { units: Uint32
 /** The rules a blob holds (for checks and documentation). */
 export function decompileCharsMap(blob: Uint8Array, where = 'precompiled_charsmap'): CharsMap {
   const { units, normalized } = decodeCharsMap(blob, where);
-  const dec = new TextDecoder();
+  const dec = new TextDecoder('utf-8', { ignoreBOM: true });
   const out: CharsMap = new Map();
   for (const { key, value } of listKeys(units)) {
     let end = value;

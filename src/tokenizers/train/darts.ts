@@ -1,6 +1,7 @@
 // A Darts-clone compatible double-array trie over byte strings: the structure inside SentencePiece's
 // `precompiled_charsmap`. Only the unit layout has to match Darts-clone (its readers walk the array);
-// how the array is packed is ours. Each 32-bit unit is either
+// how the array is packed is ours (a trie whose identical subtrees are stored once, as Darts-clone's
+// DAWG does). Each 32-bit unit is either
 //   - an inner node: bits 0-7 the label (byte) that leads to it, bit 8 "has a leaf child", bit 9 the
 //     offset-scale flag (always 0 here: arrays stay below 2^21 units), bits 10-31 the XOR offset to its
 //     children's base; or
@@ -34,26 +35,63 @@ export function buildDoubleArray(keys: Uint8Array[], values: number[]): Uint32Ar
   return b.finish();
 }
 
+interface Node {
+  labels: number[]; // ascending; 0 = a key ends here
+  children: number[]; // node index per label (for label 0: the value)
+  sig: number; // identical subtrees share one id, and so one place in the array
+}
+
 class Builder {
   private units = new Uint32Array(1024);
   private used = new Uint8Array(1024); // slot taken
-  private baseUsed = new Uint8Array(1024); // a node already uses this base
+  private baseUsed = new Uint8Array(1024); // some node's children start here
   private size = 1; // slots [0, size) may be referenced; grows in blocks of 256
-  private firstFree = 1;
+  private nextFree = new Int32Array(1024);
+  private prevFree = new Int32Array(1024);
+  private firstFree = -1; // head of the doubly linked list of free slots in [0, allocated)
+  private lastFree = -1;
+  private allocated = 0;
+  private nodes: Node[] = [];
+  private sigIds = new Map<string, number>();
+  private sigBase = new Map<number, number>();
 
   build(keys: Uint8Array[], values: number[]): void {
-    this.used[0] = 1;
+    this.freshBlock();
+    this.take(0); // the root
     if (keys.length === 0) {
-      this.ensure(256);
       this.size = 256;
       return;
     }
-    this.place(0, keys, values, 0, keys.length, 0);
+    const root = this.makeNode(keys, values, 0, keys.length, 0);
+    this.place(0, root);
   }
 
   finish(): Uint32Array {
     const n = Math.ceil(this.size / 256) * 256;
     return this.units.slice(0, n);
+  }
+
+  /** The trie node for keys[lo..hi), which share their first `depth` bytes. */
+  private makeNode(keys: Uint8Array[], values: number[], lo: number, hi: number, depth: number): number {
+    const labels: number[] = [];
+    const children: number[] = [];
+    for (let i = lo; i < hi; ) {
+      const c = depth < keys[i]!.length ? keys[i]![depth]! : 0;
+      let j = i + 1;
+      if (c !== 0) while (j < hi && keys[j]![depth] === c) j++;
+      labels.push(c);
+      children.push(c === 0 ? values[i]! : this.makeNode(keys, values, i, j, depth + 1));
+      i = j;
+    }
+    // Subtrees with the same labels, values and (shared) child subtrees are one DAWG node.
+    const key = labels.map((c, k) => `${c}:${c === 0 ? children[k] : this.nodes[children[k]!]!.sig}`).join(',');
+    let sig = this.sigIds.get(key);
+    if (sig === undefined) {
+      sig = this.sigIds.size;
+      this.sigIds.set(key, sig);
+    }
+    this.nodes.push({ labels, children, sig });
+    return this.nodes.length - 1;
   }
 
   private ensure(n: number): void {
@@ -68,49 +106,54 @@ class Builder {
     this.units = grow(this.units, (c) => new Uint32Array(c));
     this.used = grow(this.used, (c) => new Uint8Array(c));
     this.baseUsed = grow(this.baseUsed, (c) => new Uint8Array(c));
+    this.nextFree = grow(this.nextFree, (c) => new Int32Array(c));
+    this.prevFree = grow(this.prevFree, (c) => new Int32Array(c));
   }
 
-  /** Lays out the children of the node at `pos`, whose keys are keys[lo..hi) sharing `depth` bytes. */
-  private place(pos: number, keys: Uint8Array[], values: number[], lo: number, hi: number, depth: number): void {
-    // Children labels in ascending order; label 0 stands for "a key ends here" (the leaf).
-    const labels: number[] = [];
-    const starts: number[] = [];
-    for (let i = lo; i < hi; i++) {
-      const c = depth < keys[i]!.length ? keys[i]![depth]! : 0;
-      if (labels.length === 0 || labels[labels.length - 1] !== c) {
-        labels.push(c);
-        starts.push(i);
-      }
+  /** Writes the offset of the node at `pos` and lays out its children (once per distinct subtree). */
+  private place(pos: number, nodeIndex: number): void {
+    const node = this.nodes[nodeIndex]!;
+    const hasLeaf = node.labels[0] === 0;
+    let base = this.sigBase.get(node.sig);
+    const fresh = base === undefined;
+    if (base === undefined) {
+      base = this.findBase(node.labels);
+      this.sigBase.set(node.sig, base);
+      this.baseUsed[base] = 1;
+      for (const c of node.labels) this.take(base ^ c);
     }
-    starts.push(hi);
-    const base = this.findBase(labels);
     const offset = pos ^ base;
     if (offset >= MAX_DIRECT_OFFSET) throw new Error('buildDoubleArray: trie too large');
-    this.baseUsed[base] = 1;
-    const hasLeaf = labels[0] === 0;
-    this.units[pos] = (this.units[pos]! & 0xff) | (offset << 10) | (hasLeaf ? 1 << 8 : 0);
-    for (const c of labels) this.take(base ^ c);
-    for (let j = 0; j < labels.length; j++) {
-      const c = labels[j]!;
+    this.units[pos] = ((this.units[pos]! & 0xff) | (offset << 10) | (hasLeaf ? 1 << 8 : 0)) >>> 0;
+    if (!fresh) return;
+    for (let j = 0; j < node.labels.length; j++) {
+      const c = node.labels[j]!;
       const child = base ^ c;
       if (c === 0) {
-        this.units[child] = (values[starts[j]!]! | 0x80000000) >>> 0;
+        this.units[child] = (node.children[j]! | 0x80000000) >>> 0;
       } else {
         this.units[child] = c;
-        this.place(child, keys, values, starts[j]!, starts[j + 1]!, depth + 1);
+        this.place(child, node.children[j]!);
       }
     }
   }
 
   private take(p: number): void {
     this.used[p] = 1;
-    if (p === this.firstFree) while (this.used[this.firstFree]) this.firstFree++;
+    // Unlink p from the list of free slots.
+    const prev = this.prevFree[p]!;
+    const next = this.nextFree[p]!;
+    if (prev >= 0) this.nextFree[prev] = next;
+    else this.firstFree = next;
+    if (next >= 0) this.prevFree[next] = prev;
   }
 
   private findBase(labels: number[]): number {
-    for (let p = this.firstFree; ; p++) {
-      this.ensure(p + 512);
-      if (this.used[p]) continue;
+    // Candidates are free slots for the first label; after a bounded search, open a fresh block so
+    // the build stays near-linear (as Darts-clone bounds its search to recent blocks).
+    let tries = 0;
+    for (let p = this.firstFree; ; p = this.nextFree[p]!) {
+      if (p < 0 || tries++ > 2048) p = this.freshBlock();
       const base = p ^ labels[0]!;
       if (this.baseUsed[base]) continue;
       let ok = true;
@@ -118,10 +161,24 @@ class Builder {
       if (!ok) continue;
       // Every label lookup from this base stays inside its 256-unit block: make the block addressable.
       const end = (base | 0xff) + 1;
-      this.ensure(end);
       if (end > this.size) this.size = end;
       return base;
     }
+  }
+
+  /** Appends a block of 256 free slots and returns its first one. */
+  private freshBlock(): number {
+    const start = this.allocated;
+    this.ensure(start + 256);
+    for (let q = start; q < start + 256; q++) {
+      this.prevFree[q] = q === start ? this.lastFree : q - 1;
+      this.nextFree[q] = q === start + 255 ? -1 : q + 1;
+    }
+    if (this.lastFree >= 0) this.nextFree[this.lastFree] = start;
+    else this.firstFree = start;
+    this.lastFree = start + 255;
+    this.allocated = start + 256;
+    return start;
   }
 }
 

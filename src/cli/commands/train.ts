@@ -1,0 +1,114 @@
+// `deberta train`: fine-tunes a checkpoint on JSONL/CSV data for one task, evaluating each epoch and
+// keeping the best checkpoint; Ctrl-C saves a resumable checkpoint before exiting.
+import type { Command } from 'commander';
+import { TASKS, type Task } from '../../train/data.ts';
+import { train, type TrainOptions } from '../../train/trainer.ts';
+import { parseIntFlag } from './init.ts';
+
+function num(value: string, flag: string, min = -Infinity): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < min) throw new Error(`${flag}: expected a number${min > -Infinity ? ` >= ${min}` : ''}, got '${value}'`);
+  return n;
+}
+
+function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {
+  if (!(allowed as readonly string[]).includes(value)) throw new Error(`${flag}: expected one of ${allowed.join(', ')}, got '${value}'`);
+  return value as T;
+}
+
+interface Flags {
+  model: string; task: string; train: string; eval?: string; out: string; tokenizer?: string; format?: string;
+  textColumn?: string; textPairColumn?: string; labelColumn?: string; tokensColumn?: string; questionColumn?: string;
+  contextColumn?: string; answersColumn?: string; choicesColumn?: string;
+  epochs: string; maxSteps?: string; batchSize: string; evalBatchSize?: string; gradAccum: string; lr: string;
+  weightDecay: string; decayAll?: boolean; adamBeta1: string; adamBeta2: string; adamEps: string; schedule: string;
+  warmupSteps?: string; warmupRatio: string; maxGradNorm: string; maxLength: string; seed: string; threads?: string;
+  dtype: string; dropout: boolean; metric?: string; resume?: string; saveSteps?: string; progress: boolean;
+}
+
+export function toTrainOptions(f: Flags): TrainOptions {
+  const int = (v: string | undefined, flag: string, min = 1) => (v === undefined ? undefined : parseIntFlag(v, flag, min));
+  return {
+    model: f.model, task: oneOf<Task>(f.task, TASKS, '--task'), train: f.train, eval: f.eval, out: f.out, tokenizer: f.tokenizer,
+    format: f.format === undefined ? undefined : oneOf(f.format, ['jsonl', 'csv', 'tsv'] as const, '--format'),
+    columns: {
+      text: f.textColumn, textPair: f.textPairColumn, label: f.labelColumn, tokens: f.tokensColumn,
+      question: f.questionColumn, context: f.contextColumn, answers: f.answersColumn, choices: f.choicesColumn,
+    },
+    epochs: int(f.epochs, '--epochs'), maxSteps: int(f.maxSteps, '--max-steps'), batchSize: int(f.batchSize, '--batch-size'),
+    evalBatchSize: int(f.evalBatchSize, '--eval-batch-size'), gradAccum: int(f.gradAccum, '--grad-accum'),
+    lr: num(f.lr, '--lr', 0), weightDecay: num(f.weightDecay, '--weight-decay', 0), decay: f.decayAll ? 'all' : 'no-bias-norm',
+    betas: [num(f.adamBeta1, '--adam-beta1', 0), num(f.adamBeta2, '--adam-beta2', 0)], eps: num(f.adamEps, '--adam-eps', 0),
+    schedule: oneOf(f.schedule, ['linear', 'cosine', 'constant'] as const, '--schedule'),
+    warmupSteps: int(f.warmupSteps, '--warmup-steps', 0), warmupRatio: num(f.warmupRatio, '--warmup-ratio', 0),
+    maxGradNorm: num(f.maxGradNorm, '--max-grad-norm', 0), maxLength: int(f.maxLength, '--max-length', 4),
+    seed: int(f.seed, '--seed', 0), threads: int(f.threads, '--threads'),
+    dtype: oneOf(f.dtype, ['float32', 'float64'] as const, '--dtype'), dropout: f.dropout, metric: f.metric,
+    resume: f.resume, saveSteps: int(f.saveSteps, '--save-steps'), progress: f.progress,
+  };
+}
+
+export function register(program: Command): void {
+  program.command('train')
+    .description('fine-tune a checkpoint; writes OUT/best (best evaluation) and OUT/last (resumable) as Hugging Face folders')
+    .requiredOption('--model <dir>', 'checkpoint folder to start from (e.g. from `deberta init`)')
+    .requiredOption('--task <task>', TASKS.join(' | '))
+    .requiredOption('--train <file>', 'training data (.jsonl, .csv or .tsv)')
+    .option('--eval <file>', 'evaluation data, scored after each epoch')
+    .requiredOption('--out <dir>', 'output folder')
+    .option('--tokenizer <dir>', 'tokenizer folder (default: the model folder)')
+    .option('--format <fmt>', 'jsonl | csv | tsv (default: from the file extension)')
+    .option('--text-column <name>', 'text (default: text, sentence, sentence1, ...; multiple choice: context, sent1, ...)')
+    .option('--text-pair-column <name>', 'second text (default: text_pair, sentence2, hypothesis, ... when present)')
+    .option('--label-column <name>', 'label, or tags for token classification (default: label / ner_tags, ...)')
+    .option('--tokens-column <name>', 'token classification words (default: tokens, words)')
+    .option('--question-column <name>', 'question answering (default: question)')
+    .option('--context-column <name>', 'question answering (default: context)')
+    .option('--answers-column <name>', 'question answering, SQuAD format (default: answers)')
+    .option('--choices-column <name>', 'multiple choice list of endings (default: choices, or ending0, ending1, ...)')
+    .option('--epochs <n>', 'epochs', '3')
+    .option('--max-steps <n>', 'stop after this many updates (overrides --epochs)')
+    .option('--batch-size <n>', 'examples per micro-batch', '8')
+    .option('--eval-batch-size <n>', 'examples per evaluation batch (default: twice --batch-size)')
+    .option('--grad-accum <n>', 'micro-batches per update', '1')
+    .option('--lr <x>', 'peak learning rate', '5e-5')
+    .option('--weight-decay <x>', 'AdamW decoupled weight decay', '0')
+    .option('--decay-all', 'decay every parameter (torch AdamW) instead of skipping biases and LayerNorm (transformers Trainer)')
+    .option('--adam-beta1 <x>', 'AdamW beta1', '0.9')
+    .option('--adam-beta2 <x>', 'AdamW beta2', '0.999')
+    .option('--adam-eps <x>', 'AdamW epsilon', '1e-8')
+    .option('--schedule <kind>', 'linear | cosine | constant (after warm-up)', 'linear')
+    .option('--warmup-steps <n>', 'linear warm-up updates (default: --warmup-ratio of all updates)')
+    .option('--warmup-ratio <x>', 'warm-up as a fraction of all updates', '0')
+    .option('--max-grad-norm <x>', 'clip the global gradient norm (0: off)', '1')
+    .option('--max-length <n>', 'truncate sequences to this many tokens', '128')
+    .option('--seed <n>', 'seed for head initialisation, shuffling and dropout', '42')
+    .option('--threads <n>', 'ONNX Runtime intra-op threads (default: all cores)')
+    .option('--dtype <type>', 'float32 | float64', 'float32')
+    .option('--no-dropout', 'train without dropout')
+    .option('--metric <name>', 'metric that picks the best checkpoint (default: accuracy; f1 for token classification and QA)')
+    .option('--resume <dir>', 'continue from a checkpoint written by an earlier run (OUT/last)')
+    .option('--save-steps <n>', 'also save OUT/last every n updates')
+    .option('--no-progress', 'no progress bar')
+    .action(async (flags: Flags) => {
+      const opts = toTrainOptions(flags);
+      // First Ctrl-C: finish the update, save OUT/last, exit. Second: exit at once.
+      const stop = new AbortController();
+      const onSigint = () => {
+        if (stop.signal.aborted) process.exit(130);
+        process.stderr.write('\nstopping after this update to save a checkpoint (Ctrl-C again to quit without saving)\n');
+        stop.abort();
+      };
+      process.on('SIGINT', onSigint);
+      try {
+        const r = await train({ ...opts, signal: stop.signal });
+        const mb = (r.peakRssBytes / 2 ** 20).toFixed(0);
+        process.stderr.write(`done: ${r.globalStep} updates, ${(r.secondsPerStep * 1000).toFixed(0)} ms/update, peak memory ${mb} MiB\n`);
+        if (r.bestDir) process.stderr.write(`best checkpoint: ${r.bestDir} (${r.metricName} ${r.bestMetric!.toFixed(4)})\n`);
+        process.stderr.write(`last checkpoint: ${r.lastDir}\n`);
+        if (r.interrupted) process.exitCode = 130;
+      } finally {
+        process.off('SIGINT', onSigint);
+      }
+    });
+}

@@ -1,0 +1,402 @@
+// The fine-tuning loop: data -> features -> shuffled micro-batches -> gradients (src/train/step.ts) ->
+// accumulation, clipping, AdamW with a schedule -> evaluation each epoch -> checkpoints (the best one,
+// and the last one with optimizer state for resuming). Parameters, optimizer state and the ONNX Runtime
+// sessions live for the whole run; nothing is rebuilt per step.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadCheckpointTensors } from '../io/checkpoint.ts';
+import { readDebertaConfig, type DebertaConfig } from '../models/deberta/config.ts';
+import { architectureFor, initParam, paramShapes } from '../models/deberta/init.ts';
+import type { HeadKind } from '../models/deberta/modeling.ts';
+import { tensor, toFloat32, toFloat64, type Tensor } from '../tensor.ts';
+import { AutoTokenizer } from '../tokenizers/auto.ts';
+import { readResumeState, saveCheckpoint, type TrainerState } from './checkpoint.ts';
+import {
+  batchIndices, buildLabelMap, collate, countTokens, encoderFromTokenizer, featurize, labelNames, lossWeight,
+  readRecords, toExamples, type ColumnOptions, type Example, type Feature, type LabelMap, type QaExample, type Task,
+} from './data.ts';
+import { accuracy, argmax, entityScores, macroF1, squadScores, tokenAccuracy } from './metrics.ts';
+import { AdamW, applyUpdate, GradientAccumulator, learningRate, type ScheduleKind } from './optim.ts';
+import { ProgressBar } from './progress.ts';
+import { Rng } from './random.ts';
+import { gradientModelFromTensors, type GradientModel } from './step.ts';
+
+export interface TrainOptions {
+  /** Checkpoint folder to fine-tune (config.json + weights; its tokenizer unless `tokenizer` is given). */
+  model: string;
+  task: Task;
+  train: string;
+  eval?: string;
+  /** Output folder: `best/` (best evaluation) and `last/` (latest, with optimizer state). */
+  out: string;
+  tokenizer?: string;
+  format?: 'jsonl' | 'csv' | 'tsv';
+  columns?: ColumnOptions;
+  epochs?: number;
+  /** Stop after this many optimizer updates (overrides `epochs`). */
+  maxSteps?: number;
+  batchSize?: number;
+  evalBatchSize?: number;
+  gradAccum?: number;
+  lr?: number;
+  weightDecay?: number;
+  /** 'no-bias-norm' (transformers Trainer, default) or 'all' (torch AdamW on every parameter). */
+  decay?: 'all' | 'no-bias-norm';
+  betas?: [number, number];
+  eps?: number;
+  schedule?: ScheduleKind;
+  warmupSteps?: number;
+  warmupRatio?: number;
+  /** Global gradient-norm clipping; 0 turns it off. */
+  maxGradNorm?: number;
+  maxLength?: number;
+  seed?: number;
+  dtype?: 'float32' | 'float64';
+  threads?: number;
+  /** Dropout as the config sets it (default true). */
+  dropout?: boolean;
+  /** Metric that picks the best checkpoint (default: accuracy, f1 for token classification and QA). */
+  metric?: string;
+  /** A `last/` checkpoint folder of an earlier run to continue. */
+  resume?: string;
+  /** Also save `last/` every this many updates. */
+  saveSteps?: number;
+  /** Longest answer, in tokens, question answering predicts. */
+  maxAnswerLength?: number;
+  /** Stops training after the current update, saving `last/` first (Ctrl-C). */
+  signal?: AbortSignal;
+  /** Show the progress bar (default true). */
+  progress?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface EvalResult {
+  metrics: Record<string, number>;
+  /** Sequence classification and multiple choice: the logits, [examples, labels], in example order. */
+  logits?: { data: Float32Array; dims: number[] };
+}
+
+export interface TrainResult {
+  globalStep: number;
+  interrupted: boolean;
+  bestMetric: number | null;
+  bestDir: string | null;
+  lastDir: string;
+  /** Evaluation of the best checkpoint. */
+  bestEval: EvalResult | null;
+  history: Record<string, number | string>[];
+  labels: LabelMap;
+  metricName: string;
+  /** Mean seconds per optimizer update, and the peak resident memory of the process (bytes). */
+  secondsPerStep: number;
+  peakRssBytes: number;
+}
+
+const HEAD: Record<Task, HeadKind> = {
+  'sequence-classification': 'sequence-classification',
+  'token-classification': 'token-classification',
+  'question-answering': 'question-answering',
+  'multiple-choice': 'multiple-choice',
+};
+
+function check(cond: boolean, flag: string, msg: string): void {
+  if (!cond) throw new Error(`${flag}: ${msg}`);
+}
+
+/** The peak resident set size so far (Linux VmHWM; elsewhere the current RSS). */
+export function peakRss(): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) * 1024;
+  } catch { /* not Linux */ }
+  return process.memoryUsage().rss;
+}
+
+/**
+ * The weights to train: the checkpoint's, under the head's names (a bare encoder gains the 'deberta.'
+ * prefix), with head weights it lacks or whose shape changed (a new label count) freshly initialised.
+ */
+export function trainingWeights(config: DebertaConfig, head: HeadKind, ckpt: Map<string, Tensor>, file: string,
+  seed: number, dtype: 'float32' | 'float64'): { weights: Map<string, Tensor>; fresh: string[] } {
+  const prefixed = [...ckpt.keys()].some((k) => k.startsWith('deberta.'));
+  const rng = new Rng(seed);
+  const weights = new Map<string, Tensor>();
+  const fresh: string[] = [];
+  for (const [name, dims] of paramShapes(config, head)) {
+    const t = ckpt.get(name) ?? (!prefixed && name.startsWith('deberta.') ? ckpt.get(name.slice('deberta.'.length)) : undefined);
+    const fits = t && t.dims.length === dims.length && t.dims.every((d, i) => d === dims[i]);
+    if (!fits && name.startsWith('deberta.')) {
+      throw new Error(t ? `${file}: weight '${name}' has shape [${t.dims}], the config implies [${dims}]`
+        : `${file}: missing encoder weight '${name}' (expected shape [${dims}])`);
+    }
+    const value = fits ? t! : initParam(config, name, dims, rng);
+    if (!fits) fresh.push(name);
+    // The tensors become the live parameters: converted once here, never copied when already in `dtype`.
+    weights.set(name, value.dtype === dtype ? value : dtype === 'float64'
+      ? tensor('float64', value.dims, toFloat64(value))
+      : tensor('float32', value.dims, value.dtype === 'float64' ? Float32Array.from(value.data as Float64Array) : toFloat32(value)));
+  }
+  return { weights, fresh };
+}
+
+function defaultMetric(task: Task): string {
+  return task === 'token-classification' || task === 'question-answering' ? 'f1' : 'accuracy';
+}
+
+export async function train(o: TrainOptions): Promise<TrainResult> {
+  const log = o.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const task = o.task;
+  const head = HEAD[task];
+  const batchSize = o.batchSize ?? 8;
+  const gradAccum = o.gradAccum ?? 1;
+  const seed = o.seed ?? 42;
+  const dtype = o.dtype ?? 'float32';
+  const maxGradNorm = o.maxGradNorm ?? 1;
+  check(Number.isSafeInteger(batchSize) && batchSize >= 1, '--batch-size', `must be a positive integer, got ${batchSize}`);
+  check(Number.isSafeInteger(gradAccum) && gradAccum >= 1, '--grad-accum', `must be a positive integer, got ${gradAccum}`);
+  check(Number.isSafeInteger(seed) && seed >= 0 && seed < 2 ** 32, '--seed', `must be an integer in [0, 2^32), got ${seed}`);
+  check(maxGradNorm >= 0, '--max-grad-norm', `must be >= 0, got ${maxGradNorm}`);
+
+  // Where the weights come from: the model, or the checkpoint being resumed (which has the label map).
+  const source = o.resume ?? o.model;
+  const resume = o.resume ? readResumeState(o.resume) : undefined;
+  const config = readDebertaConfig(source);
+  const tokenizerDir = o.tokenizer ?? source;
+  const tokenizer = await AutoTokenizer.fromPretrained(tokenizerDir).catch((err: Error) => {
+    throw new Error(`${err.message}${o.tokenizer ? '' : ' (name a tokenizer folder with --tokenizer)'}`);
+  });
+  const enc = encoderFromTokenizer(tokenizer);
+  let maxLength = o.maxLength ?? 128;
+  check(Number.isSafeInteger(maxLength) && maxLength >= 4, '--max-length', `must be an integer >= 4, got ${maxLength}`);
+  if (config.position_biased_input && maxLength > config.max_position_embeddings) {
+    log(`note: --max-length ${maxLength} exceeds max_position_embeddings; using ${config.max_position_embeddings}`);
+    maxLength = config.max_position_embeddings;
+  }
+
+  // Data and labels.
+  const trainEx = toExamples(task, readRecords(o.train, o.format), o.train, o.columns);
+  const evalEx = o.eval ? toExamples(task, readRecords(o.eval, o.format), o.eval, o.columns) : [];
+  let labels: LabelMap = { id2label: config.id2label, label2id: config.label2id };
+  if (task === 'sequence-classification' || task === 'token-classification') {
+    labels = resume ? labels : buildLabelMap(labelNames(trainEx), labels);
+    const n = Object.keys(labels.id2label).length;
+    check(n >= 2 || resume !== undefined, o.train, `needs at least two different labels, found ${n}`);
+    Object.assign(config, { id2label: labels.id2label, label2id: labels.label2id, num_labels: n });
+  }
+  config.architectures = [architectureFor(config, head)];
+  const trainFeatures = featurize(task, trainEx, enc, { maxLength, labels, file: o.train });
+  const evalFeatures = o.eval ? featurize(task, evalEx, enc, { maxLength, labels, file: o.eval }) : [];
+
+  // The schedule.
+  const microPerEpoch = Math.ceil(trainFeatures.length / batchSize);
+  const stepsPerEpoch = Math.ceil(microPerEpoch / gradAccum);
+  const totalSteps = o.maxSteps ?? (o.epochs ?? 3) * stepsPerEpoch;
+  check(Number.isSafeInteger(totalSteps) && totalSteps >= 1, o.maxSteps !== undefined ? '--max-steps' : '--epochs', `gives ${totalSteps} updates`);
+  const epochs = Math.ceil(totalSteps / stepsPerEpoch);
+  const warmupSteps = o.warmupSteps ?? Math.ceil((o.warmupRatio ?? 0) * totalSteps);
+  const schedule = { kind: o.schedule ?? 'linear' as ScheduleKind, lr: o.lr ?? 5e-5, warmupSteps, totalSteps };
+  const args = {
+    task, batchSize, gradAccum, epochs, totalSteps, lr: schedule.lr, schedule: schedule.kind, warmupSteps, maxLength, seed, dtype,
+    weightDecay: o.weightDecay ?? 0, decay: o.decay ?? 'no-bias-norm', maxGradNorm, train: o.train,
+  };
+  if (resume) {
+    const before = resume.trainerState.args;
+    for (const k of ['task', 'batchSize', 'gradAccum', 'totalSteps', 'seed', 'maxLength'] as const) {
+      if (before[k] !== undefined && before[k] !== args[k]) {
+        throw new Error(`${o.resume}: was trained with ${k} ${JSON.stringify(before[k])}, this run asks for ${JSON.stringify(args[k])}; resume with the same settings`);
+      }
+    }
+  }
+
+  // Model, optimizer.
+  const { tensors: ckpt, files } = loadCheckpointTensors(source);
+  const { weights, fresh } = trainingWeights(config, head, ckpt, files[0]!, seed, dtype);
+  if (fresh.length) log(`initialised new ${head} weights: ${fresh.join(', ')}`);
+  const gm = await gradientModelFromTensors(config, weights, head, { dtype, dropout: o.dropout ?? true, seed, threads: o.threads });
+  // Dropout masks depend on (seed, step): a resumed run continues the very sequence of masks.
+  gm.step = resume?.trainerState.dropoutStep ?? 0;
+  try {
+    const opt = new AdamW(gm.params, { lr: schedule.lr, betas: o.betas, eps: o.eps, weightDecay: args.weightDecay, decay: args.decay });
+    if (resume) opt.loadStateTensors(resume.optimizer.tensors, resume.optimizer.step, join(source, 'optimizer.safetensors'));
+
+    const state: TrainerState = resume?.trainerState ?? {
+      globalStep: 0, epoch: 0, batchInEpoch: 0, dropoutStep: 0, totalSteps, seed, bestMetric: null, bestStep: null,
+      metricName: o.metric ?? defaultMetric(task), logHistory: [], args,
+    };
+    const lastDir = join(o.out, 'last');
+    const bestDir = join(o.out, 'best');
+    const withTypes = config.type_vocab_size > 0;
+    const save = (dir: string, withOptimizer: boolean, extra?: Record<string, unknown>) => saveCheckpoint(dir, {
+      config, weights: gm.params, tokenizerDir,
+      optimizer: withOptimizer ? { tensors: opt.stateTensors(), step: opt.stepCount } : undefined,
+      trainerState: withOptimizer ? state : undefined, extraJson: extra,
+    });
+
+    const bar = new ProgressBar(process.stderr, 5000, o.progress ?? true);
+    const acc = new GradientAccumulator();
+    let bestEval: EvalResult | null = null;
+    let interrupted = false;
+    let stepTime = 0, stepsTimed = 0;
+    const recentLoss: number[] = [];
+    log(`training ${trainFeatures.length} examples${evalFeatures.length ? `, evaluating on ${evalFeatures.length}` : ''}: ` +
+      `${epochs} epoch(s), ${totalSteps} updates of ${batchSize * gradAccum} examples, lr ${schedule.lr} (${schedule.kind}, ${warmupSteps} warm-up)`);
+    bar.begin(state.globalStep);
+
+    outer: for (let epoch = state.epoch; epoch < epochs && state.globalStep < totalSteps; epoch++) {
+      // The order of an epoch depends only on the seed and the epoch, so a resumed run sees the same batches.
+      const order = new Rng(seed * 65536 + epoch).shuffle([...trainFeatures.keys()]);
+      const micro = batchIndices(order, batchSize);
+      let mb = epoch === state.epoch ? state.batchInEpoch : 0;
+      state.epoch = epoch;
+      while (mb < micro.length && state.globalStep < totalSteps) {
+        const t0 = performance.now();
+        const group = micro.slice(mb, mb + gradAccum);
+        let tokens = 0;
+        let grads: Map<string, Tensor>, loss: number;
+        if (group.length === 1) {
+          const batch = collate(task, group[0]!.map((i) => trainFeatures[i]!), enc.padId, withTypes);
+          tokens = countTokens(batch);
+          ({ grads, loss } = await gm.computeGradients(batch));
+        } else {
+          for (const idx of group) {
+            const batch = collate(task, idx.map((i) => trainFeatures[i]!), enc.padId, withTypes);
+            tokens += countTokens(batch);
+            const r = await gm.computeGradients(batch);
+            acc.add(r.grads, r.loss, lossWeight(task, batch));
+          }
+          if (acc.empty) { mb += group.length; continue; } // nothing labelled in these batches
+          ({ grads, loss } = acc.take());
+        }
+        if (!Number.isFinite(loss)) throw new Error(`update ${state.globalStep + 1}: the loss is ${loss}; lower --lr or check the data`);
+        const lr = learningRate(schedule, state.globalStep);
+        applyUpdate(opt, grads, lr, maxGradNorm);
+        state.globalStep++;
+        mb += group.length;
+        state.batchInEpoch = mb;
+        state.dropoutStep = gm.step;
+        stepTime += performance.now() - t0; stepsTimed++;
+
+        recentLoss.push(loss);
+        if (recentLoss.length > 20) recentLoss.shift();
+        const smooth = recentLoss.reduce((a, b) => a + b, 0) / recentLoss.length;
+        bar.update({ step: state.globalStep, total: totalSteps, epoch: epoch + 1, epochs, loss: smooth, lr, tokens });
+        if (state.globalStep % 10 === 0 || state.globalStep === 1) state.logHistory.push({ step: state.globalStep, loss, lr });
+
+        if (o.signal?.aborted) {
+          bar.end();
+          save(lastDir, true);
+          log(`interrupted: saved ${lastDir} at update ${state.globalStep} (continue with --resume ${lastDir})`);
+          interrupted = true;
+          break outer;
+        }
+        if (o.saveSteps && state.globalStep % o.saveSteps === 0) save(lastDir, true);
+      }
+      if (mb < micro.length) break; // max steps reached mid-epoch
+      state.epoch = epoch + 1;
+      state.batchInEpoch = 0;
+
+      if (evalFeatures.length) {
+        const ev = await evaluate(gm, task, evalFeatures, evalEx, {
+          batchSize: o.evalBatchSize ?? batchSize * 2, padId: enc.padId, withTypes, labels, maxAnswerLength: o.maxAnswerLength ?? 30,
+        });
+        const value = ev.metrics[state.metricName];
+        check(value !== undefined, '--metric', `'${state.metricName}' is not computed for ${task} (have ${Object.keys(ev.metrics).join(', ')})`);
+        state.logHistory.push({ step: state.globalStep, epoch: epoch + 1, ...ev.metrics });
+        bar.log(`epoch ${epoch + 1}: ${Object.entries(ev.metrics).map(([k, v]) => `${k} ${v.toFixed(4)}`).join('  ')}`);
+        if (state.bestMetric === null || value! > state.bestMetric) {
+          state.bestMetric = value!;
+          state.bestStep = state.globalStep;
+          bestEval = ev;
+          save(bestDir, false, { 'eval_results.json': { step: state.globalStep, epoch: epoch + 1, ...ev.metrics } });
+          bar.log(`saved the best checkpoint so far (${state.metricName} ${value!.toFixed(4)}) to ${bestDir}`);
+        }
+      }
+      save(lastDir, true);
+    }
+    bar.end();
+    return {
+      globalStep: state.globalStep, interrupted, bestMetric: state.bestMetric, bestDir: state.bestStep === null ? null : bestDir,
+      lastDir, bestEval, history: state.logHistory, labels, metricName: state.metricName,
+      secondsPerStep: stepsTimed ? stepTime / stepsTimed / 1000 : NaN, peakRssBytes: peakRss(),
+    };
+  } finally {
+    await gm.dispose();
+  }
+}
+
+interface EvalSettings { batchSize: number; padId: number; withTypes: boolean; labels: LabelMap; maxAnswerLength: number }
+
+function output(out: Record<string, Tensor>, ...names: string[]): Tensor {
+  for (const n of names) if (out[n]) return out[n]!;
+  throw new Error(`the model returned no ${names[0]} (outputs: ${Object.keys(out).join(', ')})`);
+}
+
+/** Runs the model over `features` (batched, shortest first to save padding) and scores the task's metrics. */
+export async function evaluate(gm: GradientModel, task: Task, features: Feature[], examples: Example[], s: EvalSettings): Promise<EvalResult> {
+  const len = (f: Feature) => (task === 'multiple-choice' ? Math.max(...(f.inputIds as number[][]).map((x) => x.length)) : f.inputIds.length);
+  const order = [...features.keys()].sort((a, b) => len(features[a]!) - len(features[b]!));
+  const rows: Float32Array[] = new Array(features.length);
+  const rows2: Float32Array[] = new Array(features.length); // end logits for QA
+  for (const idx of batchIndices(order, s.batchSize)) {
+    const batch = collate(task, idx.map((i) => features[i]!), s.padId, s.withTypes);
+    const out = await gm.forward(batch);
+    const a = task === 'question-answering' ? output(out, 'start_logits', 'startLogits') : output(out, 'logits');
+    const b = task === 'question-answering' ? output(out, 'end_logits', 'endLogits') : undefined;
+    const per = a.data.length / idx.length;
+    idx.forEach((i, k) => {
+      rows[i] = Float32Array.from(a.data.subarray(k * per, (k + 1) * per) as Float32Array);
+      if (b) rows2[i] = Float32Array.from(b.data.subarray(k * per, (k + 1) * per) as Float32Array);
+    });
+  }
+  const nameOf = (id: number) => s.labels.id2label[id] ?? String(id);
+
+  switch (task) {
+    case 'sequence-classification':
+    case 'multiple-choice': {
+      const gold = features.map((f) => f.label!);
+      const pred = rows.map((r) => argmax(r));
+      const width = rows[0]?.length ?? 0;
+      const data = new Float32Array(rows.length * width);
+      rows.forEach((r, i) => data.set(r, i * width));
+      const metrics: Record<string, number> = { accuracy: accuracy(pred, gold) };
+      if (task === 'sequence-classification') metrics.macro_f1 = macroF1(pred, gold);
+      return { metrics, logits: { data, dims: [rows.length, width] } };
+    }
+    case 'token-classification': {
+      const nLabels = Object.keys(s.labels.id2label).length;
+      const predTags: string[][] = [], goldTags: string[][] = [];
+      features.forEach((f, i) => {
+        const p: string[] = [], g: string[] = [];
+        f.labels!.forEach((l, k) => {
+          if (l === -100) return;
+          g.push(nameOf(l));
+          p.push(nameOf(argmax(rows[i]!, k * nLabels, nLabels)));
+        });
+        predTags.push(p); goldTags.push(g);
+      });
+      const ent = entityScores(predTags, goldTags);
+      return { metrics: { token_accuracy: tokenAccuracy(predTags, goldTags), precision: ent.precision, recall: ent.recall, f1: ent.f1 } };
+    }
+    case 'question-answering': {
+      const preds = features.map((f, i) => bestSpan(f, rows[i]!, rows2[i]!, (examples[f.example] as QaExample).context, s.maxAnswerLength));
+      const gold = features.map((f) => (examples[f.example] as QaExample).answers.map((a) => a.text));
+      const sc = squadScores(preds, gold);
+      return { metrics: { exact_match: sc.exactMatch, f1: sc.f1 } };
+    }
+  }
+}
+
+/** The highest-scoring context span (start <= end, at most maxLen tokens), as text of the context. */
+function bestSpan(f: Feature, start: Float32Array, end: Float32Array, context: string, maxLen: number): string {
+  const offs = f.contextOffsets!;
+  let best = -Infinity, span: [number, number] | null = null;
+  for (let i = 0; i < offs.length; i++) {
+    if (!offs[i]) continue;
+    for (let j = i; j < Math.min(offs.length, i + maxLen); j++) {
+      if (!offs[j]) continue;
+      const score = start[i]! + end[j]!;
+      if (score > best) { best = score; span = [offs[i]![0], offs[j]![1]]; }
+    }
+  }
+  return span ? context.slice(span[0], span[1]).trim() : '';
+}

@@ -1,0 +1,151 @@
+// The tokenizer API beyond single texts: batches, padding, truncation strategies, overflow windows,
+// offsets, decoding and special ids. Expected rows are built from the fixture encodings of each text.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AutoTokenizer } from '../src/tokenizers/index.ts';
+
+const V3 = 'test/fixtures/tokenizers/deberta-v3-unigram';
+const V1 = 'test/fixtures/tokenizers/deberta-v1-gpt2bpe';
+
+interface Case { text: string; input_ids: number[]; tokens: string[]; offsets?: [number, number][] }
+function cases(dir: string): Map<string, Case> {
+  const exp = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8')) as { cases: Case[] };
+  return new Map(exp.cases.map((c) => [c.text, c]));
+}
+const v3 = cases(V3);
+/** The fixture ids of a text without [CLS] / [SEP]. */
+const body = (text: string): number[] => v3.get(text)!.input_ids.slice(1, -1);
+
+const LONG = 'In the end, Iraqis must be able to defend their own country — and we will help that proud, new nation secure its liberty.';
+const SHORT = 'Hello world!';
+const CLS = 1;
+const SEP = 2;
+
+test('a batch gives one row per text; padding: true pads to the longest with [PAD] and mask 0', async () => {
+  const tok = await AutoTokenizer.fromPretrained(V3);
+  const ragged = tok([SHORT, 'x']);
+  assert.deepEqual(ragged.inputIds, [v3.get(SHORT)!.input_ids, v3.get('x')!.input_ids]);
+  const r = tok([SHORT, 'x'], { padding: true });
+  const n = v3.get(SHORT)!.input_ids.length;
+  assert.deepEqual(r.inputIds[1], [...v3.get('x')!.input_ids, ...Array(n - 4).fill(0)]);
+  assert.deepEqual(r.attentionMask[1], [1, 1, 1, 1, ...Array(n - 4).fill(0)]);
+  assert.deepEqual(r.tokenTypeIds[1], Array(n).fill(0));
+});
+
+test("padding: 'max_length' pads every row to maxLength; padToMultipleOf rounds up", async () => {
+  const tok = await AutoTokenizer.fromPretrained(V3);
+  const r = tok([SHORT, 'x'], { padding: 'max_length', maxLength: 16 });
+  assert.deepEqual(r.inputIds.map((x) => x.length), [16, 16]);
+  assert.deepEqual(r.inputIds[0], [...v3.get(SHORT)!.input_ids, ...Array(16 - 7).fill(0)]);
+  const m = tok([SHORT], { padding: true, padToMultipleOf: 8 });
+  assert.equal(m.inputIds[0]!.length, 8);
+});
+
+test('pair truncation: longest_first, only_first and only_second keep the right tokens', async () => {
+  const tok = await AutoTokenizer.fromPretrained(V3);
+  const a = body(LONG);
+  const b = body(SHORT);
+  assert.equal(b.length, 5);
+  // 12 - 3 special = 9 tokens. longest_first as `tokenizers` does it: the shorter text (5) asks for
+  // max(5, 9 - 5) = 5, too many, so the budget is halved: 5 for the first text, 4 for the second.
+  assert.deepEqual(tok.encode(LONG, SHORT, { truncation: true, maxLength: 12 }), [CLS, ...a.slice(0, 5), SEP, ...b.slice(0, 4), SEP]);
+  assert.deepEqual(tok.encode(LONG, SHORT, { truncation: 'only_first', maxLength: 12 }), [CLS, ...a.slice(0, 4), SEP, ...b, SEP]);
+  // Both long: longest_first halves the budget (5 + 4 for 9).
+  assert.deepEqual(tok.encode(LONG, LONG, { truncation: 'longest_first', maxLength: 12 }), [CLS, ...a.slice(0, 4), SEP, ...a.slice(0, 5), SEP]);
+  assert.deepEqual(tok.encode(SHORT, LONG, { truncation: 'only_second', maxLength: 12 }), [CLS, ...b, SEP, ...a.slice(0, 4), SEP]);
+  const r = tok(SHORT, LONG, { truncation: 'only_second', maxLength: 12 });
+  assert.deepEqual(r.tokenTypeIds[0], [0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1]);
+  assert.throws(() => tok(LONG, SHORT, { truncation: 'only_second', maxLength: 8 }), /second sequence \(5 tokens\) is too short/);
+});
+
+test('overflow windows with a stride: question answering over a long context', async () => {
+  const tok = await AutoTokenizer.fromPretrained(V3);
+  const q = body(SHORT);
+  const ctx = body(LONG);
+  assert.equal(ctx.length, 31);
+  const r = tok(SHORT, LONG, {
+    truncation: 'only_second',
+    maxLength: 16,
+    stride: 3,
+    returnOverflowingTokens: true,
+    returnOffsets: true,
+    returnSequenceIds: true,
+    padding: true,
+  });
+  // 16 - 3 special - 5 question tokens = 8 context tokens per window, each window starting 5 after the last.
+  const windows = [0, 5, 10, 15, 20, 25].map((s) => ctx.slice(s, s + 8));
+  assert.deepEqual(r.overflowToSampleMapping, [0, 0, 0, 0, 0, 0]);
+  assert.deepEqual(
+    r.inputIds,
+    windows.map((w) => [CLS, ...q, SEP, ...w, SEP, ...Array(8 - w.length).fill(0)]),
+  );
+  assert.deepEqual(r.tokenTypeIds[1], [0, 0, 0, 0, 0, 0, 0, ...Array(9).fill(1)]);
+  assert.deepEqual(r.sequenceIds![5], [null, 0, 0, 0, 0, 0, null, 1, 1, 1, 1, 1, 1, null, null, null]);
+  // Offsets of context tokens point into the context.
+  const fullOffsets = v3.get(LONG)!.offsets!.slice(1, -1);
+  assert.deepEqual(r.offsets![1]!.slice(7, 15), fullOffsets.slice(5, 13));
+  assert.deepEqual(r.offsets![0]![0], [0, 0]);
+});
+
+test('a single long text overflows into windows of maxLength', async () => {
+  const tok = await AutoTokenizer.fromPretrained(V3);
+  const ctx = body(LONG);
+  const r = tok(LONG, { truncation: true, maxLength: 12, stride: 2, returnOverflowingTokens: true });
+  const starts = [0, 8, 16, 24];
+  assert.deepEqual(r.inputIds, starts.map((s) => [CLS, ...ctx.slice(s, s + 10), SEP]));
+  // Without returnOverflowingTokens only the first window is returned.
+  assert.deepEqual(tok(LONG, { truncation: true, maxLength: 12, stride: 2 }).inputIds, [[CLS, ...ctx.slice(0, 10), SEP]]);
+});
+
+test('offsets are in code points by default (like Python), or UTF-16 units on request', async () => {
+  const tok = await AutoTokenizer.fromPretrained(V3);
+  const text = 'emoji 😀🎉👍🏽 family 👨‍👩‍👧';
+  const cp = tok(text, { returnOffsets: true }).offsets![0]!;
+  assert.deepEqual(cp, v3.get(text)!.offsets);
+  const u16 = tok(text, { returnOffsets: true, offsetUnits: 'utf16' }).offsets![0]!;
+  assert.deepEqual(u16[7], [6, 14]); // [UNK] for the four emoji: eight UTF-16 units
+  assert.deepEqual(cp[7], [6, 10]); // four code points
+  assert.equal(text.slice(...u16[8]!), ' family');
+});
+
+test('decode, tokenize and the id/token conversions', async () => {
+  const tok = await AutoTokenizer.fromPretrained(V3);
+  const ids = v3.get(SHORT)!.input_ids;
+  assert.equal(tok.decode(ids), '[CLS] Hello world![SEP]');
+  assert.equal(tok.decode(ids, { skipSpecialTokens: true }), 'Hello world!');
+  assert.deepEqual(tok.batchDecode([ids, ids], { skipSpecialTokens: true }), ['Hello world!', 'Hello world!']);
+  assert.deepEqual(tok.tokenize(SHORT), ['▁He', 'll', 'o', '▁world', '!']);
+  assert.deepEqual(tok.encode(SHORT, null, { addSpecialTokens: false }), body(SHORT));
+  assert.equal(tok.convertIdsToTokens(8000), '[MASK]');
+  assert.deepEqual(tok.convertTokensToIds(['[MASK]', '▁world', 'no-such-piece']), [8000, 216, 3]);
+  assert.throws(() => tok.convertIdsToTokens(9999), /id 9999 is not in the vocabulary/);
+  assert.equal(tok.maskToken, '[MASK]');
+  assert.equal(tok.modelMaxLength, Infinity);
+  assert.equal(tok.getVocab().get('[MASK]'), 8000);
+});
+
+test('DeBERTa v1: pairs are [CLS] A [SEP] [SEP] B [SEP], all type 0, decoded bytes round-trip', async () => {
+  const tok = await AutoTokenizer.fromPretrained(V1);
+  const v1 = cases(V1);
+  const a = v1.get(SHORT)!.input_ids.slice(1, -1);
+  const b = v1.get('x')!.input_ids.slice(1, -1);
+  const r = tok(SHORT, 'x');
+  assert.deepEqual(r.inputIds[0], [CLS, ...a, SEP, SEP, ...b, SEP]);
+  assert.deepEqual(r.tokenTypeIds[0], Array(a.length + b.length + 4).fill(0));
+  const text = 'naïve café résumé coöperate Ångström';
+  assert.equal(tok.decode(tok.encode(text), { skipSpecialTokens: true }), text);
+});
+
+test('non-string input is refused with a clear TypeError', async () => {
+  const tok = await AutoTokenizer.fromPretrained(V3);
+  const call = tok as unknown as (...a: unknown[]) => unknown;
+  assert.throws(() => call(42), { name: 'TypeError', message: /expected a string, an array of strings or an array of \[text, textPair\] pairs, got number/ });
+  assert.throws(() => call(['ok', 7]), { name: 'TypeError', message: /text\[1\] must be a string or a \[text, textPair\] pair, got number/ });
+  assert.throws(() => call('ok', 5), { name: 'TypeError', message: /second argument must be a text pair/ });
+  assert.throws(() => call(['a', 'b'], ['c']), { name: 'TypeError', message: /as long as the texts/ });
+  assert.throws(() => call([['a', null]]), { name: 'TypeError', message: /text\[0\]\[1\] must be a string, got null/ });
+  assert.throws(() => tok.encode(undefined as unknown as string), { name: 'TypeError', message: /text must be a string, got undefined/ });
+  assert.throws(() => tok.decode(['1'] as unknown as number[]), { name: 'TypeError' });
+});
