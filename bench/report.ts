@@ -98,7 +98,7 @@ export function formatReport(r: BenchResult): string {
   const tr = r.training;
   if (tr) {
     out.push(`Training step (v3-xsmall, forward + backward, batch ${tr.batch}×${tr.seq}): ${tr.step
-      ? `${ms(tr.step.medianMs)} median of ${tr.step.runs}; ≈${tr.gflopPerStep!.toFixed(0)} GFLOP → ${tr.gflops!.toFixed(0)} GFLOP/s (${pct(tr.gflops! / rate)} of matmul)`
+      ? `${ms(tr.step.medianMs)} median of ${tr.step.runs}; ≈${tr.gflopPerStep!.toFixed(0)} GFLOP → ${tr.gflops!.toFixed(0)} GFLOP/s (${pct(tr.gflops! / rate)} of matmul); graph + session built in ${ms(tr.createMs!)}`
       : tr.note}`);
     out.push('');
   }

@@ -2,8 +2,9 @@
 // and transformers.js itself end to end), in one process, interleaved, medians. See docs/perf.md.
 //
 //   npm run bench -- [--quick] [--json] [--shapes v3-xsmall,v3-base] [--runs N] [--threads T] [--batches 1x128,8x128]
+//                    [--save FILE (the JSON, besides the table)]
 import { availableParallelism, cpus, loadavg } from 'node:os';
-import { statSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
@@ -18,6 +19,7 @@ import { measureTokenization, ourTokenizer, tjsEncode } from './tokenization.ts'
 import { measureTrainingStep } from './training.ts';
 import { TOKENIZER_DIR, tjsFolder, tjsTokenizer } from './transformersjs.ts';
 
+const started = Date.now();
 const { values: args } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
@@ -26,6 +28,7 @@ const { values: args } = parseArgs({
     runs: { type: 'string' },
     threads: { type: 'string', default: '2' },
     batches: { type: 'string' },
+    save: { type: 'string' },
   },
 });
 
@@ -37,7 +40,7 @@ for (const s of shapes) if (!SHAPES.includes(s)) throw new Error(`--shapes: unkn
 const batches = (args.batches ?? '1x128,8x128,8x512').split(',').map((b) => b.split('x').map(Number) as [number, number]);
 /** Timed work per case (ms) when --runs is not given; at least 3 (quick) or 5 runs, after the check run (+1 warm-up). */
 const timing = { warmup: quick ? 0 : 1, runs, targetMs: quick ? 2_000 : 15_000, minRuns: quick ? 3 : 5 };
-const log = (msg: string) => process.stderr.write(`${msg}\n`);
+const log = (msg: string) => process.stderr.write(`[${((Date.now() - started) / 1e3).toFixed(0).padStart(3)} s] ${msg}\n`);
 
 // transformers.js needs a Hub-style folder per shape; made once, removed at the end.
 const folders = new Map<ShapeName, { dir: string; remove: () => void }>();
@@ -47,7 +50,6 @@ function tjsFolderFor(peer: Peer): string {
 }
 process.on('exit', () => { for (const f of folders.values()) f.remove(); });
 
-const started = Date.now();
 const result: BenchResult = {
   date: new Date().toISOString(),
   command: `npm run bench --${process.argv.slice(2).map((a) => ` ${a}`).join('')}`,
@@ -85,7 +87,7 @@ for (const shape of shapes) {
   } finally { ck.remove(); }
   if (shape === 'v3-xsmall') {
     log(`${shape}: training step`);
-    result.training = await measureTrainingStep(peer.config, weights, { threads, batch: 8, seq: 128, runs, targetMs: timing.targetMs });
+    result.training = await measureTrainingStep(peer.config, weights, { ...timing, threads, batch: 8, seq: 128 });
   }
   result.shapes.push(sr);
 }
@@ -97,4 +99,6 @@ result.matmul.gflops = Math.max(result.matmul.start.gflops, result.matmul.end.gf
 result.machine.loadavgEnd = loadavg();
 result.seconds = (Date.now() - started) / 1e3;
 
-process.stdout.write(args.json ? `${JSON.stringify(result, null, 2)}\n` : formatReport(result));
+const json = `${JSON.stringify(result, null, 2)}\n`;
+if (args.save) writeFileSync(args.save, json);
+process.stdout.write(args.json ? json : formatReport(result));

@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { register as registerForward } from './commands/forward.ts';
+import { register as registerGrad } from './commands/grad.ts';
 import { register as registerInit } from './commands/init.ts';
 import { register as registerTrain } from './commands/train.ts';
 import { register as registerTokenize } from './commands/tokenize.ts';
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
     .version(pkg.version);
   // Subcommands (one module each, in src/cli/commands):
   registerForward(program);
+  registerGrad(program);
   registerInit(program);
   registerTrain(program);
   registerTokenize(program);

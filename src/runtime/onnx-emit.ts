@@ -7,7 +7,6 @@ import onnxProto from 'onnx-proto';
 import type { DType, Tensor } from '../tensor.ts';
 import type { Graph } from '../graph/graph.ts';
 import type { Attrs, Node, Value } from '../graph/value.ts';
-import { foldable } from './fold.ts';
 
 const { onnx } = onnxProto;
 
@@ -66,14 +65,14 @@ function attribute(name: string, value: NonNullable<Attrs[string]>) {
   return { name, type: A.TENSOR, t: tensorProto(name, value) };
 }
 
-/** Everything the outputs depend on, in graph (hence topological) order; `isLeaf` cuts the walk short. */
-function reachable(outputs: Value[], isLeaf: (v: Value) => boolean): { nodes: Node[]; leaves: Value[] } {
+/** Everything the outputs depend on, in graph (hence topological) order. */
+function reachable(outputs: Value[]): { nodes: Node[]; leaves: Value[] } {
   const seenNodes = new Set<Node>();
   const leaves = new Set<Value>();
   const stack = [...outputs];
   while (stack.length) {
     const v = stack.pop()!;
-    if (!v.producer || isLeaf(v)) { leaves.add(v); continue; }
+    if (!v.producer) { leaves.add(v); continue; }
     if (seenNodes.has(v.producer)) continue;
     seenNodes.add(v.producer);
     for (const x of v.producer.inputs) if (x) stack.push(x);
@@ -85,19 +84,12 @@ function reachable(outputs: Value[], isLeaf: (v: Value) => boolean): { nodes: No
 export function emitOnnx(g: Graph, opts: EmitOptions): EmittedModel {
   const paramsAsInputs = opts.paramsAs === 'inputs';
   const outs = Object.entries(opts.outputs);
-  const folded = new Map<Value, Tensor>();
-  const isFolded = (v: Value) => {
-    if (folded.has(v)) return true;
-    const t = foldable(v, !paramsAsInputs);
-    if (t) folded.set(v, t);
-    return Boolean(t);
-  };
-  const { nodes, leaves } = reachable(outs.map(([, v]) => v), isFolded);
+  const { nodes, leaves } = reachable(outs.map(([, v]) => v));
   const names = new Map<Value, string>();
   const nameOf = (v: Value): string => {
     let n = names.get(v);
     if (!n) {
-      n = folded.has(v) ? `folded_${v.id}` : v.kind === 'input' || v.kind === 'param' ? v.name! : v.kind === 'const' ? `const_${v.id}` : `${v.producer!.type}_${v.id}`;
+      n = v.kind === 'input' || v.kind === 'param' ? v.name! : v.kind === 'const' ? `const_${v.id}` : `${v.producer!.type}_${v.id}`;
       names.set(v, n);
     }
     return n;
@@ -107,9 +99,7 @@ export function emitOnnx(g: Graph, opts: EmitOptions): EmittedModel {
   const initializers: Array<{ name: string; t: Tensor }> = [];
   for (const v of g.inputs) if (leaves.includes(v)) inputs.push(valueInfo(nameOf(v), v));
   for (const v of leaves) {
-    const f = folded.get(v);
-    if (f) initializers.push({ name: nameOf(v), t: f });
-    else if (v.kind === 'param' && paramsAsInputs) inputs.push(valueInfo(nameOf(v), v));
+    if (v.kind === 'param' && paramsAsInputs) inputs.push(valueInfo(nameOf(v), v));
     else if (v.kind === 'param' || v.kind === 'const') {
       if (!v.constValue) throw new Error(`emit: ${v.kind} ${nameOf(v)} has no value`);
       initializers.push({ name: nameOf(v), t: v.constValue });

@@ -82,7 +82,7 @@ export function toByteLevel(s: NormalizedString, a: string[]): NormalizedString 
       put(0x80 | (c & 0x3f), st, en);
     }
   }
-  return new NormalizedString(chars.join(''), starts, ends);
+  return new NormalizedString(chars.join(''), starts, ends, s.origin);
 }
 
 /**

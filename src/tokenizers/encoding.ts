@@ -118,13 +118,13 @@ export class Encoding {
       c.mergeWith(po.clone());
       overflowing.push(c);
     }
-    this.ids.push(...pair.ids);
-    this.typeIds.push(...pair.typeIds);
-    this.starts.push(...pair.starts);
-    this.ends.push(...pair.ends);
-    this.specialTokensMask.push(...pair.specialTokensMask);
-    this.attentionMask.push(...pair.attentionMask);
-    this.sequenceIds.push(...pair.sequenceIds);
+    append(this.ids, pair.ids);
+    append(this.typeIds, pair.typeIds);
+    append(this.starts, pair.starts);
+    append(this.ends, pair.ends);
+    append(this.specialTokensMask, pair.specialTokensMask);
+    append(this.attentionMask, pair.attentionMask);
+    append(this.sequenceIds, pair.sequenceIds);
     this.overflowing = overflowing;
   }
 
@@ -144,9 +144,13 @@ export class Encoding {
     const k = target - this.ids.length;
     if (k <= 0) return;
     const fill = (arr: number[], v: number): void => {
-      const extra = new Array<number>(k).fill(v);
-      if (side === 'right') arr.push(...extra);
-      else arr.unshift(...extra);
+      if (side === 'right') for (let j = 0; j < k; j++) arr.push(v);
+      else {
+        const old = arr.slice();
+        arr.length = 0;
+        for (let j = 0; j < k; j++) arr.push(v);
+        append(arr, old);
+      }
     };
     fill(this.ids, padId);
     fill(this.typeIds, padTypeId);
@@ -156,4 +160,9 @@ export class Encoding {
     fill(this.attentionMask, 0);
     fill(this.sequenceIds, -1);
   }
+}
+
+/** dst.push(...src) without the argument-count limit of spreading long arrays. */
+function append(dst: number[], src: number[]): void {
+  for (let i = 0; i < src.length; i++) dst.push(src[i]!);
 }

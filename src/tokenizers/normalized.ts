@@ -21,6 +21,11 @@ export class NormalizedString {
     public readonly starts: Int32Array,
     /** Original end offset (UTF-16) of each code unit of `text`. */
     public readonly ends: Int32Array,
+    /**
+     * Where this string starts in the original text, whatever normalisation removed from its front
+     * (`tokenizers`' original_shift); a piece cut out by a pre-tokeniser starts at its first character.
+     */
+    public readonly origin: number = starts.length ? starts[0]! : 0,
   ) {}
 
   /** A string not normalised yet: code unit i of `text` is original [offset + i, offset + i + 1). */
@@ -43,7 +48,7 @@ export class NormalizedString {
       starts[i] = offset + i;
       ends[i] = offset + i + 1;
     }
-    return new NormalizedString(text, starts, ends);
+    return new NormalizedString(text, starts, ends, offset);
   }
 
   get length(): number {
@@ -52,7 +57,8 @@ export class NormalizedString {
 
   slice(a: number, b: number): NormalizedString {
     if (a === 0 && b === this.text.length) return this;
-    return new NormalizedString(this.text.slice(a, b), this.starts.subarray(a, b), this.ends.subarray(a, b));
+    const origin = a < this.text.length ? this.starts[a]! : this.origin;
+    return new NormalizedString(this.text.slice(a, b), this.starts.subarray(a, b), this.ends.subarray(a, b), origin);
   }
 
   /** Original offsets of the normalised range [a, b); an empty range maps to a point. */
@@ -62,9 +68,8 @@ export class NormalizedString {
     return this.text.length ? [this.starts[0]!, this.starts[0]!] : [0, 0];
   }
 
-  /** Start of the original range this string covers (0 when empty). */
   get originalStart(): number {
-    return this.text.length ? this.starts[0]! : 0;
+    return this.origin;
   }
 
   /**
@@ -92,13 +97,13 @@ export class NormalizedString {
       m = re.exec(this.text);
     }
     b.copy(this, last, this.text.length);
-    return b.build();
+    return b.build(this.origin);
   }
 
   /** Replaces each occurrence of one character with another string, keeping alignments. */
   replaceChar(ch: string, by: string): NormalizedString {
     if (!this.text.includes(ch)) return this;
-    if (ch.length === by.length) return new NormalizedString(this.text.split(ch).join(by), this.starts, this.ends);
+    if (ch.length === by.length) return new NormalizedString(this.text.replaceAll(ch, by), this.starts, this.ends, this.origin);
     return this.replace(new RegExp(escapeRegExp(ch), 'gu'), by);
   }
 
@@ -113,7 +118,7 @@ export class NormalizedString {
     ends.fill(this.ends[0]!, 0, k);
     starts.set(this.starts, k);
     ends.set(this.ends, k);
-    return new NormalizedString(s + this.text, starts, ends);
+    return new NormalizedString(s + this.text, starts, ends, this.origin);
   }
 
   /** Appends `s`: its characters align to the original last character. */
@@ -127,7 +132,7 @@ export class NormalizedString {
     ends.set(this.ends, 0);
     starts.fill(this.starts[n - 1]!, n);
     ends.fill(this.ends[n - 1]!, n);
-    return new NormalizedString(this.text + s, starts, ends);
+    return new NormalizedString(this.text + s, starts, ends, this.origin);
   }
 
   strip(left: boolean, right: boolean): NormalizedString {
@@ -135,7 +140,9 @@ export class NormalizedString {
     let b = this.text.length;
     if (left) while (a < b && isWhitespaceAt(this.text, a)) a += charLen(this.text, a);
     if (right) while (b > a && isWhitespaceAt(this.text, b - 1)) b--;
-    return this.slice(a, b);
+    if (a === 0 && b === this.text.length) return this;
+    // Stripping is a normalisation, not a split: the string keeps its origin.
+    return new NormalizedString(this.text.slice(a, b), this.starts.subarray(a, b), this.ends.subarray(a, b), this.origin);
   }
 
   /**
@@ -158,7 +165,7 @@ export class NormalizedString {
       }
       i += len;
     }
-    return changed ? b.build() : this;
+    return changed ? b.build(this.origin) : this;
   }
 
   /**
@@ -181,7 +188,7 @@ export class NormalizedString {
       pos += charLen(t, pos);
       for (let k = 0; k < -change && pos < t.length; k++) pos += charLen(t, pos);
     }
-    return b.build();
+    return b.build(this.origin);
   }
 
   /** Unicode normalisation (NFC, NFD, NFKC, NFKD) with per-cluster alignment. */
@@ -216,7 +223,7 @@ export class NormalizedString {
         b.push(outChars[j]!, lastS, lastE);
       }
     }
-    return b.build();
+    return b.build(this.origin);
   }
 }
 
@@ -278,7 +285,7 @@ export class Builder {
     this.ends.fill(end, this.n, this.n + s.length);
     this.n += s.length;
   }
-  build(): NormalizedString {
-    return new NormalizedString(this.parts.join(''), this.starts.slice(0, this.n), this.ends.slice(0, this.n));
+  build(origin: number): NormalizedString {
+    return new NormalizedString(this.parts.join(''), this.starts.slice(0, this.n), this.ends.slice(0, this.n), origin);
   }
 }

@@ -57,6 +57,7 @@ export class TokenizerPipeline {
   private addedByContent = new Map<string, AddedToken>();
   private rawSplit: RegExp | null;
   private normSplit: RegExp | null;
+  private normContent: Map<string, AddedToken>;
   /** Word -> model output (ids, token ends); words repeat a lot in real text. */
   private cache = new Map<string, { ids: number[]; ends: number[] }>();
 
@@ -77,7 +78,6 @@ export class TokenizerPipeline {
     this.normSplit = matcher(norm.map((t) => (this.normalizer ? this.normalizer(NormalizedString.fromOriginal(t.content)).text : t.content)));
     this.normContent = new Map(norm.map((t) => [this.normalizer ? this.normalizer(NormalizedString.fromOriginal(t.content)).text : t.content, t]));
   }
-  private normContent: Map<string, AddedToken>;
 
   get addedTokens(): AddedToken[] {
     return [...this.added.values()];
@@ -105,7 +105,7 @@ export class TokenizerPipeline {
   /** Tokens of one text, no special tokens added; `seq` (0 or 1) becomes the type and sequence id. */
   encodeSequence(text: string, seq: 0 | 1): Encoding {
     const enc = new Encoding();
-    for (const [a, b, tok] of this.splitAdded(text, this.rawSplit, this.addedByContent, true)) {
+    for (const [a, b, tok] of this.splitAdded(text, this.rawSplit, this.addedByContent)) {
       if (tok) {
         pushToken(enc, tok.id, a, b, seq);
         continue;
@@ -113,7 +113,7 @@ export class TokenizerPipeline {
       let ns = NormalizedString.fromOriginal(text.slice(a, b), a);
       if (this.normalizer) ns = this.normalizer(ns);
       if (this.normSplit) {
-        for (const [x, y, t] of this.splitAdded(ns.text, this.normSplit, this.normContent, false)) {
+        for (const [x, y, t] of this.splitAdded(ns.text, this.normSplit, this.normContent)) {
           if (t) {
             const [s, e] = ns.originalRange(x, y);
             pushToken(enc, t.id, s, e, seq);
@@ -152,7 +152,7 @@ export class TokenizerPipeline {
    * Cuts `text` around the added tokens `re` finds (leftmost, longest), applying their lstrip / rstrip /
    * single_word options. Yields [start, end, token or null] covering the text.
    */
-  private splitAdded(text: string, re: RegExp | null, byContent: Map<string, AddedToken>, _raw: boolean): [number, number, AddedToken | null][] {
+  private splitAdded(text: string, re: RegExp | null, byContent: Map<string, AddedToken>): [number, number, AddedToken | null][] {
     if (!re || text.length === 0) return [[0, text.length, null]];
     const out: [number, number, AddedToken | null][] = [];
     re.lastIndex = 0;

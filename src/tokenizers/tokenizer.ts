@@ -259,7 +259,7 @@ export class PreTrainedTokenizer extends CallableBase {
     const p = o.padding;
     if (p === undefined || p === false || p === 'do_not_pad') return;
     let target: number;
-    if (p === true || p === 'longest') target = Math.max(0, ...rows.map((r) => r.length));
+    if (p === true || p === 'longest') target = rows.reduce((m, r) => Math.max(m, r.length), 0);
     else if (p === 'max_length') {
       target = o.maxLength ?? this.modelMaxLength;
       if (!Number.isFinite(target)) return; // transformers warns and leaves the rows as they are

@@ -65,6 +65,8 @@ export interface TrainOptions {
   maxAnswerLength?: number;
   /** Stops training after the current update, saving `last/` first (Ctrl-C). */
   signal?: AbortSignal;
+  /** Called after every optimizer update (e.g. to stop a run through `signal` at a given step). */
+  onStep?: (info: { step: number; loss: number; lr: number; epoch: number }) => void;
   /** Show the progress bar (default true). */
   progress?: boolean;
   log?: (line: string) => void;
@@ -281,6 +283,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         const smooth = recentLoss.reduce((a, b) => a + b, 0) / recentLoss.length;
         bar.update({ step: state.globalStep, total: totalSteps, epoch: epoch + 1, epochs, loss: smooth, lr, tokens });
         if (state.globalStep % 10 === 0 || state.globalStep === 1) state.logHistory.push({ step: state.globalStep, loss, lr });
+        o.onStep?.({ step: state.globalStep, loss, lr, epoch });
 
         if (o.signal?.aborted) {
           bar.end();

@@ -94,3 +94,14 @@ defineOp({
     return [attrs.transA ? swapAxes(da) : da, attrs.transB ? swapAxes(db) : db];
   },
 });
+
+/** Y = A @ op(B) + C for 2-D A; lowered to by the emitter for linear layers on baked weights. */
+defineOp({
+  type: 'Gemm',
+  infer(inputs, attrs) {
+    const [a, b] = operands(inputs, 'Gemm');
+    const rows = attrs.transA ? a.shape[1]! : a.shape[0]!;
+    const cols = attrs.transB ? b.shape[0]! : b.shape[1]!;
+    return [{ dtype: a.dtype, shape: [rows, cols] }];
+  },
+});

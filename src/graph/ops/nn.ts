@@ -153,9 +153,7 @@ defineOp({
       const reduction = (attrs.reduction as string | undefined) ?? 'mean';
       const perSample = reduction === 'mean' ? dLoss.div(g.op1('ReduceSum', [w], { keepdims: 0 })) : dLoss;
       const coef = g.op1('Unsqueeze', [w.mul(perSample), g.constInt64([1])]);
-      const C = s.shape[1]!;
-      if (!isKnown(C)) throw new Error('SoftmaxCrossEntropyLoss: gradient needs a known number of classes');
-      const classes = g.constInt64(range(C), s.shape.map((_, i) => (i === 1 ? C : 1))).cast(lab.dtype);
+      const classes = classIndices(s).cast(lab.dtype);
       const onehot = g.op1('Equal', [g.op1('Unsqueeze', [lab, g.constInt64([1])]), classes]).cast(dt);
       ds = p.sub(onehot).mul(coef);
     }
@@ -166,6 +164,17 @@ defineOp({
     return [ds, null, null];
   },
 });
+
+/** 0, 1, ..., C - 1 along axis 1 of a [1, C, 1, ...] tensor, C being the classes of scores [N, C, ...]. */
+function classIndices(s: Value): Value {
+  const g = s.graph;
+  const C = s.shape[1]!;
+  const dims = s.shape.map((_, i) => (i === 1 ? -1 : 1));
+  if (isKnown(C)) return g.constInt64(range(C), dims.map((d) => (d === -1 ? C : d)));
+  // A run-time count (question answering: the sequence length; multiple choice: the choices).
+  const count = g.op1('Squeeze', [g.op1('Slice', [g.op1('Shape', [s]), g.constInt64([1]), g.constInt64([2]), g.constInt64([0])]), g.constInt64([0])]);
+  return g.op1('Range', [g.scalar(0, 'int64'), count, g.scalar(1, 'int64')]).reshape(dims);
+}
 
 function scalarTensor(dtype: DType, x: number): Tensor {
   return dtype === 'float64' ? { dtype, dims: [1], data: Float64Array.of(x) } : { dtype: 'float32', dims: [1], data: Float32Array.of(x) };

@@ -5,7 +5,8 @@
 // The rule set follows SentencePiece's recipe: every code point whose NFKC form differs maps to it; every
 // sequence that is canonically equivalent to a composed character (spelled with any characters that
 // decompose to its parts) maps to the composed form; rules that shorter rules already imply are dropped;
-// then the "NMT" extras: control/format whitespace becomes a space, and the full-width tilde is kept.
+// then the "NMT" extras: control/format whitespace becomes a space, other control characters
+// are removed, and the full-width tilde is kept.
 //
 // Blob layout (little-endian): uint32 trie byte size | trie units (uint32 each, see darts.ts) | the
 // replacement strings, each UTF-8 and NUL-terminated; a trie value is the offset of its replacement.
@@ -13,7 +14,13 @@ import { buildDoubleArray, compareBytes, listKeys } from './darts.ts';
 
 export type CharsMap = Map<string, string>;
 
-const NMT_SPACES = [0x9, 0xa, 0xc, 0xd, 0x1680, 0x200b, 0x200e, 0x200f, 0x2028, 0x2029, 0x2581, 0xfeff, 0xfffd];
+const NMT_SPACES = [0x9, 0xa, 0xc, 0xd, 0x1680, 0x200b, 0x200c, 0x200e, 0x200f, 0x2028, 0x2029, 0x2581, 0xfeff, 0xfffd];
+// Removed outright: C0 controls other than the whitespace above, DEL and two C1 controls.
+const NMT_REMOVED = [
+  ...[0x1, 0x2, 0x3, 0x4, 0x5, 0x6, 0x7, 0x8, 0xb, 0xe, 0xf],
+  ...Array.from({ length: 16 }, (_, i) => 0x10 + i),
+  ...[0x7f, 0x8f, 0x9f],
+];
 const FULLWIDTH_TILDE = 0xff5e;
 
 function isUnicodeChar(cp: number): boolean {
@@ -65,6 +72,7 @@ export function buildNfkcRules(): CharsMap {
 export function buildNmtNfkcRules(): CharsMap {
   const rules = buildNfkcRules();
   for (const cp of NMT_SPACES) rules.set(String.fromCodePoint(cp), ' ');
+  for (const cp of NMT_REMOVED) rules.set(String.fromCodePoint(cp), '');
   rules.delete(String.fromCodePoint(FULLWIDTH_TILDE));
   return removeRedundant(rules);
 }

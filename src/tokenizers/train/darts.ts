@@ -98,7 +98,7 @@ class Builder {
     if (n <= this.units.length) return;
     let cap = this.units.length;
     while (cap < n) cap *= 2;
-    const grow = <T extends Uint8Array | Uint32Array>(a: T, make: (n: number) => T): T => {
+    const grow = <T extends Uint8Array | Uint32Array | Int32Array>(a: T, make: (n: number) => T): T => {
       const b = make(cap);
       b.set(a);
       return b;
@@ -146,6 +146,7 @@ class Builder {
     if (prev >= 0) this.nextFree[prev] = next;
     else this.firstFree = next;
     if (next >= 0) this.prevFree[next] = prev;
+    else this.lastFree = prev;
   }
 
   private findBase(labels: number[]): number {
@@ -153,7 +154,10 @@ class Builder {
     // the build stays near-linear (as Darts-clone bounds its search to recent blocks).
     let tries = 0;
     for (let p = this.firstFree; ; p = this.nextFree[p]!) {
-      if (p < 0 || tries++ > 2048) p = this.freshBlock();
+      if (p < 0 || tries++ > 2048) {
+        p = this.freshBlock();
+        tries = -256; // the fresh block's slots are all candidates
+      }
       const base = p ^ labels[0]!;
       if (this.baseUsed[base]) continue;
       let ok = true;
