@@ -72,6 +72,13 @@ const CASES: Case[] = [
   { name: 'MatMul rank-2 by batched', inputs: [{ dims: [3, 4] }, { dims: [2, 4, 5] }], build: (g, [a, b]) => a!.matmul(b!) },
   { name: 'MatMul 1-D operands', inputs: [{ dims: [4] }, { dims: [4, 3] }, { dims: [2, 3, 4] }], build: (g, [v, m, t]) => [v!.matmul(m!), t!.matmul(v!), v!.matmul(v!)] },
   {
+    name: 'FusedMatMul transA, transB, alpha', inputs: [{ dims: [2, 4, 3] }, { dims: [5, 4] }, { dims: [2, 3, 4] }],
+    build: (g, [a, b, c]) => [
+      op(g, 'FusedMatMul', [a!, b!], { transA: 1, transB: 1, alpha: 0.5 }),
+      op(g, 'FusedMatMul', [c!, b!], { transB: 1, alpha: 2 }),
+    ],
+  },
+  {
     name: 'MatMul symbolic batch', inputs: [{ dims: [3, 2, 4], shape: ['b', 2, 4] }, { dims: [4, 2] }],
     build: (g, [a, b]) => a!.matmul(b!),
   },
@@ -174,6 +181,11 @@ const CASES: Case[] = [
         op(g, 'SoftmaxCrossEntropyLoss', [s!, labels], { reduction: 'none', ignore_index: -1 }),
       ];
     },
+  },
+  {
+    // Classes counted at run time, as in question answering (the sequence length) and multiple choice.
+    name: 'SoftmaxCrossEntropyLoss with a symbolic class count', inputs: [{ dims: [3, 5], shape: ['b', 'n'] }],
+    build: (g, [s]) => op(g, 'SoftmaxCrossEntropyLoss', [s!, i64(g, [4, 0, 5])], { ignore_index: 5 }),
   },
   {
     name: 'SoftmaxCrossEntropyLoss with class weights', inputs: [{ dims: [5, 3] }],

@@ -1,50 +1,9 @@
 // The transformers.js-style API: AutoModel*.fromPretrained(dir) returns a callable model.
-import { Graph } from '../graph/graph.ts';
 import { loadCheckpointTensors } from '../io/checkpoint.ts';
-import { Session } from '../runtime/session.ts';
-import { toFloat32, type Tensor } from '../tensor.ts';
-import { readDebertaConfig, type DebertaConfig } from './deberta/config.ts';
-import { buildDeberta, type BuildOptions, type HeadKind } from './deberta/modeling.ts';
-import { bindWeights } from './deberta/weights.ts';
-import { filled, toInt64, type ModelInputs } from './inputs.ts';
+import { readDebertaConfig } from './deberta/config.ts';
+import { createModel, type DebertaModel, type HeadKind, type LoadOptions } from './create.ts';
 
-export type { ModelInputs } from './inputs.ts';
-export type { HeadKind } from './deberta/modeling.ts';
-
-export interface OutputTensor { data: Float32Array; dims: number[] }
-export type ModelOutputs = Record<string, OutputTensor>;
-
-export interface LoadOptions extends BuildOptions {
-  /** Intra-op threads (default: all cores). */
-  threads?: number;
-}
-
-export interface DebertaModel {
-  (inputs: ModelInputs): Promise<ModelOutputs>;
-  readonly config: DebertaConfig;
-  readonly head: HeadKind;
-  readonly dir: string;
-  /** The tensors the model was loaded with, by checkpoint name (float32). */
-  readonly weights: Map<string, Tensor>;
-  dispose(): Promise<void>;
-}
-
-const ARCHITECTURE_HEADS: [RegExp, HeadKind][] = [
-  [/ForMaskedLM$/, 'masked-lm'],
-  [/ForSequenceClassification$/, 'sequence-classification'],
-  [/ForTokenClassification$/, 'token-classification'],
-  [/ForQuestionAnswering$/, 'question-answering'],
-  [/ForMultipleChoice$/, 'multiple-choice'],
-  [/Model$/, 'base'],
-];
-
-/** The head a checkpoint was saved with, from config.json's `architectures`. */
-export function headFromConfig(c: DebertaConfig): HeadKind {
-  const arch = c.architectures?.[0];
-  if (!arch) return 'base';
-  for (const [re, head] of ARCHITECTURE_HEADS) if (re.test(arch)) return head;
-  throw new Error(`config.json: unsupported architecture '${arch}'`);
-}
+export * from './create.ts';
 
 /** Loads a checkpoint folder with the given head ('auto': the one in `architectures`). */
 export async function loadModel(dir: string, head: HeadKind | 'auto' = 'auto', opts: LoadOptions = {}): Promise<DebertaModel> {
@@ -52,51 +11,6 @@ export async function loadModel(dir: string, head: HeadKind | 'auto' = 'auto', o
   const { tensors, files } = loadCheckpointTensors(dir);
   const file = files.length === 1 ? files[0]! : `${dir} (${files.length} shards)`;
   return createModel(config, tensors, head, { ...opts, dir, file });
-}
-
-/** Builds a model from a config and weights already in memory (`file` names their source in errors). */
-export async function createModel(config: DebertaConfig, tensors: Map<string, Tensor>, head: HeadKind | 'auto' = 'auto',
-  opts: LoadOptions & { dir?: string; file?: string } = {}): Promise<DebertaModel> {
-  const dir = opts.dir ?? '';
-  const file = opts.file ?? 'weights';
-  const kind = head === 'auto' ? headFromConfig(config) : head;
-  const prefix = [...tensors.keys()].some((k) => k.startsWith('deberta.')) ? 'deberta.' : '';
-  const layout = tensors.has('lm_predictions.lm_head.bias') ? 'lm_head' : tensors.has('cls.predictions.bias') ? 'cls' : undefined;
-  // Microsoft's masked-LM checkpoints keep absolute positions for the Enhanced Mask Decoder only.
-  const emdCapable = kind === 'masked-lm' && layout === 'lm_head' && !config.position_biased_input
-    && tensors.has(`${prefix}embeddings.position_embeddings.weight`);
-  const g = new Graph();
-  const binding = bindWeights(g, tensors, { file });
-  const built = buildDeberta(g, config, binding.source, kind, prefix, { mlmLayout: layout, ...opts, emd: opts.emd ?? emdCapable });
-  const extra = binding.unexpected();
-  if (extra.length) throw new Error(`${file}: unexpected weights for this model: ${extra.slice(0, 8).map((k) => `'${k}'`).join(', ')}${extra.length > 8 ? ` and ${extra.length - 8} more` : ''}`);
-  const session = await Session.fromGraph(g, { outputs: built.outputs }, { threads: opts.threads });
-  const weights = new Map([...g.params].map(([k, v]) => [k, v.constValue!]));
-  const rank = kind === 'multiple-choice' ? 3 : 2;
-  const usesTypes = Boolean(built.inputs.tokenTypeIds);
-
-  const run = async (inputs: ModelInputs): Promise<ModelOutputs> => {
-    if (!inputs || inputs.inputIds === undefined) throw new Error('model input: inputIds is required');
-    const ids = toInt64(inputs.inputIds, 'inputIds', rank);
-    const feeds: Record<string, Tensor> = {
-      input_ids: ids,
-      attention_mask: inputs.attentionMask ? toInt64(inputs.attentionMask, 'attentionMask', rank) : filled(ids.dims, 1),
-    };
-    if (usesTypes) feeds.token_type_ids = inputs.tokenTypeIds ? toInt64(inputs.tokenTypeIds, 'tokenTypeIds', rank) : filled(ids.dims, 0);
-    for (const [k, t] of Object.entries(feeds)) {
-      if (t.dims.join() !== ids.dims.join()) throw new Error(`model input: ${k} has dims [${t.dims}], inputIds [${ids.dims}]`);
-    }
-    const out = await session.run(feeds);
-    const result: ModelOutputs = {};
-    for (const [k, t] of Object.entries(out)) result[camel(k)] = { data: toFloat32(t), dims: t.dims };
-    return result;
-  };
-  return Object.assign(run, { config, head: kind, dir, weights, dispose: () => session.release() });
-}
-
-/** transformers' snake_case output names in the JS style (`last_hidden_state` -> `lastHiddenState`). */
-export function camel(name: string): string {
-  return name.replace(/_([a-z])/g, (_, ch: string) => ch.toUpperCase());
 }
 
 function autoClass(head: HeadKind | 'auto') {

@@ -1,8 +1,5 @@
 // Compiles a Graph to an ONNX ModelProto: only what the requested outputs need, weights as
 // initializers (inference) or as graph inputs (training), external data for models over 2 GB.
-import { mkdtempSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import type { DType, Tensor } from '../tensor.ts';
 import type { Graph } from '../graph/graph.ts';
@@ -25,11 +22,15 @@ export interface EmitOptions {
   /** 'initializers' (default) bakes weights in; 'inputs' makes each param a graph input of its name. */
   paramsAs?: 'initializers' | 'inputs';
   name?: string;
+  /** Weight bytes above which weights go to external data (default 1.5 GiB, under protobuf's 2 GB limit). */
+  externalAbove?: number;
 }
 
 export interface EmittedModel {
-  /** The encoded model, or the path of a model file whose weights sit in an external file beside it. */
-  model: Uint8Array | string;
+  /** The encoded ModelProto. */
+  model: Uint8Array;
+  /** Large models: weights kept outside the protobuf, in a file the model names (`location`). */
+  externalData?: { location: string; chunks: Uint8Array[]; size: number };
   inputNames: string[];
   outputNames: string[];
 }
@@ -120,23 +121,19 @@ export function emitOnnx(g: Graph, opts: EmitOptions): EmittedModel {
   });
 
   const totalBytes = initializers.reduce((s, i) => s + i.t.data.byteLength, 0);
-  const external = totalBytes > EXTERNAL_THRESHOLD;
-  let dir = '';
+  const external = totalBytes > (opts.externalAbove ?? EXTERNAL_THRESHOLD);
+  const location = 'model.onnx_data';
+  const chunks: Uint8Array[] = [];
   let offset = 0;
-  let fd = -1;
-  if (external) {
-    dir = mkdtempSync(join(tmpdir(), 'deberta-ts-'));
-    fd = openSync(join(dir, 'model.onnx_data'), 'w');
-  }
   const initializerProtos = initializers.map(({ name, t }) => {
     if (!external || t.data.byteLength < 1024) return tensorProto(name, t);
     const bytes = bytesOf(t);
-    writeSync(fd, bytes, 0, bytes.length, offset);
+    chunks.push(bytes);
     const entry = {
       name, dims: t.dims, dataType: ONNX_DTYPE[t.dtype],
       dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
       externalData: [
-        { key: 'location', value: 'model.onnx_data' },
+        { key: 'location', value: location },
         { key: 'offset', value: String(offset) },
         { key: 'length', value: String(bytes.length) },
       ],
@@ -144,7 +141,6 @@ export function emitOnnx(g: Graph, opts: EmitOptions): EmittedModel {
     offset += bytes.length;
     return entry;
   });
-  if (fd >= 0) closeSync(fd);
 
   const usesContrib = nodes.some((n) => n.domain === 'com.microsoft');
   const model = onnx.ModelProto.create({
@@ -154,9 +150,7 @@ export function emitOnnx(g: Graph, opts: EmitOptions): EmittedModel {
     graph: { name: opts.name ?? 'deberta', node: nodeProtos, input: inputs, output: outputs, initializer: initializerProtos },
   });
   const encoded = onnx.ModelProto.encode(model).finish();
-  const result = { inputNames: inputs.map((i) => i.name), outputNames: outs.map(([n]) => n) };
-  if (!external) return { model: encoded, ...result };
-  const path = join(dir, 'model.onnx');
-  writeFileSync(path, encoded);
-  return { model: path, ...result };
+  const result = { model: encoded, inputNames: inputs.map((i) => i.name), outputNames: outs.map(([n]) => n) };
+  if (!external) return result;
+  return { ...result, externalData: { location, chunks, size: offset } };
 }

@@ -1,9 +1,9 @@
 // Runs compiled graphs on ONNX Runtime. One session serves every batch size and sequence length.
-import { availableParallelism } from 'node:os';
-import * as ort from 'onnxruntime-node';
+import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-common';
 import type { DType, Tensor, TypedArray } from '../tensor.ts';
 import type { Graph } from '../graph/graph.ts';
-import { emitOnnx, type EmitOptions } from './onnx-emit.ts';
+import { emitOnnx, type EmitOptions, type EmittedModel } from './onnx-emit.ts';
+import { defaultThreads, getOrt, isNode, type Ort } from './ort.ts';
 
 export interface SessionOptions {
   /** Intra-op threads; default all cores. */
@@ -13,50 +13,68 @@ export interface SessionOptions {
   executionProviders?: string[];
 }
 
-export function toOrt(t: Tensor): ort.Tensor {
-  if (t.dtype === 'bfloat16') throw new Error('ONNX Runtime (JS) has no bfloat16 tensors; convert to float32 first');
-  return new ort.Tensor(t.dtype as ort.Tensor.Type, t.data as ort.Tensor.DataType, t.dims);
-}
-
-export function fromOrt(t: ort.Tensor): Tensor {
+export function fromOrt(t: OrtTensor): Tensor {
   return { dtype: t.type as DType, dims: [...t.dims], data: t.data as TypedArray };
 }
 
 export class Session {
   private constructor(
-    private readonly session: ort.InferenceSession,
+    private readonly ort: Ort,
+    private readonly session: InferenceSession,
     readonly inputNames: readonly string[],
     readonly outputNames: readonly string[],
   ) {}
 
   static async fromGraph(g: Graph, emit: EmitOptions, opts: SessionOptions = {}): Promise<Session> {
-    const { model } = emitOnnx(g, emit);
-    return Session.fromModel(model, opts);
+    return Session.fromModel(emitOnnx(g, emit), opts);
   }
 
-  static async fromModel(model: Uint8Array | string, opts: SessionOptions = {}): Promise<Session> {
-    const options: ort.InferenceSession.SessionOptions = {
-      intraOpNumThreads: opts.threads ?? availableParallelism(),
+  static async fromModel(model: EmittedModel | Uint8Array | string, opts: SessionOptions = {}): Promise<Session> {
+    const ort = await getOrt();
+    const options: InferenceSession.SessionOptions = {
+      intraOpNumThreads: opts.threads ?? (await defaultThreads()),
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: opts.optimization ?? 'all',
-      executionProviders: opts.executionProviders ?? ['cpu'],
+      executionProviders: (opts.executionProviders ?? ['cpu']) as InferenceSession.ExecutionProviderConfig[],
     };
-    const session = typeof model === 'string'
-      ? await ort.InferenceSession.create(model, options)
-      : await ort.InferenceSession.create(model, options);
-    return new Session(session, session.inputNames, session.outputNames);
+    let session: InferenceSession;
+    if (typeof model === 'string' || model instanceof Uint8Array) {
+      session = await ort.InferenceSession.create(model as Uint8Array, options);
+    } else if (!model.externalData) {
+      session = await ort.InferenceSession.create(model.model, options);
+    } else if (isNode) {
+      // Models over protobuf's 2 GB limit: the weights go to a side file ONNX Runtime reads beside the model.
+      session = await ort.InferenceSession.create(await writeWithExternalData(model), options);
+    } else {
+      const { location, chunks, size } = model.externalData;
+      const bytes = new Uint8Array(size);
+      let at = 0;
+      for (const c of chunks) { bytes.set(c, at); at += c.length; }
+      const data = { path: location, data: bytes };
+      session = await ort.InferenceSession.create(model.model, { ...options, externalData: [data] } as InferenceSession.SessionOptions);
+    }
+    return new Session(ort, session, session.inputNames, session.outputNames);
+  }
+
+  private toOrt(t: Tensor): OrtTensor {
+    if (t.dtype === 'bfloat16') throw new Error('ONNX Runtime (JS) has no bfloat16 tensors; convert to float32 first');
+    return new this.ort.Tensor(t.dtype as OrtTensor.Type, t.data as OrtTensor.DataType, t.dims);
+  }
+
+  private feeds(feeds: Record<string, Tensor>): Record<string, OrtTensor> {
+    const out: Record<string, OrtTensor> = {};
+    for (const name of this.inputNames) {
+      const t = feeds[name];
+      if (!t) throw new Error(`missing input '${name}' (the model takes ${this.inputNames.join(', ')})`);
+      out[name] = this.toOrt(t);
+    }
+    return out;
   }
 
   /** Runs with the given feeds; fetches all outputs, or only those named. */
   async run(feeds: Record<string, Tensor>, fetch?: readonly string[]): Promise<Record<string, Tensor>> {
-    const ortFeeds: Record<string, ort.Tensor> = {};
-    for (const name of this.inputNames) {
-      const t = feeds[name];
-      if (!t) throw new Error(`missing input '${name}' (the model takes ${this.inputNames.join(', ')})`);
-      ortFeeds[name] = toOrt(t);
-    }
-    const result = fetch ? await this.session.run(ortFeeds, [...fetch]) : await this.session.run(ortFeeds);
+    const result = fetch ? await this.session.run(this.feeds(feeds), [...fetch]) : await this.session.run(this.feeds(feeds));
     const out: Record<string, Tensor> = {};
     for (const [k, v] of Object.entries(result)) out[k] = fromOrt(v);
     return out;
@@ -64,16 +82,23 @@ export class Session {
 
   /** Runs writing outputs into caller-owned tensors (used to update training state in place). */
   async runInto(feeds: Record<string, Tensor>, outputs: Record<string, Tensor>): Promise<void> {
-    const ortFeeds: Record<string, ort.Tensor> = {};
-    for (const name of this.inputNames) {
-      const t = feeds[name];
-      if (!t) throw new Error(`missing input '${name}'`);
-      ortFeeds[name] = toOrt(t);
-    }
-    const fetches: Record<string, ort.Tensor> = {};
-    for (const [k, v] of Object.entries(outputs)) fetches[k] = toOrt(v);
-    await this.session.run(ortFeeds, fetches);
+    const fetches: Record<string, OrtTensor> = {};
+    for (const [k, v] of Object.entries(outputs)) fetches[k] = this.toOrt(v);
+    await this.session.run(this.feeds(feeds), fetches);
   }
 
   async release(): Promise<void> { await this.session.release(); }
+}
+
+async function writeWithExternalData(model: EmittedModel): Promise<string> {
+  const { mkdtempSync, writeFileSync, openSync, writeSync, closeSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'deberta-ts-'));
+  const fd = openSync(join(dir, model.externalData!.location), 'w');
+  for (const chunk of model.externalData!.chunks) writeSync(fd, chunk);
+  closeSync(fd);
+  const path = join(dir, 'model.onnx');
+  writeFileSync(path, model.model);
+  return path;
 }

@@ -246,8 +246,9 @@ function isWhitespaceAt(t: string, i: number): boolean {
   return WS_RE.test(t[i]!);
 }
 
+/** Escapes `s` for use outside a character class in a `u`-flag regex (where `\-` would be an error). */
 export function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+  return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }
 
 /** Accumulates normalised text and its alignments. */
