@@ -2,13 +2,21 @@
 // same inputs, interleaved in one process; plus the output-equality check for every case timed.
 import * as ort from 'onnxruntime-node';
 import { createModel, type DebertaModel } from '../src/models/auto.ts';
+import type { Tensor } from '../src/tensor.ts';
 import { forwardFlops } from './flops.ts';
 import { peerWeights, relMaxDiff, type Peer } from './peer-weights.ts';
 import { makeInputs } from './inputs.ts';
 import { peerSession } from './peer-session.ts';
 import { interleaved, timeMs, type Timing, type TimingOptions } from './stats.ts';
 
-export interface Sides { ours: DebertaModel; peer: ort.InferenceSession; oursCreateMs: number; peerCreateMs: number }
+export interface Sides {
+  ours: DebertaModel;
+  peer: ort.InferenceSession;
+  /** The peer's weights by Hugging Face name, which ours was built from. */
+  weights: Map<string, Tensor>;
+  oursCreateMs: number;
+  peerCreateMs: number;
+}
 
 export async function openSides(peer: Peer, threads: number): Promise<Sides> {
   const weights = peerWeights(peer);
@@ -16,7 +24,7 @@ export async function openSides(peer: Peer, threads: number): Promise<Sides> {
   const oursCreateMs = await timeMs(async () => { ours = await createModel(peer.config, weights, 'sequence-classification', { threads }); });
   let session!: ort.InferenceSession;
   const peerCreateMs = await timeMs(async () => { session = await peerSession(peer.onnxPath, threads); });
-  return { ours, peer: session, oursCreateMs, peerCreateMs };
+  return { ours, peer: session, weights, oursCreateMs, peerCreateMs };
 }
 
 export interface CaseResult {

@@ -13,7 +13,7 @@ import { measureEndToEnd } from './end-to-end.ts';
 import { matmulRate } from './flops.ts';
 import { checkProbe, openSides, runCase } from './inference.ts';
 import { measureLoad, writeCheckpoint } from './load-memory.ts';
-import { loadPeer, peerWeights, SHAPES, type Peer, type ShapeName } from './peer-weights.ts';
+import { loadPeer, SHAPES, type Peer, type ShapeName } from './peer-weights.ts';
 import { formatReport, type BenchResult, type ShapeResult } from './report.ts';
 import { measureTokenization, ourTokenizer, tjsEncode } from './tokenization.ts';
 import { measureTrainingStep } from './training.ts';
@@ -80,7 +80,7 @@ for (const shape of shapes) {
   await sides.peer.release();
 
   log(`${shape}: load time and peak memory (child processes)`);
-  const weights = peerWeights(peer);
+  const { weights } = sides;
   const ck = writeCheckpoint(peer, weights);
   try {
     sr.load = await measureLoad(peer, ck.dir, statSync(join(ck.dir, 'model.safetensors')).size, { threads, reps: quick ? 1 : 3, batch: 1, seq: 128 });

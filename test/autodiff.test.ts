@@ -79,6 +79,13 @@ const CASES: Case[] = [
     ],
   },
   {
+    name: 'Gemm transA, transB, alpha, beta, broadcast C', inputs: [{ dims: [4, 3] }, { dims: [5, 4] }, { dims: [5] }, { dims: [3, 4] }, { dims: [4, 2] }],
+    build: (g, [a, b, c, a2, b2]) => [
+      op(g, 'Gemm', [a!, b!, c!], { transA: 1, transB: 1, alpha: 0.5, beta: 1.5 }),
+      op(g, 'Gemm', [a2!, b2!]),
+    ],
+  },
+  {
     name: 'MatMul symbolic batch', inputs: [{ dims: [3, 2, 4], shape: ['b', 2, 4] }, { dims: [4, 2] }],
     build: (g, [a, b]) => a!.matmul(b!),
   },

@@ -104,4 +104,10 @@ defineOp({
     const cols = attrs.transB ? b.shape[0]! : b.shape[1]!;
     return [{ dtype: a.dtype, shape: [rows, cols] }];
   },
+  // alpha * op(A) @ op(B) + beta * C: the FusedMatMul rule, and C's share summed back over its broadcast.
+  grad: ({ x: [a, b, c], attrs, dy: [d] }) => {
+    const alpha = (attrs.alpha as number | undefined) ?? 1, beta = (attrs.beta as number | undefined) ?? 1;
+    const [da, db] = matmulGrads(attrs.transA ? swapAxes(a!) : a!, attrs.transB ? swapAxes(b!) : b!, alpha === 1 ? d! : d!.mul(alpha));
+    return [attrs.transA ? swapAxes(da) : da, attrs.transB ? swapAxes(db) : db, c ? reduceTo(beta === 1 ? d! : d!.mul(beta), c.shape) : null];
+  },
 });
