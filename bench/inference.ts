@@ -53,7 +53,8 @@ export async function runCase(peer: Peer, sides: Sides, batch: number, n: number
     + await timeMs(async () => { b = (await runPeer()).logits!.data as Float32Array; });
   const maxDiff = relMaxDiff(a, b);
 
-  const t = await interleaved({ ours: runOurs, peer: runPeer }, { ...opts, roundMsHint });
+  // Long cases (a round over 5 s) take the check run as their only warm-up.
+  const t = await interleaved({ ours: runOurs, peer: runPeer }, { ...opts, roundMsHint, warmup: roundMsHint > 5_000 ? 0 : opts.warmup });
   const flops = forwardFlops(peer.config, batch, n);
   return {
     batch, seq: n, ours: t.ours!, peer: t.peer!, ratio: t.ours!.medianMs / t.peer!.medianMs, maxDiff,

@@ -38,8 +38,8 @@ const runs = args.runs ? Number(args.runs) : undefined;
 const shapes = (args.shapes ?? (quick ? 'v3-xsmall' : SHAPES.join(','))).split(',').map((s) => (s.startsWith('v3-') ? s : `v3-${s}`).replace(/-shape$/, '')) as ShapeName[];
 for (const s of shapes) if (!SHAPES.includes(s)) throw new Error(`--shapes: unknown shape '${s}' (known: ${SHAPES.join(', ')})`);
 const batches = (args.batches ?? '1x128,8x128,8x512').split(',').map((b) => b.split('x').map(Number) as [number, number]);
-/** Timed work per case (ms) when --runs is not given; at least 3 (quick) or 5 runs, after the check run (+1 warm-up). */
-const timing = { warmup: quick ? 0 : 1, runs, targetMs: quick ? 2_000 : 15_000, minRuns: quick ? 3 : 5 };
+/** Without --runs: enough rounds for about targetMs of timed work per case, at least 3, after the check run (+1 warm-up). */
+const timing = { warmup: quick ? 0 : 1, runs, targetMs: quick ? 2_000 : 12_000, minRuns: 3 };
 const log = (msg: string) => process.stderr.write(`[${((Date.now() - started) / 1e3).toFixed(0).padStart(3)} s] ${msg}\n`);
 
 // transformers.js needs a Hub-style folder per shape; made once, removed at the end.

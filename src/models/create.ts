@@ -16,6 +16,8 @@ export type ModelOutputs = Record<string, OutputTensor>;
 export interface LoadOptions extends BuildOptions {
   /** Intra-op threads (default: all cores). */
   threads?: number;
+  /** ONNX Runtime execution providers (default ['cpu']; in browsers e.g. ['webgpu', 'wasm']). */
+  executionProviders?: string[];
 }
 
 export interface DebertaModel {
@@ -61,7 +63,7 @@ export async function createModel(config: DebertaConfig, tensors: Map<string, Te
   const built = buildDeberta(g, config, binding.source, kind, prefix, { mlmLayout: layout, ...opts, emd: opts.emd ?? emdCapable });
   const extra = binding.unexpected();
   if (extra.length) throw new Error(`${file}: unexpected weights for this model: ${extra.slice(0, 8).map((k) => `'${k}'`).join(', ')}${extra.length > 8 ? ` and ${extra.length - 8} more` : ''}`);
-  const session = await Session.fromGraph(g, { outputs: built.outputs }, { threads: opts.threads });
+  const session = await Session.fromGraph(g, { outputs: built.outputs }, { threads: opts.threads, executionProviders: opts.executionProviders });
   const weights = new Map([...g.params].map(([k, v]) => [k, v.constValue!]));
   const rank = kind === 'multiple-choice' ? 3 : 2;
   const usesTypes = Boolean(built.inputs.tokenTypeIds);

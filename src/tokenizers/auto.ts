@@ -2,7 +2,7 @@
 // present; otherwise `spm.model` (DeBERTa v2/v3, rebuilt as transformers' DebertaV2Tokenizer: unigram over
 // the piece scores, whatever the SentencePiece model type) or `vocab.json` + `merges.txt` (DeBERTa v1,
 // GPT-2 byte-level BPE). `tokenizer_config.json`, `special_tokens_map.json` and `added_tokens.json` are
-// honoured in every case.
+// honoured in every case. `fromFiles` does the same from file contents already in memory (browsers).
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readSentencePieceModel } from './sentencepiece-proto.ts';
@@ -40,30 +40,67 @@ const SPECIAL_KEYS: [keyof SpecialTokens, string][] = [
 // DebertaTokenizer and DebertaV2Tokenizer share these defaults.
 const DEFAULT_SPECIALS: Required<SpecialTokens> = { bos: '[CLS]', eos: '[SEP]', unk: '[UNK]', sep: '[SEP]', pad: '[PAD]', cls: '[CLS]', mask: '[MASK]' };
 
-async function exists(path: string): Promise<boolean> {
+/** Where the tokenizer files come from: a folder, or contents already in memory. */
+interface FileSource {
+  /** The folder (or label) in messages. */
+  where: string;
+  /** A file's name in messages. */
+  path(name: string): string;
+  has(name: string): Promise<boolean>;
+  read(name: string): Promise<Uint8Array>;
+}
+
+function folderSource(dir: string): FileSource {
+  return {
+    where: dir,
+    path: (name) => join(dir, name),
+    has: async (name) => {
+      try {
+        return (await stat(join(dir, name))).isFile();
+      } catch {
+        return false;
+      }
+    },
+    read: async (name) => new Uint8Array(await readFile(join(dir, name))),
+  };
+}
+
+function memorySource(files: Record<string, string | Uint8Array>, label?: string): FileSource {
+  return {
+    where: label ?? 'tokenizer files',
+    path: (name) => (label ? `${label.replace(/\/$/, '')}/${name}` : name),
+    has: async (name) => files[name] !== undefined,
+    read: async (name) => {
+      const f = files[name];
+      if (f === undefined) throw new Error('not given');
+      return typeof f === 'string' ? new TextEncoder().encode(f) : f;
+    },
+  };
+}
+
+async function readBytes(src: FileSource, name: string): Promise<Uint8Array> {
   try {
-    return (await stat(path)).isFile();
-  } catch {
-    return false;
+    return await src.read(name);
+  } catch (err) {
+    throw new Error(`${src.path(name)}: cannot read (${(err as Error).message})`);
   }
 }
 
-async function readJson(path: string): Promise<Json> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    throw new Error(`${path}: cannot read (${(err as Error).message})`);
-  }
+async function readText(src: FileSource, name: string): Promise<string> {
+  return new TextDecoder().decode(await readBytes(src, name));
+}
+
+async function readJson(src: FileSource, name: string): Promise<Json> {
+  const text = await readText(src, name);
   try {
     return JSON.parse(text) as Json;
   } catch (err) {
-    throw new Error(`${path}: invalid JSON (${(err as Error).message})`);
+    throw new Error(`${src.path(name)}: invalid JSON (${(err as Error).message})`);
   }
 }
 
-async function readOptionalJson(path: string): Promise<Json | null> {
-  return (await exists(path)) ? readJson(path) : null;
+async function readOptionalJson(src: FileSource, name: string): Promise<Json | null> {
+  return (await src.has(name)) ? readJson(src, name) : null;
 }
 
 /** A special token given as a string or as an AddedToken object. */
@@ -81,76 +118,82 @@ export class AutoTokenizer {
     } catch (err) {
       throw new Error(`${dir}: cannot open tokenizer folder (${(err as Error).message})`);
     }
-    const config = (await readOptionalJson(join(dir, 'tokenizer_config.json'))) ?? {};
-    const specialMap = (await readOptionalJson(join(dir, 'special_tokens_map.json'))) ?? {};
-    const addedJson = await readOptionalJson(join(dir, 'added_tokens.json'));
+    return fromSource(folderSource(dir), options);
+  }
 
-    // Special tokens: class defaults, then tokenizer_config.json, then special_tokens_map.json.
-    const special: SpecialTokens = { ...DEFAULT_SPECIALS };
-    for (const [k, key] of SPECIAL_KEYS) {
-      for (const src of [config, specialMap]) {
-        if (key in src) {
-          const c = src[key] === null ? undefined : tokenContent(src[key]);
-          if (c === undefined) delete special[k];
-          else special[k] = c;
-        }
-      }
-    }
-    const extra = [config.extra_special_tokens, config.additional_special_tokens, specialMap.additional_special_tokens, specialMap.extra_special_tokens]
-      .flatMap((v) => (Array.isArray(v) ? v : []))
-      .map(tokenContent)
-      .filter((v): v is string => v !== undefined);
-
-    const source = await pickSource(dir, options.use);
-    let pipeline: TokenizerPipeline;
-    if (source === 'tokenizer.json') {
-      const file = join(dir, 'tokenizer.json');
-      pipeline = pipelineFromTokenizerJson(await readJson(file), file);
-      pipeline = withExtraAdded(pipeline, special, extra, config, addedJson);
-    } else if (source === 'spm.model') {
-      const file = join(dir, 'spm.model');
-      let bytes: Uint8Array;
-      try {
-        bytes = new Uint8Array(await readFile(file));
-      } catch (err) {
-        throw new Error(`${file}: cannot read (${(err as Error).message})`);
-      }
-      pipeline = debertaV2Pipeline(readSentencePieceModel(bytes, file), config, special, extra, addedJson);
-    } else {
-      pipeline = await debertaV1Pipeline(dir, config, special, extra, addedJson);
-    }
-
-    const settings: TokenizerSettings = {
-      special,
-      modelMaxLength: typeof config.model_max_length === 'number' ? config.model_max_length : 1e30,
-      paddingSide: config.padding_side === 'left' ? 'left' : 'right',
-      truncationSide: config.truncation_side === 'left' ? 'left' : 'right',
-      cleanUpTokenizationSpaces: config.clean_up_tokenization_spaces === true,
-      source: join(dir, source),
-    };
-    return new PreTrainedTokenizer(pipeline, settings);
+  /**
+   * The same from file contents in memory, by file name (`tokenizer.json`, `tokenizer_config.json`,
+   * `spm.model`, ...): text or bytes, as fetched over HTTP in a browser. `label` (e.g. their URL's folder)
+   * names them in messages.
+   */
+  static async fromFiles(files: Record<string, string | Uint8Array>, options: FromPretrainedOptions & { label?: string } = {}): Promise<PreTrainedTokenizer> {
+    return fromSource(memorySource(files, options.label), options);
   }
 }
 
-async function pickSource(dir: string, use?: TokenizerSource): Promise<TokenizerSource> {
-  const has = {
-    'tokenizer.json': await exists(join(dir, 'tokenizer.json')),
-    'spm.model': await exists(join(dir, 'spm.model')),
-    'vocab.json': await exists(join(dir, 'vocab.json')),
+async function fromSource(src: FileSource, options: FromPretrainedOptions): Promise<PreTrainedTokenizer> {
+  const config = (await readOptionalJson(src, 'tokenizer_config.json')) ?? {};
+  const specialMap = (await readOptionalJson(src, 'special_tokens_map.json')) ?? {};
+  const addedJson = await readOptionalJson(src, 'added_tokens.json');
+
+  // Special tokens: class defaults, then tokenizer_config.json, then special_tokens_map.json.
+  const special: SpecialTokens = { ...DEFAULT_SPECIALS };
+  for (const [k, key] of SPECIAL_KEYS) {
+    for (const from of [config, specialMap]) {
+      if (key in from) {
+        const c = from[key] === null ? undefined : tokenContent(from[key]);
+        if (c === undefined) delete special[k];
+        else special[k] = c;
+      }
+    }
+  }
+  const extra = [config.extra_special_tokens, config.additional_special_tokens, specialMap.additional_special_tokens, specialMap.extra_special_tokens]
+    .flatMap((v) => (Array.isArray(v) ? v : []))
+    .map(tokenContent)
+    .filter((v): v is string => v !== undefined);
+
+  const source = await pickSource(src, options.use);
+  let pipeline: TokenizerPipeline;
+  if (source === 'tokenizer.json') {
+    pipeline = pipelineFromTokenizerJson(await readJson(src, 'tokenizer.json'), src.path('tokenizer.json'));
+    pipeline = withExtraAdded(pipeline, special, extra, config, addedJson);
+  } else if (source === 'spm.model') {
+    const bytes = await readBytes(src, 'spm.model');
+    pipeline = debertaV2Pipeline(readSentencePieceModel(bytes, src.path('spm.model')), config, special, extra, addedJson);
+  } else {
+    pipeline = await debertaV1Pipeline(src, config, special, extra, addedJson);
+  }
+
+  const settings: TokenizerSettings = {
+    special,
+    modelMaxLength: typeof config.model_max_length === 'number' ? config.model_max_length : 1e30,
+    paddingSide: config.padding_side === 'left' ? 'left' : 'right',
+    truncationSide: config.truncation_side === 'left' ? 'left' : 'right',
+    cleanUpTokenizationSpaces: config.clean_up_tokenization_spaces === true,
+    source: src.path(source),
   };
-  const merges = await exists(join(dir, 'merges.txt'));
+  return new PreTrainedTokenizer(pipeline, settings);
+}
+
+async function pickSource(src: FileSource, use?: TokenizerSource): Promise<TokenizerSource> {
+  const has = {
+    'tokenizer.json': await src.has('tokenizer.json'),
+    'spm.model': await src.has('spm.model'),
+    'vocab.json': await src.has('vocab.json'),
+  };
+  const merges = await src.has('merges.txt');
   if (use) {
-    if (!has[use]) throw new Error(`${join(dir, use)}: file not found`);
-    if (use === 'vocab.json' && !merges) throw new Error(`${join(dir, 'merges.txt')}: file not found (vocab.json needs it)`);
+    if (!has[use]) throw new Error(`${src.path(use)}: file not found`);
+    if (use === 'vocab.json' && !merges) throw new Error(`${src.path('merges.txt')}: file not found (vocab.json needs it)`);
     return use;
   }
   if (has['tokenizer.json']) return 'tokenizer.json';
   if (has['spm.model']) return 'spm.model';
   if (has['vocab.json']) {
-    if (!merges) throw new Error(`${join(dir, 'merges.txt')}: file not found (vocab.json needs it)`);
+    if (!merges) throw new Error(`${src.path('merges.txt')}: file not found (vocab.json needs it)`);
     return 'vocab.json';
   }
-  throw new Error(`${dir}: no tokenizer files (expected tokenizer.json, spm.model, or vocab.json + merges.txt)`);
+  throw new Error(`${src.where}: no tokenizer files (expected tokenizer.json, spm.model, or vocab.json + merges.txt)`);
 }
 
 /**
@@ -252,21 +295,16 @@ function debertaV2Pipeline(spm: ReturnType<typeof readSentencePieceModel>, confi
 }
 
 /** transformers 5's DebertaTokenizer (v1) from GPT-2 style vocab.json + merges.txt. */
-async function debertaV1Pipeline(dir: string, config: Json, special: SpecialTokens, extra: string[], addedJson: Json | null): Promise<TokenizerPipeline> {
-  const vocabFile = join(dir, 'vocab.json');
-  const mergesFile = join(dir, 'merges.txt');
-  const vocabJson = await readJson(vocabFile);
+async function debertaV1Pipeline(src: FileSource, config: Json, special: SpecialTokens, extra: string[], addedJson: Json | null): Promise<TokenizerPipeline> {
+  const vocabFile = src.path('vocab.json');
+  const mergesFile = src.path('merges.txt');
+  const vocabJson = await readJson(src, 'vocab.json');
   const vocab = new Map<string, number>();
   for (const [tok, id] of Object.entries(vocabJson)) {
     if (typeof id !== 'number') throw new Error(`${vocabFile}: id of ${JSON.stringify(tok)} is not a number`);
     vocab.set(tok, id);
   }
-  let mergesText: string;
-  try {
-    mergesText = await readFile(mergesFile, 'utf8');
-  } catch (err) {
-    throw new Error(`${mergesFile}: cannot read (${(err as Error).message})`);
-  }
+  const mergesText = await readText(src, 'merges.txt');
   const merges: [string, string][] = [];
   mergesText.split(/\r?\n/).forEach((line, i) => {
     if (i === 0 && line.startsWith('#version')) return;

@@ -104,7 +104,7 @@ export function applyCharsMap(map: PrecompiledCharsMap, s: NormalizedString): No
   const items: [string, number][] = [];
   let modified = false;
   for (const { segment } of segmenter.segment(t)) {
-    if (Buffer.byteLength(segment) < 6) {
+    if (utf8Length(segment) < 6) {
       const norm = map.lookup(segment);
       if (norm !== null) {
         modified = true;
@@ -136,6 +136,33 @@ function pushReplacement(items: [string, number][], old: string, repl: string): 
 
 export function precompiledNormalizer(base64: string | null, where: string): Normalizer {
   if (!base64) return (s) => s;
-  const map = new PrecompiledCharsMap(new Uint8Array(Buffer.from(base64, 'base64')), `${where}.precompiled_charsmap`);
+  const map = new PrecompiledCharsMap(decodeBase64(base64, `${where}.precompiled_charsmap`), `${where}.precompiled_charsmap`);
   return (s) => applyCharsMap(map, s);
+}
+
+function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
+/** Base64 to bytes without Node's Buffer, so this module also runs in browsers. */
+function decodeBase64(b64: string, where: string): Uint8Array {
+  let bin: string;
+  try {
+    bin = atob(b64.replace(/\s+/g, ''));
+  } catch {
+    throw new Error(`${where}: not valid base64`);
+  }
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
 }

@@ -78,10 +78,12 @@ export class AdamW {
       if (gd.length !== pd.length) throw new Error(`AdamW: gradient of '${name}' has ${gd.length} values, the parameter ${pd.length}`);
       const shrink = decays(this.decay, name) ? 1 - lr * this.weightDecay : 1;
       const { expAvg, expAvgSq } = m;
-      for (let i = 0; i < pd.length; i++) {
+      const a1 = 1 - beta1, a2 = 1 - beta2, n = pd.length;
+      for (let i = 0; i < n; i++) {
         const gi = gd[i]!;
-        const mi = expAvg[i]! + (gi - expAvg[i]!) * (1 - beta1); // torch: exp_avg.lerp_(grad, 1 - beta1)
-        const vi = expAvgSq[i]! * beta2 + (1 - beta2) * gi * gi;
+        const m0 = expAvg[i]!;
+        const mi = m0 + (gi - m0) * a1; // torch: exp_avg.lerp_(grad, 1 - beta1)
+        const vi = expAvgSq[i]! * beta2 + a2 * gi * gi;
         expAvg[i] = mi;
         expAvgSq[i] = vi;
         // Decoupled decay first (param *= 1 - lr * wd), then the Adam step, both as torch orders them.

@@ -152,16 +152,14 @@ defineOp({
   // Each input gets its own stretch of the gradient along the axis.
   grad: ({ g, x, attrs, dy: [d] }) => {
     const axis = normAxis(attrs.axis as number, x[0]!.rank);
-    const sizes = x.map((v) => v!.shape[axis]!);
-    let offset: number | Value = 0;
-    return x.map((v, i) => {
-      const size = sizes[i]!;
-      const start: number | Value = offset;
-      if (typeof start === 'number' && isKnown(size)) offset = start + size;
-      else offset = (typeof start === 'number' ? g.constInt64([start]) : start).add(runtimeDim(v!, axis));
-      const s = typeof start === 'number' ? g.constInt64([start]) : start;
-      const e = typeof offset === 'number' ? g.constInt64([offset]) : offset;
-      return g.op1('Slice', [d!, s, e, g.constInt64([axis])]);
+    const asValue = (o: number | Value) => (typeof o === 'number' ? g.constInt64([o]) : o);
+    let start: number | Value = 0; // a number while every size so far is known
+    return x.map((v) => {
+      const size = v!.shape[axis]!;
+      const end = typeof start === 'number' && isKnown(size) ? start + size : asValue(start).add(runtimeDim(v!, axis));
+      const piece = g.op1('Slice', [d!, asValue(start), asValue(end), g.constInt64([axis])]);
+      start = end;
+      return piece;
     });
   },
 });

@@ -61,8 +61,6 @@ export function trainBpe(tw: TrainingWords, o: TrainOptions, wanted: number, log
   const pairPos: number[][] = [];
   const pairActive: boolean[] = [];
   const pairSym: number[] = []; // the symbol id the pair becomes
-  const symPair: number[] = []; // symbol id -> pair id (-1 for characters)
-  for (let s = 0; s < symStr.length; s++) symPair.push(-1);
   const unkSym = charSym.get(UNK_CHAR) ?? -1;
 
   const pairOf = (l: number, r: number, create: boolean): number => {
@@ -83,7 +81,6 @@ export function trainBpe(tw: TrainingWords, o: TrainOptions, wanted: number, log
         pairSym.push(symStr.length);
         symStr.push(str);
         symLen.push(cps.length);
-        symPair.push(id);
       }
     }
     pairIds.set(key, id);
@@ -230,7 +227,6 @@ export function trainBpe(tw: TrainingWords, o: TrainOptions, wanted: number, log
       log(`bpe: ${final.length}/${merges} merges, last ${JSON.stringify(str)}`);
     }
   }
-  void symPair;
   for (const c of tw.chars) final.push({ piece: String.fromCodePoint(c.cp), score: -final.length });
   log(`bpe: ${merges} merges in ${Date.now() - t0} ms`);
   return final;

@@ -32,14 +32,16 @@ function isUnicodeChar(cp: number): boolean {
 /** The NFKC rules: single characters and composable sequences (keys and values as strings). */
 export function buildNfkcRules(): CharsMap {
   const rules: CharsMap = new Map();
-  const norm2orig = new Map<string, string[]>(); // fully decomposed char -> chars that decompose to it
+  const norm2orig = new Map<string, string[]>(); // fully decomposed char -> other chars that decompose to it
   const decomposed = new Set<string>();
   for (let cp = 1; cp <= 0x10ffff; cp++) {
+    if (cp === 0x40000) cp = 0xe0000; // planes 4-13 hold no characters
     if (!isUnicodeChar(cp)) continue;
     const s = String.fromCodePoint(cp);
+    const kd = s.normalize('NFKD');
+    if (kd === s) continue; // no decomposition: NFKC leaves it alone too
     const kc = s.normalize('NFKC');
     if (kc !== s) rules.set(s, kc);
-    const kd = s.normalize('NFKD');
     if (kd.length <= 2 && [...kd].length === 1) {
       const list = norm2orig.get(kd);
       if (list) list.push(s);
@@ -54,11 +56,8 @@ export function buildNfkcRules(): CharsMap {
     // Every spelling whose characters each decompose to the parts of `kd` composes to `composed`.
     let spellings = [''];
     for (const ch of kd) {
-      const origs = norm2orig.get(ch);
-      if (!origs) {
-        spellings = [];
-        break;
-      }
+      // The character itself, and every character whose decomposition is exactly it.
+      const origs = [ch, ...(norm2orig.get(ch) ?? [])];
       const next: string[] = [];
       for (const prefix of spellings) for (const o of origs) next.push(prefix + o);
       spellings = next;
@@ -77,46 +76,58 @@ export function buildNmtNfkcRules(): CharsMap {
   return removeRedundant(rules);
 }
 
-/** Applies `rules` by longest match over at most `maxLen` characters (the reference semantics). */
-export function applyRules(rules: CharsMap, chars: string[], maxLen: number): string {
+/** Applies `rules` to `text` by longest match over at most `maxLen` characters (the reference semantics). */
+export function applyRules(rules: CharsMap, text: string, maxLen: number): string {
+  // Code unit offsets of the characters.
+  const at: number[] = [];
+  for (let i = 0; i < text.length; i += text.codePointAt(i)! > 0xffff ? 2 : 1) at.push(i);
+  at.push(text.length);
+  const n = at.length - 1;
   let out = '';
-  for (let i = 0; i < chars.length; ) {
-    let done = false;
-    for (let len = Math.min(maxLen, chars.length - i); len >= 1; len--) {
-      const key = len === 1 ? chars[i]! : chars.slice(i, i + len).join('');
-      const v = rules.get(key);
+  for (let i = 0; i < n; ) {
+    let len = Math.min(maxLen, n - i);
+    for (; len >= 1; len--) {
+      const v = rules.get(text.slice(at[i]!, at[i + len]!));
       if (v !== undefined) {
         out += v;
-        i += len;
-        done = true;
         break;
       }
     }
-    if (!done) out += chars[i++]!;
+    if (len >= 1) i += len;
+    else {
+      out += text.slice(at[i]!, at[i + 1]!);
+      i++;
+    }
   }
   return out;
 }
 
 /** Drops multi-character rules that the shorter rules already produce. */
 function removeRedundant(rules: CharsMap): CharsMap {
-  const byLen = new Map<number, [string[], string][]>();
+  const byLen = new Map<number, [string, string][]>();
   const kept: CharsMap = new Map();
   let maxLen = 0;
   for (const [k, v] of rules) {
-    const chars = [...k];
-    if (chars.length === 1) {
+    const len = charCount(k);
+    if (len === 1) {
       kept.set(k, v);
       continue;
     }
-    maxLen = Math.max(maxLen, chars.length);
-    const list = byLen.get(chars.length);
-    if (list) list.push([chars, v]);
-    else byLen.set(chars.length, [[chars, v]]);
+    maxLen = Math.max(maxLen, len);
+    const list = byLen.get(len);
+    if (list) list.push([k, v]);
+    else byLen.set(len, [[k, v]]);
   }
   for (let len = 2; len <= maxLen; len++) {
-    for (const [chars, v] of byLen.get(len) ?? []) if (applyRules(kept, chars, len - 1) !== v) kept.set(chars.join(''), v);
+    for (const [k, v] of byLen.get(len) ?? []) if (applyRules(kept, k, len - 1) !== v) kept.set(k, v);
   }
   return kept;
+}
+
+function charCount(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i += s.codePointAt(i)! > 0xffff ? 2 : 1) n++;
+  return n;
 }
 
 /** Compiles rules into the `precompiled_charsmap` blob. */

@@ -81,7 +81,6 @@ export interface WordCounts {
 export async function countWords(source: AsyncIterable<string> | Iterable<string>, o: CountOptions): Promise<WordCounts> {
   const words = new Map<string, number>();
   const unk = String.fromCodePoint(UNK_CHAR);
-  const ws = String.fromCodePoint(WS_CHAR);
   let sentences = 0;
   let skippedTooLong = 0;
   let skippedReserved = 0;
@@ -95,6 +94,7 @@ export async function countWords(source: AsyncIterable<string> | Iterable<string
       skippedReserved++;
       continue;
     }
+    if (s.includes('\0')) s = s.replaceAll('\0', '');
     for (const r of o.reserved) if (s.includes(r)) s = s.split(r).join(' ');
     const norm = o.normalizer.normalize(s);
     if (norm.length === 0) continue;
@@ -112,7 +112,6 @@ export async function countWords(source: AsyncIterable<string> | Iterable<string
       o.log(`read ${sentences} sentences, ${words.size} distinct words`);
     }
   }
-  void ws;
   return { words, sentences, skippedTooLong, skippedReserved };
 }
 

@@ -1,0 +1,97 @@
+// fill-mask: the most likely tokens at each mask token, as transformers' FillMaskPipeline: a softmax over
+// the vocabulary at the masked position, the top k (or the given targets), each with the text it gives.
+// Checkpoints with the Enhanced Mask Decoder need nothing here: the model applies it.
+import { checkPositiveInt, checkText, loadForTask, makePipeline, output, runRows, softmax, tokenOf, topIndices,
+  type Loaded, type PipelineBase, type PipelineOptions, type RunOptions } from './base.ts';
+
+export interface FillMaskResult {
+  score: number;
+  /** Token id. */
+  token: number;
+  /** The token decoded. */
+  token_str: string;
+  /** The input with the mask replaced by this token, decoded. */
+  sequence: string;
+}
+
+/** One mask: its candidates, best first. Several masks in a text: one list per mask, in text order. */
+export type FillMaskOutput = FillMaskResult[] | FillMaskResult[][];
+
+export interface FillMaskCallOptions extends RunOptions {
+  /** Candidates per mask (default 5). */
+  topK?: number;
+  /** Score only these words (each a vocabulary token, else the first token of its tokenisation). */
+  targets?: string[];
+}
+
+export interface FillMaskPipeline extends PipelineBase {
+  (text: string, options?: FillMaskCallOptions): Promise<FillMaskOutput>;
+  (texts: string[], options?: FillMaskCallOptions): Promise<FillMaskOutput[]>;
+}
+
+export async function fillMaskPipeline(dir: string, options: PipelineOptions = {}): Promise<FillMaskPipeline> {
+  const loaded = await loadForTask('fill-mask', dir, 'masked-lm', options);
+  const maskId = loaded.tokenizer.maskTokenId; // fails early, naming the tokenizer, if it has no mask token
+  const fn = async (input: string | string[], opts: FillMaskCallOptions = {}) => {
+    const texts = Array.isArray(input) ? input : [input];
+    const out = await fillMask(loaded, maskId, texts, opts);
+    return Array.isArray(input) ? out : out[0]!;
+  };
+  return makePipeline(loaded, fn) as FillMaskPipeline;
+}
+
+async function fillMask(p: Loaded, maskId: number, texts: string[], o: FillMaskCallOptions): Promise<FillMaskOutput[]> {
+  const { tokenizer, model } = p;
+  texts.forEach((t, i) => checkText(t, `fill-mask: input ${i}`));
+  const topK = o.topK ?? 5;
+  checkPositiveInt(topK, 'fill-mask: topK');
+  const targets = o.targets ? targetIds(p, o.targets) : null;
+  const enc = tokenizer.encodeBatch(texts.map((t) => [t, null]), { truncation: true, maxLength: p.maxLength });
+  const masks = enc.inputIds.map((ids, i) => {
+    const at = ids.flatMap((id, k) => (id === maskId ? [k] : []));
+    if (at.length === 0) {
+      const why = texts[i]!.includes(tokenizer.maskToken) ? `its mask token lies beyond maxLength (${p.maxLength} tokens)` : `it has no mask token; write ${tokenizer.maskToken} where the word to predict goes`;
+      throw new Error(`fill-mask: input ${i} cannot be filled: ${why}`);
+    }
+    return at;
+  });
+  const rows = enc.inputIds.map((ids, i) => ({ ids, typeIds: enc.tokenTypeIds[i]! }));
+  const padId = tokenizer.padTokenId;
+  return runRows(model, rows, padId, { batchSize: o.batchSize ?? p.batchSize, onProgress: o.onProgress }, (out, b, i) => {
+    const logits = output(out, 'logits');
+    const ids = rows[i]!.ids;
+    const single = masks[i]!.length === 1;
+    const perMask = masks[i]!.map((pos) => {
+      let probs = softmax(tokenOf(logits, b, pos));
+      let vocab: number[] | null = null;
+      if (targets) {
+        vocab = targets;
+        probs = targets.map((id) => probs[id]!);
+      }
+      return topIndices(probs, topK).map((k): FillMaskResult => {
+        const token = vocab ? vocab[k]! : k;
+        // transformers drops padding and, with several masks, keeps the special tokens in `sequence`.
+        const filled = ids.map((id, j) => (j === pos ? token : id)).filter((id) => id !== padId);
+        return { score: probs[k]!, token, token_str: tokenizer.decode([token]), sequence: tokenizer.decode(filled, { skipSpecialTokens: single }) };
+      });
+    });
+    return single ? perMask[0]! : perMask;
+  });
+}
+
+/** Ids of the target words: the vocabulary entry when there is one, else the first token of the word. */
+function targetIds(p: Loaded, targets: string[]): number[] {
+  if (!Array.isArray(targets) || targets.length === 0) throw new Error('fill-mask: targets must be a non-empty list of words');
+  const vocab = p.tokenizer.getVocab();
+  const ids: number[] = [];
+  targets.forEach((t, i) => {
+    checkText(t, `fill-mask: targets[${i}]`);
+    let id = vocab.get(t);
+    if (id === undefined) {
+      id = p.tokenizer.encode(t, null, { addSpecialTokens: false })[0];
+      if (id === undefined) throw new Error(`fill-mask: target ${JSON.stringify(t)} gives no token`);
+    }
+    if (!ids.includes(id)) ids.push(id);
+  });
+  return ids;
+}
