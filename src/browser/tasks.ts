@@ -8,7 +8,7 @@ export interface FillMaskCandidate {
   /** Probability of this token at the masked position. */
   score: number;
   token: number;
-  tokenStr: string;
+  token_str: string;
   /** The text with the mask replaced by this token (special tokens skipped). */
   sequence: string;
 }
@@ -42,7 +42,7 @@ export async function fillMask(model: DebertaModel, tokenizer: PreTrainedTokeniz
     const order = probs.map((p, id) => [p, id] as const).sort((a, b) => b[0] - a[0]).slice(0, topK);
     return order.map(([score, token]) => {
       const filled = ids.map((id, i) => (i === pos ? token : id));
-      return { score, token, tokenStr: tokenizer.decode([token]), sequence: tokenizer.decode(filled, { skipSpecialTokens: true }) };
+      return { score, token, token_str: tokenizer.decode([token]), sequence: tokenizer.decode(filled, { skipSpecialTokens: true }) };
     });
   });
 }

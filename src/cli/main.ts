@@ -3,10 +3,14 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { register as registerForward } from './commands/forward.ts';
+import { register as registerExport } from './commands/export.ts';
 import { register as registerGrad } from './commands/grad.ts';
 import { register as registerInit } from './commands/init.ts';
+import { register as registerPretrain } from './commands/pretrain.ts';
 import { register as registerTrain } from './commands/train.ts';
 import { register as registerTokenize } from './commands/tokenize.ts';
+import { register as registerTasks } from './commands/tasks.ts';
+import { register as registerServe } from './commands/serve.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -16,10 +20,14 @@ export function buildProgram(): Command {
     .version(pkg.version);
   // Subcommands (one module each, in src/cli/commands):
   registerForward(program);
+  registerExport(program);
   registerGrad(program);
   registerInit(program);
   registerTrain(program);
+  registerPretrain(program);
   registerTokenize(program);
+  registerTasks(program); // fill-mask, classify, zero-shot, ner, qa, embed, rerank
+  registerServe(program);
   return program;
 }
 

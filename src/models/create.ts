@@ -3,7 +3,8 @@ import { Graph } from '../graph/graph.ts';
 import { Session } from '../runtime/session.ts';
 import { toFloat32, type Tensor } from '../tensor.ts';
 import type { DebertaConfig } from './deberta/config.ts';
-import { buildDeberta, type BuildOptions, type HeadKind } from './deberta/modeling.ts';
+import { buildDeberta, type BuildOptions, type DebertaGraph, type HeadKind } from './deberta/modeling.ts';
+import type { Value } from '../graph/value.ts';
 import { bindWeights } from './deberta/weights.ts';
 import { filled, toInt64, type ModelInputs } from './inputs.ts';
 
@@ -47,10 +48,17 @@ export function headFromConfig(c: DebertaConfig): HeadKind {
   throw new Error(`config.json: unsupported architecture '${arch}'`);
 }
 
-/** Builds a model from a config and weights already in memory (`file` names their source in errors). */
-export async function createModel(config: DebertaConfig, tensors: Map<string, Tensor>, head: HeadKind | 'auto' = 'auto',
-  opts: LoadOptions & { dir?: string; file?: string } = {}): Promise<DebertaModel> {
-  const dir = opts.dir ?? '';
+export interface ModelGraph {
+  graph: Graph;
+  head: HeadKind;
+  inputs: DebertaGraph['inputs'];
+  /** By transformers' output names (`logits`, `last_hidden_state`, `start_logits`, ...). */
+  outputs: Record<string, Value>;
+}
+
+/** The model's graph with the checkpoint's weights bound: what `createModel` runs and `deberta export` writes. */
+export function buildModelGraph(config: DebertaConfig, tensors: Map<string, Tensor>, head: HeadKind | 'auto' = 'auto',
+  opts: BuildOptions & { file?: string } = {}): ModelGraph {
   const file = opts.file ?? 'weights';
   const kind = head === 'auto' ? headFromConfig(config) : head;
   const prefix = [...tensors.keys()].some((k) => k.startsWith('deberta.')) ? 'deberta.' : '';
@@ -63,6 +71,14 @@ export async function createModel(config: DebertaConfig, tensors: Map<string, Te
   const built = buildDeberta(g, config, binding.source, kind, prefix, { mlmLayout: layout, ...opts, emd: opts.emd ?? emdCapable });
   const extra = binding.unexpected();
   if (extra.length) throw new Error(`${file}: unexpected weights for this model: ${extra.slice(0, 8).map((k) => `'${k}'`).join(', ')}${extra.length > 8 ? ` and ${extra.length - 8} more` : ''}`);
+  return { graph: g, head: kind, inputs: built.inputs, outputs: built.outputs };
+}
+
+/** Builds a model from a config and weights already in memory (`file` names their source in errors). */
+export async function createModel(config: DebertaConfig, tensors: Map<string, Tensor>, head: HeadKind | 'auto' = 'auto',
+  opts: LoadOptions & { dir?: string; file?: string } = {}): Promise<DebertaModel> {
+  const dir = opts.dir ?? '';
+  const { graph: g, head: kind, ...built } = buildModelGraph(config, tensors, head, opts);
   const session = await Session.fromGraph(g, { outputs: built.outputs }, { threads: opts.threads, executionProviders: opts.executionProviders });
   const weights = new Map([...g.params].map(([k, v]) => [k, v.constValue!]));
   const rank = kind === 'multiple-choice' ? 3 : 2;

@@ -63,7 +63,8 @@ export async function loadForTask(task: string, dir: string, head: HeadKind, opt
       throw new Error(`${task}: ${dir} holds a ${config.architectures[0]} checkpoint; this task needs a ${HEAD_NAMES[head]} model`);
     }
   }
-  const tokenizer = typeof opts.tokenizer === 'object' ? opts.tokenizer : await AutoTokenizer.fromPretrained(opts.tokenizer ?? dir);
+  const tokenizer = opts.tokenizer === undefined || typeof opts.tokenizer === 'string'
+    ? await AutoTokenizer.fromPretrained(opts.tokenizer ?? dir) : opts.tokenizer;
   if (tokenizer.vocabSize > config.vocab_size) {
     throw new Error(`${task}: the tokenizer has ${tokenizer.vocabSize} ids but ${dir}/config.json has vocab_size ${config.vocab_size}; they do not belong together`);
   }

@@ -4,6 +4,7 @@ import onnxProto from 'onnx-proto';
 import type { DType, Tensor } from '../tensor.ts';
 import type { Graph } from '../graph/graph.ts';
 import type { Attrs, Node, Value } from '../graph/value.ts';
+import { getOp } from '../graph/ops/registry.ts';
 
 const { onnx } = onnxProto;
 
@@ -24,6 +25,10 @@ export interface EmitOptions {
   name?: string;
   /** Weight bytes above which weights go to external data (default 1.5 GiB, under protobuf's 2 GB limit). */
   externalAbove?: number;
+  /** The external data file's name as the model records it (default 'model.onnx_data'). */
+  externalLocation?: string;
+  /** Names for the symbolic dims in the model's inputs and outputs (e.g. batch -> batch_size). */
+  dimNames?: Record<string, string>;
 }
 
 export interface EmittedModel {
@@ -39,13 +44,13 @@ function bytesOf(t: Tensor): Uint8Array {
   return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
 }
 
-function valueInfo(name: string, v: Value) {
+function valueInfo(name: string, v: Value, dimNames: Record<string, string> = {}) {
   return {
     name,
     type: {
       tensorType: {
         elemType: ONNX_DTYPE[v.dtype],
-        shape: { dim: v.shape.map((d) => (typeof d === 'number' ? { dimValue: d } : d.startsWith('?') ? {} : { dimParam: d })) },
+        shape: { dim: v.shape.map((d) => (typeof d === 'number' ? { dimValue: d } : d.startsWith('?') ? {} : { dimParam: dimNames[d] ?? d })) },
       },
     },
   };
@@ -98,7 +103,7 @@ export function emitOnnx(g: Graph, opts: EmitOptions): EmittedModel {
 
   const inputs: ReturnType<typeof valueInfo>[] = [];
   const initializers: Array<{ name: string; t: Tensor }> = [];
-  for (const v of g.inputs) if (leaves.includes(v)) inputs.push(valueInfo(nameOf(v), v));
+  for (const v of g.inputs) if (leaves.includes(v)) inputs.push(valueInfo(nameOf(v), v, opts.dimNames));
   for (const v of leaves) {
     if (v.kind === 'param' && paramsAsInputs) inputs.push(valueInfo(nameOf(v), v));
     else if (v.kind === 'param' || v.kind === 'const') {
@@ -108,7 +113,7 @@ export function emitOnnx(g: Graph, opts: EmitOptions): EmittedModel {
   }
 
   const nodeProtos = nodes.map((n) => ({
-    opType: n.type,
+    opType: getOp(n.type).onnxType ?? n.type,
     domain: n.domain,
     name: `${n.type}_${n.id}`,
     input: n.inputs.map((v) => (v ? nameOf(v) : '')),
@@ -117,12 +122,12 @@ export function emitOnnx(g: Graph, opts: EmitOptions): EmittedModel {
   }));
   const outputs = outs.map(([name, v]) => {
     nodeProtos.push({ opType: 'Identity', domain: '', name: `out_${name}`, input: [nameOf(v)], output: [name], attribute: [] });
-    return valueInfo(name, v);
+    return valueInfo(name, v, opts.dimNames);
   });
 
   const totalBytes = initializers.reduce((s, i) => s + i.t.data.byteLength, 0);
   const external = totalBytes > (opts.externalAbove ?? EXTERNAL_THRESHOLD);
-  const location = 'model.onnx_data';
+  const location = opts.externalLocation ?? 'model.onnx_data';
   const chunks: Uint8Array[] = [];
   let offset = 0;
   const initializerProtos = initializers.map(({ name, t }) => {

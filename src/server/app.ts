@@ -9,8 +9,8 @@ import { bearerAuth } from './auth.ts';
 import { CONTENT_TYPE, Gauge, serverMetrics, type ServerMetrics } from './metrics.ts';
 import { Lock, MicroBatcher, QueueFullError, TimeoutError } from './queue.ts';
 import { formatSchemaErrors } from './schema-errors.ts';
-import { bodySchema, TASKS } from './tasks.ts';
-import { HttpError, type ServedModel } from './types.ts';
+import { bodySchema, TASKS, type TaskSpec } from './tasks.ts';
+import { HttpError, type ServedModel, type TaskRunner } from './types.ts';
 
 export interface ServerOptions {
   models: ServedModel[];
@@ -54,13 +54,14 @@ interface RequestBody {
 interface Queue {
   model: ServedModel;
   task: string;
+  runner: TaskRunner;
   batcher: MicroBatcher;
 }
 
-type Options = typeof DEFAULTS & ServerOptions;
+type Options = ServerOptions & { -readonly [K in keyof typeof DEFAULTS]: number };
 
 export function createServer(options: ServerOptions): FastifyInstance {
-  const o: Options = { ...DEFAULTS, ...definedOnly(options) };
+  const o: Options = { ...DEFAULTS, ...definedOnly(options), models: options.models };
   checkModels(o.models);
   const metrics = serverMetrics();
   const queues = buildQueues(o, metrics);
@@ -119,7 +120,12 @@ export function createServer(options: ServerOptions): FastifyInstance {
     app.post<{ Body: RequestBody }>(`/v1/${task}`, { config: auth, schema: { body: bodySchema(spec) } }, async (request) => {
       const { inputs, options: taskOptions } = request.body;
       const queue = pickQueue(queues, task, request.body.model);
-      checkLimits(o, inputs, spec.texts, taskOptions && spec.optionTexts?.(taskOptions));
+      checkLimits(o, spec, inputs, taskOptions);
+      try {
+        queue.runner.validate?.(inputs, taskOptions);
+      } catch (err) {
+        throw new HttpError(422, (err as Error).message);
+      }
       const labels = { model: queue.model.name, task };
       try {
         const results = await queue.batcher.submit(inputs, taskOptions, o.timeoutMs);
@@ -141,8 +147,26 @@ export function createServer(options: ServerOptions): FastifyInstance {
   if (o.staticDir) {
     const root = resolve(o.staticDir);
     if (!existsSync(root) || !statSync(root).isDirectory()) throw new Error(`static folder ${root} does not exist`);
-    app.register(fastifyStatic, { root, prefix: '/', index: 'index.html' });
+    app.register(fastifyStatic, {
+      root, prefix: '/', index: 'index.html',
+      // Cross-origin isolation lets ONNX Runtime Web use threads (SharedArrayBuffer) in the demo.
+      setHeaders: (res) => {
+        res.setHeader('cross-origin-opener-policy', 'same-origin');
+        res.setHeader('cross-origin-embedder-policy', 'require-corp');
+      },
+    });
   }
+
+  // Requests already in flight when close() starts are answered with `Connection: close`, so their
+  // keep-alive sockets end with them and close() need not wait for the keep-alive timeout.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (closing) reply.header('connection', 'close');
+    return payload;
+  });
 
   app.addHook('onClose', async () => {
     // fastify has waited for in-flight requests; whatever still runs (timed-out work) finishes first.
@@ -189,7 +213,7 @@ function buildQueues(o: Options, metrics: ServerMetrics): Queue[] {
           if (!ok) metrics.batchFailures.inc(labels);
         },
       });
-      queues.push({ model, task: runner.task, batcher });
+      queues.push({ model, task: runner.task, runner, batcher });
     }
   }
   return queues;
@@ -214,18 +238,22 @@ function pickQueue(queues: Queue[], task: string, model: string | undefined): Qu
   throw new HttpError(404, `model '${model}' does not serve ${task}; models that do: ${serving.join(', ')}`);
 }
 
-function checkLimits(o: Options, inputs: unknown[], texts: (item: unknown) => string[], optionTexts: string[] | undefined): void {
+function checkLimits(o: Options, spec: TaskSpec, inputs: unknown[], options: Record<string, unknown> | undefined): void {
   if (inputs.length > o.maxItems) {
     throw new HttpError(422, `too many inputs: ${inputs.length} in one request; the limit is ${o.maxItems}`);
   }
   inputs.forEach((item, i) => {
-    for (const t of texts(item)) {
+    const rows = spec.rows?.(item);
+    if (rows && rows.count > o.maxItems) {
+      throw new HttpError(422, `inputs[${i}] has ${rows.count} ${rows.what}; the limit is ${o.maxItems}`);
+    }
+    for (const t of spec.texts(item)) {
       if (t.length > o.maxTextLength) {
         throw new HttpError(422, `inputs[${i}] has a text of ${t.length} characters; the limit is ${o.maxTextLength}`);
       }
     }
   });
-  for (const t of optionTexts ?? []) {
+  for (const t of (options && spec.optionTexts?.(options)) ?? []) {
     if (t.length > o.maxTextLength) throw new HttpError(422, `options has a text of ${t.length} characters; the limit is ${o.maxTextLength}`);
   }
 }

@@ -5,6 +5,8 @@ export interface TaskRunner {
   task: string;
   /** `options` are the request's task options; the server only batches items whose options are equal. */
   run(items: unknown[], options?: Record<string, unknown>): Promise<unknown[]>;
+  /** Checks one request before it is queued; what it throws is answered 422 with its message. */
+  validate?(items: unknown[], options?: Record<string, unknown>): void;
   dispose?(): Promise<void>;
 }
 

@@ -34,10 +34,38 @@ export const GPT2_PATTERN = new RegExp(
   'gu',
 );
 
+const ASCII_REMAP = /[\x00-\x20\x7f]/g;
+const HAS_REMAP = /[\x00-\x20\x7f]/;
+
+/** ASCII text with controls and spaces remapped; the usual case is a single leading space. */
+function remapAscii(t: string, a: string[]): string {
+  const c0 = t.charCodeAt(0);
+  if (c0 <= 0x20 || c0 === 0x7f) {
+    const rest = t.slice(1);
+    return a[c0]! + (HAS_REMAP.test(rest) ? rest.replace(ASCII_REMAP, (c) => a[c.charCodeAt(0)]!) : rest);
+  }
+  return t.replace(ASCII_REMAP, (c) => a[c.charCodeAt(0)]!);
+}
+
 /** Rewrites `s` into byte-level characters; every byte keeps the alignment of its character. */
 export function toByteLevel(s: NormalizedString, a: string[]): NormalizedString {
   const t = s.text;
   const n = t.length;
+  // ASCII: one byte per character, alignments unchanged; only controls and space are remapped.
+  let ascii = true;
+  let plain = true;
+  for (let i = 0; i < n; i++) {
+    const c = t.charCodeAt(i);
+    if (c >= 0x80) {
+      ascii = false;
+      break;
+    }
+    if (c <= 0x20 || c === 0x7f) plain = false;
+  }
+  if (ascii) {
+    if (plain) return s;
+    return new NormalizedString(remapAscii(t, a), s.starts, s.ends, s.origin, s.base);
+  }
   // Count output length first (UTF-8 byte count).
   let size = 0;
   for (let i = 0; i < n; i++) {
@@ -51,38 +79,35 @@ export function toByteLevel(s: NormalizedString, a: string[]): NormalizedString 
   }
   const starts = new Int32Array(size);
   const ends = new Int32Array(size);
-  const chars: string[] = new Array(size);
+  const bytes = new Uint8Array(size);
   let o = 0;
-  const put = (byte: number, st: number, en: number): void => {
-    chars[o] = a[byte]!;
-    starts[o] = st;
-    ends[o] = en;
-    o++;
-  };
   for (let i = 0; i < n; i++) {
     let c = t.charCodeAt(i);
-    const st = s.starts[i]!;
-    const en = s.ends[i]!;
-    if (c < 0x80) put(c, st, en);
+    const k = o;
+    if (c < 0x80) bytes[o++] = c;
     else if (c < 0x800) {
-      put(0xc0 | (c >> 6), st, en);
-      put(0x80 | (c & 0x3f), st, en);
+      bytes[o++] = 0xc0 | (c >> 6);
+      bytes[o++] = 0x80 | (c & 0x3f);
     } else if (c >= 0xd800 && c <= 0xdbff && i + 1 < n && (t.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
       c = 0x10000 + ((c - 0xd800) << 10) + (t.charCodeAt(i + 1) - 0xdc00);
-      i++;
-      put(0xf0 | (c >> 18), st, en);
-      put(0x80 | ((c >> 12) & 0x3f), st, en);
-      put(0x80 | ((c >> 6) & 0x3f), st, en);
-      put(0x80 | (c & 0x3f), st, en);
+      bytes[o++] = 0xf0 | (c >> 18);
+      bytes[o++] = 0x80 | ((c >> 12) & 0x3f);
+      bytes[o++] = 0x80 | ((c >> 6) & 0x3f);
+      bytes[o++] = 0x80 | (c & 0x3f);
     } else {
       // Lone surrogates are encoded as U+FFFD, as a UTF-8 encoder would.
       if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd;
-      put(0xe0 | (c >> 12), st, en);
-      put(0x80 | ((c >> 6) & 0x3f), st, en);
-      put(0x80 | (c & 0x3f), st, en);
+      bytes[o++] = 0xe0 | (c >> 12);
+      bytes[o++] = 0x80 | ((c >> 6) & 0x3f);
+      bytes[o++] = 0x80 | (c & 0x3f);
     }
+    starts.fill(s.start(i), k, o);
+    ends.fill(s.end(i), k, o);
+    if (o - k === 4) i++;
   }
-  return new NormalizedString(chars.join(''), starts, ends, s.origin);
+  let out = '';
+  for (let j = 0; j < size; j++) out += a[bytes[j]!]!;
+  return new NormalizedString(out, starts, ends, s.origin);
 }
 
 /**

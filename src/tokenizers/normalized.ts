@@ -17,16 +17,28 @@ export function isWhitespace(ch: string): boolean {
 export class NormalizedString {
   constructor(
     public readonly text: string,
-    /** Original start offset (UTF-16) of each code unit of `text`. */
+    /** Original start offset (UTF-16) of code unit i of `text`, at index `base + i`. */
     public readonly starts: Int32Array,
-    /** Original end offset (UTF-16) of each code unit of `text`. */
+    /** Original end offset (UTF-16) of code unit i of `text`, at index `base + i`. */
     public readonly ends: Int32Array,
     /**
      * Where this string starts in the original text, whatever normalisation removed from its front
      * (`tokenizers`' original_shift); a piece cut out by a pre-tokeniser starts at its first character.
      */
-    public readonly origin: number = starts.length ? starts[0]! : 0,
+    public readonly origin: number,
+    /** Slices share their parent's alignment arrays (cheaper than typed-array views). */
+    public readonly base = 0,
   ) {}
+
+  /** Original start of code unit i. */
+  start(i: number): number {
+    return this.starts[this.base + i]!;
+  }
+
+  /** Original end of code unit i. */
+  end(i: number): number {
+    return this.ends[this.base + i]!;
+  }
 
   /** A string not normalised yet: code unit i of `text` is original [offset + i, offset + i + 1). */
   static fromOriginal(text: string, offset = 0): NormalizedString {
@@ -57,15 +69,15 @@ export class NormalizedString {
 
   slice(a: number, b: number): NormalizedString {
     if (a === 0 && b === this.text.length) return this;
-    const origin = a < this.text.length ? this.starts[a]! : this.origin;
-    return new NormalizedString(this.text.slice(a, b), this.starts.subarray(a, b), this.ends.subarray(a, b), origin);
+    const origin = a < this.text.length ? this.start(a) : this.origin;
+    return new NormalizedString(this.text.slice(a, b), this.starts, this.ends, origin, this.base + a);
   }
 
   /** Original offsets of the normalised range [a, b); an empty range maps to a point. */
   originalRange(a: number, b: number): [number, number] {
-    if (b > a) return [this.starts[a]!, this.ends[b - 1]!];
-    if (a > 0) return [this.ends[a - 1]!, this.ends[a - 1]!];
-    return this.text.length ? [this.starts[0]!, this.starts[0]!] : [0, 0];
+    if (b > a) return [this.start(a), this.end(b - 1)];
+    if (a > 0) return [this.end(a - 1), this.end(a - 1)];
+    return this.text.length ? [this.start(0), this.start(0)] : [0, 0];
   }
 
   get originalStart(): number {
@@ -88,8 +100,8 @@ export class NormalizedString {
       b.copy(this, last, start);
       if (content.length) {
         const from = end > 0 ? end - 1 : -1;
-        const s = from >= 0 ? this.starts[from]! : 0;
-        const e = from >= 0 ? this.ends[from]! : 0;
+        const s = from >= 0 ? this.start(from) : 0;
+        const e = from >= 0 ? this.end(from) : 0;
         b.push(content, s, e);
       }
       last = end;
@@ -103,7 +115,7 @@ export class NormalizedString {
   /** Replaces each occurrence of one character with another string, keeping alignments. */
   replaceChar(ch: string, by: string): NormalizedString {
     if (!this.text.includes(ch)) return this;
-    if (ch.length === by.length) return new NormalizedString(this.text.replaceAll(ch, by), this.starts, this.ends, this.origin);
+    if (ch.length === by.length) return new NormalizedString(this.text.replaceAll(ch, by), this.starts, this.ends, this.origin, this.base);
     return this.replace(new RegExp(escapeRegExp(ch), 'gu'), by);
   }
 
@@ -114,10 +126,10 @@ export class NormalizedString {
     const k = s.length;
     const starts = new Int32Array(n + k);
     const ends = new Int32Array(n + k);
-    starts.fill(this.starts[0]!, 0, k);
-    ends.fill(this.ends[0]!, 0, k);
-    starts.set(this.starts, k);
-    ends.set(this.ends, k);
+    starts.fill(this.start(0), 0, k);
+    ends.fill(this.end(0), 0, k);
+    starts.set(this.starts.subarray(this.base, this.base + n), k);
+    ends.set(this.ends.subarray(this.base, this.base + n), k);
     return new NormalizedString(s + this.text, starts, ends, this.origin);
   }
 
@@ -128,10 +140,10 @@ export class NormalizedString {
     const k = s.length;
     const starts = new Int32Array(n + k);
     const ends = new Int32Array(n + k);
-    starts.set(this.starts, 0);
-    ends.set(this.ends, 0);
-    starts.fill(this.starts[n - 1]!, n);
-    ends.fill(this.ends[n - 1]!, n);
+    starts.set(this.starts.subarray(this.base, this.base + n), 0);
+    ends.set(this.ends.subarray(this.base, this.base + n), 0);
+    starts.fill(this.start(n - 1), n);
+    ends.fill(this.end(n - 1), n);
     return new NormalizedString(this.text + s, starts, ends, this.origin);
   }
 
@@ -142,7 +154,7 @@ export class NormalizedString {
     if (right) while (b > a && isWhitespaceAt(this.text, b - 1)) b--;
     if (a === 0 && b === this.text.length) return this;
     // Stripping is a normalisation, not a split: the string keeps its origin.
-    return new NormalizedString(this.text.slice(a, b), this.starts.subarray(a, b), this.ends.subarray(a, b), this.origin);
+    return new NormalizedString(this.text.slice(a, b), this.starts, this.ends, this.origin, this.base + a);
   }
 
   /**
@@ -161,7 +173,7 @@ export class NormalizedString {
       if (out === ch) b.copy(this, i, i + len);
       else {
         changed = true;
-        if (out.length) b.push(out, this.starts[i]!, this.ends[i]!);
+        if (out.length) b.push(out, this.start(i), this.end(i));
       }
       i += len;
     }
@@ -179,12 +191,12 @@ export class NormalizedString {
     let pos = 0;
     for (const [c, change] of items) {
       if (change > 0) {
-        if (pos > 0) b.push(c, this.starts[pos - 1]!, this.ends[pos - 1]!);
+        if (pos > 0) b.push(c, this.start(pos - 1), this.end(pos - 1));
         else b.push(c, 0, 0);
         continue;
       }
       if (pos >= t.length) throw new Error('NormalizedString.transform: more replacements than input characters');
-      b.push(c, this.starts[pos]!, this.ends[pos]!);
+      b.push(c, this.start(pos), this.end(pos));
       pos += charLen(t, pos);
       for (let k = 0; k < -change && pos < t.length; k++) pos += charLen(t, pos);
     }
@@ -212,12 +224,12 @@ export class NormalizedString {
       const inChars = Array.from(chunk);
       const outChars = Array.from(out);
       let pos = start;
-      let lastS = this.starts[start]!;
-      let lastE = this.ends[start]!;
+      let lastS = this.start(start);
+      let lastE = this.end(start);
       for (let j = 0; j < outChars.length; j++) {
         if (j < inChars.length) {
-          lastS = this.starts[pos]!;
-          lastE = this.ends[pos]!;
+          lastS = this.start(pos);
+          lastE = this.end(pos);
           pos += inChars[j]!.length;
         }
         b.push(outChars[j]!, lastS, lastE);
@@ -275,8 +287,8 @@ export class Builder {
     if (b <= a) return;
     this.reserve(b - a);
     this.parts.push(src.text.slice(a, b));
-    this.starts.set(src.starts.subarray(a, b), this.n);
-    this.ends.set(src.ends.subarray(a, b), this.n);
+    this.starts.set(src.starts.subarray(src.base + a, src.base + b), this.n);
+    this.ends.set(src.ends.subarray(src.base + a, src.base + b), this.n);
     this.n += b - a;
   }
   push(s: string, start: number, end: number): void {

@@ -22,7 +22,7 @@ export function lowercase(): Normalizer {
     // ASCII fast path; otherwise per character, as Rust's char::to_lowercase (no final-sigma context).
     if (/^[\x00-\x7f]*$/.test(s.text)) {
       const low = s.text.toLowerCase();
-      return low === s.text ? s : new NormalizedString(low, s.starts, s.ends, s.origin);
+      return low === s.text ? s : new NormalizedString(low, s.starts, s.ends, s.origin, s.base);
     }
     return s.mapChars((c) => (c === 'İ' ? 'i\u0307' : c.toLowerCase()));
   };

@@ -140,9 +140,12 @@ export class TokenizerPipeline {
       let a = 0;
       for (let k = 0; k < r.ids.length; k++) {
         const b = r.ends[k]!;
-        // Tokens ending together (byte fallback) share the span of the first.
-        const [s, e] = b > a ? [w.starts[a]!, w.ends[b - 1]!] : [w.ends[Math.max(0, b - 1)]!, w.ends[Math.max(0, b - 1)]!];
-        pushToken(enc, r.ids[k]!, s, e, seq);
+        if (b > a) pushToken(enc, r.ids[k]!, w.start(a), w.end(b - 1), seq);
+        else {
+          // Tokens ending together (byte fallback): the later ones are empty spans at the end.
+          const e = w.end(Math.max(0, b - 1));
+          pushToken(enc, r.ids[k]!, e, e, seq);
+        }
         a = b;
       }
     }

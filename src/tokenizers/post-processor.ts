@@ -39,8 +39,10 @@ export class TemplateProcessing implements PostProcessor {
         const e = encodings[p.seq];
         if (!e) continue;
         // Only the main encoding takes the template's type id; overflowing windows keep theirs.
-        e.setTypeIds(p.typeId);
-        out.push(e.clone());
+        // (A sequence used twice by the template is copied the second time.)
+        const target = out.includes(e) ? e.clone() : e;
+        target.setTypeIds(p.typeId);
+        out.push(target);
       } else if (addSpecialTokens) {
         const sp = this.specials.get(p.name)!;
         const len = sp.ids.length;

@@ -152,10 +152,27 @@ export function byteLevel(addPrefixSpace: boolean, useRegex: boolean): PreTokeni
   const alphabet = byteLevelAlphabet();
   return (s, out) => {
     if (addPrefixSpace && s.length && !s.text.startsWith(' ')) s = s.prepend(' ');
-    const words: NormalizedString[] = [];
-    if (useRegex) splitOn(s, regexMatches(re, s.text), 'Isolated', words);
-    else if (s.length) words.push(s);
-    for (const w of words) out.push(toByteLevel(w, alphabet));
+    const t = s.text;
+    if (!useRegex) {
+      if (t.length) out.push(toByteLevel(s, alphabet));
+      return;
+    }
+    // The 'Isolated' split, inlined: matches and the gaps between them are all words.
+    re.lastIndex = 0;
+    let prev = 0;
+    let m: RegExpExecArray | null;
+    while ((m = re.exec(t))) {
+      const a = m.index;
+      const b = a + m[0].length;
+      if (b === a) {
+        re.lastIndex++;
+        continue;
+      }
+      if (a > prev) out.push(toByteLevel(s.slice(prev, a), alphabet));
+      out.push(toByteLevel(s.slice(a, b), alphabet));
+      prev = b;
+    }
+    if (prev < t.length) out.push(toByteLevel(s.slice(prev, t.length), alphabet));
   };
 }
 

@@ -62,6 +62,10 @@ export interface CheckpointContents {
   trainerState?: TrainerState;
   /** Extra JSON files to write (name -> object), e.g. eval_results.json. */
   extraJson?: Record<string, unknown>;
+  /** Extra safetensors files to write (name -> tensors), e.g. pretraining's gdes_delta.safetensors. */
+  extraTensors?: Record<string, Map<string, Tensor>>;
+  /** Checkpoints written as sub-folders, in the same atomic replacement (pretraining's generator/). */
+  subdirs?: Record<string, CheckpointContents>;
 }
 
 /** Writes the checkpoint folder `dir` (replacing an existing one) through a temporary folder and renames. */
@@ -70,21 +74,30 @@ export function saveCheckpoint(dir: string, c: CheckpointContents): void {
   const tmp = join(dirname(dir), `.${basename(dir)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   mkdirSync(tmp);
   try {
-    // Weights go out in float32 (a float64 run converts), as transformers saves by default.
-    const weights = new Map<string, Tensor>();
-    for (const [name, t] of c.weights) {
-      weights.set(name, t.dtype === 'float64' ? tensor('float32', t.dims, Float32Array.from(t.data as Float64Array)) : t);
-    }
-    writeSafetensors(join(tmp, 'model.safetensors'), weights, { format: 'pt' });
-    writeDebertaConfig(tmp, float32Config(c.config));
-    if (c.tokenizerDir) copyTokenizerFiles(c.tokenizerDir, tmp);
-    if (c.optimizer) writeSafetensors(join(tmp, 'optimizer.safetensors'), c.optimizer.tensors, { step: String(c.optimizer.step) });
-    if (c.trainerState) writeFileSync(join(tmp, 'trainer_state.json'), `${JSON.stringify(c.trainerState, null, 2)}\n`);
-    for (const [name, obj] of Object.entries(c.extraJson ?? {})) writeFileSync(join(tmp, name), `${JSON.stringify(obj, null, 2)}\n`);
+    writeContents(tmp, c);
     replaceDir(tmp, dir);
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
     throw err;
+  }
+}
+
+function writeContents(dir: string, c: CheckpointContents): void {
+  // Weights go out in float32 (a float64 run converts), as transformers saves by default.
+  const weights = new Map<string, Tensor>();
+  for (const [name, t] of c.weights) {
+    weights.set(name, t.dtype === 'float64' ? tensor('float32', t.dims, Float32Array.from(t.data as Float64Array)) : t);
+  }
+  writeSafetensors(join(dir, 'model.safetensors'), weights, { format: 'pt' });
+  writeDebertaConfig(dir, float32Config(c.config));
+  if (c.tokenizerDir) copyTokenizerFiles(c.tokenizerDir, dir);
+  if (c.optimizer) writeSafetensors(join(dir, 'optimizer.safetensors'), c.optimizer.tensors, { step: String(c.optimizer.step) });
+  if (c.trainerState) writeFileSync(join(dir, 'trainer_state.json'), `${JSON.stringify(c.trainerState, null, 2)}\n`);
+  for (const [name, obj] of Object.entries(c.extraJson ?? {})) writeFileSync(join(dir, name), `${JSON.stringify(obj, null, 2)}\n`);
+  for (const [name, tensors] of Object.entries(c.extraTensors ?? {})) writeSafetensors(join(dir, name), tensors);
+  for (const [name, sub] of Object.entries(c.subdirs ?? {})) {
+    mkdirSync(join(dir, name));
+    writeContents(join(dir, name), sub);
   }
 }
 

@@ -141,6 +141,12 @@ export function trainingWeights(config: DebertaConfig, head: HeadKind, ckpt: Map
   return { weights, fresh };
 }
 
+// A function of its own so that the checkpoint's tensors (when converted) are not kept for the whole run.
+function loadTrainingWeights(dir: string, config: DebertaConfig, head: HeadKind, seed: number, dtype: 'float32' | 'float64') {
+  const { tensors, files } = loadCheckpointTensors(dir);
+  return trainingWeights(config, head, tensors, files.length === 1 ? files[0]! : dir, seed, dtype);
+}
+
 function defaultMetric(task: Task): string {
   return task === 'token-classification' || task === 'question-answering' ? 'f1' : 'accuracy';
 }
@@ -163,6 +169,9 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const source = o.resume ?? o.model;
   const resume = o.resume ? readResumeState(o.resume) : undefined;
   const config = readDebertaConfig(source);
+  if (task === 'sequence-classification' && (config.problem_type === 'regression' || config.problem_type === 'multi_label_classification')) {
+    throw new Error(`${join(source, 'config.json')}: problem_type '${config.problem_type}' is not supported by the trainer yet (single-label classification only)`);
+  }
   const tokenizerDir = o.tokenizer ?? source;
   const tokenizer = await AutoTokenizer.fromPretrained(tokenizerDir).catch((err: Error) => {
     throw new Error(`${err.message}${o.tokenizer ? '' : ' (name a tokenizer folder with --tokenizer)'}`);
@@ -199,11 +208,11 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const schedule = { kind: o.schedule ?? 'linear' as ScheduleKind, lr: o.lr ?? 5e-5, warmupSteps, totalSteps };
   const args = {
     task, batchSize, gradAccum, epochs, totalSteps, lr: schedule.lr, schedule: schedule.kind, warmupSteps, maxLength, seed, dtype,
-    weightDecay: o.weightDecay ?? 0, decay: o.decay ?? 'no-bias-norm', maxGradNorm, train: o.train,
+    weightDecay: o.weightDecay ?? 0, decay: o.decay ?? 'no-bias-norm', maxGradNorm, train: o.train, examples: trainFeatures.length,
   };
   if (resume) {
     const before = resume.trainerState.args;
-    for (const k of ['task', 'batchSize', 'gradAccum', 'totalSteps', 'seed', 'maxLength'] as const) {
+    for (const k of ['task', 'examples', 'batchSize', 'gradAccum', 'totalSteps', 'seed', 'maxLength'] as const) {
       if (before[k] !== undefined && before[k] !== args[k]) {
         throw new Error(`${o.resume}: was trained with ${k} ${JSON.stringify(before[k])}, this run asks for ${JSON.stringify(args[k])}; resume with the same settings`);
       }
@@ -211,8 +220,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   }
 
   // Model, optimizer.
-  const { tensors: ckpt, files } = loadCheckpointTensors(source);
-  const { weights, fresh } = trainingWeights(config, head, ckpt, files[0]!, seed, dtype);
+  const { weights, fresh } = loadTrainingWeights(source, config, head, seed, dtype);
   if (fresh.length) log(`initialised new ${head} weights: ${fresh.join(', ')}`);
   const gm = await gradientModelFromTensors(config, weights, head, { dtype, dropout: o.dropout ?? true, seed, threads: o.threads });
   // Dropout masks depend on (seed, step): a resumed run continues the very sequence of masks.
@@ -255,18 +263,18 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         const group = micro.slice(mb, mb + gradAccum);
         let tokens = 0;
         let grads: Map<string, Tensor>, loss: number;
-        if (group.length === 1) {
-          const batch = collate(task, group[0]!.map((i) => trainFeatures[i]!), enc.padId, withTypes);
-          tokens = countTokens(batch);
-          ({ grads, loss } = await gm.computeGradients(batch));
+        const batches = group.map((idx) => collate(task, idx.map((i) => trainFeatures[i]!), enc.padId, withTypes))
+          .filter((b) => lossWeight(task, b) > 0); // a batch with every label ignored teaches nothing
+        if (batches.length === 0) { mb += group.length; state.batchInEpoch = mb; continue; }
+        if (batches.length === 1) {
+          tokens = countTokens(batches[0]!);
+          ({ grads, loss } = await gm.computeGradients(batches[0]!)); // no copy when there is nothing to accumulate
         } else {
-          for (const idx of group) {
-            const batch = collate(task, idx.map((i) => trainFeatures[i]!), enc.padId, withTypes);
+          for (const batch of batches) {
             tokens += countTokens(batch);
             const r = await gm.computeGradients(batch);
             acc.add(r.grads, r.loss, lossWeight(task, batch));
           }
-          if (acc.empty) { mb += group.length; continue; } // nothing labelled in these batches
           ({ grads, loss } = acc.take());
         }
         if (!Number.isFinite(loss)) throw new Error(`update ${state.globalStep + 1}: the loss is ${loss}; lower --lr or check the data`);

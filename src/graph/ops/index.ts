@@ -5,3 +5,5 @@ import './shape.ts';
 import './reduce.ts';
 import './nn.ts';
 import './contrib.ts';
+import './quantize.ts';
+import './stop-gradient.ts';

@@ -16,6 +16,8 @@ export interface GradContext {
 
 export interface OpDef {
   type: string;
+  /** The ONNX op it compiles to, when that differs from `type` (e.g. StopGradient -> Identity). */
+  onnxType?: string;
   /** '' for the standard ONNX domain, 'com.microsoft' for ONNX Runtime's contrib ops. */
   domain?: string;
   infer(inputs: (Value | null)[], attrs: Attrs, g: Graph): ValueType[];

@@ -307,8 +307,19 @@ export function buildDeberta(g: Graph, c: DebertaConfig, p: ParamSource, head: H
   return { inputs: { inputIds, attentionMask, tokenTypeIds }, outputs };
 }
 
+/**
+ * The encoder on id / mask values the caller made, for graphs that hold more than one model (pretraining:
+ * a generator and a discriminator in one graph). `emd()` decodes through the Enhanced Mask Decoder.
+ */
+export function encodeDeberta(g: Graph, c: DebertaConfig, p: ParamSource, prefix: string, ids: Value, mask: Value,
+  tokenTypes: Value | undefined, opts: BuildOptions = {}) {
+  const b = new DebertaBuilder(g, c, p, prefix, opts);
+  const enc = b.encoder(ids, mask, tokenTypes);
+  return { last: enc.last, hidden: enc.hidden, emd: () => b.enhancedMaskDecoder(ids, enc) };
+}
+
 /** Both masked-LM layouts: `cls.predictions.*` (legacy) and `lm_predictions.lm_head.*`; decoder tied to the word embeddings. */
-function maskedLmHead(c: DebertaConfig, h: Value, p: ParamSource, wordEmbeddings: Value, layout?: 'cls' | 'lm_head'): Value {
+export function maskedLmHead(c: DebertaConfig, h: Value, p: ParamSource, wordEmbeddings: Value, layout?: 'cls' | 'lm_head'): Value {
   const legacy = (layout ?? (c.legacy !== false ? 'cls' : 'lm_head')) === 'cls';
   const base = legacy ? 'cls.predictions.transform' : 'lm_predictions.lm_head';
   const E = wordEmbeddings.shape[1] as number;

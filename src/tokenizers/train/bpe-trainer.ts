@@ -3,9 +3,12 @@
 // never making a piece that breaks the piece rules; a piece reached twice by different merges counts
 // once. Scores are -(rank); the alphabet follows the merges, most frequent character first.
 //
-// Pair counts are kept exact incrementally: a merge removes the adjacencies around each occurrence it
-// rewrites and adds the new ones, so counts of existing pairs only ever fall and a max-heap with lazy
-// re-insertion finds the best pair.
+// A pair's count is its number of adjacent occurrences weighted by word counts, overlapping ones
+// included ("aaa" holds "aa" twice), as SentencePiece 0.1.99 and later count (0.1.98 and earlier counted
+// such a run once per two symbols; on Brown that reorders a few hundred merges). Counts are kept exact
+// incrementally: a merge removes the adjacencies around each occurrence it rewrites and adds the new
+// ones, so counts of existing pairs only ever fall and a max-heap with lazy re-insertion finds the best
+// pair.
 import type { TrainOptions } from './options.ts';
 import { compareCodePoints, isValidPiece, toCodePoints, UNK_CHAR } from './pieces.ts';
 import type { TrainingWords } from './corpus.ts';

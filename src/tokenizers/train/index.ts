@@ -2,7 +2,7 @@
 // `deberta tokenizer-train`. See docs/tokenizer-training.md.
 import type { SentencePiece, SentencePieceModel } from '../sentencepiece-proto.ts';
 import { nmtNfkcCharsMap } from './charsmap.ts';
-import { buildTrainingWords, checkInputs, countWords, readSentences, sampleSentences } from './corpus.ts';
+import { buildTrainingWords, checkInputs, countWords, readSentences, sampleSentences, type TrainingWords } from './corpus.ts';
 import { SpmNormalizer } from './normalize.ts';
 import { metaPieces, resolveOptions, type TrainOptions } from './options.ts';
 import { trainBpe } from './bpe-trainer.ts';
@@ -40,9 +40,16 @@ export interface TrainResult {
 
 export type TrainRequest = Partial<TrainOptions> & Pick<TrainOptions, 'modelType' | 'vocabSize'>;
 
-/** Trains a tokenizer; the result's `model` is what `spm.model` holds. */
-export async function trainTokenizer(input: TrainInput, request: TrainRequest): Promise<TrainResult> {
-  const started = Date.now();
+/** The corpus read and counted for training: what both trainers start from. */
+export interface LoadedCorpus {
+  words: TrainingWords;
+  charsMap: Uint8Array | null;
+  files: string[];
+  stats: Omit<TrainStats, 'seconds'>;
+}
+
+/** Reads, samples, normalises and counts the corpus (the part of training shared by both model types). */
+export async function loadCorpus(input: TrainInput, request: TrainRequest): Promise<LoadedCorpus> {
   const o = resolveOptions(request);
   const log = o.log ?? (() => {});
   const files = 'files' in input ? input.files : [];
@@ -55,8 +62,7 @@ export async function trainTokenizer(input: TrainInput, request: TrainRequest): 
     removeExtraWhitespaces: o.removeExtraWhitespaces,
     escapeWhitespaces: true,
   });
-  const meta = metaPieces(o);
-  const reserved = [...meta.map((m) => m.piece), o.specialPieces.mask];
+  const reserved = [...metaPieces(o).map((m) => m.piece), o.specialPieces.mask];
 
   let source: Iterable<string> | AsyncIterable<string> = 'files' in input ? readSentences(files, o.inputFormat) : input.sentences;
   let seen = -1;
@@ -70,12 +76,34 @@ export async function trainTokenizer(input: TrainInput, request: TrainRequest): 
   if (seen < 0) seen = counts.sentences + counts.skippedTooLong + counts.skippedReserved;
   if (counts.sentences === 0) throw new Error(`tokenizer training: no sentences in the input${files.length ? ` (${files.join(', ')})` : ''}`);
   if (counts.skippedTooLong) log(`skipped ${counts.skippedTooLong} sentences longer than ${o.maxSentenceLength} bytes`);
-  const tw = buildTrainingWords(counts.words, o.characterCoverage);
+  const words = buildTrainingWords(counts.words, o.characterCoverage);
   log(
-    `${counts.sentences} sentences, ${tw.words.length} distinct words; alphabet of ${tw.chars.length} characters ` +
-      `covers ${(100 * tw.coverage).toFixed(3)}% of character occurrences`,
+    `${counts.sentences} sentences, ${words.words.length} distinct words; alphabet of ${words.chars.length} characters ` +
+      `covers ${(100 * words.coverage).toFixed(3)}% of character occurrences`,
   );
+  return {
+    words,
+    charsMap,
+    files,
+    stats: {
+      sentences: counts.sentences,
+      sentencesSeen: seen,
+      skippedTooLong: counts.skippedTooLong,
+      distinctWords: words.words.length,
+      alphabet: words.chars.length,
+      characterCoverage: words.coverage,
+    },
+  };
+}
 
+/** Trains a tokenizer; the result's `model` is what `spm.model` holds. */
+export async function trainTokenizer(input: TrainInput | LoadedCorpus, request: TrainRequest): Promise<TrainResult> {
+  const started = Date.now();
+  const o = resolveOptions(request);
+  const log = o.log ?? (() => {});
+  const corpus = 'words' in input && 'charsMap' in input ? input : await loadCorpus(input, request);
+  const tw = corpus.words;
+  const meta = metaPieces(o);
   const wanted = o.vocabSize - meta.length;
   if (tw.chars.length >= wanted) {
     throw new Error(
@@ -90,27 +118,14 @@ export async function trainTokenizer(input: TrainInput, request: TrainRequest): 
         `(it yields at most ${pieces.length + meta.length} pieces)`,
     );
   }
-
-  const model = buildModel(pieces, o, files, charsMap);
+  const model = buildModel(pieces, o, corpus.files, corpus.charsMap);
   const seconds = (Date.now() - started) / 1000;
   log(`trained ${o.modelType} with ${model.pieces.length} pieces in ${seconds.toFixed(1)} s`);
-  return {
-    model,
-    options: o,
-    stats: {
-      sentences: counts.sentences,
-      sentencesSeen: seen,
-      skippedTooLong: counts.skippedTooLong,
-      distinctWords: tw.words.length,
-      alphabet: tw.chars.length,
-      characterCoverage: tw.coverage,
-      seconds,
-    },
-  };
+  return { model, options: o, stats: { ...corpus.stats, seconds } };
 }
 
 /** Trains and writes spm.model, tokenizer.json, tokenizer_config.json and special_tokens_map.json into `dir`. */
-export async function trainTokenizerToDir(input: TrainInput, request: TrainRequest, dir: string): Promise<TrainResult & { files: string[] }> {
+export async function trainTokenizerToDir(input: TrainInput | LoadedCorpus, request: TrainRequest, dir: string): Promise<TrainResult & { files: string[] }> {
   const result = await trainTokenizer(input, request);
   const files = await writeTokenizerFiles(dir, result.model, result.options.specialPieces);
   return { ...result, files };

@@ -10,7 +10,9 @@ const UNK_PENALTY = 10;
 
 export class SpmEncoder {
   readonly normalizer: SpmNormalizer;
-  private trie = new CodePointTrie();
+  private trie: CodePointTrie;
+  private lens = new Int32Array(0);
+  private found = new Int32Array(0);
   private ids = new Map<string, number>();
   private scores: Float64Array;
   private unkId: number;
@@ -30,17 +32,21 @@ export class SpmEncoder {
     this.scores = new Float64Array(model.pieces.length);
     let min = Infinity;
     this.unkId = -1;
+    const matchable = model.pieces.map((p) => (p.type === 'NORMAL' || p.type === 'USER_DEFINED' ? toCodePoints(p.piece) : []));
+    this.trie = new CodePointTrie(matchable.flat());
     model.pieces.forEach((p, id) => {
       this.scores[id] = p.score;
       if (p.type === 'UNKNOWN') this.unkId = id;
       if (p.type !== 'NORMAL' && p.type !== 'USER_DEFINED') return;
-      const cps = toCodePoints(p.piece);
+      const cps = matchable[id]!;
       this.trie.add(cps, 0, cps.length, id);
       this.ids.set(p.piece, id);
       this.maxLen = Math.max(this.maxLen, cps.length);
       if (p.type === 'NORMAL') min = Math.min(min, p.score);
     });
     if (this.unkId < 0) throw new Error('SpmEncoder: the model has no UNKNOWN piece');
+    this.lens = new Int32Array(this.maxLen);
+    this.found = new Int32Array(this.maxLen);
     this.unkScore = min - UNK_PENALTY;
   }
 
@@ -64,7 +70,10 @@ export class SpmEncoder {
     for (let pos = 0; pos < n; pos++) {
       const b = best[pos]!;
       let single = false;
-      this.trie.prefixes(cps, pos, n, this.maxLen, (len, id) => {
+      const m = this.trie.prefixes(cps, pos, n, this.maxLen, this.lens, this.found);
+      for (let k = 0; k < m; k++) {
+        const len = this.lens[k]!;
+        const id = this.found[k]!;
         if (len === 1) single = true;
         const s = b + this.scores[id]!;
         if (s > best[pos + len]!) {
@@ -72,7 +81,7 @@ export class SpmEncoder {
           backLen[pos + len] = len;
           backId[pos + len] = id;
         }
-      });
+      }
       if (!single && b + this.unkScore > best[pos + 1]!) {
         best[pos + 1] = b + this.unkScore;
         backLen[pos + 1] = 1;

@@ -32,7 +32,7 @@ interface WordArrays {
   freq: Float64Array;
 }
 
-function toWordArrays(tw: TrainingWords): WordArrays {
+function toWordArrays(tw: Pick<TrainingWords, 'words' | 'freqs'>): WordArrays {
   let total = 0;
   const lists = tw.words.map((w) => {
     const c = toCodePoints(w);
@@ -167,12 +167,15 @@ export function makeSeeds(words: WordArrays, tw: TrainingWords, o: TrainOptions)
 
 // ---- lattices ---------------------------------------------------------------------------------------
 
-/** All places where a (live) piece matches inside each word: the edges of the words' lattices. */
+/**
+ * All places where a (live) piece matches inside each sequence (the distinct words, or the pieces
+ * themselves): the edges of their lattices, as flat arrays.
+ */
 class Lattices {
-  start = new Int32Array(0);
-  len = new Uint8Array(0);
-  piece = new Int32Array(0);
-  /** Edges of word w: [wOff[w], wOff[w+1]), sorted by start then length. */
+  start: Int32Array;
+  len: Uint8Array;
+  piece: Int32Array;
+  /** Edges of sequence w: [wOff[w], wOff[w+1]), sorted by start then length. */
   wOff: Int32Array;
   private alpha = new Float64Array(64);
   private beta = new Float64Array(64);
@@ -190,6 +193,8 @@ class Lattices {
     let start = new Int32Array(cap);
     let len = new Uint8Array(cap);
     let piece = new Int32Array(cap);
+    const lens = new Int32Array(maxLen);
+    const ids = new Int32Array(maxLen);
     let e = 0;
     let maxWord = 0;
     for (let w = 0; w < nWords; w++) {
@@ -198,24 +203,18 @@ class Lattices {
       const b = off[w + 1]!;
       maxWord = Math.max(maxWord, b - a);
       for (let s = a; s < b; s++) {
-        trie.prefixes(cps, s, b, maxLen, (l, id) => {
-          if (e === cap) {
-            cap *= 2;
-            const s2 = new Int32Array(cap);
-            s2.set(start);
-            start = s2;
-            const l2 = new Uint8Array(cap);
-            l2.set(len);
-            len = l2;
-            const p2 = new Int32Array(cap);
-            p2.set(piece);
-            piece = p2;
-          }
+        const n = trie.prefixes(cps, s, b, maxLen, lens, ids);
+        if (e + n > cap) {
+          cap *= 2;
+          start = grow(start, new Int32Array(cap));
+          len = grow(len, new Uint8Array(cap));
+          piece = grow(piece, new Int32Array(cap));
+        }
+        for (let k = 0; k < n; k++, e++) {
           start[e] = s - a;
-          len[e] = l;
-          piece[e] = id;
-          e++;
-        });
+          len[e] = lens[k]!;
+          piece[e] = ids[k]!;
+        }
       }
     }
     this.wOff[nWords] = e;
@@ -259,53 +258,104 @@ class Lattices {
   /** E-step: adds each piece's expected count to `expected`; returns the objective (-log-likelihood per word). */
   expect(score: Float64Array, unkScore: number, expected: Float64Array): number {
     const { off, freq } = this.words;
-    const { start, len, piece } = this;
-    const alpha = this.alpha;
-    const beta = this.beta;
     const nWords = off.length - 1;
     let totalFreq = 0;
     for (let w = 0; w < nWords; w++) totalFreq += freq[w]!;
+    // Short words run forward-backward on probabilities (no logs per edge); a path of at most
+    // LINEAR_MAX tokens of score >= unkScore cannot underflow a double. Longer words use log space.
+    const linearMax = Math.max(1, Math.floor(-600 / Math.min(unkScore, -1)));
+    const prob = new Float64Array(score.length);
+    for (let i = 0; i < score.length; i++) prob[i] = Math.exp(score[i]!);
+    const unkProb = Math.exp(unkScore);
     let obj = 0;
     for (let w = 0; w < nWords; w++) {
       const L = off[w + 1]! - off[w]!;
-      const e0 = this.wOff[w]!;
-      const e1 = this.wOff[w + 1]!;
-      for (let i = 0; i <= L; i++) alpha[i] = -Infinity;
-      alpha[0] = 0;
-      let e = e0;
-      for (let pos = 0; pos < L; pos++) {
-        const a = alpha[pos]!;
-        let single = false;
-        for (; e < e1 && start[e] === pos; e++) {
-          const l = len[e]!;
-          if (l === 1) single = true;
-          alpha[pos + l] = logAdd(alpha[pos + l]!, a + score[piece[e]!]!);
-        }
-        if (!single) alpha[pos + 1] = logAdd(alpha[pos + 1]!, a + unkScore);
-      }
-      const Z = alpha[L]!;
-      beta[L] = 0;
-      e = e1 - 1;
-      for (let pos = L - 1; pos >= 0; pos--) {
-        let b = -Infinity;
-        let single = false;
-        for (; e >= e0 && start[e] === pos; e--) {
-          const l = len[e]!;
-          if (l === 1) single = true;
-          b = logAdd(b, score[piece[e]!]! + beta[pos + l]!);
-        }
-        if (!single) b = logAdd(b, unkScore + beta[pos + 1]!);
-        beta[pos] = b;
-      }
       const f = freq[w]!;
-      for (let k = e0; k < e1; k++) {
-        const s = start[k]!;
-        const id = piece[k]!;
-        expected[id] += f * Math.exp(alpha[s]! + score[id]! + beta[s + len[k]!]! - Z);
-      }
+      const Z = L <= linearMax ? this.expectLinear(w, L, f, prob, unkProb, expected) : this.expectLog(w, L, f, score, unkScore, expected);
       obj -= (Z * f) / totalFreq;
     }
     return obj;
+  }
+
+  /** Forward-backward on probabilities for sequence w; returns log Z. */
+  private expectLinear(w: number, L: number, f: number, prob: Float64Array, unkProb: number, expected: Float64Array): number {
+    const { start, len, piece, alpha, beta } = this;
+    const e0 = this.wOff[w]!;
+    const e1 = this.wOff[w + 1]!;
+    alpha.fill(0, 0, L + 1);
+    alpha[0] = 1;
+    let e = e0;
+    for (let pos = 0; pos < L; pos++) {
+      const a = alpha[pos]!;
+      let single = false;
+      for (; e < e1 && start[e] === pos; e++) {
+        const l = len[e]!;
+        if (l === 1) single = true;
+        alpha[pos + l] += a * prob[piece[e]!]!;
+      }
+      if (!single) alpha[pos + 1] += a * unkProb;
+    }
+    const Z = alpha[L]!;
+    beta[L] = 1;
+    e = e1 - 1;
+    for (let pos = L - 1; pos >= 0; pos--) {
+      let b = 0;
+      let single = false;
+      for (; e >= e0 && start[e] === pos; e--) {
+        const l = len[e]!;
+        if (l === 1) single = true;
+        b += prob[piece[e]!]! * beta[pos + l]!;
+      }
+      if (!single) b += unkProb * beta[pos + 1]!;
+      beta[pos] = b;
+    }
+    const scale = f / Z;
+    for (let k = e0; k < e1; k++) {
+      const s = start[k]!;
+      const id = piece[k]!;
+      expected[id] += scale * alpha[s]! * prob[id]! * beta[s + len[k]!]!;
+    }
+    return Math.log(Z);
+  }
+
+  /** Forward-backward in log space for sequence w; returns log Z. */
+  private expectLog(w: number, L: number, f: number, score: Float64Array, unkScore: number, expected: Float64Array): number {
+    const { start, len, piece, alpha, beta } = this;
+    const e0 = this.wOff[w]!;
+    const e1 = this.wOff[w + 1]!;
+    alpha.fill(-Infinity, 0, L + 1);
+    alpha[0] = 0;
+    let e = e0;
+    for (let pos = 0; pos < L; pos++) {
+      const a = alpha[pos]!;
+      let single = false;
+      for (; e < e1 && start[e] === pos; e++) {
+        const l = len[e]!;
+        if (l === 1) single = true;
+        alpha[pos + l] = logAdd(alpha[pos + l]!, a + score[piece[e]!]!);
+      }
+      if (!single) alpha[pos + 1] = logAdd(alpha[pos + 1]!, a + unkScore);
+    }
+    const Z = alpha[L]!;
+    beta[L] = 0;
+    e = e1 - 1;
+    for (let pos = L - 1; pos >= 0; pos--) {
+      let b = -Infinity;
+      let single = false;
+      for (; e >= e0 && start[e] === pos; e--) {
+        const l = len[e]!;
+        if (l === 1) single = true;
+        b = logAdd(b, score[piece[e]!]! + beta[pos + l]!);
+      }
+      if (!single) b = logAdd(b, unkScore + beta[pos + 1]!);
+      beta[pos] = b;
+    }
+    for (let k = e0; k < e1; k++) {
+      const s = start[k]!;
+      const id = piece[k]!;
+      expected[id] += f * Math.exp(alpha[s]! + score[id]! + beta[s + len[k]!]! - Z);
+    }
+    return Z;
   }
 
   /** Adds each word's count to the pieces on its Viterbi path; returns the number of tokens. */
@@ -318,9 +368,7 @@ class Lattices {
     let tokens = 0;
     for (let w = 0; w < nWords; w++) {
       const L = off[w + 1]! - off[w]!;
-      const e0 = this.wOff[w]!;
-      const e1 = this.wOff[w + 1]!;
-      viterbi(L, e0, e1, start, len, piece, score, unkScore, -1, best, back);
+      viterbi(L, this.wOff[w]!, this.wOff[w + 1]!, start, len, piece, score, unkScore, -1, best, back);
       const f = freq[w]!;
       for (let pos = L; pos > 0; ) {
         const k = back[pos]!;
@@ -334,6 +382,36 @@ class Lattices {
     }
     return tokens;
   }
+
+  /**
+   * For sequence w (a piece's own characters): the piece ids of its best segmentation that does not use
+   * edge `skip`, or null when that needs an unknown character or does not exist.
+   */
+  bestPath(w: number, score: Float64Array, unkScore: number, skip: number): number[] | null {
+    const L = this.words.off[w + 1]! - this.words.off[w]!;
+    viterbi(L, this.wOff[w]!, this.wOff[w + 1]!, this.start, this.len, this.piece, score, unkScore, skip, this.alpha, this.back);
+    if (!(this.alpha[L]! > -Infinity)) return null;
+    const path: number[] = [];
+    for (let pos = L; pos > 0; ) {
+      const k = this.back[pos]!;
+      if (k < 0) return null;
+      path.push(this.piece[k]!);
+      pos -= this.len[k]!;
+    }
+    return path;
+  }
+
+  /** The edge of sequence w spanning all of it with piece `id`, or -1. */
+  wholeEdge(w: number, id: number): number {
+    const L = this.words.off[w + 1]! - this.words.off[w]!;
+    for (let k = this.wOff[w]!; k < this.wOff[w + 1]! && this.start[k] === 0; k++) if (this.len[k] === L && this.piece[k] === id) return k;
+    return -1;
+  }
+}
+
+function grow<T extends Int32Array | Uint8Array>(a: T, b: T): T {
+  b.set(a);
+  return b;
 }
 
 /**
@@ -409,10 +487,11 @@ export function trainUnigram(tw: TrainingWords, o: TrainOptions, wanted: number,
   log(`unigram: ${seeds.pieces.length} seed pieces (${tw.chars.length} characters) from ${tw.words.length} distinct words in ${Date.now() - t0} ms`);
   const P = seeds.pieces.length;
   const pieceCps = seeds.pieces.map(toCodePoints);
-  const trie = new CodePointTrie();
-  pieceCps.forEach((c, id) => trie.add(c, 0, c.length, id));
+  const trie = CodePointTrie.of(pieceCps);
   t0 = Date.now();
   const lat = new Lattices(words, trie, o.maxSentencepieceLength);
+  // The pieces' own lattices, for their second-best segmentations when pruning.
+  const own = new Lattices(toWordArrays({ words: seeds.pieces, freqs: new Float64Array(P).fill(1) }), trie, o.maxSentencepieceLength);
   log(`unigram: ${lat.edgeCount} lattice edges in ${Date.now() - t0} ms`);
 
   const score = seeds.scores;
@@ -443,12 +522,14 @@ export function trainUnigram(tw: TrainingWords, o: TrainOptions, wanted: number,
       const logSum = digamma(sum);
       for (let i = 0; i < P; i++) if (alive[i]) score[i] = digamma(expected[i]!) - logSum;
       lat.compact(alive);
+      own.compact(alive);
       log(`unigram: round ${round} EM ${iter + 1}/${o.numSubIterations}: ${aliveCount} pieces, objective ${obj.toFixed(4)} (${Date.now() - t0} ms)`);
     }
     if (aliveCount <= desired) break;
     t0 = Date.now();
-    aliveCount = prune(lat, trie, pieceCps, score, alive, aliveCount, desired, o);
+    aliveCount = prune(lat, own, pieceCps, score, alive, aliveCount, desired, o);
     lat.compact(alive);
+    own.compact(alive);
     log(`unigram: round ${round} pruned to ${aliveCount} pieces (${Date.now() - t0} ms)`);
   }
   return finalize(seeds.pieces, score, alive, tw, minScore(), wanted);
@@ -456,7 +537,7 @@ export function trainUnigram(tw: TrainingWords, o: TrainOptions, wanted: number,
 
 function prune(
   lat: Lattices,
-  trie: CodePointTrie,
+  own: Lattices,
   pieceCps: number[][],
   score: Float64Array,
   alive: Uint8Array,
@@ -472,49 +553,16 @@ function prune(
   // 1. How would each piece be segmented without itself? (Its second-best segmentation.)
   const alwaysKeep = new Uint8Array(P);
   const alternatives: (number[] | null)[] = new Array(P).fill(null);
-  const maxLen = o.maxSentencepieceLength;
-  const st: number[] = [];
-  const ln: number[] = [];
-  const pc: number[] = [];
-  const best = new Float64Array(maxLen + 1);
-  const back = new Int32Array(maxLen + 1);
   for (let i = 0; i < P; i++) {
     if (!alive[i]) continue;
-    const c = pieceCps[i]!;
-    if (c.length === 1) {
+    if (pieceCps[i]!.length === 1) {
       alwaysKeep[i] = 1; // no other segmentation
       continue;
     }
-    st.length = ln.length = pc.length = 0;
-    let whole = -1;
-    for (let s = 0; s < c.length; s++) {
-      trie.prefixes(c, s, c.length, maxLen, (l, id) => {
-        if (!alive[id]) return;
-        if (s === 0 && l === c.length) whole = st.length;
-        st.push(s);
-        ln.push(l);
-        pc.push(id);
-      });
-    }
-    const S = Int32Array.from(st);
-    const Lz = Uint8Array.from(ln);
-    const Pz = Int32Array.from(pc);
-    viterbi(c.length, 0, S.length, S, Lz, Pz, score, unkScore, -1, best, back);
-    if (back[c.length] !== whole) continue; // its best segmentation is already split: removable
+    const best = own.bestPath(i, score, unkScore, -1);
+    if (!best || best.length !== 1 || best[0] !== i) continue; // already split on its best path: removable
     alwaysKeep[i] = 1;
-    viterbi(c.length, 0, S.length, S, Lz, Pz, score, unkScore, whole, best, back);
-    const alt: number[] = [];
-    let unk = false;
-    for (let pos = c.length; pos > 0; ) {
-      const k = back[pos]!;
-      if (k < 0) {
-        unk = true;
-        break;
-      }
-      alt.push(Pz[k]!);
-      pos -= Lz[k]!;
-    }
-    if (!unk && best[c.length]! > -Infinity) alternatives[i] = alt;
+    alternatives[i] = own.bestPath(i, score, unkScore, own.wholeEdge(i, i));
   }
 
   // 2. Piece frequencies on the Viterbi paths of the corpus.

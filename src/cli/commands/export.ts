@@ -1,0 +1,88 @@
+// `deberta export`: a checkpoint as a standalone ONNX model in the layout of transformers' ONNX exports
+// (input_ids / attention_mask / token_type_ids in, logits / last_hidden_state / start_logits / end_logits
+// out, dynamic batch_size and sequence_length), for ONNX Runtime anywhere, Triton and transformers.js.
+import type { Command } from 'commander';
+import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { loadCheckpointTensors } from '../../io/checkpoint.ts';
+import { buildModelGraph } from '../../models/create.ts';
+import { readDebertaConfig } from '../../models/deberta/config.ts';
+import type { HeadKind } from '../../models/deberta/modeling.ts';
+import { emitOnnx, OPSET } from '../../runtime/onnx-emit.ts';
+import { quantizeGraphForInference } from '../../runtime/quantize.ts';
+import { parseHead } from './init.ts';
+
+/** Optimum's names for the dynamic axes. */
+const DIM_NAMES = { batch: 'batch_size', sequence: 'sequence_length', choices: 'num_choices' };
+
+export interface ExportOptions {
+  model: string;
+  out: string;
+  head?: HeadKind | 'auto';
+  quantize?: 'int8';
+  /** The int8 form (see src/runtime/quantize.ts); default standard ONNX ops. */
+  quantizeOp?: 'MatMulInteger' | 'DynamicQuantizeMatMul';
+}
+
+export interface ExportResult {
+  head: HeadKind;
+  inputs: string[];
+  outputs: string[];
+  /** Files written: the model, then its external data file when there is one. */
+  files: string[];
+  bytes: number;
+  quantizedWeights: number;
+}
+
+export function exportModel(o: ExportOptions): ExportResult {
+  const config = readDebertaConfig(o.model);
+  const { tensors, files } = loadCheckpointTensors(o.model);
+  const file = files.length === 1 ? files[0]! : `${o.model} (${files.length} shards)`;
+  const built = buildModelGraph(config, tensors, o.head ?? 'auto', { file });
+  let { graph, outputs } = built;
+  let quantizedWeights = 0;
+  if (o.quantize === 'int8') {
+    const q = quantizeGraphForInference(graph, outputs, { op: o.quantizeOp });
+    ({ graph, outputs } = q);
+    quantizedWeights = q.quantized.length;
+  } else if (o.quantize !== undefined) {
+    throw new Error(`--quantize: unsupported '${String(o.quantize)}' (expected int8)`);
+  }
+  const dataFile = `${basename(o.out)}_data`;
+  const emitted = emitOnnx(graph, { outputs, name: config.architectures[0] ?? 'deberta', externalLocation: dataFile, dimNames: DIM_NAMES });
+  mkdirSync(dirname(o.out) || '.', { recursive: true });
+  writeFileSync(o.out, emitted.model);
+  const written = [o.out];
+  let bytes = emitted.model.length;
+  if (emitted.externalData) {
+    const path = join(dirname(o.out), dataFile);
+    const fd = openSync(path, 'w');
+    try {
+      for (const chunk of emitted.externalData.chunks) writeSync(fd, chunk);
+    } finally {
+      closeSync(fd);
+    }
+    written.push(path);
+    bytes += emitted.externalData.size;
+  }
+  return { head: built.head, inputs: emitted.inputNames, outputs: emitted.outputNames, files: written, bytes, quantizedWeights };
+}
+
+export function register(program: Command): void {
+  program.command('export')
+    .description(`write a checkpoint as a standalone ONNX model (opset ${OPSET}, transformers' input/output names, dynamic batch and sequence axes)`)
+    .requiredOption('--model <dir>', 'Hugging Face checkpoint folder (config.json + weights)')
+    .requiredOption('--out <file>', 'the .onnx file to write (weights over 1.5 GiB go to <file>_data beside it)')
+    .option('--head <name>', 'model head (base, masked-lm, sequence-classification, token-classification, question-answering, multiple-choice); default: from the config')
+    .option('--quantize <type>', 'int8: dynamic quantisation of the weight matrices (int8 weights, uint8 activations)')
+    .action((opts: { model: string; out: string; head?: string; quantize?: string }) => {
+      if (opts.quantize !== undefined && opts.quantize !== 'int8') throw new Error(`--quantize: unsupported '${opts.quantize}' (expected int8)`);
+      const r = exportModel({
+        model: opts.model, out: opts.out, head: opts.head === undefined ? 'auto' : parseHead(opts.head, '--head'),
+        quantize: opts.quantize as 'int8' | undefined,
+      });
+      const mb = (r.bytes / 2 ** 20).toFixed(1);
+      const q = r.quantizedWeights ? `, ${r.quantizedWeights} weight matrices in int8` : '';
+      process.stdout.write(`${r.files.join(' + ')}: ${r.head} model, ${mb} MiB${q}; inputs ${r.inputs.join(', ')}; outputs ${r.outputs.join(', ')}\n`);
+    });
+}

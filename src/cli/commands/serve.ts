@@ -1,0 +1,113 @@
+// `deberta serve`: the HTTP JSON API (src/server) over one or more checkpoint folders, with graceful
+// shutdown on SIGTERM / SIGINT: stop taking connections, finish the requests in flight, then exit.
+import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { createServer, DEFAULTS } from '../../server/app.ts';
+import { loadServedModel, parseModelSpec } from '../../server/pipeline-runner.ts';
+import type { ServedModel } from '../../server/types.ts';
+import { parseIntFlag } from './init.ts';
+
+/** The demo site `npm run build:browser` writes; served when --static is not given and it exists. */
+const BUILT_DEMO = fileURLToPath(new URL('../../../dist/browser/', import.meta.url));
+
+interface ServeOptions {
+  model: string[];
+  port: string;
+  host: string;
+  token?: string;
+  maxBatch: string;
+  maxWaitMs: string;
+  maxQueue: string;
+  timeoutMs: string;
+  maxItems: string;
+  maxTextLength: string;
+  bodyLimit: string;
+  static?: string | false;
+  threads?: string;
+  shutdownTimeoutMs: string;
+  logLevel: string;
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+export function register(program: Command): void {
+  program
+    .command('serve')
+    .description('serve checkpoints over an HTTP JSON API: POST /v1/<task>, GET /health, GET /metrics')
+    .requiredOption('--model <spec>', 'a checkpoint folder: DIR, NAME=DIR or NAME:TASK[,TASK]=DIR (repeat for more models); default task: the one its head is for', collect)
+    .option('--port <n>', 'TCP port (0: any free port)', '8080')
+    .option('--host <addr>', 'address to bind (0.0.0.0 exposes the server beyond this machine)', '127.0.0.1')
+    .option('--token <token>', 'require "Authorization: Bearer <token>" on /v1/* and /metrics (or set DEBERTA_TOKEN)')
+    .option('--max-batch <n>', 'most inputs in one model run', String(DEFAULTS.maxBatch))
+    .option('--max-wait-ms <ms>', 'how long an input waits for others to batch with', String(DEFAULTS.maxWaitMs))
+    .option('--max-queue <n>', 'most inputs waiting per model and task before requests get 503', String(DEFAULTS.maxQueue))
+    .option('--timeout-ms <ms>', 'answer 504 when a request has no result after this long (0: never)', String(DEFAULTS.timeoutMs))
+    .option('--max-items <n>', 'most inputs in one request (422 beyond)', String(DEFAULTS.maxItems))
+    .option('--max-text-length <n>', 'most characters in one input text (422 beyond)', String(DEFAULTS.maxTextLength))
+    .option('--body-limit <bytes>', 'most bytes in a request body (413 beyond)', String(DEFAULTS.bodyLimit))
+    .option('--static <dir>', 'serve this folder at / (the browser demo); default: the built demo (dist/browser) when present')
+    .option('--no-static', 'serve no static files')
+    .option('--threads <n>', 'intra-op threads per model (default: all cores)')
+    .option('--shutdown-timeout-ms <ms>', 'on SIGTERM, exit anyway after this long', '30000')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug or silent', 'info')
+    .action(async (opts: ServeOptions) => serve(opts));
+}
+
+async function serve(opts: ServeOptions): Promise<void> {
+  const int = (v: string, flag: string, min: number) => parseIntFlag(v, flag, min);
+  const maxBatch = int(opts.maxBatch, '--max-batch', 1);
+  const threads = opts.threads === undefined ? undefined : int(opts.threads, '--threads', 1);
+  const staticDir = opts.static === false ? undefined : opts.static ?? (existsSync(`${BUILT_DEMO}index.html`) ? BUILT_DEMO : undefined);
+  const say = (line: string) => process.stderr.write(`deberta serve: ${line}\n`);
+
+  const models: ServedModel[] = [];
+  for (const value of opts.model) {
+    const spec = parseModelSpec(value);
+    const t0 = performance.now();
+    // One pipeline call per micro-batch: let it run the whole batch as one model call.
+    models.push(await loadServedModel(spec, { batchSize: maxBatch, threads }));
+    say(`loaded ${spec.name} (${models.at(-1)!.runners.map((r) => r.task).join(', ')}) from ${spec.dir} in ${Math.round(performance.now() - t0)} ms`);
+  }
+
+  const app = createServer({
+    models,
+    token: opts.token ?? process.env.DEBERTA_TOKEN,
+    maxBatch,
+    maxWaitMs: int(opts.maxWaitMs, '--max-wait-ms', 0),
+    maxQueue: int(opts.maxQueue, '--max-queue', 1),
+    timeoutMs: int(opts.timeoutMs, '--timeout-ms', 0),
+    maxItems: int(opts.maxItems, '--max-items', 1),
+    maxTextLength: int(opts.maxTextLength, '--max-text-length', 1),
+    bodyLimit: int(opts.bodyLimit, '--body-limit', 1),
+    staticDir,
+    logger: opts.logLevel === 'silent' ? false : { level: opts.logLevel },
+  });
+  const address = await app.listen({ port: int(opts.port, '--port', 0), host: opts.host });
+  say(`listening on ${address}${staticDir ? `, static files from ${staticDir}` : ''}`);
+
+  const shutdownMs = int(opts.shutdownTimeoutMs, '--shutdown-timeout-ms', 0);
+  let closing = false;
+  const shutdown = (signal: string) => {
+    if (closing) {
+      say(`${signal} again: exiting now`);
+      process.exit(1);
+    }
+    closing = true;
+    say(`${signal}: finishing requests in flight, then exiting`);
+    const force = setTimeout(() => {
+      say(`requests still running after ${shutdownMs} ms: exiting anyway`);
+      process.exit(1);
+    }, shutdownMs);
+    force.unref();
+    app.close().then(() => {
+      say('stopped');
+      process.exit(0);
+    }, (err: unknown) => {
+      say(`shutdown failed: ${(err as Error).message}`);
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}

@@ -1,0 +1,69 @@
+// `pipeline(task, modelDir, options)`: transformers' task pipelines over a checkpoint folder (config.json,
+// weights and tokenizer files). Without a folder, the task's embedded default model (src/pipelines/defaults.ts).
+// Options are camelCase; results keep transformers' field names (token_str, entity_group...), so they
+// compare with Python's directly.
+import type { PipelineOptions } from './base.ts';
+import { defaultModelDir } from './defaults.ts';
+import { featureExtractionPipeline, type FeatureExtractionPipeline } from './feature-extraction.ts';
+import { fillMaskPipeline, type FillMaskPipeline } from './fill-mask.ts';
+import { questionAnsweringPipeline, type QuestionAnsweringPipeline } from './question-answering.ts';
+import { rerankPipeline, type RerankPipeline } from './rerank.ts';
+import { resolveTask, type Task, type TaskAlias } from './tasks.ts';
+import { textClassificationPipeline, type TextClassificationPipeline } from './text-classification.ts';
+import { tokenClassificationPipeline, type TokenClassificationPipeline } from './token-classification.ts';
+import { zeroShotPipeline, type ZeroShotClassificationPipeline } from './zero-shot.ts';
+
+interface PipelineByTask {
+  'fill-mask': FillMaskPipeline;
+  'text-classification': TextClassificationPipeline;
+  'zero-shot-classification': ZeroShotClassificationPipeline;
+  'token-classification': TokenClassificationPipeline;
+  'question-answering': QuestionAnsweringPipeline;
+  'feature-extraction': FeatureExtractionPipeline;
+  rerank: RerankPipeline;
+}
+type AliasTargets = { [A in TaskAlias]: PipelineByTask[(typeof import('./tasks.ts').TASK_ALIASES)[A]] };
+export type PipelineFor = PipelineByTask & AliasTargets;
+export type TaskName = keyof PipelineFor;
+export type AnyPipeline = PipelineByTask[Task];
+
+const BUILDERS: { [T in Task]: (dir: string, o: PipelineOptions) => Promise<PipelineByTask[T]> } = {
+  'fill-mask': fillMaskPipeline,
+  'text-classification': textClassificationPipeline,
+  'zero-shot-classification': zeroShotPipeline,
+  'token-classification': tokenClassificationPipeline,
+  'question-answering': questionAnsweringPipeline,
+  'feature-extraction': featureExtractionPipeline,
+  rerank: rerankPipeline,
+};
+
+/** Loads the pipeline of `task` (a task name or alias such as 'ner') over the checkpoint folder `modelDir`. */
+export async function pipeline<T extends TaskName>(task: T, modelDir?: string | null, options?: PipelineOptions): Promise<PipelineFor[T]>;
+export async function pipeline(task: string, modelDir?: string | null, options?: PipelineOptions): Promise<AnyPipeline>;
+export async function pipeline(task: string, modelDir?: string | null, options: PipelineOptions = {}): Promise<AnyPipeline> {
+  const t = resolveTask(task);
+  if (modelDir !== undefined && modelDir !== null && typeof modelDir !== 'string') {
+    throw new TypeError(`pipeline('${task}'): modelDir must be a checkpoint folder path`);
+  }
+  return BUILDERS[t](modelDir ?? defaultModelDir(t), options);
+}
+
+export { TASKS, TASK_ALIASES, resolveTask, type Task, type TaskAlias } from './tasks.ts';
+export { DEFAULT_MODELS, MODELS_DIR, defaultModelDir } from './defaults.ts';
+export type { PipelineBase, PipelineOptions, RunOptions } from './base.ts';
+export { fillMaskPipeline, type FillMaskPipeline, type FillMaskResult, type FillMaskOutput, type FillMaskCallOptions } from './fill-mask.ts';
+export {
+  textClassificationPipeline, type TextClassificationPipeline, type TextClassificationInput, type ClassificationResult,
+  type TextClassificationCallOptions, type FunctionToApply,
+} from './text-classification.ts';
+export { zeroShotPipeline, DEFAULT_TEMPLATE, type ZeroShotClassificationPipeline, type ZeroShotResult, type ZeroShotCallOptions } from './zero-shot.ts';
+export {
+  tokenClassificationPipeline, AGGREGATION_STRATEGIES, type TokenClassificationPipeline, type TokenEntity, type EntityGroup,
+  type TokenClassificationOutput, type TokenClassificationCallOptions, type AggregationStrategy,
+} from './token-classification.ts';
+export {
+  questionAnsweringPipeline, type QuestionAnsweringPipeline, type QuestionAnsweringInput, type QuestionAnsweringResult,
+  type QuestionAnsweringOutput, type QuestionAnsweringCallOptions,
+} from './question-answering.ts';
+export { featureExtractionPipeline, POOLINGS, type FeatureExtractionPipeline, type FeatureExtractionCallOptions, type Pooling } from './feature-extraction.ts';
+export { rerankPipeline, type RerankPipeline, type RerankResult, type RerankCallOptions } from './rerank.ts';

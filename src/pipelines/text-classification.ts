@@ -1,0 +1,82 @@
+// text-classification: labels of a text or a text pair, as transformers' TextClassificationPipeline. The
+// scores come from a softmax, a sigmoid or the raw logits, chosen from the config's problem_type (or
+// num_labels) unless `functionToApply` says otherwise; labels from id2label.
+import type { DebertaModel } from '../models/auto.ts';
+import { checkPositiveInt, checkText, labelOf, loadForTask, makePipeline, output, rowOf, runRows, sigmoid, softmax,
+  type Loaded, type PipelineBase, type PipelineOptions, type RunOptions } from './base.ts';
+
+export type FunctionToApply = 'softmax' | 'sigmoid' | 'none';
+/** A text, or a pair (`text_pair` is accepted as well, as in Hugging Face's JSON). */
+export type TextClassificationInput = string | { text: string; textPair?: string; text_pair?: string };
+
+export interface ClassificationResult {
+  label: string;
+  score: number;
+}
+
+export interface TextClassificationCallOptions extends RunOptions {
+  /** Labels to return, best first (default 1; null: all of them). */
+  topK?: number | null;
+  /** Default: 'none' for regression, 'sigmoid' for multi-label or a single label, else 'softmax'. */
+  functionToApply?: FunctionToApply;
+}
+
+export interface TextClassificationPipeline extends PipelineBase {
+  (input: TextClassificationInput, options?: TextClassificationCallOptions): Promise<ClassificationResult[]>;
+  (inputs: TextClassificationInput[], options?: TextClassificationCallOptions): Promise<ClassificationResult[][]>;
+}
+
+export async function textClassificationPipeline(dir: string, options: PipelineOptions = {}): Promise<TextClassificationPipeline> {
+  const loaded = await loadForTask('text-classification', dir, 'sequence-classification', options);
+  const fn = async (input: TextClassificationInput | TextClassificationInput[], opts: TextClassificationCallOptions = {}) => {
+    const items = Array.isArray(input) ? input : [input];
+    const out = await classify(loaded, items.map((x, i) => pairOf(x, `text-classification: input ${i}`)), opts);
+    return Array.isArray(input) ? out : out[0]!;
+  };
+  return makePipeline(loaded, fn) as TextClassificationPipeline;
+}
+
+/** transformers' choice of function when none is given. */
+export function defaultFunction(model: DebertaModel): FunctionToApply {
+  const { problem_type: problem, num_labels: n } = model.config;
+  if (problem === 'regression') return 'none';
+  if (problem === 'multi_label_classification' || n === 1) return 'sigmoid';
+  return 'softmax';
+}
+
+export function applyFunction(logits: ArrayLike<number>, fn: FunctionToApply): number[] {
+  if (fn === 'softmax') return softmax(logits);
+  if (fn === 'sigmoid') return Array.from(logits, sigmoid);
+  if (fn === 'none') return Array.from(logits);
+  throw new Error(`functionToApply must be 'softmax', 'sigmoid' or 'none', got ${JSON.stringify(fn)}`);
+}
+
+/** Logits of each [text, pair] item, one Float32Array per item (shared by text classification and rerank). */
+export async function sequenceLogits(p: Loaded, items: [string, string | null][], o: RunOptions): Promise<Float32Array[]> {
+  const enc = p.tokenizer.encodeBatch(items, { truncation: true, maxLength: p.maxLength });
+  const rows = enc.inputIds.map((ids, i) => ({ ids, typeIds: enc.tokenTypeIds[i]! }));
+  return runRows(p.model, rows, p.tokenizer.padTokenId, { batchSize: o.batchSize ?? p.batchSize, onProgress: o.onProgress },
+    (out, b) => rowOf(output(out, 'logits'), b).slice());
+}
+
+async function classify(p: Loaded, items: [string, string | null][], o: TextClassificationCallOptions): Promise<ClassificationResult[][]> {
+  const fn = o.functionToApply ?? defaultFunction(p.model);
+  applyFunction([], fn); // checks the name before any work
+  const topK = o.topK === undefined ? 1 : o.topK;
+  if (topK !== null) checkPositiveInt(topK, 'text-classification: topK');
+  const logits = await sequenceLogits(p, items, o);
+  return logits.map((l) => {
+    const ranked = applyFunction(l, fn).map((score, i) => ({ label: labelOf(p.model, i), score }))
+      .sort((a, b) => b.score - a.score);
+    return topK === null ? ranked : ranked.slice(0, topK);
+  });
+}
+
+function pairOf(x: TextClassificationInput, where: string): [string, string | null] {
+  if (typeof x === 'string') return [x, null];
+  if (!x || typeof x !== 'object' || Array.isArray(x)) throw new TypeError(`${where} must be a string or { text, textPair }`);
+  checkText(x.text, `${where}: text`);
+  const pair = x.textPair ?? x.text_pair;
+  if (pair !== undefined && pair !== null) checkText(pair, `${where}: textPair`);
+  return [x.text, pair ?? null];
+}

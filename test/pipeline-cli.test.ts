@@ -1,0 +1,157 @@
+// The task commands (fill-mask, classify, zero-shot, ner, qa, embed, rerank): inputs from arguments, a
+// JSONL file and stdin; table, JSON and JSON Lines output checked against the pipelines' own results;
+// the progress bar on a terminal; errors naming the flag. One run goes through bin/deberta.js.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { Command } from 'commander';
+import { register } from '../src/cli/commands/tasks.ts';
+import type { TaskIO } from '../src/cli/task-io.ts';
+import { DEFAULT_MODELS, MODELS_DIR, pipeline } from '../src/pipelines/index.ts';
+import { cleanup, tempDir, withTinyTokenizer } from './helpers/pipeline-models.ts';
+
+const M: Record<string, string> = {};
+before(() => {
+  M.mlm = withTinyTokenizer('v3-buckets-mlm');
+  M.nli = withTinyTokenizer('v3-buckets-seqcls', (c) => {
+    c.id2label = { 0: 'contradiction', 1: 'neutral', 2: 'entailment' };
+    delete c.label2id;
+  });
+  M.ner = withTinyTokenizer('v3-buckets-tokcls', (c) => {
+    c.id2label = { 0: 'O', 1: 'B-PER', 2: 'I-PER', 3: 'B-LOC', 4: 'I-LOC' };
+    delete c.label2id;
+  });
+  M.qa = withTinyTokenizer('v3-buckets-qa');
+  M.cross = withTinyTokenizer('v3-buckets-seqcls-regression');
+  M.base = withTinyTokenizer('v3-buckets-base');
+});
+after(cleanup);
+
+class Sink extends Writable {
+  text = '';
+  constructor(public isTTY = false, public columns = 100) {
+    super();
+  }
+  override _write(chunk: Buffer, _enc: string, done: () => void): void {
+    this.text += chunk.toString();
+    done();
+  }
+}
+
+/** Runs `deberta <args>` with the task commands on fake streams. */
+async function run(args: string[], opts: { stdin?: string; tty?: boolean; stderrTTY?: boolean } = {}) {
+  const stdout = new Sink(opts.tty ?? false), stderr = new Sink(opts.stderrTTY ?? false);
+  const stdin = Object.assign(Readable.from(opts.stdin === undefined ? [] : [Buffer.from(opts.stdin)]), { isTTY: opts.stdin === undefined });
+  const io = { stdin, stdout, stderr } as unknown as TaskIO;
+  const program = new Command('deberta').exitOverride();
+  register(program, io);
+  await program.parseAsync([...args, '--threads', '1'], { from: 'user' });
+  return { out: stdout.text, err: stderr.text };
+}
+const lines = (s: string) => s.trim().split('\n').map((l) => JSON.parse(l) as unknown);
+
+test('cli fill-mask: arguments in, JSON Lines out (not a terminal), as the pipeline returns', async () => {
+  const texts = ['The cat [MASK] on the mat.', 'A [MASK] day'];
+  const { out } = await run(['fill-mask', ...texts, '-m', M.mlm!, '-k', '3']);
+  const pipe = await pipeline('fill-mask', M.mlm!, { threads: 1 });
+  try {
+    const want = await pipe(texts, { topK: 3 });
+    const got = lines(out) as typeof want;
+    assert.equal(got.length, 2);
+    got.forEach((r, i) => assert.deepEqual((r as { token: number }[]).map((x) => x.token), (want[i] as { token: number }[]).map((x) => x.token)));
+  } finally {
+    await pipe.dispose();
+  }
+  // On a terminal: a table with each text and its candidates.
+  const table = (await run(['fill-mask', texts[0]!, '-m', M.mlm!, '-k', '2'], { tty: true })).out;
+  assert.match(table, /^The cat \[MASK\] on the mat\.\n#\s+token\s+score\s+sequence\n/);
+  assert.equal(table.trim().split('\n').length, 5);
+});
+
+test('cli classify: a JSONL file with pairs, JSON output, a progress bar on a terminal', async () => {
+  const file = join(tempDir(), 'in.jsonl');
+  const items = [{ text: 'great film' }, { text: 'the plot', text_pair: 'was thin' }, 'just a string'];
+  writeFileSync(file, items.map((x) => JSON.stringify(x)).join('\n') + '\n');
+  const { out, err } = await run(['classify', '-m', M.nli!, '-i', file, '-f', 'json', '-k', 'all', '--batch-size', '2'], { stderrTTY: true });
+  const got = JSON.parse(out) as { label: string; score: number }[][];
+  const pipe = await pipeline('text-classification', M.nli!, { threads: 1 });
+  try {
+    const want = await pipe(['great film', { text: 'the plot', textPair: 'was thin' }, 'just a string'], { topK: null });
+    assert.equal(got.length, 3);
+    got.forEach((r, i) => r.forEach((c, k) => {
+      assert.equal(c.label, want[i]![k]!.label);
+      assert.ok(Math.abs(c.score - want[i]![k]!.score) < 1e-9);
+    }));
+  } finally {
+    await pipe.dispose();
+  }
+  assert.match(err, /\[#{24}\] 3\/3 items/);
+  // No terminal, no bar; --no-progress too.
+  assert.equal((await run(['classify', '-m', M.nli!, '-i', file])).err, '');
+  assert.equal((await run(['classify', '-m', M.nli!, '-i', file, '--no-progress'], { stderrTTY: true })).err, '');
+});
+
+test('cli ner / zero-shot / qa / embed / rerank: stdin lines and arguments', async () => {
+  // ner: stdin text lines (a JSON string line is read as JSON); spans map back into each text.
+  const texts = ['Alice went to New York.', 'Bob stayed home'];
+  const ner = lines((await run(['ner', '-m', M.ner!, '-a', 'first', '--ignore-labels', ''], { stdin: `${texts[0]}\n\n${JSON.stringify(texts[1])}\n` })).out) as { entity_group: string; word: string; start: number; end: number }[][];
+  assert.equal(ner.length, 2);
+  ner.forEach((ents, i) => {
+    assert.ok(ents.length > 0);
+    for (const e of ents) assert.equal(texts[i]!.slice(e.start, e.end), e.word);
+    // With no label ignored, the words cover the text.
+    assert.equal(ents.map((e) => e.word).join(' ').replace(/ \./g, '.'), texts[i]);
+  });
+
+  const zs = lines((await run(['zero-shot', 'The game ended late.', '-m', M.nli!, '-l', 'sport,politics,food'])).out) as { labels: string[]; scores: number[] }[];
+  assert.equal(zs.length, 1);
+  assert.ok(Math.abs(zs[0]!.scores.reduce((a, b) => a + b, 0) - 1) < 1e-9);
+  await assert.rejects(run(['zero-shot', 'text', '-m', M.nli!]), /--labels is required/);
+
+  const qa = (await run(['qa', 'Who did it?', 'The man in the hat did it.', '-m', M.qa!], { tty: true })).out;
+  assert.match(qa, /^question\s+answer\s+score\s+start\s+end\n/);
+  const qaJson = lines((await run(['qa', '-q', 'Who did it?', 'The man in the hat did it.', 'Nobody.', '-m', M.qa!, '-k', '2'])).out) as { answer: string }[][];
+  assert.equal(qaJson.length, 2);
+  assert.equal(qaJson[0]!.length, 2);
+  await assert.rejects(run(['qa', 'only one', '-m', M.qa!]), /QUESTION CONTEXT as two arguments/);
+
+  const emb = lines((await run(['embed', 'hello', 'world', '-m', M.base!, '--normalize'])).out) as number[][];
+  assert.equal(emb.length, 2);
+  assert.ok(Math.abs(Math.hypot(...emb[0]!) - 1) < 1e-9);
+
+  // rerank: --query with documents on stdin gives one ranking; {query, documents} items give one each.
+  const one = lines((await run(['rerank', '-m', M.cross!, '-q', 'cats'], { stdin: 'cats sleep\ndogs bark\nfish swim\n' })).out) as { index: number; document: string }[][];
+  assert.equal(one.length, 1);
+  assert.deepEqual(one[0]!.map((r) => r.index).sort(), [0, 1, 2]);
+  assert.equal(one[0]!.find((r) => r.index === 1)!.document, 'dogs bark');
+  const many = lines((await run(['rerank', '-m', M.cross!], { stdin: '{"query":"a","documents":["x","y"]}\n{"query":"b","documents":["z"]}\n' })).out);
+  assert.equal(many.length, 2);
+  await assert.rejects(run(['rerank', '-m', M.cross!], { stdin: 'just a document\n' }), /item 1 has no query/);
+});
+
+test('cli: errors name the flag, the input line or the missing default model', async () => {
+  await assert.rejects(run(['fill-mask', 'a [MASK]', '-m', M.mlm!, '-f', 'xml']), /--format: expected one of table, json, jsonl, got 'xml'/);
+  await assert.rejects(run(['fill-mask', 'a [MASK]', '-m', M.mlm!, '--batch-size', '0']), /--batch-size: expected an integer >= 1, got '0'/);
+  await assert.rejects(run(['ner', 'x', '-m', M.ner!, '-a', 'longest']), /--aggregation: expected one of none, simple, first, average, max/);
+  const bad = join(tempDir(), 'bad.jsonl');
+  writeFileSync(bad, '{"text": "ok"}\n{oops\n');
+  await assert.rejects(run(['embed', '-m', M.base!, '-i', bad]), /bad\.jsonl:2: invalid JSON/);
+  await assert.rejects(run(['embed', '-m', M.base!]), /no input: give texts as arguments, a file with --input FILE\.jsonl, or pipe lines into stdin/);
+  await assert.rejects(run(['qa', '-m', M.qa!], { stdin: '{"context": "no question"}\n' }), /stdin:1: no question/);
+  if (!existsSync(join(MODELS_DIR, DEFAULT_MODELS['fill-mask']!, 'config.json'))) {
+    await assert.rejects(run(['fill-mask', 'a [MASK]']), /fill-mask: the embedded default model .*deberta-v3-brown-small is missing .*--model <dir>/);
+  }
+  await assert.rejects(run(['qa', 'q', 'c']), /question-answering: there is no embedded default model for this task; give a checkpoint folder \(--model <dir>/);
+});
+
+test('cli: bin/deberta.js reads stdin and writes JSON Lines', () => {
+  const bin = join(import.meta.dirname, '..', 'bin', 'deberta.js');
+  const out = execFileSync(process.execPath, [bin, 'fill-mask', '-m', M.mlm!, '-k', '2', '--threads', '1'], { input: 'The [MASK] sat.\n' }).toString();
+  const got = lines(out) as { token_str: string; score: number }[][];
+  assert.equal(got.length, 1);
+  assert.equal(got[0]!.length, 2);
+  assert.ok(got[0]![0]!.score >= got[0]![1]!.score);
+});

@@ -1,0 +1,56 @@
+// feature-extraction on the transformers-made base fixture: mean and [CLS] pooling and normalisation
+// checked against the last hidden states of unpadded rows; a masked-LM checkpoint serves embeddings too.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { pipeline } from '../src/pipelines/index.ts';
+import type { PipelineBase } from '../src/pipelines/base.ts';
+import { cleanup, withTinyTokenizer } from './helpers/pipeline-models.ts';
+
+after(cleanup);
+
+async function hidden(pipe: PipelineBase, text: string): Promise<number[][]> {
+  const ids = pipe.tokenizer.encode(text);
+  const { lastHiddenState: h } = await pipe.model({ inputIds: [ids] });
+  const H = h!.dims[2]!;
+  return ids.map((_, t) => Array.from(h!.data.subarray(t * H, (t + 1) * H)));
+}
+
+const closeVec = (a: number[], b: number[], what: string) => {
+  assert.equal(a.length, b.length, `${what}: length`);
+  a.forEach((v, i) => assert.ok(Math.abs(v - b[i]!) < 1e-5, `${what}[${i}] ${v} vs ${b[i]}`));
+};
+
+test('feature-extraction: mean / cls / none pooling and normalisation from the last hidden states', async () => {
+  const pipe = await pipeline('embeddings', withTinyTokenizer('v3-buckets-base'), { threads: 1, batchSize: 2 });
+  try {
+    const texts = ['The quick brown fox jumps over the lazy dog.', 'Hi', 'A medium sized sentence here.'];
+    const mean = await pipe(texts);
+    const cls = await pipe(texts, { pooling: 'cls' });
+    const unit = await pipe(texts, { normalize: true });
+    const tokens = await pipe(texts, { pooling: 'none' });
+    for (const [i, text] of texts.entries()) {
+      const h = await hidden(pipe, text);
+      const m = h[0]!.map((_, k) => h.reduce((s, row) => s + row[k]!, 0) / h.length);
+      closeVec(mean[i]!, m, `mean ${i}`);
+      closeVec(cls[i]!, h[0]!, `cls ${i}`);
+      const norm = Math.hypot(...m);
+      closeVec(unit[i]!, m.map((v) => v / norm), `normalized ${i}`);
+      assert.ok(Math.abs(Math.hypot(...unit[i]!) - 1) < 1e-9);
+      assert.equal(tokens[i]!.length, h.length);
+      tokens[i]!.forEach((row, t) => closeVec(row, h[t]!, `token ${i},${t}`));
+    }
+    assert.equal(mean[0]!.length, 32);
+    closeVec(await pipe('Hi'), mean[1]!, 'single call');
+    await assert.rejects(pipe('x', { pooling: 'max' as never }), /unknown pooling "max" \(expected one of mean, cls, none\)/);
+    await assert.rejects(pipe([42 as never]), /input 0 must be a string, got number/);
+  } finally {
+    await pipe.dispose();
+  }
+  // Any checkpoint has the encoder: a masked-LM one embeds too.
+  const mlm = await pipeline('feature-extraction', withTinyTokenizer('v3-buckets-mlm'), { threads: 1 });
+  try {
+    assert.equal((await mlm('hello')).length, 32);
+  } finally {
+    await mlm.dispose();
+  }
+});

@@ -1,0 +1,116 @@
+// The server over real pipelines (small random checkpoints on the fixture tokenizer): concurrent requests
+// batched into one model run give what the pipeline gives when called directly; and `deberta serve` as a
+// process: it answers, and on SIGTERM finishes the request in flight before it exits.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { pipeline } from '../src/pipelines/index.ts';
+import { createServer } from '../src/server/app.ts';
+import { loadServedModel, parseModelSpec } from '../src/server/pipeline-runner.ts';
+import { writeTinyCheckpoint } from './helpers/tiny-checkpoint.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'deberta-serve-'));
+const CLS = join(root, 'cls');
+const MLM = join(root, 'mlm');
+const TEXTS = ['The jury said the trial was over.', 'Free entry!', 'A much longer sentence about the weather in the city today.'];
+
+before(() => {
+  writeTinyCheckpoint(CLS, { architecture: 'DebertaV2ForSequenceClassification', labels: ['ham', 'spam'], seed: 2 });
+  writeTinyCheckpoint(MLM, { architecture: 'DebertaV2ForMaskedLM', seed: 3 });
+});
+after(() => rmSync(root, { recursive: true, force: true }));
+
+type Scored = { label: string; score: number }[];
+
+function close(a: Scored, b: Scored): void {
+  assert.deepEqual(a.map((x) => x.label), b.map((x) => x.label));
+  a.forEach((x, i) => assert.ok(Math.abs(x.score - b[i]!.score) < 1e-5, `${x.score} vs ${b[i]!.score}`));
+}
+
+describe('server over real pipelines', () => {
+  it('parses --model specs', () => {
+    assert.deepEqual(parseModelSpec('/m/cls'), { name: 'cls', dir: '/m/cls' });
+    assert.deepEqual(parseModelSpec('a=/m/x'), { name: 'a', dir: '/m/x' });
+    assert.deepEqual(parseModelSpec('a:ner,zero-shot=/m/x'), { name: 'a', dir: '/m/x', tasks: ['ner', 'zero-shot'] });
+  });
+
+  it('batches concurrent text-classification requests into one run with the pipeline\'s results', async () => {
+    const direct = await pipeline('text-classification', CLS);
+    const want = await direct(TEXTS, { topK: null });
+    await direct.dispose();
+
+    const app = createServer({
+      models: [await loadServedModel({ name: 'cls', dir: CLS }, { batchSize: 16 }), await loadServedModel({ name: 'mlm', dir: MLM })],
+      maxWaitMs: 50,
+    });
+    try {
+      const answers = await Promise.all(TEXTS.map((t) => app.inject({
+        method: 'POST', url: '/v1/text-classification', payload: { inputs: [t], options: { top_k: null } },
+      })));
+      answers.forEach((res, i) => {
+        assert.equal(res.statusCode, 200);
+        const body = res.json() as { model: string; results: Scored[] };
+        assert.equal(body.model, 'cls');
+        close(body.results[0]!, want[i]!);
+      });
+      const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+      assert.match(metrics, /deberta_batch_size_count\{model="cls",task="text-classification"\} 1\n/);
+      assert.match(metrics, /deberta_batch_size_sum\{model="cls",task="text-classification"\} 3\n/);
+
+      const fill = await app.inject({ method: 'POST', url: '/v1/fill-mask', payload: { inputs: ['The [MASK] was over.'], options: { top_k: 3 } } });
+      assert.equal(fill.statusCode, 200);
+      const [top] = (fill.json() as { results: { token_str: string; score: number }[][] }).results;
+      assert.equal(top!.length, 3);
+      assert.ok(top![0]!.score >= top![1]!.score);
+
+      const noMask = await app.inject({ method: 'POST', url: '/v1/fill-mask', payload: { inputs: ['fine', 'no mask here'] } });
+      assert.equal(noMask.statusCode, 422);
+      assert.equal((noMask.json() as { message: string }).message, 'inputs[0] has no [MASK] token; write [MASK] where the word to predict goes');
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('deberta serve (process)', () => {
+  it('answers on loopback and, on SIGTERM, finishes the request in flight before exiting', { timeout: 30_000 }, async () => {
+    // --max-wait-ms 600: the request waits in the queue long enough for SIGTERM to arrive first.
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--model', `cls=${CLS}`, '--port', '0',
+      '--max-wait-ms', '600', '--log-level', 'silent', '--no-static'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8');
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      const base = await new Promise<string>((resolve, reject) => {
+        child.stderr.on('data', (d: string) => {
+          stderr += d;
+          const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr);
+          if (m) resolve(m[1]!);
+        });
+        child.on('exit', () => reject(new Error(`serve exited early:\n${stderr}`)));
+      });
+      const health = await fetch(`${base}/health`);
+      assert.deepEqual(await health.json(), { status: 'ok', models: [{ name: 'cls', tasks: ['text-classification'] }], queued: 0 });
+
+      const t0 = Date.now();
+      const pending = fetch(`${base}/v1/text-classification`, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: ['Free entry!'] }),
+      });
+      await new Promise((r) => setTimeout(r, 150));
+      child.kill('SIGTERM');
+      const res = await pending;
+      assert.equal(res.status, 200);
+      const body = (await res.json()) as { results: Scored[] };
+      assert.deepEqual(body.results[0]!.map((r) => r.label).length, 1);
+      assert.ok(Date.now() - t0 >= 550, 'the answer came after the batching wait, i.e. after SIGTERM');
+      assert.equal(await exited, 0);
+      assert.match(stderr, /SIGTERM: finishing requests in flight, then exiting\n/);
+      assert.match(stderr, /stopped\n/);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});
