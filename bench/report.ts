@@ -54,15 +54,17 @@ export function formatReport(r: BenchResult): string {
   out.push(`float32 matmul 2048³ (onnxruntime, ${r.threads} threads): ${rate.toFixed(1)} GFLOP/s (start ${r.matmul.start.gflops.toFixed(1)}${r.matmul.end ? `, end ${r.matmul.end.gflops.toFixed(1)}` : ''})`);
   out.push('');
 
-  out.push('Forward pass (median; ratio = ours / peer, lower is better; diff = max|ours − peer| / max(1, max|peer|))');
+  out.push('Forward pass (median wall time; ratio = ours / peer, lower is better; cpu ratio: the same for process CPU time;');
+  out.push(' diff = max|ours − peer| / max(1, max|peer|) on the logits)');
   const rows: string[][] = [];
   for (const s of r.shapes) {
     for (const c of s.cases) {
-      rows.push([s.shape, `${c.batch}×${c.seq}`, String(c.ours.runs), ms(c.ours.medianMs), ms(c.peer.medianMs), c.ratio.toFixed(3),
+      const cpuRatio = c.ours.cpuMedianMs && c.peer.cpuMedianMs ? (c.ours.cpuMedianMs / c.peer.cpuMedianMs).toFixed(3) : '';
+      rows.push([s.shape, `${c.batch}×${c.seq}`, String(c.ours.runs), ms(c.ours.medianMs), ms(c.peer.medianMs), c.ratio.toFixed(3), cpuRatio,
         c.gflop.toFixed(1), `${c.oursGflops.toFixed(0)} (${pct(c.oursGflops / rate)})`, `${c.peerGflops.toFixed(0)} (${pct(c.peerGflops / rate)})`, c.maxDiff.toExponential(1)]);
     }
   }
-  out.push(table(['shape', 'batch', 'runs', 'ours', 'peer', 'ratio', 'GFLOP', 'ours GFLOP/s (of matmul)', 'peer GFLOP/s', 'diff'], rows));
+  out.push(table(['shape', 'batch', 'runs', 'ours', 'peer', 'ratio', 'cpu ratio', 'GFLOP', 'ours GFLOP/s (of matmul)', 'peer GFLOP/s', 'diff'], rows));
   out.push(`peer vs manifest probe: ${r.shapes.map((s) => `${s.shape} ${s.probeDiff.toExponential(1)}`).join(', ')}`);
   out.push('');
 

@@ -1,12 +1,27 @@
 // Small timing helpers shared by the benchmark parts.
 
-export interface Timing { medianMs: number; minMs: number; maxMs: number; runs: number }
+export interface Timing {
+  medianMs: number;
+  minMs: number;
+  maxMs: number;
+  runs: number;
+  /**
+   * Median CPU time of the whole process (all threads, user + system) per run, where measured. Less
+   * sensitive than wall time to other work on the machine, though it includes onnxruntime's spin-waiting.
+   */
+  cpuMedianMs?: number;
+}
 
-export function summarize(samples: readonly number[]): Timing {
+export function median(samples: readonly number[]): number {
   const s = [...samples].sort((a, b) => a - b);
   const mid = s.length >> 1;
-  const median = s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-  return { medianMs: median, minMs: s[0]!, maxMs: s[s.length - 1]!, runs: s.length };
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+export function summarize(samples: readonly number[], cpu?: readonly number[]): Timing {
+  const t: Timing = { medianMs: median(samples), minMs: Math.min(...samples), maxMs: Math.max(...samples), runs: samples.length };
+  if (cpu?.length) t.cpuMedianMs = median(cpu);
+  return t;
 }
 
 export async function timeMs(fn: () => Promise<unknown> | unknown): Promise<number> {
@@ -28,6 +43,7 @@ export async function interleaved(
 ): Promise<Record<string, Timing>> {
   const names = Object.keys(contenders);
   const samples: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+  const cpu: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
   let roundMs = opts.roundMsHint ?? 0;
   for (let w = 0; w < opts.warmup; w++) {
     roundMs = 0;
@@ -36,9 +52,12 @@ export async function interleaved(
   const runs = opts.runs ?? Math.max(opts.minRuns ?? 3, Math.min(opts.maxRuns ?? 20, Math.ceil((opts.targetMs ?? 10_000) / Math.max(roundMs, 1))));
   for (let r = 0; r < runs; r++) {
     const order = r % 2 ? [...names].reverse() : names;
-    for (const n of order) samples[n]!.push(await timeMs(contenders[n]!));
+    for (const n of order) {
+      const c0 = process.cpuUsage();
+      samples[n]!.push(await timeMs(contenders[n]!));
+      const c = process.cpuUsage(c0);
+      cpu[n]!.push((c.user + c.system) / 1e3);
+    }
   }
-  return Object.fromEntries(names.map((n) => [n, summarize(samples[n]!)]));
+  return Object.fromEntries(names.map((n) => [n, summarize(samples[n]!, cpu[n])]));
 }
-
-export const mib = (bytes: number): number => bytes / 2 ** 20;

@@ -12,6 +12,7 @@ import { initCheckpoint } from '../src/cli/commands/init.ts';
 import { loadModel } from '../src/models/auto.ts';
 import { AutoTokenizer } from '../src/tokenizers/auto.ts';
 import { classify, fillMask } from '../src/browser/tasks.ts';
+import { pipeline } from '../src/pipelines/index.ts';
 import { loadModelFromUrl, loadTokenizerFromUrl } from '../src/browser/load.ts';
 import { serveFolder } from './helpers/static-server.ts';
 
@@ -65,6 +66,15 @@ test('demo page in headless Chromium matches the library in Node', { skip, timeo
     const expectedLabels = await classify(cls, tok, TEXT);
     await Promise.all([mlm.dispose(), cls.dispose()]);
     assert.ok(expectedMasks[0]![0]!.score > 0.05, `top fill-mask score ${expectedMasks[0]![0]!.score} is too flat to compare`);
+    // The browser helpers agree with the library's pipelines.
+    const [fm, tc] = await Promise.all([pipeline('fill-mask', mlmDir), pipeline('text-classification', clsDir)]);
+    const viaPipeline = await fm(TEXT, { topK: 5 }) as { token: number; token_str: string; score: number }[];
+    assert.deepEqual(viaPipeline.map((c) => [c.token, c.token_str]), expectedMasks[0]!.map((c) => [c.token, c.token_str]));
+    viaPipeline.forEach((c, i) => assert.ok(Math.abs(c.score - expectedMasks[0]![i]!.score) <= 1e-6));
+    const labelsViaPipeline = await tc(TEXT, { topK: null });
+    assert.deepEqual(labelsViaPipeline.map((l) => l.label), expectedLabels.map((l) => l.label));
+    labelsViaPipeline.forEach((l, i) => assert.ok(Math.abs(l.score - expectedLabels[i]!.score) <= 1e-6));
+    await Promise.all([fm.dispose(), tc.dispose()]);
 
     // The HTTP loaders, in Node (onnxruntime-node), give the same.
     const viaUrl = await loadModelFromUrl(`${server.url}/models/mlm/`);

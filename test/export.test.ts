@@ -2,7 +2,7 @@
 // outputs and the fixtures' float64 references; the int8 export lands near float32.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -119,6 +119,33 @@ test('export v3-buckets-seqcls: transformers.js runs it (float32 and int8) with 
     for (let row = 0; row < 3; row++) assert.equal(argmax(int8, row), argmax(fp32, row), `int8 label of row ${row}`);
     t.diagnostic(`transformers.js vs library ${relError(results.fp32!, lib).toExponential(1)}, vs float64 ${relError(results.fp32!, ref).toExponential(1)}; `
       + `int8: transformers.js vs onnxruntime-node ${relError(results.int8!, int8).toExponential(1)}, int8 vs float32 ${int8Err.toExponential(1)}`);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('export with external data: the weights go to model.onnx_data, which ONNX Runtime and transformers.js read', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'deberta-export-ext-'));
+  try {
+    const name = 'v3-buckets-seqcls';
+    const dir = join(root, name);
+    mkdirSync(join(dir, 'onnx'), { recursive: true });
+    copyFileSync(join(fixtures, name, 'config.json'), join(dir, 'config.json'));
+    const r = exportModel({ model: join(fixtures, name), out: join(dir, 'onnx/model.onnx'), externalAbove: 0 });
+    assert.deepEqual(r.files, [join(dir, 'onnx/model.onnx'), join(dir, 'onnx/model.onnx_data')]);
+    assert.ok(statSync(r.files[0]!).size < statSync(r.files[1]!).size, 'the weights are in the data file');
+
+    const { tensors, feeds } = fixture(name);
+    const ref = toFloat64(tensors.get('f64.logits')!);
+    assertClose((await runOrt(r.files[0]!, feeds)).logits!, ref, 1e-4, 'onnxruntime-node with external data');
+    const { AutoModelForSequenceClassification, Tensor: TjsTensor, env } = await import('@huggingface/transformers');
+    env.allowRemoteModels = false;
+    env.localModelPath = root;
+    const model = await AutoModelForSequenceClassification.from_pretrained(name, { dtype: 'fp32', use_external_data_format: true });
+    const input = (k: string) => new TjsTensor('int64', feeds[k]!.data as BigInt64Array, feeds[k]!.dims);
+    const out = await model({ input_ids: input('input_ids'), attention_mask: input('attention_mask') });
+    await model.dispose();
+    assertClose(out.logits.data as Float32Array, ref, 1e-4, 'transformers.js with external data');
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -19,7 +19,10 @@ test('embedded fill-mask model: five candidates, best first, each filling the se
     assert.equal(got.length, 5);
     for (let k = 1; k < 5; k++) assert.ok(got[k - 1]!.score >= got[k]!.score);
     assert.ok(sum(got.map((r) => r.score)) <= 1 + 1e-9);
-    for (const r of got) assert.equal(r.sequence.replace(/\s+/g, ' '), `He walked into the ${r.token_str.trim()} and sat down.`.replace(/\s+/g, ' ').replace(' .', '.'));
+    for (const r of got) {
+      assert.ok(r.sequence.startsWith('He walked into the') && r.sequence.endsWith('and sat down.'), r.sequence);
+      assert.ok(r.sequence.includes(r.token_str.trim()), `${r.token_str} in ${r.sequence}`);
+    }
   } finally {
     await pipe.dispose();
   }

@@ -20,7 +20,8 @@ test('token-classification (none): each token\'s argmax label and probability; o
   });
   const pipe = await pipeline('ner', dir, { threads: 1 });
   try {
-    const text = 'Alice met Bob in Paris, then they flew to Rome.';
+    // Characters outside the vocabulary ([UNK]) and outside the BMP (two UTF-16 units) included.
+    const text = 'Alice met Bob in Paris 😀, then they flew to Zürich.';
     const entities = await pipe(text, { ignoreLabels: [] }) as TokenEntity[];
     const enc = pipe.tokenizer(text, { returnOffsets: true, offsetUnits: 'utf16', returnSpecialTokensMask: true });
     const ids = enc.inputIds[0]!;
@@ -29,12 +30,15 @@ test('token-classification (none): each token\'s argmax label and probability; o
     // Every token but the special ones and lone '▁' tokens (no text of their own) is listed, in order.
     const kept = ids.map((_, i) => i).filter((i) => !enc.specialTokensMask![0]![i] && pipe.tokenizer.convertIdsToTokens(ids[i]!) !== '▁');
     assert.deepEqual(entities.map((e) => e.index), kept);
+    assert.ok(entities.some((e) => e.word === '😀') && entities.some((e) => text.slice(e.start, e.end) === 'Zü'));
     for (const e of entities) {
       const probs = softmaxRef(logits!.data.subarray(e.index * L, (e.index + 1) * L));
       const best = probs.indexOf(Math.max(...probs));
       assert.equal(e.entity, LABELS[best as 0]);
       close(e.score, probs[best]!, `token ${e.index}`);
-      assert.equal(e.word, pipe.tokenizer.convertIdsToTokens(ids[e.index]!));
+      // The token's string; for [UNK], the text it stands for (as transformers does).
+      const unk = ids[e.index] === pipe.tokenizer.unkTokenId;
+      assert.equal(e.word, unk ? text.slice(...enc.offsets![0]![e.index]!) : pipe.tokenizer.convertIdsToTokens(ids[e.index]!));
       // The span is the token's text without the space a '▁' token carries.
       assert.equal(text.slice(e.start, e.end), e.word.replace(/^▁/, ''));
     }

@@ -1,5 +1,8 @@
 // The HTTP API's answers, one status at a time, with a fake runner (results = text lengths).
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { createServer, type ServerOptions } from '../src/server/app.ts';
@@ -69,6 +72,12 @@ describe('server: 400 schema errors', () => {
       assert.equal(r.body.message, message);
     });
   }
+
+  it('a number out of range', async () => {
+    const r = await post(app(), '/v1/fill-mask', { inputs: ['x'], options: { top_k: 0 } });
+    assert.equal(r.status, 400);
+    assert.equal(r.body.message, 'body.options.top_k must be >= 1');
+  });
 
   it('zero-shot requires candidate labels', async () => {
     const a = app({ models: [{ name: 'nli', runners: [fakeRunner('zero-shot-classification')] }] });
@@ -230,6 +239,28 @@ describe('server: /metrics', () => {
     assert.match(text, /deberta_batch_size_sum\{model="tiny",task="text-classification"\} 3\n/);
     assert.match(text, /deberta_queue_items\{model="tiny",task="text-classification"\} 0\n/);
     assert.match(text, /process_resident_memory_bytes \d+\n/);
+  });
+});
+
+describe('server: static files', () => {
+  it('serves a folder at / with the headers ONNX Runtime Web needs for threads, without a token', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'deberta-static-'));
+    try {
+      writeFileSync(join(dir, 'index.html'), '<!doctype html><title>demo</title>');
+      const a = app({ staticDir: dir, token: 't' });
+      const r = await a.inject({ method: 'GET', url: '/' });
+      assert.equal(r.statusCode, 200);
+      assert.equal(r.body, '<!doctype html><title>demo</title>');
+      assert.equal(r.headers['cross-origin-opener-policy'], 'same-origin');
+      assert.equal(r.headers['cross-origin-embedder-policy'], 'require-corp');
+      assert.equal((await a.inject({ method: 'GET', url: '/missing.js' })).statusCode, 404);
+      assert.equal((await post(a, '/v1/text-classification', { inputs: ['x'] })).status, 401, 'the API still needs the token');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  it('refuses a static folder that does not exist', () => {
+    assert.throws(() => app({ staticDir: '/no/such/folder' }), { message: 'static folder /no/such/folder does not exist' });
   });
 });
 

@@ -21,8 +21,18 @@ async function load(url, head) {
   if (!cache.has(key)) {
     cache.set(key, (async () => {
       const opts = { threads: runtime.threads, executionProviders: runtime.executionProviders };
-      const [model, tokenizer] = await Promise.all([loadModelFromUrl(url, head, opts), loadTokenizerFromUrl(url)]);
-      return { model, tokenizer };
+      const tokenizer = loadTokenizerFromUrl(url);
+      let model;
+      try {
+        model = await loadModelFromUrl(url, head, opts);
+      } catch (err) {
+        if (!opts.executionProviders.includes('webgpu')) throw err;
+        // A graph WebGPU cannot take: stay on WebAssembly from now on.
+        console.warn(`WebGPU failed (${err instanceof Error ? err.message : err}); using WebAssembly`);
+        runtime.executionProviders = ['wasm'];
+        model = await loadModelFromUrl(url, head, { ...opts, executionProviders: ['wasm'] });
+      }
+      return { model, tokenizer: await tokenizer };
     })());
   }
   try {

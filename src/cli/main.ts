@@ -11,6 +11,7 @@ import { register as registerTrain } from './commands/train.ts';
 import { register as registerTokenize } from './commands/tokenize.ts';
 import { register as registerTasks } from './commands/tasks.ts';
 import { register as registerServe } from './commands/serve.ts';
+import { register as registerTokenizerTrain } from './commands/tokenizer-train.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerTokenize(program);
   registerTasks(program); // fill-mask, classify, zero-shot, ner, qa, embed, rerank
   registerServe(program);
+  registerTokenizerTrain(program);
   return program;
 }
 

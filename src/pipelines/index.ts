@@ -8,7 +8,7 @@ import { featureExtractionPipeline, type FeatureExtractionPipeline } from './fea
 import { fillMaskPipeline, type FillMaskPipeline } from './fill-mask.ts';
 import { questionAnsweringPipeline, type QuestionAnsweringPipeline } from './question-answering.ts';
 import { rerankPipeline, type RerankPipeline } from './rerank.ts';
-import { resolveTask, type Task, type TaskAlias } from './tasks.ts';
+import { resolveTask, type TASK_ALIASES, type Task, type TaskAlias } from './tasks.ts';
 import { textClassificationPipeline, type TextClassificationPipeline } from './text-classification.ts';
 import { tokenClassificationPipeline, type TokenClassificationPipeline } from './token-classification.ts';
 import { zeroShotPipeline, type ZeroShotClassificationPipeline } from './zero-shot.ts';
@@ -22,7 +22,7 @@ interface PipelineByTask {
   'feature-extraction': FeatureExtractionPipeline;
   rerank: RerankPipeline;
 }
-type AliasTargets = { [A in TaskAlias]: PipelineByTask[(typeof import('./tasks.ts').TASK_ALIASES)[A]] };
+type AliasTargets = { [A in TaskAlias]: PipelineByTask[(typeof TASK_ALIASES)[A]] };
 export type PipelineFor = PipelineByTask & AliasTargets;
 export type TaskName = keyof PipelineFor;
 export type AnyPipeline = PipelineByTask[Task];

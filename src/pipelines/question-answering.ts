@@ -102,12 +102,13 @@ async function answer(p: Loaded, inputs: QuestionAnsweringInput[], o: QuestionAn
       return { nullScore, spans: spans.slice(0, topK) };
     });
 
+  const bySample = inputs.map((): number[] => []);
+  windows.forEach((w, k) => bySample[w.sample]!.push(k));
   return inputs.map((x, i) => {
     const best = new Map<string, QuestionAnsweringResult>();
     let nullScore = Infinity;
-    perWindow.forEach((r, k) => {
-      const w = windows[k]!;
-      if (w.sample !== i) return;
+    bySample[i]!.forEach((k) => {
+      const w = windows[k]!, r = perWindow[k]!;
       nullScore = Math.min(nullScore, r.nullScore);
       for (const { s, e, score } of r.spans) {
         const [cs, ce] = trimSpan(x.context, w.offsets[s]![0], w.offsets[e]![1]);
@@ -118,6 +119,7 @@ async function answer(p: Loaded, inputs: QuestionAnsweringInput[], o: QuestionAn
     const answers = [...best.values()];
     if (o.handleImpossibleAnswer) answers.push({ score: nullScore, start: 0, end: 0, answer: '' });
     answers.sort((a, b) => b.score - a.score);
+    if (answers.length === 0) answers.push({ score: 0, start: 0, end: 0, answer: '' }); // a context of special tokens only
     return topK === 1 ? answers[0]! : answers.slice(0, topK);
   });
 }
@@ -135,7 +137,9 @@ function encode(p: Loaded, x: QuestionAnsweringInput, sample: number, maxSeqLen:
   const pair: [string, string] = questionFirst ? [x.question, x.context] : [x.context, x.question];
   const question = tokenizer.encode(x.question, null, { addSpecialTokens: false }).length;
   const room = maxSeqLen - question - (tokenizer.pipeline.postProcessor?.addedTokens(true) ?? 0);
-  if (room <= docStride) {
+  // Windows are needed only when the context does not fit; then they must advance (room > stride).
+  const fits = tokenizer.encode(x.context, null, { addSpecialTokens: false }).length <= room;
+  if (!fits && room <= docStride) {
     throw new Error(`question-answering: input ${sample}: the question takes ${question} of maxSeqLen ${maxSeqLen} tokens, leaving ${Math.max(room, 0)} for the context; docStride (${docStride}) must be smaller than that`);
   }
   const enc = tokenizer.encodeBatch([pair], {

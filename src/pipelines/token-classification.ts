@@ -124,8 +124,10 @@ async function classifyTokens(p: Loaded, texts: string[], o: TokenClassification
     });
     return aggregate(p, pre, strategy).filter((e) => !ignore.has('entity' in e ? e.entity : e.entity_group));
   });
+  const bySample = texts.map((): TokenClassificationOutput[] => []);
+  perRow.forEach((r, k) => bySample[sample[k]!]!.push(r));
   return texts.map((text, i) => {
-    const mine = perRow.filter((_, k) => sample[k] === i);
+    const mine = bySample[i]!;
     const all = mine.length > 1 ? resolveOverlaps(mine.flat()) : mine[0] ?? [];
     // Spans without the spaces around them; a span of spaces alone (a lone '▁' token) is no entity.
     return all.filter((e) => {

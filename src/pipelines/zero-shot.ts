@@ -108,7 +108,8 @@ function encodePair(p: Loaded, text: string, hypothesis: string) {
   let enc;
   try {
     enc = p.tokenizer.encodeBatch([[text, hypothesis]], { truncation: 'only_first', maxLength: p.maxLength });
-  } catch {
+  } catch (err) {
+    if (!/too short/.test((err as Error).message)) throw err;
     enc = p.tokenizer.encodeBatch([[text, hypothesis]], { truncation: 'longest_first', maxLength: p.maxLength });
   }
   return { ids: enc.inputIds[0]!, typeIds: enc.tokenTypeIds[0]! };

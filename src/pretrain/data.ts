@@ -43,7 +43,7 @@ export function detectFormat(file: string, text: string): CorpusFormat {
   if (ext === '.json') return 'json';
   if (ext === '.txt' || ext === '.text') return 'text';
   const words = text.slice(0, 4000).split(/\s+/).filter(Boolean);
-  const tagged = words.filter((w) => /^[^/]+\/[a-z$*+\-]+$/i.test(w)).length;
+  const tagged = words.filter((w) => /^\S+\/[^/\s]+$/.test(w)).length;
   return words.length > 0 && tagged >= 0.9 * words.length ? 'brown' : 'text';
 }
 

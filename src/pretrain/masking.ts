@@ -70,14 +70,17 @@ function spanTable(n: number): number[] {
 
 /**
  * Chooses the positions to predict: span starts are visited in random order, each span takes the next n
- * free units, and choosing stops once round(rate * maskable tokens) tokens (at least 1) are chosen. A span
- * that would overshoot is shortened; a single word that would overshoot is skipped.
+ * free units, and choosing stops once rate * maskable tokens (rounded at random, at least 1) are chosen. A
+ * span that would overshoot is shortened; a single word that would overshoot is skipped (unless nothing is
+ * chosen yet).
  */
 export function choosePositions(ids: ArrayLike<number>, v: MaskVocabulary, o: MaskingOptions, rng: Rng): number[] {
   const us = units(ids, v, o.wholeWord);
   const maskable = us.reduce((s, u) => s + u.length, 0);
   if (maskable === 0) return [];
-  const target = Math.max(1, Math.round(maskable * o.rate));
+  // rate * maskable, rounded up or down at random in proportion, so the expected share is exactly `rate`.
+  const exact = maskable * o.rate;
+  const target = Math.max(1, Math.floor(exact) + (rng.uniform() < exact - Math.floor(exact) ? 1 : 0));
   const table = spanTable(o.maxNgram);
   const taken = new Uint8Array(us.length);
   const chosen: number[] = [];

@@ -1,7 +1,7 @@
 // A pretraining model: the MLM or RTD graph compiled twice, once with its loss and every gradient
-// (training, dropout masks as inputs) and once without (evaluation), both built once; the parameters are
-// graph inputs fed from live buffers the optimizer updates in place (as src/train/step.ts does for
-// fine-tuning). Also: parameter lists and initialisation, and the checkpoints a run saves.
+// (training, dropout masks as inputs) and once without (evaluation, compiled when first used), each
+// once; the parameters are graph inputs fed from live buffers the optimizer updates in place (as
+// src/train/step.ts does for fine-tuning). Also: parameter lists and initialisation, and the checkpoints a run saves.
 import { gradients } from '../graph/autodiff.ts';
 import { Graph } from '../graph/graph.ts';
 import type { Value } from '../graph/value.ts';
@@ -245,9 +245,16 @@ export async function createPretrainModel(spec: PretrainSpec, params: Map<string
   gradients(built.loss, paramNames.map((n) => trainGraph.params.get(n)!)).forEach((d, i) => { if (d) outputs[`grad.${paramNames[i]}`] = d; });
   const threads = opts.threads;
   const train = await Session.fromGraph(trainGraph, { outputs, paramsAs: 'inputs', name: `deberta-pretrain-${spec.objective}` }, { threads });
-  const evalGraph = new Graph();
-  const evalBuilt = buildGraph(evalGraph, spec, source(evalGraph), dtype);
-  const evaluation = await Session.fromGraph(evalGraph, { outputs: evalBuilt.outputs, paramsAs: 'inputs', name: `deberta-pretrain-${spec.objective}-eval` }, { threads });
+  // The evaluation session is compiled at the first evaluation (a run without eval data never needs it).
+  let evaluation: Session | undefined;
+  const evalSession = async () => {
+    if (!evaluation) {
+      const evalGraph = new Graph();
+      const evalBuilt = buildGraph(evalGraph, spec, source(evalGraph), dtype);
+      evaluation = await Session.fromGraph(evalGraph, { outputs: evalBuilt.outputs, paramsAs: 'inputs', name: `deberta-pretrain-${spec.objective}-eval` }, { threads });
+    }
+    return evaluation;
+  };
   const usesTypes = (spec.generator ?? spec.config).type_vocab_size > 0;
   const vocab = (spec.generator ?? spec.config).vocab_size;
 
@@ -277,12 +284,13 @@ export async function createPretrainModel(spec: PretrainSpec, params: Map<string
       return { loss: Number(out.loss!.data[0]), grads, stats: batchStats(batch, out), outputs: out };
     },
     async evaluate(batch, index) {
-      const out = await evaluation.run(feeds(batch, spec.objective === 'rtd' ? streamRng(seed, EVAL_NOISE, index) : undefined));
+      const out = await (await evalSession()).run(feeds(batch, spec.objective === 'rtd' ? streamRng(seed, EVAL_NOISE, index) : undefined));
       return { stats: batchStats(batch, out), outputs: out };
     },
     async dispose() {
       await train.release();
-      await evaluation.release();
+      await evaluation?.release();
+      evaluation = undefined;
     },
   };
   return model;

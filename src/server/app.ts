@@ -111,7 +111,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
   });
 
   app.get('/v1/models', { config: auth }, async () => ({
-    models: o.models.map((m) => ({ name: m.name, source: m.source, tasks: m.runners.map((r) => r.task) })),
+    models: o.models.map((m) => ({ name: m.name, tasks: m.runners.map((r) => r.task) })),
     limits: { maxItems: o.maxItems, maxTextLength: o.maxTextLength, bodyLimit: o.bodyLimit, maxBatch: o.maxBatch, timeoutMs: o.timeoutMs },
   }));
 
@@ -133,7 +133,10 @@ export function createServer(options: ServerOptions): FastifyInstance {
       } catch (err) {
         if (err instanceof QueueFullError) metrics.rejected.inc(labels);
         else if (err instanceof TimeoutError) metrics.timeouts.inc(labels);
-        else if (!(err instanceof HttpError)) throw new HttpError(500, `inference failed: ${(err as Error).message}`);
+        else if (!(err instanceof HttpError)) {
+          request.log.error({ err }, 'inference failed');
+          throw new HttpError(500, `inference failed: ${(err as Error).message}`);
+        }
         throw err;
       }
     });

@@ -12,7 +12,7 @@ export interface TaskRunner {
 
 export interface ServedModel {
   name: string;
-  /** Where it was loaded from, for /health and /v1/models. */
+  /** Where it was loaded from (for logs; not sent to clients). */
   source?: string;
   runners: TaskRunner[];
   dispose?(): Promise<void>;

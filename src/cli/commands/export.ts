@@ -22,6 +22,8 @@ export interface ExportOptions {
   quantize?: 'int8';
   /** The int8 form (see src/runtime/quantize.ts); default standard ONNX ops. */
   quantizeOp?: 'MatMulInteger' | 'DynamicQuantizeMatMul';
+  /** Weight bytes above which weights go to `<out>_data` (default 1.5 GiB, under protobuf's 2 GB limit). */
+  externalAbove?: number;
 }
 
 export interface ExportResult {
@@ -49,7 +51,9 @@ export function exportModel(o: ExportOptions): ExportResult {
     throw new Error(`--quantize: unsupported '${String(o.quantize)}' (expected int8)`);
   }
   const dataFile = `${basename(o.out)}_data`;
-  const emitted = emitOnnx(graph, { outputs, name: config.architectures[0] ?? 'deberta', externalLocation: dataFile, dimNames: DIM_NAMES });
+  const emitted = emitOnnx(graph, {
+    outputs, name: config.architectures[0] ?? 'deberta', externalLocation: dataFile, externalAbove: o.externalAbove, dimNames: DIM_NAMES,
+  });
   mkdirSync(dirname(o.out) || '.', { recursive: true });
   writeFileSync(o.out, emitted.model);
   const written = [o.out];

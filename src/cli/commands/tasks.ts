@@ -49,7 +49,7 @@ export async function runTaskCommand<I, R>(spec: TaskSpec<I, R>, args: string[],
   const { items: raw, fromFile } = await readItems(args, flags.input, io);
   let items = raw.map((r) => spec.parse(r));
   if (spec.group) items = spec.group(items);
-  if (items.length === 0) throw new Error('no input: every line was blank');
+  if (items.length === 0) throw new Error(`no input: ${flags.input ?? 'stdin'} holds no non-blank line; give texts as arguments, --input FILE.jsonl, or lines on stdin`);
   const pipe = await pipeline(spec.task, flags.model ?? null, {
     batchSize, threads: int(flags.threads, '--threads'), maxLength: int(flags.maxLength, '--max-length'), tokenizer: flags.tokenizer,
   });
@@ -237,7 +237,11 @@ function rerankSpec(f: { query?: string; topK?: string }): TaskSpec<RerankItem, 
     },
     run: async (p, items, o) => {
       const out: RerankResult[][] = [];
-      for (const x of items) out.push(await (p as RerankPipeline)(x.query!, x.documents, { ...o, topK, returnDocuments: true }));
+      for (const [i, x] of items.entries()) {
+        // Progress over all queries: this query's share of its rows.
+        const onProgress = (d: number, t: number) => o.onProgress?.(i * t + d, items.length * t);
+        out.push(await (p as RerankPipeline)(x.query!, x.documents, { ...o, onProgress, topK, returnDocuments: true }));
+      }
       return out;
     },
     table: (items, results) => results.map((r, i) => block(`query: ${items[i]!.query}`,

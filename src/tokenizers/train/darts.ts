@@ -213,24 +213,25 @@ export function longestPrefix(units: Uint32Array, bytes: Uint8Array, start: numb
 
 /** Every (key, value) pair stored in the array, keys in byte order: the inverse of buildDoubleArray. */
 export function listKeys(units: Uint32Array): { key: Uint8Array; value: number }[] {
-  const out: { key: Uint8Array; value: number }[] = [];
-  const path: number[] = [];
-  const walk = (pos: number): void => {
+  // Nodes that share a base share their whole subtree (the DAWG), so each subtree is listed once.
+  const memo = new Map<number, { suffix: number[]; value: number }[]>();
+  const below = (pos: number): { suffix: number[]; value: number }[] => {
     const unit = units[pos]!;
     const base = pos ^ offsetOf(unit);
-    if ((unit >>> 8) & 1) out.push({ key: Uint8Array.from(path), value: units[base]! & 0x7fffffff });
+    const key = base * 2 + ((unit >>> 8) & 1);
+    const hit = memo.get(key);
+    if (hit) return hit;
+    const out: { suffix: number[]; value: number }[] = [];
+    if ((unit >>> 8) & 1) out.push({ suffix: [], value: units[base]! & 0x7fffffff });
     for (let c = 1; c < 256; c++) {
       const child = base ^ c;
-      if (child >= units.length) continue;
-      const u = units[child]!;
-      if (labelOf(u) !== c) continue;
-      path.push(c);
-      walk(child);
-      path.pop();
+      if (child >= units.length || labelOf(units[child]!) !== c) continue;
+      for (const k of below(child)) out.push({ suffix: [c, ...k.suffix], value: k.value });
     }
+    memo.set(key, out);
+    return out;
   };
-  if (units.length) walk(0);
-  return out;
+  return units.length ? below(0).map((k) => ({ key: Uint8Array.from(k.suffix), value: k.value })) : [];
 }
 
 export function compareBytes(a: Uint8Array, b: Uint8Array): number {

@@ -82,7 +82,7 @@ export class SpmNormalizer {
           if (src[k] === 0x20) this.pushSpace();
           else this.push(src[k]!);
         }
-        prevSpace = src[e - 1] === 0x20;
+        prevSpace = opt.removeExtraWhitespaces && src[e - 1] === 0x20;
       }
       i += consumed;
     }

@@ -71,10 +71,11 @@ export const DEFAULT_OPTIONS: Omit<TrainOptions, 'modelType' | 'vocabSize'> = {
 export function resolveOptions(opts: Partial<TrainOptions> & Pick<TrainOptions, 'modelType' | 'vocabSize'>): TrainOptions {
   const o: TrainOptions = { ...DEFAULT_OPTIONS, ...opts, specialPieces: { ...DEFAULT_OPTIONS.specialPieces, ...opts.specialPieces } };
   const fail = (name: string, why: string): never => {
-    throw new Error(`tokenizer training: ${name} ${why}`);
+    const flag = name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+    throw new Error(`tokenizer training: ${name} (--${flag}) ${why}`);
   };
   if (o.modelType !== 'unigram' && o.modelType !== 'bpe') fail('modelType', `must be "unigram" or "bpe" (got ${JSON.stringify(o.modelType)})`);
-  if (!Number.isInteger(o.vocabSize) || o.vocabSize < 1) fail('vocabSize', `must be a positive integer (got ${o.vocabSize})`);
+  if (!Number.isInteger(o.vocabSize) || o.vocabSize < 6) fail('vocabSize', `must be an integer of at least 6: 4 special pieces and some characters (got ${o.vocabSize})`);
   if (!(o.characterCoverage > 0 && o.characterCoverage <= 1)) fail('characterCoverage', `must be in (0, 1] (got ${o.characterCoverage})`);
   if (!Number.isInteger(o.maxSentencepieceLength) || o.maxSentencepieceLength < 1 || o.maxSentencepieceLength > 512)
     fail('maxSentencepieceLength', `must be an integer in 1..512 (got ${o.maxSentencepieceLength})`);
