@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readSentencePieceModel, type SentencePieceModel } from '../src/tokenizers/sentencepiece-proto.ts';
+import { readSentencePieceModel } from '../src/tokenizers/sentencepiece-proto.ts';
 import { SentencePieceProcessor } from '../src/tokenizers/sentencepiece.ts';
 import { AutoTokenizer } from '../src/tokenizers/auto.ts';
 import { brownFiles, brownLineToText, brownSplit, SpmEncoder, tokensPerWord, trainTokenizerToDir } from '../src/tokenizers/train/index.ts';
@@ -77,7 +77,7 @@ async function run(type: 'unigram' | 'bpe', training: 'train split' | 'whole cor
   const dir = join(outRoot, `${type}-${training === 'train split' ? 'split' : 'full'}`);
   process.stderr.write(`\n== ${type}, ${training} (${files.length} files) -> ${dir}\n`);
   const t0 = Date.now();
-  const result = await trainTokenizerToDir({ files }, { modelType: type, vocabSize: 8000, inputFormat: 'brown', log: (l) => process.stderr.write(`  ${l}\n`) }, dir);
+  await trainTokenizerToDir({ files }, { modelType: type, vocabSize: 8000, inputFormat: 'brown', log: (l) => process.stderr.write(`  ${l}\n`) }, dir);
   const seconds = (Date.now() - t0) / 1000;
 
   const written = readSentencePieceModel(new Uint8Array(readFileSync(join(dir, 'spm.model'))), join(dir, 'spm.model'));

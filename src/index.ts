@@ -15,3 +15,4 @@ export { Session } from './runtime/session.ts';
 export { emitOnnx } from './runtime/onnx-emit.ts';
 export { setOrt } from './runtime/ort.ts';
 export type { Tensor, DType } from './tensor.ts';
+export { pipeline } from './pipelines/index.ts';

@@ -25,6 +25,22 @@ export class TemplateProcessing implements PostProcessor {
     }
   }
 
+  private made = new Map<string, Encoding>();
+
+  /** The encoding of a special token (shared: merging only reads it). */
+  private specialEncoding(name: string, typeId: number): Encoding {
+    const key = `${typeId}\u0000${name}`;
+    let e = this.made.get(key);
+    if (!e) {
+      const sp = this.specials.get(name)!;
+      const len = sp.ids.length;
+      const fill = (v: number): number[] => Array<number>(len).fill(v);
+      e = new Encoding(sp.ids.slice(), fill(typeId), fill(0), fill(0), fill(1), fill(1), fill(-1));
+      this.made.set(key, e);
+    }
+    return e;
+  }
+
   addedTokens(isPair: boolean): number {
     let n = 0;
     for (const p of isPair ? this.pair : this.single) if (p.kind === 'special') n += this.specials.get(p.name)!.ids.length;
@@ -44,11 +60,7 @@ export class TemplateProcessing implements PostProcessor {
         target.setTypeIds(p.typeId);
         out.push(target);
       } else if (addSpecialTokens) {
-        const sp = this.specials.get(p.name)!;
-        const len = sp.ids.length;
-        out.push(
-          new Encoding(sp.ids.slice(), Array(len).fill(p.typeId), Array(len).fill(0), Array(len).fill(0), Array(len).fill(1), Array(len).fill(1), Array(len).fill(-1)),
-        );
+        out.push(this.specialEncoding(p.name, p.typeId));
       }
     }
     return out;

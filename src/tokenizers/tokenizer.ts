@@ -207,7 +207,7 @@ export class PreTrainedTokenizer extends CallableBase {
     const sample: number[] = [];
     const texts: [string, string | null][] = [];
     items.forEach(([a, b], i) => {
-      const enc = this.pipeline.postProcess(this.pipeline.encodeSequence(a, 0), b === null ? null : this.pipeline.encodeSequence(b, 1), addSpecial, truncation);
+      const enc = this.encodeOne(a, b, addSpecial, truncation);
       rows.push(enc);
       sample.push(i);
       texts.push([a, b]);
@@ -235,6 +235,10 @@ export class PreTrainedTokenizer extends CallableBase {
     if (options.returnSequenceIds) out.sequenceIds = rows.map((r) => r.sequenceIds.map((s) => (s < 0 ? null : s)));
     if (options.returnOverflowingTokens) out.overflowToSampleMapping = sample;
     return out;
+  }
+
+  private encodeOne(a: string, b: string | null, addSpecial: boolean, truncation: ReturnType<PreTrainedTokenizer['truncationParams']>): Encoding {
+    return this.pipeline.postProcess(this.pipeline.encodeSequence(a, 0), b === null ? null : this.pipeline.encodeSequence(b, 1), addSpecial, truncation);
   }
 
   private truncationParams(o: CallOptions): { maxLength: number; strategy: TruncationStrategy; stride: number; direction: TruncationDirection } | null {
@@ -273,7 +277,7 @@ export class PreTrainedTokenizer extends CallableBase {
   encode(text: string, textPair?: string | null, options: Omit<CallOptions, 'padding'> = {}): number[] {
     checkText(text, 'text');
     if (textPair != null) checkText(textPair, 'textPair');
-    return this.encodeBatch([[text, textPair ?? null]], options).inputIds[0]!;
+    return this.encodeOne(text, textPair ?? null, options.addSpecialTokens !== false, this.truncationParams(options)).ids;
   }
 
   /** Tokens of a text without special tokens (Python's `tokenizer.tokenize`). */
