@@ -180,9 +180,9 @@ describe('server: 503, 504 and 500', () => {
     const a = app({ models: [{ name: 'tiny', runners: [runner] }], maxBatch: 2, maxQueue: 3, maxWaitMs: 1 });
     runner.hold();
     const running = post(a, '/v1/text-classification', { inputs: ['a', 'b'] }); // takes the whole first batch
-    await until(() => runner.batches.length === 1);
+    await until(async () => runner.batches.length === 1);
     const queued = post(a, '/v1/text-classification', { inputs: ['c', 'd', 'e'] }); // fills the queue (3)
-    await new Promise((r) => setTimeout(r, 5));
+    await until(async () => ((await a.inject({ method: 'GET', url: '/health' })).json() as { queued: number }).queued === 3);
     const refused = await post(a, '/v1/text-classification', { inputs: ['f'] });
     assert.equal(refused.status, 503);
     assert.equal(refused.body.error, 'Service Unavailable');
@@ -208,7 +208,7 @@ describe('server: 503, 504 and 500', () => {
 
   it('500 when the runner fails, without failing requests batched with it', async () => {
     const runner = fakeRunner();
-    const a = app({ models: [{ name: 'tiny', runners: [runner] }], maxWaitMs: 30 });
+    const a = app({ models: [{ name: 'tiny', runners: [runner] }], maxWaitMs: 200 });
     const [bad, good] = await Promise.all([
       post(a, '/v1/text-classification', { inputs: ['boom'] }),
       post(a, '/v1/text-classification', { inputs: ['fine'] }),
@@ -264,9 +264,9 @@ describe('server: static files', () => {
   });
 });
 
-async function until(cond: () => boolean, ms = 2000): Promise<void> {
+async function until(cond: () => Promise<boolean>, ms = 5000): Promise<void> {
   const end = Date.now() + ms;
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > end) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 1));
   }

@@ -173,7 +173,7 @@ export function makeSeeds(words: WordArrays, tw: TrainingWords, o: TrainOptions)
  */
 class Lattices {
   start: Int32Array;
-  len: Uint8Array;
+  len: Uint16Array;
   piece: Int32Array;
   /** Edges of sequence w: [wOff[w], wOff[w+1]), sorted by start then length. */
   wOff: Int32Array;
@@ -191,7 +191,7 @@ class Lattices {
     this.wOff = new Int32Array(nWords + 1);
     let cap = 1 << 16;
     let start = new Int32Array(cap);
-    let len = new Uint8Array(cap);
+    let len = new Uint16Array(cap);
     let piece = new Int32Array(cap);
     const lens = new Int32Array(maxLen);
     const ids = new Int32Array(maxLen);
@@ -207,7 +207,7 @@ class Lattices {
         if (e + n > cap) {
           cap *= 2;
           start = grow(start, new Int32Array(cap));
-          len = grow(len, new Uint8Array(cap));
+          len = grow(len, new Uint16Array(cap));
           piece = grow(piece, new Int32Array(cap));
         }
         for (let k = 0; k < n; k++, e++) {
@@ -409,7 +409,7 @@ class Lattices {
   }
 }
 
-function grow<T extends Int32Array | Uint8Array>(a: T, b: T): T {
+function grow<T extends Int32Array | Uint16Array>(a: T, b: T): T {
   b.set(a);
   return b;
 }
@@ -423,7 +423,7 @@ function viterbi(
   e0: number,
   e1: number,
   start: Int32Array,
-  len: Uint8Array,
+  len: Uint16Array,
   piece: Int32Array,
   score: Float64Array,
   unkScore: number,
@@ -527,10 +527,12 @@ export function trainUnigram(tw: TrainingWords, o: TrainOptions, wanted: number,
     }
     if (aliveCount <= desired) break;
     t0 = Date.now();
+    const before = aliveCount;
     aliveCount = prune(lat, own, pieceCps, score, alive, aliveCount, desired, o);
     lat.compact(alive);
     own.compact(alive);
     log(`unigram: round ${round} pruned to ${aliveCount} pieces (${Date.now() - t0} ms)`);
+    if (aliveCount >= before) break; // nothing left that can go
   }
   return finalize(seeds.pieces, score, alive, tw, minScore(), wanted);
 }
