@@ -4,7 +4,7 @@
 // continues exactly.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gradients } from '../src/graph/autodiff.ts';
@@ -23,7 +23,6 @@ import { pretrain, type PretrainOptions } from '../src/pretrain/trainer.ts';
 import { tensor, toFloat64, type Tensor } from '../src/tensor.ts';
 import { Rng } from '../src/train/random.ts';
 import { brown, tinyConfig, tinyConfigJson, tokenizer } from './helpers/pretrain.ts';
-import { writeFileSync } from 'node:fs';
 
 const GEN_WORDS = 'generator.deberta.embeddings.word_embeddings.weight';
 const DELTA = 'discriminator.deberta.embeddings.word_embeddings.delta';
@@ -135,7 +134,7 @@ function runOptions(out: string, over: Partial<PretrainOptions> = {}): PretrainO
 
 const weightsOf = (dir: string) => loadCheckpointTensors(dir).tensors;
 
-test('RTD run: the saved discriminator and generator reload to the training model\'s outputs; resuming is exact', async () => {
+test('RTD run: the saved discriminator and generator reload to the training model\'s outputs; resuming is exact', async (t) => {
   const straight = mkdtempSync(join(tmpdir(), 'rtd-a-'));
   const o = runOptions(straight);
   const r = await pretrain(o);
@@ -163,6 +162,7 @@ test('RTD run: the saved discriminator and generator reload to the training mode
   const trained = outputs.rtd_logits!.data as Float32Array;
   const gap = maxAbs((re.logits.data as Float32Array).map((x, i) => x - trained[i]!));
   assert.ok(gap <= 1e-5 * Math.max(1, maxAbs(trained)), `reloaded discriminator logits differ by ${gap}`);
+  t.diagnostic(`discriminator logits: reloaded vs training graph, max difference ${gap.toExponential(2)} (largest logit ${maxAbs(trained).toFixed(3)})`);
   // A normal checkpoint: loadModel reads it as the bare encoder, with the same hidden states.
   const base = await loadModel(last, 'auto', { threads: 1 });
   assert.equal(base.head, 'base');
@@ -184,6 +184,7 @@ test('RTD run: the saved discriminator and generator reload to the training mode
   ce /= labels.length;
   const mlm = Number(outputs.mlm_loss!.data[0]);
   assert.ok(Math.abs(ce - mlm) < 1e-4 * mlm, `generator reloaded: masked-LM loss ${ce} vs ${mlm}`);
+  t.diagnostic(`generator reloaded through the EMD: masked-LM loss ${ce.toFixed(6)} vs training graph ${mlm.toFixed(6)}`);
   await Promise.all([model.dispose(), disc.dispose(), base.dispose(), gen.dispose()]);
 
   // Stopped after 2 updates and resumed: the same weights, generator and deltas as the straight run.

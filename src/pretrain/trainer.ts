@@ -256,8 +256,10 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
     };
 
     let lastEval: Record<string, number> | null = null;
+    let evaluatedAt = -1;
     const runEval = async (bar: ProgressBar, epoch: number) => {
-      if (!evalCorpus) return;
+      if (!evalCorpus || evaluatedAt === state.globalStep) return;
+      evaluatedAt = state.globalStep;
       const m = await evaluatePretraining(model, evalCorpus, vocab, masking, padId, seed, o.evalBatchSize ?? batchSize);
       lastEval = m;
       state.logHistory.push({ step: state.globalStep, epoch: epoch + 1, ...m });

@@ -76,7 +76,8 @@ export function tokenizerJson(model: SentencePieceModel, special: SpecialPieces)
       byte_fallback: false,
       ignore_merges: false,
       vocab,
-      merges: bpeMerges(model),
+      // "left right" strings: every tokenizers version reads them (pieces never hold a space).
+      merges: bpeMerges(model).map(([l, r]) => `${l} ${r}`),
     };
   } else {
     hfModel = { type: 'Unigram', unk_id: unkId, vocab: model.pieces.map((p) => [p.piece, p.score]), byte_fallback: false };
