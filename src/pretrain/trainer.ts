@@ -186,7 +186,15 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   const padId = tokenizer.padTokenId;
   const t0 = performance.now();
   const trainFiles = corpusFiles(o.train, '--train');
-  const trainCorpus = packCorpus(trainFiles, tokenizer, vocab, { maxLength, format: o.format });
+  let lastNote = performance.now(), filesDone = 0, tokensDone = 0;
+  const onFile = (_file: string, tokens: number) => {
+    filesDone++; tokensDone += tokens;
+    if (performance.now() - lastNote > 5000) {
+      lastNote = performance.now();
+      log(`tokenizing: ${filesDone} of ${trainFiles.length} file(s), ${tokensDone.toLocaleString('en-US')} tokens`);
+    }
+  };
+  const trainCorpus = packCorpus(trainFiles, tokenizer, vocab, { maxLength, format: o.format, onFile });
   const evalCorpus = o.eval ? packCorpus(corpusFiles(o.eval, '--eval'), tokenizer, vocab, { maxLength, format: o.format }) : undefined;
   log(`tokenized ${trainFiles.length} file(s): ${trainCorpus.tokens.toLocaleString('en-US')} tokens in ${trainCorpus.count} sequences of up to ${maxLength}` +
     `${evalCorpus ? `; eval: ${evalCorpus.tokens.toLocaleString('en-US')} tokens in ${evalCorpus.count}` : ''} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);

@@ -5,6 +5,10 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { tensor, type Tensor } from '../tensor.ts';
 import type { PreTrainedTokenizer } from '../tokenizers/tokenizer.ts';
+import { labelId, sequenceTarget, type LabelMap, type ProblemType } from './labels.ts';
+import { qaFeatures } from './qa.ts';
+
+export { buildLabelMap, labelId, labelNames, type LabelMap } from './labels.ts';
 
 export type Task = 'sequence-classification' | 'token-classification' | 'question-answering' | 'multiple-choice';
 export const TASKS: Task[] = ['sequence-classification', 'token-classification', 'question-answering', 'multiple-choice'];
@@ -129,7 +133,8 @@ const DEFAULTS = {
   choices: ['choices', 'endings', 'options'],
 };
 
-export interface SeqClsExample { line: number; text: string; pair?: string; label: string }
+/** `label`: a name or number, or (multi-label) a list of names or a 0/1 vector. */
+export interface SeqClsExample { line: number; text: string; pair?: string; label: string | string[] | number[] }
 export interface TokClsExample { line: number; tokens: string[]; tags: string[] }
 export interface QaExample { line: number; id: string; question: string; context: string; answers: { text: string; start: number }[] }
 export interface McExample { line: number; context: string; endings: string[]; label: number }
@@ -167,6 +172,19 @@ function labelValue(row: DataRow, col: string, file: string): string {
   throw new Error(`${file}:${row.line}: column '${col}' must be a label (text or number), got ${JSON.stringify(v).slice(0, 60)}`);
 }
 
+/** A sequence label: a name or number, or a JSON array (in CSV, as text) of names or of 0/1 values. */
+function sequenceLabel(row: DataRow, col: string, file: string): string | string[] | number[] {
+  const v = field(row, col, file);
+  let items: unknown[] | undefined = Array.isArray(v) ? v : undefined;
+  if (typeof v === 'string' && v.trim().startsWith('[')) {
+    try { const parsed: unknown = JSON.parse(v); if (Array.isArray(parsed)) items = parsed; } catch { /* a name that starts with '[' */ }
+  }
+  if (!items) return labelValue(row, col, file);
+  if (items.every((x) => typeof x === 'string')) return items.map((x) => x.trim());
+  if (items.every((x) => x === 0 || x === 1 || typeof x === 'boolean')) return items.map(Number);
+  throw new Error(`${file}:${row.line}: column '${col}' holds a list that is neither label names (text) nor a 0/1 vector: ${JSON.stringify(v).slice(0, 60)}`);
+}
+
 /** A list column: a JSON array, or (in CSV) a JSON array in text or space-separated items. */
 function list(row: DataRow, col: string, file: string): unknown[] {
   const v = field(row, col, file);
@@ -188,7 +206,7 @@ export function toExamples(task: Task, rows: DataRow[], file: string, cols: Colu
       const text = pickColumn(rows, file, '--text-column', cols.text, DEFAULTS.text, true)!;
       const pair = pickColumn(rows, file, '--text-pair-column', cols.textPair, DEFAULTS.textPair, false);
       const label = pickColumn(rows, file, '--label-column', cols.label, DEFAULTS.label, true)!;
-      return rows.map((r) => ({ line: r.line, text: str(r, text, file), ...(pair ? { pair: str(r, pair, file) } : {}), label: labelValue(r, label, file) }));
+      return rows.map((r) => ({ line: r.line, text: str(r, text, file), ...(pair ? { pair: str(r, pair, file) } : {}), label: sequenceLabel(r, label, file) }));
     }
     case 'token-classification': {
       const tokens = pickColumn(rows, file, '--tokens-column', cols.tokens, DEFAULTS.tokens, true)!;
@@ -262,46 +280,6 @@ function readAnswers(r: DataRow, col: string, context: string, file: string): { 
   return pairs;
 }
 
-/** Label names by id and ids by name, as config.json stores them. */
-export interface LabelMap { id2label: Record<number, string>; label2id: Record<string, number> }
-
-/** The names labels take in `examples` (sequence labels, or the tags of token classification). */
-export function labelNames(examples: Example[]): string[] {
-  const seen = new Set<string>();
-  for (const e of examples) {
-    if ('label' in e && typeof e.label === 'string') seen.add(e.label);
-    else if ('tags' in e) for (const t of e.tags) seen.add(t);
-  }
-  return [...seen];
-}
-
-const DEFAULT_NAME = /^LABEL_\d+$/;
-
-/**
- * The label map for training: the model's own when it names every label the data uses (fine-tuning a
- * fine-tuned model), else the data's labels sorted (numerically when they are all integers), as
- * transformers' example scripts do.
- */
-export function buildLabelMap(names: string[], existing?: LabelMap): LabelMap {
-  const own = existing ? Object.values(existing.id2label) : [];
-  if (existing && own.length > 0 && !own.every((n) => DEFAULT_NAME.test(n)) && names.every((n) => n in existing.label2id)) {
-    return { id2label: { ...existing.id2label }, label2id: { ...existing.label2id } };
-  }
-  const numeric = names.every((n) => /^-?\d+$/.test(n));
-  const sorted = [...names].sort(numeric ? (a, b) => Number(a) - Number(b) : undefined);
-  const id2label: Record<number, string> = {};
-  const label2id: Record<string, number> = {};
-  sorted.forEach((n, i) => { id2label[i] = n; label2id[n] = i; });
-  return { id2label, label2id };
-}
-
-/** The label id of `name`, or an error naming where it came from. */
-export function labelId(map: LabelMap, name: string, file: string, line: number): number {
-  const id = map.label2id[name];
-  if (id === undefined) throw new Error(`${file}:${line}: label '${name}' is not among the training labels (${Object.keys(map.label2id).slice(0, 10).join(', ')})`);
-  return id;
-}
-
 // ---------------------------------------------------------------------------------------------------
 // Features and batches
 
@@ -317,6 +295,8 @@ export interface EncodedPair {
 export interface TextEncoder {
   /** Encodes `text` (and `pair`) with special tokens, truncated to `maxLength` (only the pair, with 'only_second'). */
   encode(text: string, pair: string | undefined, maxLength: number, truncation?: 'longest_first' | 'only_second'): EncodedPair;
+  /** `text` whole with every window of `pair` that fits `maxLength`, consecutive windows overlapping by `stride` tokens. */
+  encodeWindows(text: string, pair: string, maxLength: number, stride: number): EncodedPair[];
   padId: number;
 }
 
@@ -333,6 +313,14 @@ export function encoderFromTokenizer(tok: PreTrainedTokenizer): TextEncoder {
         sequenceIds: r.sequenceIds![0]!.map((x) => x ?? -1),
       };
     },
+    encodeWindows(text, pair, maxLength, stride) {
+      const r = tok.encodeBatch([[text, pair]], {
+        truncation: 'only_second', maxLength, stride, returnOverflowingTokens: true, returnOffsets: true, offsetUnits: 'utf16', returnSequenceIds: true,
+      });
+      return r.inputIds.map((ids, k) => ({
+        ids, typeIds: r.tokenTypeIds[k]!, offsets: r.offsets![k]!, sequenceIds: r.sequenceIds![k]!.map((x) => x ?? -1),
+      }));
+    },
   };
 }
 
@@ -342,6 +330,10 @@ export interface Feature {
   inputIds: number[] | number[][];
   typeIds: number[] | number[][];
   label?: number;
+  /** Multi-label sequence classification: 1 for each label that applies, else 0. */
+  multiHot?: number[];
+  /** Regression: the target value. */
+  value?: number;
   /** Token classification: per token label id, -100 where no label applies. */
   labels?: number[];
   startPosition?: number;
@@ -350,9 +342,19 @@ export interface Feature {
   contextOffsets?: ([number, number] | null)[];
 }
 
-export interface FeatureOptions { maxLength: number; labels?: LabelMap; file: string }
+export interface FeatureOptions {
+  maxLength: number;
+  labels?: LabelMap;
+  file: string;
+  /** Sequence classification (default single_label_classification). */
+  problemType?: ProblemType;
+  /** Question answering: context windows overlapping by this many tokens; without it, one truncated window. */
+  docStride?: number;
+}
 
+/** The features of `examples`: one each, but question answering makes one per context window. */
 export function featurize(task: Task, examples: Example[], enc: TextEncoder, o: FeatureOptions): Feature[] {
+  if (task === 'question-answering') return examples.flatMap((e, i) => qaFeatures(e as QaExample, i, enc, o));
   return examples.map((e, i) => featurizeOne(task, e, i, enc, o));
 }
 
@@ -361,7 +363,7 @@ function featurizeOne(task: Task, e: Example, i: number, enc: TextEncoder, o: Fe
     case 'sequence-classification': {
       const x = e as SeqClsExample;
       const t = enc.encode(x.text, x.pair, o.maxLength);
-      return { example: i, inputIds: t.ids, typeIds: t.typeIds, label: labelId(o.labels!, x.label, o.file, x.line) };
+      return { example: i, inputIds: t.ids, typeIds: t.typeIds, ...sequenceTarget(o.problemType ?? 'single_label_classification', x, o.labels!, o.file) };
     }
     case 'token-classification': {
       const x = e as TokClsExample;
@@ -372,35 +374,14 @@ function featurizeOne(task: Task, e: Example, i: number, enc: TextEncoder, o: Fe
       const labels = words.map((w, k) => (w >= 0 && (k === 0 || words[k - 1] !== w) ? labelId(o.labels!, x.tags[w]!, o.file, x.line) : -100));
       return { example: i, inputIds: t.ids, typeIds: t.typeIds, labels };
     }
-    case 'question-answering': {
-      const x = e as QaExample;
-      const t = enc.encode(x.question, x.context, o.maxLength, 'only_second');
-      const contextOffsets = t.offsets.map((off, k) => (t.sequenceIds[k] === 1 ? off : null));
-      let startPosition = 0, endPosition = 0; // the CLS token: "no answer in this window"
-      const a = x.answers[0];
-      if (a) {
-        const s = contextOffsets.findIndex((off) => off !== null && off[1] > a.start);
-        let last = -1;
-        contextOffsets.forEach((off, k) => { if (off !== null && off[0] < a.start + a.text.length) last = k; });
-        const first = contextOffsets.find((off) => off !== null);
-        // Only when the whole answer lies in the part of the context that survived truncation.
-        if (first && first[0] <= a.start && lastContextEnd(contextOffsets) >= a.start + a.text.length && s >= 0 && last >= s) {
-          startPosition = s; endPosition = last;
-        }
-      }
-      return { example: i, inputIds: t.ids, typeIds: t.typeIds, startPosition, endPosition, contextOffsets };
-    }
+    case 'question-answering':
+      throw new Error('question answering features come from qaFeatures');
     case 'multiple-choice': {
       const x = e as McExample;
       const choices = x.endings.map((end) => enc.encode(x.context, end, o.maxLength));
       return { example: i, inputIds: choices.map((c) => c.ids), typeIds: choices.map((c) => c.typeIds), label: x.label };
     }
   }
-}
-
-function lastContextEnd(offsets: ([number, number] | null)[]): number {
-  for (let k = offsets.length - 1; k >= 0; k--) if (offsets[k]) return offsets[k]![1];
-  return -1;
 }
 
 /** Words joined by single spaces, with each word's character span. */
@@ -463,6 +444,11 @@ export function collate(task: Task, features: Feature[], padId: number, withType
   } else if (task === 'question-answering') {
     batch.startPositions = i64(features.map((f) => f.startPosition ?? 0), [features.length]);
     batch.endPositions = i64(features.map((f) => f.endPosition ?? 0), [features.length]);
+  } else if (features[0]?.multiHot) {
+    // Float targets, as BCE-with-logits and MSE take them; float64 keeps them exact for either dtype.
+    batch.labels = tensor('float64', [features.length, features[0].multiHot.length], Float64Array.from(features.flatMap((f) => f.multiHot!)));
+  } else if (features[0]?.value !== undefined) {
+    batch.labels = tensor('float64', [features.length], Float64Array.from(features, (f) => f.value!));
   } else {
     batch.labels = i64(features.map((f) => f.label!), [features.length]);
   }

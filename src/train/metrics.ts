@@ -127,3 +127,72 @@ export function squadScores(pred: readonly string[], gold: readonly (readonly st
   const n = Math.max(1, gold.length);
   return { exactMatch: em / n, f1: f1 / n };
 }
+
+/**
+ * Multi-label scores of 0/1 predictions against 0/1 gold vectors, as scikit-learn computes them: micro
+ * F1 over every (example, label) cell; macro F1 the mean over all labels, 0 for a label never gold nor
+ * predicted (zero_division's default); exact match the share of examples with every label right.
+ */
+export function multiLabelScores(pred: readonly (readonly number[])[], gold: readonly (readonly number[])[]) {
+  if (pred.length !== gold.length) throw new Error(`multiLabelScores: ${pred.length} predictions for ${gold.length} labels`);
+  const n = gold[0]?.length ?? 0;
+  const tp = new Array<number>(n).fill(0), fp = [...tp], fn = [...tp];
+  let exact = 0;
+  gold.forEach((g, i) => {
+    const p = pred[i]!;
+    if (p.length !== n || g.length !== n) throw new Error(`multiLabelScores: example ${i} has ${p.length} predictions and ${g.length} labels, expected ${n}`);
+    let same = true;
+    for (let k = 0; k < n; k++) {
+      if (p[k] && g[k]) tp[k]!++;
+      else if (p[k]) fp[k]!++;
+      else if (g[k]) fn[k]!++;
+      if (!p[k] !== !g[k]) same = false;
+    }
+    if (same) exact++;
+  });
+  const f1 = (t: number, f: number, m: number) => (t === 0 ? 0 : (2 * t) / (2 * t + f + m));
+  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+  return {
+    microF1: f1(sum(tp), sum(fp), sum(fn)),
+    macroF1: n === 0 ? 0 : sum(tp.map((t, k) => f1(t, fp[k]!, fn[k]!))) / n,
+    exactMatch: gold.length === 0 ? 0 : exact / gold.length,
+  };
+}
+
+export function meanSquaredError(pred: readonly number[], gold: readonly number[]): number {
+  if (pred.length !== gold.length) throw new Error(`meanSquaredError: ${pred.length} predictions for ${gold.length} values`);
+  let s = 0;
+  for (let i = 0; i < gold.length; i++) s += (pred[i]! - gold[i]!) ** 2;
+  return gold.length === 0 ? 0 : s / gold.length;
+}
+
+/** Pearson's correlation; NaN when either side is constant (as scipy). */
+export function pearson(x: readonly number[], y: readonly number[]): number {
+  if (x.length !== y.length) throw new Error(`pearson: ${x.length} vs ${y.length} values`);
+  const n = x.length;
+  const mx = x.reduce((a, b) => a + b, 0) / n, my = y.reduce((a, b) => a + b, 0) / n;
+  let sxy = 0, sxx = 0, syy = 0;
+  for (let i = 0; i < n; i++) {
+    const dx = x[i]! - mx, dy = y[i]! - my;
+    sxy += dx * dy; sxx += dx * dx; syy += dy * dy;
+  }
+  return sxx === 0 || syy === 0 ? NaN : sxy / Math.sqrt(sxx * syy);
+}
+
+/** Ranks from 1, ties sharing their average rank. */
+export function ranks(x: readonly number[]): number[] {
+  const order = [...x.keys()].sort((a, b) => x[a]! - x[b]!);
+  const r = new Array<number>(x.length);
+  for (let i = 0; i < order.length;) {
+    let j = i;
+    while (j + 1 < order.length && x[order[j + 1]!] === x[order[i]!]) j++;
+    for (let k = i; k <= j; k++) r[order[k]!] = (i + j) / 2 + 1;
+    i = j + 1;
+  }
+  return r;
+}
+
+/** Spearman's correlation: Pearson's over average ranks (scipy.stats.spearmanr). */
+export function spearman(x: readonly number[], y: readonly number[]): number {
+  return pearson(ranks(x), ranks(y));
+}

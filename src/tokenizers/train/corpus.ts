@@ -103,7 +103,10 @@ export async function countWords(source: AsyncIterable<string> | Iterable<string
     for (let i = 1; i <= norm.length; i++) {
       if (i === norm.length || norm.charCodeAt(i) === WS_CHAR) {
         const w = norm.slice(start, i);
-        words.set(w, (words.get(w) ?? 0) + 1);
+        const n = words.get(w);
+        // A new key is copied out of the sentence, so the table does not keep whole sentences alive.
+        if (n === undefined) words.set(Buffer.from(w, 'utf16le').toString('utf16le'), 1);
+        else words.set(w, n + 1);
         start = i;
       }
     }

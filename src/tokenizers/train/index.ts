@@ -135,7 +135,8 @@ function buildModel(pieces: ScoredPiece[], o: TrainOptions, files: string[], cha
   const sp = o.specialPieces;
   const all: SentencePiece[] = [
     ...metaPieces(o).map((m) => ({ piece: m.piece, score: 0, type: m.type })),
-    ...pieces.map((p) => ({ piece: p.piece, score: p.score, type: 'NORMAL' as const })),
+    // Scores as spm.model stores them (float32), so every consumer of the model sees the same numbers.
+    ...pieces.map((p) => ({ piece: p.piece, score: Math.fround(p.score), type: 'NORMAL' as const })),
   ];
   return {
     pieces: all,
