@@ -39,13 +39,21 @@ const pad = (s: string, n: number) => s.padEnd(n);
 const lpad = (s: string, n: number) => s.padStart(n);
 const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
 
-function table(header: string[], rows: string[][]): string {
-  const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) => r.map((c, i) => (i === 0 ? pad(c, w[i]!) : lpad(c, w[i]!))).join('  ');
-  return [line(header), w.map((n) => '-'.repeat(n)).join('  '), ...rows.map(line)].join('\n');
+/** A plain-text table, or with `markdown` a Markdown one (first column left, the rest right-aligned). */
+function makeTable(markdown: boolean) {
+  return (header: string[], rows: string[][]): string => {
+    const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+    const cells = (r: string[]) => r.map((c, i) => (i === 0 ? pad(c, w[i]!) : lpad(c, w[i]!)));
+    if (!markdown) return [cells(header).join('  '), w.map((n) => '-'.repeat(n)).join('  '), ...rows.map((r) => cells(r).join('  '))].join('\n');
+    const line = (r: string[]) => `| ${cells(r).join(' | ')} |`;
+    const rule = `|${w.map((n, i) => (i === 0 ? ` ${'-'.repeat(n)} ` : ` ${'-'.repeat(n - 1)}: `)).join('|')}|`;
+    return [line(header), rule, ...rows.map(line)].join('\n');
+  };
 }
 
-export function formatReport(r: BenchResult): string {
+/** The readable report; `markdown` gives the same content with Markdown tables (for docs/perf.md). */
+export function formatReport(r: BenchResult, markdown = false): string {
+  const table = makeTable(markdown);
   const out: string[] = [];
   const rate = r.matmul.gflops;
   out.push(`deberta-ts benchmark — ${r.date}`);

@@ -2,7 +2,7 @@
 // and transformers.js itself end to end), in one process, interleaved, medians. See docs/perf.md.
 //
 //   npm run bench -- [--quick] [--json] [--shapes v3-xsmall,v3-base] [--runs N] [--threads T] [--batches 1x128,8x128]
-//                    [--save FILE (the JSON, besides the table)]
+//                    [--save FILE (the JSON, besides the table)] [--markdown (Markdown tables)]
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,6 +29,7 @@ const { values: args } = parseArgs({
     threads: { type: 'string', default: '2' },
     batches: { type: 'string' },
     save: { type: 'string' },
+    markdown: { type: 'boolean', default: false },
   },
 });
 
@@ -38,8 +39,8 @@ const runs = args.runs ? Number(args.runs) : undefined;
 const shapes = (args.shapes ?? (quick ? 'v3-xsmall' : SHAPES.join(','))).split(',').map((s) => (s.startsWith('v3-') ? s : `v3-${s}`).replace(/-shape$/, '')) as ShapeName[];
 for (const s of shapes) if (!SHAPES.includes(s)) throw new Error(`--shapes: unknown shape '${s}' (known: ${SHAPES.join(', ')})`);
 const batches = (args.batches ?? '1x128,8x128,8x512').split(',').map((b) => b.split('x').map(Number) as [number, number]);
-/** Without --runs: enough rounds for about targetMs of timed work per case, at least 3, after the check run (+1 warm-up). */
-const timing = { warmup: quick ? 0 : 1, runs, targetMs: quick ? 2_000 : 12_000, minRuns: 3 };
+/** Without --runs: enough rounds for about targetMs of timed work per case, at least 3 (quick) or 5, after the check run (+1 warm-up). */
+const timing = { warmup: quick ? 0 : 1, runs, targetMs: quick ? 2_000 : 12_000, minRuns: quick ? 3 : 5 };
 const log = (msg: string) => process.stderr.write(`[${((Date.now() - started) / 1e3).toFixed(0).padStart(3)} s] ${msg}\n`);
 
 // transformers.js needs a Hub-style folder per shape; made once, removed at the end.
@@ -101,4 +102,4 @@ result.seconds = (Date.now() - started) / 1e3;
 
 const json = `${JSON.stringify(result, null, 2)}\n`;
 if (args.save) writeFileSync(args.save, json);
-process.stdout.write(args.json ? json : formatReport(result));
+process.stdout.write(args.json ? json : formatReport(result, args.markdown));

@@ -69,7 +69,7 @@ test('packing: [CLS] text [SEP] sequences of at most max length that keep every 
   assert.match(tok.decode(Array.from(sequenceOf(c, 0)), { skipSpecialTokens: true }), /^The Fulton County Grand Jury said Friday/);
 });
 
-test('MLM masking: 15 % of the tokens, 80 % [MASK] / 10 % random / 10 % kept, never a special token', async () => {
+test('MLM masking: 15 % of the tokens, 80 % [MASK] / 10 % random / 10 % kept, never a special token', async (t) => {
   const { corpus: c, v } = await corpus();
   const r = census(c, v, MLM_MASKING);
   assert.ok(r.maskable > 30_000, `${r.maskable} maskable tokens`);
@@ -79,6 +79,7 @@ test('MLM masking: 15 % of the tokens, 80 % [MASK] / 10 % random / 10 % kept, ne
   assert.ok(Math.abs(r.masked / r.chosen - 0.8) < 0.02, `[MASK] ${r.masked / r.chosen}`);
   assert.ok(Math.abs(r.random / r.chosen - 0.1) < 0.015, `random ${r.random / r.chosen}`);
   assert.ok(Math.abs(r.kept / r.chosen - 0.1) < 0.015, `kept ${r.kept / r.chosen}`);
+  t.diagnostic(`${r.maskable} maskable tokens: chosen ${rate.toFixed(4)}; [MASK] ${(r.masked / r.chosen).toFixed(4)}, random ${(r.random / r.chosen).toFixed(4)}, kept ${(r.kept / r.chosen).toFixed(4)}`);
   // Token-level masking without spans mostly picks isolated tokens.
   assert.ok((r.runs.get(1) ?? 0) > 0.7 * r.chosen);
 });

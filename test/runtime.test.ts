@@ -42,3 +42,11 @@ test('weights above the external-data threshold travel beside the model and stil
   assert.deepEqual(Array.from(out.y!.data as Float32Array), [512, 1024]);
   await s.release();
 });
+
+test('a fixed slice of a symbolic dim has a known length', () => {
+  const g = new Graph();
+  const x = g.input('x', 'float32', ['batch', 'seq', 4]);
+  assert.deepEqual(F.slice(x, [0], [1], [1]).shape, ['batch', 1, 4]);
+  assert.deepEqual(F.slice(x, [0], [2 ** 62], [1]).shape, ['batch', 'seq', 4]);
+  assert.deepEqual(F.slice(x, [1], [3], [2]).shape, ['batch', 'seq', 2]);
+});

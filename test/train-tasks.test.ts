@@ -162,4 +162,25 @@ test('deberta train flags: defaults, and errors that name the flag', () => {
   bad(['--batch-size', '0'], /--batch-size: expected an integer >= 1, got '0'/);
   bad(['--lr', 'fast'], /--lr: expected a number >= 0, got 'fast'/);
   bad(['--schedule', 'step'], /--schedule: expected one of linear, cosine, constant, got 'step'/);
+  bad(['--problem-type', 'multi'], /--problem-type: expected one of single_label_classification, multi_label_classification, regression, got 'multi'/);
+  bad(['--doc-stride', '-1'], /--doc-stride: expected an integer >= 0, got '-1'/);
+
+  // --task may be left out: the model's head decides (here, none); QA window flags.
+  const c = buildProgram().commands.find((x) => x.name() === 'train')!;
+  c.parseOptions(['--model', 'm', '--train', 't.jsonl', '--out', 'o', '--problem-type', 'regression', '--doc-stride', '32', '--max-answer-length', '20']);
+  const q = toTrainOptions(c.opts() as never);
+  assert.deepEqual([q.task, q.problemType, q.docStride, q.maxAnswerLength], [undefined, 'regression', 32, 20]);
+});
+
+test('--task defaults to the model head; a bare encoder needs it named', async () => {
+  const dir = tmp();
+  try {
+    const train0 = jsonl(join(dir, 'train.jsonl'), [{ text: 'a', label: 'x' }, { text: 'b', label: 'y' }]);
+    await assert.rejects(train({ ...quiet, model: tinyModel(dir, 'base'), train: train0, out: join(dir, 'out') }),
+      /^Error: --task: not given, and .*init\/config\.json names no fine-tuning head \(architectures: \["DebertaV2Model"\]\); pass --task sequence-classification \| token-classification/);
+    await assert.rejects(train({ ...quiet, model: join(dir, 'init'), task: 'question-answering', train: train0, out: join(dir, 'out'), maxLength: 32, docStride: 32 }),
+      /^Error: --doc-stride: must be an integer in \[0, --max-length 32\), got 32$/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadCheckpointTensors } from '../io/checkpoint.ts';
+import { headFromConfig } from '../models/auto.ts';
 import { readDebertaConfig, type DebertaConfig } from '../models/deberta/config.ts';
 import { architectureFor, initParam, paramShapes } from '../models/deberta/init.ts';
 import type { HeadKind } from '../models/deberta/modeling.ts';
@@ -12,19 +13,28 @@ import { tensor, toFloat32, toFloat64, type Tensor } from '../tensor.ts';
 import { AutoTokenizer } from '../tokenizers/auto.ts';
 import { readResumeState, saveCheckpoint, type TrainerState } from './checkpoint.ts';
 import {
-  batchIndices, buildLabelMap, collate, countTokens, encoderFromTokenizer, featurize, labelNames, lossWeight,
-  readRecords, toExamples, type ColumnOptions, type Example, type Feature, type LabelMap, type QaExample, type Task,
+  batchIndices, collate, countTokens, encoderFromTokenizer, featurize, lossWeight, readRecords, toExamples,
+  TASKS, type ColumnOptions, type SeqClsExample, type Task,
 } from './data.ts';
-import { accuracy, argmax, entityScores, macroF1, squadScores, tokenAccuracy } from './metrics.ts';
+import { defaultMetric, evaluate, improves, type EvalResult } from './evaluate.ts';
+import { buildLabelMap, inferProblemType, labelNames, sequenceLabelMap, type LabelMap, type ProblemType } from './labels.ts';
 import { AdamW, applyUpdate, GradientAccumulator, learningRate, type ScheduleKind } from './optim.ts';
 import { ProgressBar } from './progress.ts';
 import { Rng } from './random.ts';
-import { gradientModelFromTensors, type GradientModel } from './step.ts';
+import { gradientModelFromTensors } from './step.ts';
+
+export { evaluate, type EvalResult, type EvalSettings } from './evaluate.ts';
 
 export interface TrainOptions {
   /** Checkpoint folder to fine-tune (config.json + weights; its tokenizer unless `tokenizer` is given). */
   model: string;
-  task: Task;
+  /** Default: the task of the model's head (config.json `architectures`). */
+  task?: Task;
+  /**
+   * Sequence classification (default: the model config's `problem_type`, else read off the labels:
+   * lists -> multi-label, fractional numbers -> regression, else single-label).
+   */
+  problemType?: ProblemType;
   train: string;
   eval?: string;
   /** Output folder: `best/` (best evaluation) and `last/` (latest, with optimizer state). */
@@ -50,12 +60,17 @@ export interface TrainOptions {
   /** Global gradient-norm clipping; 0 turns it off. */
   maxGradNorm?: number;
   maxLength?: number;
+  /** Question answering: overlap, in tokens, of consecutive context windows (default min(maxLength / 2, 128)). */
+  docStride?: number;
   seed?: number;
   dtype?: 'float32' | 'float64';
   threads?: number;
   /** Dropout as the config sets it (default true). */
   dropout?: boolean;
-  /** Metric that picks the best checkpoint (default: accuracy, f1 for token classification and QA). */
+  /**
+   * Metric that picks the best checkpoint (default: accuracy; micro_f1 for multi-label, mse (lower is
+   * better) for regression, f1 for token classification and QA).
+   */
   metric?: string;
   /** A `last/` checkpoint folder of an earlier run to continue. */
   resume?: string;
@@ -72,13 +87,10 @@ export interface TrainOptions {
   log?: (line: string) => void;
 }
 
-export interface EvalResult {
-  metrics: Record<string, number>;
-  /** Sequence classification and multiple choice: the logits, [examples, labels], in example order. */
-  logits?: { data: Float32Array; dims: number[] };
-}
-
 export interface TrainResult {
+  task: Task;
+  /** Sequence classification: the problem type trained (saved in config.json). */
+  problemType?: ProblemType;
   globalStep: number;
   interrupted: boolean;
   bestMetric: number | null;
@@ -147,14 +159,22 @@ function loadTrainingWeights(dir: string, config: DebertaConfig, head: HeadKind,
   return trainingWeights(config, head, tensors, files.length === 1 ? files[0]! : dir, seed, dtype);
 }
 
-function defaultMetric(task: Task): string {
-  return task === 'token-classification' || task === 'question-answering' ? 'f1' : 'accuracy';
+/** The task when --task is not given: that of the model's head. */
+function taskOf(config: DebertaConfig, dir: string): Task {
+  let head: string;
+  try {
+    head = headFromConfig(config);
+  } catch (err) {
+    throw new Error(`--task: not given, and ${join(dir, 'config.json')}: ${(err as Error).message.replace(/^config\.json: /, '')}`);
+  }
+  if (!(TASKS as string[]).includes(head)) {
+    throw new Error(`--task: not given, and ${join(dir, 'config.json')} names no fine-tuning head (architectures: ${JSON.stringify(config.architectures ?? [])}); pass --task ${TASKS.join(' | ')}`);
+  }
+  return head as Task;
 }
 
 export async function train(o: TrainOptions): Promise<TrainResult> {
   const log = o.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const task = o.task;
-  const head = HEAD[task];
   const batchSize = o.batchSize ?? 8;
   const gradAccum = o.gradAccum ?? 1;
   const seed = o.seed ?? 42;
@@ -169,9 +189,17 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const source = o.resume ?? o.model;
   const resume = o.resume ? readResumeState(o.resume) : undefined;
   const config = readDebertaConfig(source);
-  if (task === 'sequence-classification' && (config.problem_type === 'regression' || config.problem_type === 'multi_label_classification')) {
-    throw new Error(`${join(source, 'config.json')}: problem_type '${config.problem_type}' is not supported by the trainer yet (single-label classification only)`);
-  }
+  const task = o.task ?? taskOf(config, source);
+  const head = HEAD[task];
+  // A resumed run must repeat the settings that shape the data, the schedule and the random streams.
+  const sameAsBefore = (now: Record<string, unknown>, keys: string[]) => {
+    const before = resume?.trainerState.args ?? {};
+    for (const k of keys) {
+      if (before[k] !== undefined && before[k] !== now[k]) {
+        throw new Error(`${o.resume}: was trained with ${k} ${JSON.stringify(before[k])}, this run asks for ${JSON.stringify(now[k])}; resume with the same settings`);
+      }
+    }
+  };
   const tokenizerDir = o.tokenizer ?? source;
   const tokenizer = await AutoTokenizer.fromPretrained(tokenizerDir).catch((err: Error) => {
     throw new Error(`${err.message}${o.tokenizer ? '' : ' (name a tokenizer folder with --tokenizer)'}`);
@@ -184,19 +212,36 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     maxLength = config.max_position_embeddings;
   }
 
+  let docStride: number | undefined;
+  if (task === 'question-answering') {
+    docStride = o.docStride ?? Math.min(Math.floor(maxLength / 2), 128);
+    check(Number.isSafeInteger(docStride) && docStride >= 0 && docStride < maxLength, '--doc-stride',
+      `must be an integer in [0, --max-length ${maxLength}), got ${docStride}`);
+  }
+
   // Data and labels.
+  sameAsBefore({ task }, ['task']);
   const trainEx = toExamples(task, readRecords(o.train, o.format), o.train, o.columns);
   const evalEx = o.eval ? toExamples(task, readRecords(o.eval, o.format), o.eval, o.columns) : [];
   let labels: LabelMap = { id2label: config.id2label, label2id: config.label2id };
+  let problemType: ProblemType | undefined;
+  if (task === 'sequence-classification') {
+    problemType = sequenceProblem(config, trainEx as SeqClsExample[], o, log);
+    sameAsBefore({ problemType }, ['problemType']);
+    if (!resume) labels = sequenceLabelMap(problemType, trainEx as SeqClsExample[], labels, o.train);
+  } else if (task === 'token-classification' && !resume) {
+    labels = buildLabelMap(labelNames(trainEx), labels);
+  }
   if (task === 'sequence-classification' || task === 'token-classification') {
-    labels = resume ? labels : buildLabelMap(labelNames(trainEx), labels);
     const n = Object.keys(labels.id2label).length;
-    check(n >= 2 || resume !== undefined, o.train, `needs at least two different labels, found ${n}`);
+    const least = problemType === 'regression' || problemType === 'multi_label_classification' ? 1 : 2;
+    check(n >= least || resume !== undefined, o.train, `needs at least ${least === 1 ? 'one label' : 'two different labels'}, found ${n}`);
     Object.assign(config, { id2label: labels.id2label, label2id: labels.label2id, num_labels: n });
   }
   config.architectures = [architectureFor(config, head)];
-  const trainFeatures = featurize(task, trainEx, enc, { maxLength, labels, file: o.train });
-  const evalFeatures = o.eval ? featurize(task, evalEx, enc, { maxLength, labels, file: o.eval }) : [];
+  const featureOptions = { maxLength, labels, problemType, docStride };
+  const trainFeatures = featurize(task, trainEx, enc, { ...featureOptions, file: o.train });
+  const evalFeatures = o.eval ? featurize(task, evalEx, enc, { ...featureOptions, file: o.eval }) : [];
 
   // The schedule.
   const microPerEpoch = Math.ceil(trainFeatures.length / batchSize);
@@ -207,17 +252,10 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const warmupSteps = o.warmupSteps ?? Math.ceil((o.warmupRatio ?? 0) * totalSteps);
   const schedule = { kind: o.schedule ?? 'linear' as ScheduleKind, lr: o.lr ?? 5e-5, warmupSteps, totalSteps };
   const args = {
-    task, batchSize, gradAccum, epochs, totalSteps, lr: schedule.lr, schedule: schedule.kind, warmupSteps, maxLength, seed, dtype,
+    task, problemType, batchSize, gradAccum, epochs, totalSteps, lr: schedule.lr, schedule: schedule.kind, warmupSteps, maxLength, docStride, seed, dtype,
     weightDecay: o.weightDecay ?? 0, decay: o.decay ?? 'no-bias-norm', maxGradNorm, train: o.train, examples: trainFeatures.length,
   };
-  if (resume) {
-    const before = resume.trainerState.args;
-    for (const k of ['task', 'examples', 'batchSize', 'gradAccum', 'totalSteps', 'seed', 'maxLength'] as const) {
-      if (before[k] !== undefined && before[k] !== args[k]) {
-        throw new Error(`${o.resume}: was trained with ${k} ${JSON.stringify(before[k])}, this run asks for ${JSON.stringify(args[k])}; resume with the same settings`);
-      }
-    }
-  }
+  sameAsBefore(args, ['examples', 'batchSize', 'gradAccum', 'totalSteps', 'seed', 'maxLength', 'docStride']);
 
   // Model, optimizer.
   const { weights, fresh } = loadTrainingWeights(source, config, head, seed, dtype);
@@ -231,7 +269,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
 
     const state: TrainerState = resume?.trainerState ?? {
       globalStep: 0, epoch: 0, batchInEpoch: 0, dropoutStep: 0, totalSteps, seed, bestMetric: null, bestStep: null,
-      metricName: o.metric ?? defaultMetric(task), logHistory: [], args,
+      metricName: o.metric ?? defaultMetric(task, problemType), logHistory: [], args,
     };
     const lastDir = join(o.out, 'last');
     const bestDir = join(o.out, 'best');
@@ -248,8 +286,11 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     let interrupted = false;
     let stepTime = 0, stepsTimed = 0;
     const recentLoss: number[] = [];
-    log(`training ${trainFeatures.length} examples${evalFeatures.length ? `, evaluating on ${evalFeatures.length}` : ''}: ` +
-      `${epochs} epoch(s), ${totalSteps} updates of ${batchSize * gradAccum} examples, lr ${schedule.lr} (${schedule.kind}, ${warmupSteps} warm-up)`);
+    // Question answering trains on context windows: a long context gives several.
+    const count = (ex: unknown[], feats: unknown[]) => `${ex.length} examples${feats.length === ex.length ? '' : ` (${feats.length} windows)`}`;
+    const unit = task === 'question-answering' ? 'windows' : 'examples';
+    log(`training ${count(trainEx, trainFeatures)}${evalFeatures.length ? `, evaluating on ${count(evalEx, evalFeatures)}` : ''}: ` +
+      `${epochs} epoch(s), ${totalSteps} updates of ${batchSize * gradAccum} ${unit}, lr ${schedule.lr} (${schedule.kind}, ${warmupSteps} warm-up)`);
     bar.begin(state.globalStep);
 
     outer: for (let epoch = state.epoch; epoch < epochs && state.globalStep < totalSteps; epoch++) {
@@ -302,9 +343,13 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         }
         if (o.saveSteps && state.globalStep % o.saveSteps === 0) save(lastDir, true);
       }
-      if (mb < micro.length) break; // max steps reached mid-epoch
-      state.epoch = epoch + 1;
-      state.batchInEpoch = 0;
+      // The epoch is over, or --max-steps ended it early: evaluate and save either way (as transformers
+      // does at the end of training), so that a short run still leaves OUT/last and OUT/best.
+      const complete = mb >= micro.length;
+      if (complete) {
+        state.epoch = epoch + 1;
+        state.batchInEpoch = 0;
+      }
 
       if (evalFeatures.length) {
         const ev = await evaluate(gm, task, evalFeatures, evalEx, {
@@ -314,7 +359,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         check(value !== undefined, '--metric', `'${state.metricName}' is not computed for ${task} (have ${Object.keys(ev.metrics).join(', ')})`);
         state.logHistory.push({ step: state.globalStep, epoch: epoch + 1, ...ev.metrics });
         bar.log(`epoch ${epoch + 1}: ${Object.entries(ev.metrics).map(([k, v]) => `${k} ${v.toFixed(4)}`).join('  ')}`);
-        if (state.bestMetric === null || value! > state.bestMetric) {
+        if (improves(state.metricName, value!, state.bestMetric)) {
           state.bestMetric = value!;
           state.bestStep = state.globalStep;
           bestEval = ev;
@@ -323,10 +368,11 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         }
       }
       save(lastDir, true);
+      if (!complete) break;
     }
     bar.end();
     return {
-      globalStep: state.globalStep, interrupted, bestMetric: state.bestMetric, bestDir: state.bestStep === null ? null : bestDir,
+      task, problemType, globalStep: state.globalStep, interrupted, bestMetric: state.bestMetric, bestDir: state.bestStep === null ? null : bestDir,
       lastDir, bestEval, history: state.logHistory, labels, metricName: state.metricName,
       secondsPerStep: stepsTimed ? stepTime / stepsTimed / 1000 : NaN, peakRssBytes: peakRss(),
     };
@@ -335,79 +381,21 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   }
 }
 
-interface EvalSettings { batchSize: number; padId: number; withTypes: boolean; labels: LabelMap; maxAnswerLength: number }
-
-function output(out: Record<string, Tensor>, ...names: string[]): Tensor {
-  for (const n of names) if (out[n]) return out[n]!;
-  throw new Error(`the model returned no ${names[0]} (outputs: ${Object.keys(out).join(', ')})`);
-}
-
-/** Runs the model over `features` (batched, shortest first to save padding) and scores the task's metrics. */
-export async function evaluate(gm: GradientModel, task: Task, features: Feature[], examples: Example[], s: EvalSettings): Promise<EvalResult> {
-  const len = (f: Feature) => (task === 'multiple-choice' ? Math.max(...(f.inputIds as number[][]).map((x) => x.length)) : f.inputIds.length);
-  const order = [...features.keys()].sort((a, b) => len(features[a]!) - len(features[b]!));
-  const rows: Float32Array[] = new Array(features.length);
-  const rows2: Float32Array[] = new Array(features.length); // end logits for QA
-  for (const idx of batchIndices(order, s.batchSize)) {
-    const batch = collate(task, idx.map((i) => features[i]!), s.padId, s.withTypes);
-    const out = await gm.forward(batch);
-    const a = task === 'question-answering' ? output(out, 'start_logits', 'startLogits') : output(out, 'logits');
-    const b = task === 'question-answering' ? output(out, 'end_logits', 'endLogits') : undefined;
-    const per = a.data.length / idx.length;
-    idx.forEach((i, k) => {
-      rows[i] = Float32Array.from(a.data.subarray(k * per, (k + 1) * per) as Float32Array);
-      if (b) rows2[i] = Float32Array.from(b.data.subarray(k * per, (k + 1) * per) as Float32Array);
-    });
+/**
+ * The problem type of a sequence classification run: --problem-type, else the config's, else read off
+ * the labels. It goes into config.json (transformers and the text-classification pipeline pick sigmoid
+ * or identity from it); single-label stays implicit (null) unless it was asked for.
+ */
+function sequenceProblem(config: DebertaConfig, examples: SeqClsExample[], o: TrainOptions, log: (line: string) => void): ProblemType {
+  const given = o.problemType ?? config.problem_type;
+  let problemType: ProblemType;
+  if (given) {
+    problemType = given;
+  } else {
+    const inferred = inferProblemType(examples, config.num_labels);
+    problemType = inferred.problemType;
+    if (problemType !== 'single_label_classification') log(`problem type ${problemType}: ${inferred.why} (set it with --problem-type)`);
   }
-  const nameOf = (id: number) => s.labels.id2label[id] ?? String(id);
-
-  switch (task) {
-    case 'sequence-classification':
-    case 'multiple-choice': {
-      const gold = features.map((f) => f.label!);
-      const pred = rows.map((r) => argmax(r));
-      const width = rows[0]?.length ?? 0;
-      const data = new Float32Array(rows.length * width);
-      rows.forEach((r, i) => data.set(r, i * width));
-      const metrics: Record<string, number> = { accuracy: accuracy(pred, gold) };
-      if (task === 'sequence-classification') metrics.macro_f1 = macroF1(pred, gold);
-      return { metrics, logits: { data, dims: [rows.length, width] } };
-    }
-    case 'token-classification': {
-      const nLabels = Object.keys(s.labels.id2label).length;
-      const predTags: string[][] = [], goldTags: string[][] = [];
-      features.forEach((f, i) => {
-        const p: string[] = [], g: string[] = [];
-        f.labels!.forEach((l, k) => {
-          if (l === -100) return;
-          g.push(nameOf(l));
-          p.push(nameOf(argmax(rows[i]!, k * nLabels, nLabels)));
-        });
-        predTags.push(p); goldTags.push(g);
-      });
-      const ent = entityScores(predTags, goldTags);
-      return { metrics: { token_accuracy: tokenAccuracy(predTags, goldTags), precision: ent.precision, recall: ent.recall, f1: ent.f1 } };
-    }
-    case 'question-answering': {
-      const preds = features.map((f, i) => bestSpan(f, rows[i]!, rows2[i]!, (examples[f.example] as QaExample).context, s.maxAnswerLength));
-      const gold = features.map((f) => (examples[f.example] as QaExample).answers.map((a) => a.text));
-      const sc = squadScores(preds, gold);
-      return { metrics: { exact_match: sc.exactMatch, f1: sc.f1 } };
-    }
-  }
-}
-
-/** The highest-scoring context span (start <= end, at most maxLen tokens), as text of the context. */
-function bestSpan(f: Feature, start: Float32Array, end: Float32Array, context: string, maxLen: number): string {
-  const offs = f.contextOffsets!;
-  let best = -Infinity, span: [number, number] | null = null;
-  for (let i = 0; i < offs.length; i++) {
-    if (!offs[i]) continue;
-    for (let j = i; j < Math.min(offs.length, i + maxLen); j++) {
-      if (!offs[j]) continue;
-      const score = start[i]! + end[j]!;
-      if (score > best) { best = score; span = [offs[i]![0], offs[j]![1]]; }
-    }
-  }
-  return span ? context.slice(span[0], span[1]).trim() : '';
+  config.problem_type = given || problemType !== 'single_label_classification' ? problemType : null;
+  return problemType;
 }

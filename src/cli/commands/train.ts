@@ -2,6 +2,7 @@
 // keeping the best checkpoint; Ctrl-C saves a resumable checkpoint before exiting.
 import type { Command } from 'commander';
 import { TASKS, type Task } from '../../train/data.ts';
+import { PROBLEM_TYPES } from '../../train/labels.ts';
 import { train, type TrainOptions } from '../../train/trainer.ts';
 import { parseIntFlag } from './init.ts';
 
@@ -17,19 +18,21 @@ function oneOf<T extends string>(value: string, allowed: readonly T[], flag: str
 }
 
 interface Flags {
-  model: string; task: string; train: string; eval?: string; out: string; tokenizer?: string; format?: string;
+  model: string; task?: string; problemType?: string; train: string; eval?: string; out: string; tokenizer?: string; format?: string;
   textColumn?: string; textPairColumn?: string; labelColumn?: string; tokensColumn?: string; questionColumn?: string;
   contextColumn?: string; answersColumn?: string; choicesColumn?: string;
   epochs: string; maxSteps?: string; batchSize: string; evalBatchSize?: string; gradAccum: string; lr: string;
   weightDecay: string; decayAll?: boolean; adamBeta1: string; adamBeta2: string; adamEps: string; schedule: string;
-  warmupSteps?: string; warmupRatio: string; maxGradNorm: string; maxLength: string; seed: string; threads?: string;
+  warmupSteps?: string; warmupRatio: string; maxGradNorm: string; maxLength: string; docStride?: string; maxAnswerLength: string;
+  seed: string; threads?: string;
   dtype: string; dropout: boolean; metric?: string; resume?: string; saveSteps?: string; progress: boolean;
 }
 
 export function toTrainOptions(f: Flags): TrainOptions {
   const int = (v: string | undefined, flag: string, min = 1) => (v === undefined ? undefined : parseIntFlag(v, flag, min));
   return {
-    model: f.model, task: oneOf<Task>(f.task, TASKS, '--task'), train: f.train, eval: f.eval, out: f.out, tokenizer: f.tokenizer,
+    model: f.model, task: f.task === undefined ? undefined : oneOf<Task>(f.task, TASKS, '--task'),
+    problemType: f.problemType === undefined ? undefined : oneOf(f.problemType, PROBLEM_TYPES, '--problem-type'), train: f.train, eval: f.eval, out: f.out, tokenizer: f.tokenizer,
     format: f.format === undefined ? undefined : oneOf(f.format, ['jsonl', 'csv', 'tsv'] as const, '--format'),
     columns: {
       text: f.textColumn, textPair: f.textPairColumn, label: f.labelColumn, tokens: f.tokensColumn,
@@ -42,6 +45,7 @@ export function toTrainOptions(f: Flags): TrainOptions {
     schedule: oneOf(f.schedule, ['linear', 'cosine', 'constant'] as const, '--schedule'),
     warmupSteps: int(f.warmupSteps, '--warmup-steps', 0), warmupRatio: num(f.warmupRatio, '--warmup-ratio', 0),
     maxGradNorm: num(f.maxGradNorm, '--max-grad-norm', 0), maxLength: int(f.maxLength, '--max-length', 4),
+    docStride: int(f.docStride, '--doc-stride', 0), maxAnswerLength: int(f.maxAnswerLength, '--max-answer-length'),
     seed: int(f.seed, '--seed', 0), threads: int(f.threads, '--threads'),
     dtype: oneOf(f.dtype, ['float32', 'float64'] as const, '--dtype'), dropout: f.dropout, metric: f.metric,
     resume: f.resume, saveSteps: int(f.saveSteps, '--save-steps'), progress: f.progress,
@@ -52,7 +56,8 @@ export function register(program: Command): void {
   program.command('train')
     .description('fine-tune a checkpoint; writes OUT/best (best evaluation) and OUT/last (resumable) as Hugging Face folders')
     .requiredOption('--model <dir>', 'checkpoint folder to start from (e.g. from `deberta init`)')
-    .requiredOption('--task <task>', TASKS.join(' | '))
+    .option('--task <task>', `${TASKS.join(' | ')} (default: the task of the model's head, from config.json architectures)`)
+    .option('--problem-type <type>', `sequence classification: ${PROBLEM_TYPES.join(' | ')} (default: the config's problem_type, else from the labels: lists -> multi-label, fractional numbers -> regression)`)
     .requiredOption('--train <file>', 'training data (.jsonl, .csv or .tsv)')
     .option('--eval <file>', 'evaluation data, scored after each epoch')
     .requiredOption('--out <dir>', 'output folder')
@@ -81,12 +86,14 @@ export function register(program: Command): void {
     .option('--warmup-steps <n>', 'linear warm-up updates (default: --warmup-ratio of all updates)')
     .option('--warmup-ratio <x>', 'warm-up as a fraction of all updates', '0')
     .option('--max-grad-norm <x>', 'clip the global gradient norm (0: off)', '1')
-    .option('--max-length <n>', 'truncate sequences to this many tokens', '128')
+    .option('--max-length <n>', 'truncate sequences to this many tokens (question answering: the length of each context window with its question)', '128')
+    .option('--doc-stride <n>', 'question answering: tokens shared by consecutive windows of a long context (default: min(max-length / 2, 128))')
+    .option('--max-answer-length <n>', 'question answering: longest answer, in tokens, that evaluation predicts', '30')
     .option('--seed <n>', 'seed for head initialisation, shuffling and dropout', '42')
     .option('--threads <n>', 'ONNX Runtime intra-op threads (default: all cores)')
     .option('--dtype <type>', 'float32 | float64', 'float32')
     .option('--no-dropout', 'train without dropout')
-    .option('--metric <name>', 'metric that picks the best checkpoint (default: accuracy; f1 for token classification and QA)')
+    .option('--metric <name>', 'metric that picks the best checkpoint (default: accuracy; micro_f1 multi-label; mse, lowest, regression; f1 token classification and QA)')
     .option('--resume <dir>', 'continue from a checkpoint written by an earlier run (OUT/last)')
     .option('--save-steps <n>', 'also save OUT/last every n updates')
     .option('--no-progress', 'no progress bar')

@@ -178,8 +178,12 @@ defineOp({
       const d = data.shape[ax]!;
       const st = s?.[i], en = e?.[i], step = steps?.[i] ?? 1;
       if (st === undefined || en === undefined || !isKnown(d)) {
-        // A slice of a symbolic dim from 0 to "the end" keeps that dim.
-        out[ax] = st === 0 && en !== undefined && en >= 2 ** 31 - 1 && step === 1 ? d : g.freshDim();
+        // A symbolic dim sliced from 0 to "the end" keeps that dim; a fixed window [st, en) of one is
+        // en - st long (assuming the dim reaches en, as model code slicing e.g. [CLS] at [0, 1) does).
+        const end = en !== undefined && en >= 2 ** 31 - 1;
+        if (st === 0 && end && step === 1) out[ax] = d;
+        else if (st !== undefined && en !== undefined && st >= 0 && en > st && !end && step === 1) out[ax] = en - st;
+        else out[ax] = g.freshDim();
         return;
       }
       const clamp = (v: number, lo: number, hi: number) => Math.min(Math.max(v, lo), hi);
