@@ -47,7 +47,7 @@ function makeTable(markdown: boolean) {
     if (!markdown) return [cells(header).join('  '), w.map((n) => '-'.repeat(n)).join('  '), ...rows.map((r) => cells(r).join('  '))].join('\n');
     const line = (r: string[]) => `| ${cells(r).join(' | ')} |`;
     const rule = `|${w.map((n, i) => (i === 0 ? ` ${'-'.repeat(n)} ` : ` ${'-'.repeat(n - 1)}: `)).join('|')}|`;
-    return [line(header), rule, ...rows.map(line)].join('\n');
+    return ['', line(header), rule, ...rows.map(line), ''].join('\n');
   };
 }
 
@@ -114,9 +114,12 @@ export function formatReport(r: BenchResult, markdown = false): string {
   }
 
   out.push('Targets (issue 8, v3-base shape)');
-  out.push(...targets(r).map(([ok, text]) => `  ${ok === undefined ? '  -' : ok ? 'PASS' : 'FAIL'}  ${text}`));
+  if (markdown) out.push('');
+  out.push(...targets(r).map(([ok, text]) => `${markdown ? '-' : ' '} ${ok === undefined ? '  -' : ok ? 'PASS' : 'FAIL'}  ${text}`));
   if (r.seconds) out.push(`\n(${r.seconds.toFixed(0)} s)`);
-  return `${out.join('\n')}\n`;
+  const text = out.join('\n');
+  // Markdown: a hard line break at the end of each line of a paragraph.
+  return `${markdown ? text.replace(/([^\n|])\n(?=[^\n|-])/g, '$1  \n') : text}\n`;
 }
 
 function targets(r: BenchResult): [boolean | undefined, string][] {

@@ -1,7 +1,9 @@
 // Evaluation metrics, defined as the usual references compute them: accuracy and macro-F1 as
 // scikit-learn (macro over the labels seen in either gold or predictions, 0 where undefined), entity
 // F1 as seqeval's default (conlleval chunking of IOB1/IOB2/IOBES tags, micro-averaged), exact match and
-// F1 as the SQuAD v1.1 evaluation script. All values are fractions in [0, 1].
+// F1 as the SQuAD v1.1 evaluation script, multi-label micro / macro F1 and exact match as scikit-learn,
+// Pearson and Spearman correlation as scipy. Scores are fractions in [0, 1] (correlations in [-1, 1];
+// MSE unbounded).
 
 export function argmax(row: ArrayLike<number>, offset = 0, n = row.length - offset): number {
   let best = 0;

@@ -38,7 +38,7 @@ export interface DebertaGraph {
 }
 
 /** Which relative-table rows a sequence uses, and how to line the products up with the keys. */
-interface RelativeLayout { c2pRows: Value; p2cRows: Value; shift: (scores: Value) => Value }
+interface RelativeLayout { c2pRows: Value; p2cRows: Value; c2pIndex: Value; p2cIndex: Value }
 
 /** Sizes derived once from the config. */
 export function dims(c: DebertaConfig) {
@@ -99,28 +99,36 @@ class DebertaBuilder {
   }
 
   /**
-   * Relative attention touches only the 2n - 1 distances a length-n sequence has. For each term we
-   * gather the table rows of distances n - 1, n - 2, ..., -n (2n rows; the last is padding) and, after
-   * the product with them, `shift` moves column (n - 1) - (i - j) of row i to column j: a reshape trick
-   * (row i of the flattened [n, 2n] block starts i columns further along) instead of a gather.
+   * Relative attention with only the table rows a length-n sequence needs. Each term multiplies by W
+   * rows of the projected table: the 2n rows of distances n - 1, n - 2, ..., -n when 2n <= 2 * span (the
+   * last is padding), else the whole table (a long sequence touches every row anyway). A flat gather then
+   * picks, for query i and key j, the column of its distance: one [n, n] index table per call, shared by
+   * every layer and head, instead of an index expanded to [batch, heads, n, n].
    */
   relativeIndices(ids: Value): RelativeLayout {
     const maxLen = this.opts.maxLength ?? 4096;
-    const tables = relativeIndexTables({ span: this.d.span, buckets: this.d.isV2 ? this.c.position_buckets : 0, maxRelative: this.d.maxRelative }, maxLen);
-    const n = F.dimOf(ids, 1);
+    const span = this.d.span;
+    const tables = relativeIndexTables({ span, buckets: this.d.isV2 ? this.c.position_buckets : 0, maxRelative: this.d.maxRelative }, maxLen);
     const g = this.g;
     const int = (x: number) => g.constInt64([x]);
-    // Reversed tables: entry m holds distance maxLen - 1 - m, so distances n-1 .. -n are m in [maxLen - n, maxLen + n).
-    const rows = (t: BigInt64Array) => F.slice(g.constant(tensor('int64', [t.length], t.slice().reverse())),
-      int(maxLen).sub(n), int(maxLen).add(n), [0]);
-    const width = n.mul(2).sub(1);
-    const shape4 = F.concat([g.constInt64([0, 0]), n, width], 0);
-    const shift = (scores: Value) => {
-      const flat = scores.reshape([0, 0, -1]);
-      const skewed = F.slice(flat, n.sub(1), n.sub(1).add(n.mul(width)), [2]);
-      return F.slice(g.op1('Reshape', [skewed, shape4]), int(0), n, [3]);
+    const table = (t: BigInt64Array) => g.constant(tensor('int64', [t.length], t));
+    const n = F.dimOf(ids, 1);
+    const twoN = n.mul(2);
+    const width = g.op1('Min', [twoN, int(2 * span)]);
+    const short = g.op1('LessOrEqual', [twoN, int(2 * span)]);
+    const pos = F.arange(n);
+    const delta = F.unsqueeze(pos, [1]).sub(F.unsqueeze(pos, [0])); // [n, n]: i - j
+    const allRows = F.slice(F.arange(int(2 * span)), int(0), width, [0]);
+    // Entry m of a reversed table holds distance maxLen - 1 - m: distances n-1 .. -n are m in [maxLen - n, maxLen + n).
+    const distanceRows = (t: BigInt64Array) => F.slice(table(t.slice().reverse()), int(maxLen).sub(n), int(maxLen).sub(n).add(width), [0]);
+    const column = (t: BigInt64Array, d: Value) => F.where(short, n.sub(1).sub(d), F.gather(table(t), d.add(maxLen - 1)));
+    return {
+      c2pRows: F.where(short, distanceRows(tables.c2p), allRows),
+      p2cRows: F.where(short, distanceRows(tables.p2c), allRows),
+      // c2p[i][j] = C[i][col(i - j)]; p2c[i][j] = D[j][col(j - i)] (transformers' gather along the keys, transposed).
+      c2pIndex: F.unsqueeze(pos, [1]).mul(width).add(column(tables.c2p, delta)),
+      p2cIndex: F.unsqueeze(pos, [0]).mul(width).add(column(tables.p2c, delta.neg())),
     };
-    return { c2pRows: rows(tables.c2p), p2cRows: rows(tables.p2c), shift };
   }
 
   private splitHeads(x: Value): Value {
@@ -159,19 +167,21 @@ class DebertaBuilder {
     if (c.relative_attention && rel && idx) {
       rel = this.drop(rel, 'hidden'); // transformers' pos_dropout: a fresh mask in every layer
       // The projected table rows this length needs, per head: [heads, headSize, 2n].
+      // [B, heads, n, W] flattened per head, then gathered at the [n, n] flat indices.
+      const pick = (products: Value, index: Value) => F.gather(products.reshape([0, 0, -1]), index, 2);
       const perHead = (table: Value, rows: Value) => F.gather(table, rows).reshape([0, d.heads, d.headSize]).transpose([1, 2, 0]);
       if (d.c2p) {
         const posKey = d.isV2
           ? this.linear(rel, c.share_att_key ? `${name}.key_proj` : `${name}.pos_key_proj`, H, d.allHead)
           : this.linear(rel, `${name}.pos_proj`, H, d.allHead, false);
-        scores = scores.add(idx.shift(qs.matmul(perHead(posKey, idx.c2pRows))));
+        scores = scores.add(pick(qs.matmul(perHead(posKey, idx.c2pRows)), idx.c2pIndex));
       }
       if (d.p2c) {
         const posQuery = d.isV2
           ? this.linear(rel, c.share_att_key ? `${name}.query_proj` : `${name}.pos_query_proj`, H, d.allHead)
           : this.linear(rel, `${name}.pos_q_proj`, H, d.allHead);
         // Gathered along the keys, then transposed, as transformers computes position -> content.
-        scores = scores.add(idx.shift(k.matmul(perHead(posQuery, idx.p2cRows).mul(scale))).transpose([0, 1, 3, 2]));
+        scores = scores.add(pick(k.matmul(perHead(posQuery, idx.p2cRows).mul(scale)), idx.p2cIndex));
       }
     }
     // As transformers 5 does: masked scores get float32's lowest value, so a fully masked (padding)
