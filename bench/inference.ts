@@ -53,8 +53,11 @@ export async function runCase(peer: Peer, sides: Sides, batch: number, n: number
     + await timeMs(async () => { b = (await runPeer()).logits!.data as Float32Array; });
   const maxDiff = relMaxDiff(a, b);
 
-  // Long cases (a round over 5 s) take the check run as their only warm-up.
-  const t = await interleaved({ ours: runOurs, peer: runPeer }, { ...opts, roundMsHint, warmup: roundMsHint > 5_000 ? 0 : opts.warmup });
+  // Long cases keep the run short: a round over 5 s takes the check run as its only warm-up, one over 8 s
+  // gets 3 timed runs (ask for more with --runs).
+  const t = await interleaved({ ours: runOurs, peer: runPeer }, {
+    ...opts, roundMsHint, warmup: roundMsHint > 5_000 ? 0 : opts.warmup, minRuns: roundMsHint > 8_000 ? 3 : opts.minRuns,
+  });
   const flops = forwardFlops(peer.config, batch, n);
   return {
     batch, seq: n, ours: t.ours!, peer: t.peer!, ratio: t.ours!.medianMs / t.peer!.medianMs, maxDiff,

@@ -101,9 +101,9 @@ class DebertaBuilder {
   /**
    * Relative attention with only the table rows a length-n sequence needs. Each term multiplies by W
    * rows of the projected table: the 2n rows of distances n - 1, n - 2, ..., -n when 2n <= 2 * span (the
-   * last is padding), else the whole table (a long sequence touches every row anyway). A flat gather then
-   * picks, for query i and key j, the column of its distance: one [n, n] index table per call, shared by
-   * every layer and head, instead of an index expanded to [batch, heads, n, n].
+   * last is padding), else the whole table (a long sequence touches every row anyway). A gather then
+   * picks, for query i and key j, the column of its distance. Its int32 index is expanded to
+   * [batch, heads, n, n] once per call and shared by every layer.
    */
   relativeIndices(ids: Value): RelativeLayout {
     const maxLen = this.opts.maxLength ?? 4096;
@@ -121,13 +121,15 @@ class DebertaBuilder {
     const allRows = F.slice(F.arange(int(2 * span)), int(0), width, [0]);
     // Entry m of a reversed table holds distance maxLen - 1 - m: distances n-1 .. -n are m in [maxLen - n, maxLen + n).
     const distanceRows = (t: BigInt64Array) => F.slice(table(t.slice().reverse()), int(maxLen).sub(n), int(maxLen).sub(n).add(width), [0]);
-    const column = (t: BigInt64Array, d: Value) => F.where(short, n.sub(1).sub(d), F.gather(table(t), d.add(maxLen - 1)));
+    const full = F.concat([F.dimOf(ids, 0), int(this.d.heads), n, n], 0);
+    const column = (t: BigInt64Array, d: Value) =>
+      F.expand(F.where(short, n.sub(1).sub(d), F.gather(table(t), d.add(maxLen - 1))).cast('int32'), full);
     return {
       c2pRows: F.where(short, distanceRows(tables.c2p), allRows),
       p2cRows: F.where(short, distanceRows(tables.p2c), allRows),
-      // c2p[i][j] = C[i][col(i - j)]; p2c[i][j] = D[j][col(j - i)] (transformers' gather along the keys, transposed).
-      c2pIndex: F.unsqueeze(pos, [1]).mul(width).add(column(tables.c2p, delta)),
-      p2cIndex: F.unsqueeze(pos, [0]).mul(width).add(column(tables.p2c, delta.neg())),
+      // c2p[i][j] = C[i][col(i - j)]; p2c[i][j] = E[col(j - i)][j] (transformers' gather along the keys, transposed).
+      c2pIndex: column(tables.c2p, delta),
+      p2cIndex: column(tables.p2c, delta.neg()),
     };
   }
 
@@ -166,22 +168,22 @@ class DebertaBuilder {
 
     if (c.relative_attention && rel && idx) {
       rel = this.drop(rel, 'hidden'); // transformers' pos_dropout: a fresh mask in every layer
-      // The projected table rows this length needs, per head: [heads, headSize, 2n].
-      // [B, heads, n, W] flattened per head, then gathered at the [n, n] flat indices.
-      const pick = (products: Value, index: Value) => F.gather(products.reshape([0, 0, -1]), index, 2);
+      // The projected table rows this length needs, per head: [heads, headSize, W].
       const perHead = (table: Value, rows: Value) => F.gather(table, rows).reshape([0, d.heads, d.headSize]).transpose([1, 2, 0]);
       if (d.c2p) {
         const posKey = d.isV2
           ? this.linear(rel, c.share_att_key ? `${name}.key_proj` : `${name}.pos_key_proj`, H, d.allHead)
           : this.linear(rel, `${name}.pos_proj`, H, d.allHead, false);
-        scores = scores.add(pick(qs.matmul(perHead(posKey, idx.c2pRows)), idx.c2pIndex));
+        // [B, heads, n, W], one column per distance, then each (i, j) takes its distance's column.
+        scores = scores.add(F.gatherElements(qs.matmul(perHead(posKey, idx.c2pRows)), idx.c2pIndex, 3));
       }
       if (d.p2c) {
         const posQuery = d.isV2
           ? this.linear(rel, c.share_att_key ? `${name}.query_proj` : `${name}.pos_query_proj`, H, d.allHead)
           : this.linear(rel, `${name}.pos_q_proj`, H, d.allHead);
-        // Gathered along the keys, then transposed, as transformers computes position -> content.
-        scores = scores.add(pick(k.matmul(perHead(posQuery, idx.p2cRows).mul(scale)), idx.p2cIndex));
+        // transformers gathers along the keys and transposes; here: [B, heads, W, n(keys)], one row per distance: gathering along rows lands p2c in [query, key] order.
+        const rowsFirst = F.gather(posQuery, idx.p2cRows).reshape([0, d.heads, d.headSize]).transpose([1, 0, 2]).mul(scale);
+        scores = scores.add(F.gatherElements(rowsFirst.matmul(k.transpose([0, 1, 3, 2])), idx.p2cIndex, 2));
       }
     }
     // As transformers 5 does: masked scores get float32's lowest value, so a fully masked (padding)
