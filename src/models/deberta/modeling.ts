@@ -168,21 +168,22 @@ class DebertaBuilder {
 
     if (c.relative_attention && rel && idx) {
       rel = this.drop(rel, 'hidden'); // transformers' pos_dropout: a fresh mask in every layer
-      // The projected table rows this length needs, per head: [heads, headSize, W].
-      const perHead = (table: Value, rows: Value) => F.gather(table, rows).reshape([0, d.heads, d.headSize]).transpose([1, 2, 0]);
+      // The projected table per head, [heads, 2 * span, headSize] (input-independent: folded once at load
+      // for inference), and of it the W rows this length needs.
+      const perHead = (table: Value, rows: Value) => F.gather(table.reshape([0, d.heads, d.headSize]).transpose([1, 0, 2]), rows, 1);
       if (d.c2p) {
         const posKey = d.isV2
           ? this.linear(rel, c.share_att_key ? `${name}.key_proj` : `${name}.pos_key_proj`, H, d.allHead)
           : this.linear(rel, `${name}.pos_proj`, H, d.allHead, false);
         // [B, heads, n, W], one column per distance, then each (i, j) takes its distance's column.
-        scores = scores.add(F.gatherElements(qs.matmul(perHead(posKey, idx.c2pRows)), idx.c2pIndex, 3));
+        scores = scores.add(F.gatherElements(qs.matmul(perHead(posKey, idx.c2pRows).transpose([0, 2, 1])), idx.c2pIndex, 3));
       }
       if (d.p2c) {
         const posQuery = d.isV2
           ? this.linear(rel, c.share_att_key ? `${name}.query_proj` : `${name}.pos_query_proj`, H, d.allHead)
           : this.linear(rel, `${name}.pos_q_proj`, H, d.allHead);
         // transformers gathers along the keys and transposes; here: [B, heads, W, n(keys)], one row per distance: gathering along rows lands p2c in [query, key] order.
-        const rowsFirst = F.gather(posQuery, idx.p2cRows).reshape([0, d.heads, d.headSize]).transpose([1, 0, 2]).mul(scale);
+        const rowsFirst = perHead(posQuery.mul(scale), idx.p2cRows);
         scores = scores.add(F.gatherElements(rowsFirst.matmul(k.transpose([0, 1, 3, 2])), idx.p2cIndex, 2));
       }
     }
