@@ -110,3 +110,15 @@ test('nested-array inputs: ragged rows are refused with advice', async () => {
   assert.deepEqual(out.logits!.dims, [1, 3]);
   await model.dispose();
 });
+
+test("quantize: 'int8' runs the matrix products in int8, close to float32", async () => {
+  const ref = readSafetensors(join(fixture, 'expected.safetensors')).tensors;
+  const ids = ref.get('input.input_ids')!, mask = ref.get('input.attention_mask')!;
+  const inputs = { inputIds: { data: ids.data as BigInt64Array, dims: ids.dims }, attentionMask: { data: mask.data as BigInt64Array, dims: mask.dims } };
+  const int8 = await loadModel(fixture, 'auto', { threads: 1, quantize: 'int8' });
+  const out = await int8(inputs);
+  await int8.dispose();
+  const err = relError(out.logits!.data, toFloat64(ref.get('f64.logits')!));
+  // The fixture's weights are drawn wide on purpose, so int8 lands about 1e-2 away; exact equality would mean nothing was quantised.
+  assert.ok(err > 1e-5 && err < 0.1, `int8 logits error ${err}`);
+});

@@ -1,5 +1,6 @@
 // Builds a callable model from a config and weights in memory. No file system: browsers use it too.
 import { Graph } from '../graph/graph.ts';
+import { quantizeGraphForInference } from '../runtime/quantize.ts';
 import { Session } from '../runtime/session.ts';
 import { toFloat32, type Tensor } from '../tensor.ts';
 import type { DebertaConfig } from './deberta/config.ts';
@@ -19,6 +20,8 @@ export interface LoadOptions extends BuildOptions {
   threads?: number;
   /** ONNX Runtime execution providers (default ['cpu']; in browsers e.g. ['webgpu', 'wasm']). */
   executionProviders?: string[];
+  /** 'int8': dynamic int8 quantisation of the matrix products with constant weights. */
+  quantize?: 'int8';
 }
 
 export interface DebertaModel {
@@ -26,8 +29,6 @@ export interface DebertaModel {
   readonly config: DebertaConfig;
   readonly head: HeadKind;
   readonly dir: string;
-  /** The tensors the model was loaded with, by checkpoint name (float32). */
-  readonly weights: Map<string, Tensor>;
   dispose(): Promise<void>;
 }
 
@@ -78,9 +79,11 @@ export function buildModelGraph(config: DebertaConfig, tensors: Map<string, Tens
 export async function createModel(config: DebertaConfig, tensors: Map<string, Tensor>, head: HeadKind | 'auto' = 'auto',
   opts: LoadOptions & { dir?: string; file?: string } = {}): Promise<DebertaModel> {
   const dir = opts.dir ?? '';
-  const { graph: g, head: kind, ...built } = buildModelGraph(config, tensors, head, opts);
-  const session = await Session.fromGraph(g, { outputs: built.outputs }, { threads: opts.threads, executionProviders: opts.executionProviders });
-  const weights = new Map([...g.params].map(([k, v]) => [k, v.constValue!]));
+  const { graph, head: kind, ...built } = buildModelGraph(config, tensors, head, opts);
+  // int8: the constant-weight matrix products run as dynamically quantised ones (src/runtime/quantize.ts).
+  const q = opts.quantize === 'int8' ? quantizeGraphForInference(graph, built.outputs, { op: 'DynamicQuantizeMatMul' }) : undefined;
+  const session = await Session.fromGraph(q?.graph ?? graph, { outputs: q?.outputs ?? built.outputs },
+    { threads: opts.threads, executionProviders: opts.executionProviders });
   const rank = kind === 'multiple-choice' ? 3 : 2;
   const usesTypes = Boolean(built.inputs.tokenTypeIds);
 
@@ -100,7 +103,7 @@ export async function createModel(config: DebertaConfig, tensors: Map<string, Te
     for (const [k, t] of Object.entries(out)) result[camel(k)] = { data: toFloat32(t), dims: t.dims };
     return result;
   };
-  return Object.assign(run, { config, head: kind, dir, weights, dispose: () => session.release() });
+  return Object.assign(run, { config, head: kind, dir, dispose: () => session.release() });
 }
 
 /** transformers' snake_case output names in the JS style (`last_hidden_state` -> `lastHiddenState`). */
