@@ -81,7 +81,7 @@ export async function createModel(config: DebertaConfig, tensors: Map<string, Te
   const dir = opts.dir ?? '';
   const { graph, head: kind, ...built } = buildModelGraph(config, tensors, head, opts);
   // int8: the constant-weight matrix products run as dynamically quantised ones (src/runtime/quantize.ts).
-  const q = opts.quantize === 'int8' ? quantizeGraphForInference(graph, built.outputs, { op: 'DynamicQuantizeMatMul' }) : undefined;
+  const q = opts.quantize === 'int8' ? quantizeGraphForInference(graph, built.outputs) : undefined;
   const session = await Session.fromGraph(q?.graph ?? graph, { outputs: q?.outputs ?? built.outputs },
     { threads: opts.threads, executionProviders: opts.executionProviders });
   const rank = kind === 'multiple-choice' ? 3 : 2;
