@@ -4,7 +4,9 @@
 // universal POS tagging with identical settings and score token accuracy on held-out Brown sentences.
 //
 //   npm run ablation -- [--out DIR] [--pretrain-steps N] [--pos-steps N] [--pos-train N] [--pos-eval N]
-//                       [--seeds 42,43] [--threads 1] [--dry-run]
+//                       [--seeds 42,43] [--extra-seed-rows deberta,...] [--threads 1] [--dry-run]
+//
+// The first seed runs every row; later seeds run the rows named by --extra-seed-rows (default: all).
 //
 // Every command is printed before it runs; a row whose outputs already exist is not rerun (delete its
 // folder to redo it), so an interrupted run continues where it stopped. Results go to OUT/results.json and a
@@ -28,7 +30,7 @@ const { values: a } = parseArgs({
     'pos-train': { type: 'string', default: '4000' },
     'pos-eval': { type: 'string', default: '2000' },
     seeds: { type: 'string', default: '42,43' },
-    'extra-seed-rows': { type: 'string', default: 'deberta' },
+    'extra-seed-rows': { type: 'string', default: 'deberta,no-emd,no-c2p,no-p2c,bert' },
     threads: { type: 'string', default: '1' },
     'dry-run': { type: 'boolean', default: false },
   },
