@@ -1,0 +1,83 @@
+// The committed embedded models (models/, built by `npm run train:models`, docs/models.md): F16 weights
+// within the size budget, their held-out metrics, a known spam and POS example, and `npm start`'s main.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { readSafetensors } from '../src/io/safetensors.ts';
+import { MODELS_DIR, pipeline } from '../src/pipelines/index.ts';
+import type { ClassificationResult } from '../src/pipelines/text-classification.ts';
+import type { EntityGroup } from '../src/pipelines/token-classification.ts';
+import { UNIVERSAL_TAGS } from '../src/datasets/brown-pos.ts';
+import { main } from '../scripts/start.ts';
+
+const NAMES = ['deberta-v3-brown-small', 'deberta-v3-brown-small-spam', 'deberta-v3-brown-small-pos'];
+const metrics = JSON.parse(readFileSync(join(MODELS_DIR, 'metrics.json'), 'utf8')) as Record<string, number>;
+
+test('the three models are committed as F16 safetensors with config and tokenizer, 30 MB in all at most', () => {
+  let total = 0;
+  for (const name of NAMES) {
+    const dir = join(MODELS_DIR, name);
+    for (const f of ['config.json', 'model.safetensors', 'spm.model', 'tokenizer.json', 'tokenizer_config.json']) {
+      assert.ok(existsSync(join(dir, f)), `${name}/${f}`);
+    }
+    assert.ok(!existsSync(join(dir, 'optimizer.safetensors')), `${name}: no optimizer state`);
+    const st = readSafetensors(join(dir, 'model.safetensors'));
+    for (const [k, t] of st.tensors) assert.equal(t.dtype, 'float16', `${name}: ${k}`);
+    const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+    assert.equal(cfg.relative_attention, true);
+    assert.equal(cfg.position_biased_input, false);
+    assert.equal(cfg.share_att_key, true);
+    for (const f of readdirSync(dir)) total += statSync(join(dir, f)).size;
+  }
+  for (const f of readdirSync(MODELS_DIR)) if (statSync(join(MODELS_DIR, f)).isFile()) total += statSync(join(MODELS_DIR, f)).size;
+  assert.ok(total <= 30e6, `models/ holds ${total} bytes`);
+  const base = readSafetensors(join(MODELS_DIR, NAMES[0]!, 'model.safetensors'));
+  assert.ok(base.tensors.has('lm_predictions.lm_head.dense.weight') && base.tensors.has('deberta.embeddings.position_embeddings.weight'), 'the masked LM keeps its EMD layout');
+});
+
+test('models/metrics.json: held-out metrics of the committed run', () => {
+  assert.ok(metrics.masked_token_accuracy! > 0.1 && metrics.masked_token_accuracy! < 1, `masked-token accuracy ${metrics.masked_token_accuracy}`);
+  assert.ok(metrics.pos_token_accuracy! >= 0.95, `POS token accuracy ${metrics.pos_token_accuracy}`);
+  assert.ok(metrics.spam_accuracy! > 0.9, `spam accuracy ${metrics.spam_accuracy}`);
+  assert.ok(Math.abs(metrics.pos_margin_over_random_init! - (metrics.pos_token_accuracy! - metrics.pos_random_init_token_accuracy!)) < 1e-12);
+  assert.equal(metrics.quick, false);
+});
+
+test('the spam model flags an obvious spam and passes an obvious ham; the POS model tags a plain sentence', async () => {
+  const spam = await pipeline('text-classification', join(MODELS_DIR, NAMES[1]!), { threads: 1 });
+  try {
+    const got = (await spam([
+      'Subject: Make money fast! Earn $5000 a week from home. Click here now to claim your FREE offer, limited time only!!!',
+      'Subject: Re: patch for the build script. The attached patch fixes the failing test on Linux; can you review it?',
+    ])) as ClassificationResult[][];
+    assert.deepEqual(got.map((r) => r[0]!.label), ['spam', 'ham']);
+  } finally {
+    await spam.dispose();
+  }
+  const pos = await pipeline('token-classification', join(MODELS_DIR, NAMES[2]!), { threads: 1 });
+  try {
+    assert.deepEqual(Object.values(pos.model.config.id2label).sort(), [...UNIVERSAL_TAGS].sort());
+    const words = (await pos('The old man walked slowly to the river.', { aggregationStrategy: 'first', ignoreLabels: [] })) as EntityGroup[];
+    assert.deepEqual(words.map((w) => w.entity_group), ['DET', 'ADJ', 'NOUN', 'VERB', 'ADV', 'ADP', 'DET', 'NOUN']);
+  } finally {
+    await pos.dispose();
+  }
+});
+
+test("npm start's main: fill-mask, spam and POS tables, then the CLI and server how-to", async () => {
+  let printed = '';
+  const r = await main((s) => { printed += s; }, { threads: 1 });
+  assert.equal(r.fillMask.length, 3);
+  for (const f of r.fillMask) assert.equal(f.candidates.length, 5);
+  assert.deepEqual(r.spam.map((s) => s.label), ['spam', 'ham', 'spam', 'ham']);
+  assert.deepEqual(r.pos[0]!.words.map((w) => w.tag), ['DET', 'ADJ', 'NOUN', 'VERB', 'ADV', 'ADP', 'DET', 'NOUN']);
+  for (const s of ['Fill-mask', 'Spam classification', 'Part-of-speech', 'bin/deberta.js serve', 'bin/deberta.js fill-mask']) {
+    assert.ok(printed.includes(s), s);
+  }
+});
+
+test('pretraining beats random initialisation on POS with 1,014 training sentences', () => {
+  assert.ok(metrics.pos_lowres_margin_over_random_init! > 0.005, `low-resource margin ${metrics.pos_lowres_margin_over_random_init}`);
+  assert.ok(Math.abs(metrics.pos_lowres_margin_over_random_init! - (metrics.pos_lowres_token_accuracy! - metrics.pos_lowres_random_init_token_accuracy!)) < 1e-12);
+});
