@@ -16,8 +16,13 @@ export interface EndToEndResult {
   ours: Timing;
   peerOnly: Timing;
   ratio: number;
-  /** Logits, text to text: ours (our tokenizer) against transformers.js'. */
+  /** Logits of our model on transformers.js' ids against transformers.js' logits. */
   maxDiff: number;
+  /**
+   * Whether our tokenizer gave transformers.js' ids. Not when truncating: transformers.js 4.3 cuts the final
+   * [SEP] off a truncated sequence, Python transformers (and this project) keep it.
+   */
+  sameIds: boolean;
 }
 
 function truncate(ids: number[], seq: number): number[] {
@@ -33,15 +38,18 @@ export async function measureEndToEnd(tjsDir: string, tokenizer: TjsTokenizer, o
   const ids = enc.input_ids.data as BigInt64Array;
   const mask = enc.attention_mask.data as BigInt64Array;
 
-  // Our tokenizer, truncated and padded (pad id 0) the way transformers.js' call does.
-  const oursRun = () => {
+  // Our tokenizer, truncated as Python transformers does (the final [SEP] kept) and padded with id 0.
+  const oursIds = () => {
     const rows = texts.map((t) => truncate(oursEncode(t), opts.seq));
     const n = Math.max(...rows.map((r) => r.length));
     const padded = (r: number[], fill: (x: number) => number) => [...r.map(fill), ...Array<number>(n - r.length).fill(0)];
-    return ours({ inputIds: rows.map((r) => padded(r, (x) => x)), attentionMask: rows.map((r) => padded(r, () => 1)) });
+    return { inputIds: rows.map((r) => padded(r, (x) => x)), attentionMask: rows.map((r) => padded(r, () => 1)) };
   };
+  const oursRun = () => ours(oursIds());
+  const sameIds = oursIds().inputIds.flat().join() === Array.from(ids, Number).join();
+  // The models compared on the same ids (transformers.js' own).
   const tjsLogits = await tjsEndToEnd(tokenizer, model, texts, opts.seq);
-  const maxDiff = relMaxDiff((await oursRun()).logits!.data, tjsLogits);
+  const maxDiff = relMaxDiff((await ours({ inputIds: { data: ids, dims }, attentionMask: { data: mask, dims } })).logits!.data, tjsLogits);
 
   const t = await interleaved({
     tjs: () => tjsEndToEnd(tokenizer, model, texts, opts.seq),
@@ -51,6 +59,6 @@ export async function measureEndToEnd(tjsDir: string, tokenizer: TjsTokenizer, o
   await model.dispose();
   return {
     batch: texts.length, seq: opts.seq, tjsLoadMs, tjs: t.tjs!, ours: t.ours!, peerOnly: t.peer!,
-    ratio: t.ours!.medianMs / t.tjs!.medianMs, maxDiff,
+    ratio: t.ours!.medianMs / t.tjs!.medianMs, maxDiff, sameIds,
   };
 }

@@ -30,15 +30,15 @@ export function forwardFlops(c: DebertaConfig, batch: number, n: number): number
   return c.num_hidden_layers * perLayer + 2 * batch * H * (H + c.num_labels);
 }
 
-export interface MatmulRate { size: number; threads: number; bestMs: number; gflops: number }
+export interface MatmulRate { m: number; k: number; n: number; threads: number; bestMs: number; gflops: number }
 
-/** Times an N×N by N×N float32 MatMul (right operand an initializer, as model weights are); best of `reps`. */
-export async function matmulRate(size = 2048, threads = 2, reps = 5): Promise<MatmulRate> {
+/** Times an [m, k] × [k, n] float32 MatMul (right operand an initializer, as model weights are); best of `reps`. */
+export async function matmulRate(m: number, k: number, n: number, threads = 2, reps = 5): Promise<MatmulRate> {
   const g = new Graph();
-  const a = g.input('a', 'float32', [size, size]);
-  const b = g.param('b', tensor('float32', [size, size], fill(size * size, 1)));
+  const a = g.input('a', 'float32', [m, k]);
+  const b = g.param('b', tensor('float32', [k, n], fill(k * n, 1)));
   const session = await Session.fromGraph(g, { outputs: { y: a.matmul(b) } }, { threads });
-  const feeds = { a: tensor('float32', [size, size], fill(size * size, 2)) };
+  const feeds = { a: tensor('float32', [m, k], fill(m * k, 2)) };
   await session.run(feeds);
   let best = Infinity;
   for (let r = 0; r < reps; r++) {
@@ -47,7 +47,18 @@ export async function matmulRate(size = 2048, threads = 2, reps = 5): Promise<Ma
     best = Math.min(best, performance.now() - t0);
   }
   await session.release();
-  return { size, threads, bestMs: best, gflops: (2 * size ** 3) / (best * 1e6) };
+  return { m, k, n, threads, bestMs: best, gflops: (2 * m * k * n) / (best * 1e6) };
+}
+
+/**
+ * The machine's float32 matmul rate: the best of a square 2048³ product and the shapes of v3-base's
+ * linear layers at 8 × 128 tokens (which stay in cache better and often run faster).
+ */
+export async function machineMatmulRates(threads: number): Promise<MatmulRate[]> {
+  const shapes: [number, number, number][] = [[2048, 2048, 2048], [1024, 768, 3072], [1024, 3072, 768]];
+  const out: MatmulRate[] = [];
+  for (const [m, k, n] of shapes) out.push(await matmulRate(m, k, n, threads));
+  return out;
 }
 
 function fill(n: number, seed: number): Float32Array {

@@ -7,7 +7,7 @@ import { forwardFlops } from './flops.ts';
 import { peerWeights, relMaxDiff, type Peer } from './peer-weights.ts';
 import { makeInputs } from './inputs.ts';
 import { peerSession } from './peer-session.ts';
-import { interleaved, timeMs, type Timing, type TimingOptions } from './stats.ts';
+import { interleaved, pairedRatio, timeMs, type Timing, type TimingOptions } from './stats.ts';
 
 export interface Sides {
   ours: DebertaModel;
@@ -34,6 +34,8 @@ export interface CaseResult {
   peer: Timing;
   /** ours / peer, medians. */
   ratio: number;
+  /** Median of ours / peer within each round. */
+  pairedRatio?: number;
   /** max |ours − peer| / max(1, max |peer|) over the logits. */
   maxDiff: number;
   gflop: number;
@@ -60,7 +62,7 @@ export async function runCase(peer: Peer, sides: Sides, batch: number, n: number
   });
   const flops = forwardFlops(peer.config, batch, n);
   return {
-    batch, seq: n, ours: t.ours!, peer: t.peer!, ratio: t.ours!.medianMs / t.peer!.medianMs, maxDiff,
+    batch, seq: n, ours: t.ours!, peer: t.peer!, ratio: t.ours!.medianMs / t.peer!.medianMs, pairedRatio: pairedRatio(t.ours!, t.peer!), maxDiff,
     gflop: flops / 1e9, oursGflops: flops / (t.ours!.medianMs * 1e6), peerGflops: flops / (t.peer!.medianMs * 1e6),
   };
 }

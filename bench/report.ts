@@ -22,8 +22,8 @@ export interface BenchResult {
   command: string;
   machine: { nproc: number; cpu: string; node: string; onnxruntime: string; loadavgStart: number[]; loadavgEnd?: number[] };
   threads: number;
-  /** Best of the rates measured at the start and the end of the run. */
-  matmul: { start: MatmulRate; end?: MatmulRate; gflops: number };
+  /** The best of the rates measured at the start and the end of the run. */
+  matmul: { start: MatmulRate[]; end?: MatmulRate[]; gflops: number };
   shapes: ShapeResult[];
   tokenization?: TokResult;
   training?: TrainResult;
@@ -59,28 +59,30 @@ export function formatReport(r: BenchResult, markdown = false): string {
   out.push(`deberta-ts benchmark — ${r.date}`);
   out.push(`${r.machine.cpu}, ${r.machine.nproc} cores; node ${r.machine.node}, onnxruntime-node ${r.machine.onnxruntime}; ${r.threads} threads`);
   out.push(`load average ${r.machine.loadavgStart.map((x) => x.toFixed(2)).join(' ')} at start${r.machine.loadavgEnd ? `, ${r.machine.loadavgEnd.map((x) => x.toFixed(2)).join(' ')} at end` : ''}`);
-  out.push(`float32 matmul 2048³ (onnxruntime, ${r.threads} threads): ${rate.toFixed(1)} GFLOP/s (start ${r.matmul.start.gflops.toFixed(1)}${r.matmul.end ? `, end ${r.matmul.end.gflops.toFixed(1)}` : ''})`);
+  const rates = (xs: MatmulRate[]) => xs.map((x) => `${x.m}×${x.k}×${x.n} ${x.gflops.toFixed(0)}`).join(', ');
+  out.push(`float32 matmul rate (onnxruntime, ${r.threads} threads, best): ${rate.toFixed(1)} GFLOP/s — start ${rates(r.matmul.start)}${r.matmul.end ? `; end ${rates(r.matmul.end)}` : ''}`);
   out.push('');
 
-  out.push('Forward pass (median wall time; ratio = ours / peer, lower is better; cpu ratio: the same for process CPU time;');
-  out.push(' diff = max|ours − peer| / max(1, max|peer|) on the logits)');
+  out.push('Forward pass (median wall time; ratio = ours / peer of the medians, lower is better; paired: median of the');
+  out.push(' per-round ratios; cpu ratio: of the median process CPU times; diff = max|ours − peer| / max(1, max|peer|) on the logits)');
   const rows: string[][] = [];
   for (const s of r.shapes) {
     for (const c of s.cases) {
       const cpuRatio = c.ours.cpuMedianMs && c.peer.cpuMedianMs ? (c.ours.cpuMedianMs / c.peer.cpuMedianMs).toFixed(3) : '';
-      rows.push([s.shape, `${c.batch}×${c.seq}`, String(c.ours.runs), ms(c.ours.medianMs), ms(c.peer.medianMs), c.ratio.toFixed(3), cpuRatio,
+      rows.push([s.shape, `${c.batch}×${c.seq}`, String(c.ours.runs), ms(c.ours.medianMs), ms(c.peer.medianMs), c.ratio.toFixed(3), c.pairedRatio?.toFixed(3) ?? '', cpuRatio,
         c.gflop.toFixed(1), `${c.oursGflops.toFixed(0)} (${pct(c.oursGflops / rate)})`, `${c.peerGflops.toFixed(0)} (${pct(c.peerGflops / rate)})`, c.maxDiff.toExponential(1)]);
     }
   }
-  out.push(table(['shape', 'batch', 'runs', 'ours', 'peer', 'ratio', 'cpu ratio', 'GFLOP', 'ours GFLOP/s (of matmul)', 'peer GFLOP/s', 'diff'], rows));
+  out.push(table(['shape', 'batch', 'runs', 'ours', 'peer', 'ratio', 'paired', 'cpu ratio', 'GFLOP', 'ours GFLOP/s (of matmul)', 'peer GFLOP/s', 'diff'], rows));
   out.push(`peer vs manifest probe: ${r.shapes.map((s) => `${s.shape} ${s.probeDiff.toExponential(1)}`).join(', ')}`);
   out.push('');
 
   const e2e = r.shapes.filter((s) => s.endToEnd);
   if (e2e.length) {
     out.push('End to end, text → logits (median; ratio = ours / transformers.js)');
-    out.push(table(['shape', 'batch', 'transformers.js', 'ours', 'ratio', 'peer graph alone', 'tjs load', 'diff'],
-      e2e.map((s) => { const e = s.endToEnd!; return [s.shape, `${e.batch}×${e.seq}`, ms(e.tjs.medianMs), ms(e.ours.medianMs), e.ratio.toFixed(3), ms(e.peerOnly.medianMs), ms(e.tjsLoadMs), e.maxDiff.toExponential(1)]; })));
+    out.push(table(['shape', 'batch', 'transformers.js', 'ours', 'ratio', 'peer graph alone', 'tjs load', 'diff', 'same ids'],
+      e2e.map((s) => { const e = s.endToEnd!; return [s.shape, `${e.batch}×${e.seq}`, ms(e.tjs.medianMs), ms(e.ours.medianMs), e.ratio.toFixed(3), ms(e.peerOnly.medianMs), ms(e.tjsLoadMs), e.maxDiff.toExponential(1), e.sameIds === undefined ? '' : e.sameIds ? 'yes' : 'no']; })));
+    if (e2e.some((s) => s.endToEnd!.sameIds === false)) out.push('(ids differ: transformers.js drops the final [SEP] when it truncates; Python transformers and this project keep it. diff: both models on transformers.js\' ids)');
     out.push('');
   }
 

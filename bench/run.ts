@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { brownSentences } from './corpus.ts';
 import { measureEndToEnd } from './end-to-end.ts';
-import { matmulRate } from './flops.ts';
+import { machineMatmulRates } from './flops.ts';
 import { checkProbe, openSides, runCase } from './inference.ts';
 import { measureLoad, writeCheckpoint } from './load-memory.ts';
 import { loadPeer, SHAPES, type Peer, type ShapeName } from './peer-weights.ts';
@@ -49,17 +49,19 @@ function tjsFolderFor(peer: Peer): string {
   if (!folders.has(peer.shape)) folders.set(peer.shape, tjsFolder(peer));
   return folders.get(peer.shape)!.dir;
 }
-process.on('exit', () => { for (const f of folders.values()) f.remove(); });
+const checkpoints = new Set<() => void>();
+process.on('exit', () => { for (const f of folders.values()) f.remove(); for (const rm of checkpoints) rm(); });
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130));
 
 const result: BenchResult = {
   date: new Date().toISOString(),
   command: `npm run bench --${process.argv.slice(2).map((a) => ` ${a}`).join('')}`,
   machine: { nproc: availableParallelism(), cpu: cpus()[0]?.model ?? '?', node: process.version, onnxruntime: ort.env.versions.common, loadavgStart: loadavg() },
   threads,
-  matmul: { start: await matmulRate(2048, threads), gflops: 0 },
+  matmul: { start: await machineMatmulRates(threads), gflops: 0 },
   shapes: [],
 };
-log(`matmul 2048³: ${result.matmul.start.gflops.toFixed(1)} GFLOP/s`);
+log(`matmul: ${result.matmul.start.map((x) => x.gflops.toFixed(1)).join(', ')} GFLOP/s`);
 
 const sentences = brownSentences(quick ? 5_000 : Infinity);
 const tokenizer = await tjsTokenizer(tjsFolderFor(loadPeer(shapes[0]!)));
@@ -83,9 +85,10 @@ for (const shape of shapes) {
   log(`${shape}: load time and peak memory (child processes)`);
   const { weights } = sides;
   const ck = writeCheckpoint(peer, weights);
+  checkpoints.add(ck.remove);
   try {
     sr.load = await measureLoad(peer, ck.dir, statSync(join(ck.dir, 'model.safetensors')).size, { threads, reps: quick ? 1 : 3, batch: 1, seq: 128 });
-  } finally { ck.remove(); }
+  } finally { ck.remove(); checkpoints.delete(ck.remove); }
   if (shape === 'v3-xsmall') {
     log(`${shape}: training step`);
     result.training = await measureTrainingStep(peer.config, weights, { ...timing, threads, batch: 8, seq: 128 });
@@ -95,8 +98,8 @@ for (const shape of shapes) {
 
 log(`tokenisation: ${sentences.length} Brown sentences`);
 result.tokenization = await measureTokenization(sentences, oursEncode, tjsEncode(tokenizer));
-result.matmul.end = await matmulRate(2048, threads);
-result.matmul.gflops = Math.max(result.matmul.start.gflops, result.matmul.end.gflops);
+result.matmul.end = await machineMatmulRates(threads);
+result.matmul.gflops = Math.max(...[...result.matmul.start, ...result.matmul.end].map((x) => x.gflops));
 result.machine.loadavgEnd = loadavg();
 result.seconds = (Date.now() - started) / 1e3;
 

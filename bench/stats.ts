@@ -10,6 +10,8 @@ export interface Timing {
    * sensitive than wall time to other work on the machine, though it includes onnxruntime's spin-waiting.
    */
   cpuMedianMs?: number;
+  /** Every timed run, in order (interleaved contenders: the same index is the same round). */
+  samples?: number[];
 }
 
 export function median(samples: readonly number[]): number {
@@ -21,6 +23,7 @@ export function median(samples: readonly number[]): number {
 export function summarize(samples: readonly number[], cpu?: readonly number[]): Timing {
   const t: Timing = { medianMs: median(samples), minMs: Math.min(...samples), maxMs: Math.max(...samples), runs: samples.length };
   if (cpu?.length) t.cpuMedianMs = median(cpu);
+  t.samples = samples.map((x) => Math.round(x * 100) / 100);
   return t;
 }
 
@@ -60,4 +63,10 @@ export async function interleaved(
     }
   }
   return Object.fromEntries(names.map((n) => [n, summarize(samples[n]!, cpu[n])]));
+}
+
+/** Median over rounds of a[i] / b[i]: the two ran back to back, so slow drifts in machine load cancel. */
+export function pairedRatio(a: Timing, b: Timing): number | undefined {
+  if (!a.samples || !b.samples || a.samples.length !== b.samples.length) return undefined;
+  return median(a.samples.map((x, i) => x / b.samples![i]!));
 }
