@@ -7,17 +7,7 @@ import { OBJECTIVES, type Objective } from '../../pretrain/model.ts';
 import { EMBEDDING_SHARING, type EmbeddingSharing } from '../../pretrain/rtd.ts';
 import { DEFAULT_TOKENIZER, pretrain, type PretrainOptions } from '../../pretrain/trainer.ts';
 import { parseIntFlag } from './init.ts';
-
-function num(value: string, flag: string, min = -Infinity): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < min) throw new Error(`${flag}: expected a number${min > -Infinity ? ` >= ${min}` : ''}, got '${value}'`);
-  return n;
-}
-
-function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {
-  if (!(allowed as readonly string[]).includes(value)) throw new Error(`${flag}: expected one of ${allowed.join(', ')}, got '${value}'`);
-  return value as T;
-}
+import { addOptimizerOptions, num, oneOf, optimizerOptions, runInterruptible } from '../training-flags.ts';
 
 export interface PretrainFlags {
   config: string; objective: string; train: string[]; eval?: string[]; out: string; tokenizer?: string; format?: string;
@@ -36,11 +26,8 @@ export function toPretrainOptions(f: PretrainFlags): PretrainOptions {
     tokenizer: f.tokenizer, format: f.format === undefined ? undefined : oneOf<CorpusFormat>(f.format, CORPUS_FORMATS, '--format'),
     maxLength: int(f.maxLength, '--max-length', 4), batchSize: int(f.batchSize, '--batch-size'), evalBatchSize: int(f.evalBatchSize, '--eval-batch-size'),
     gradAccum: int(f.gradAccum, '--grad-accum'), epochs: int(f.epochs, '--epochs'), maxSteps: int(f.maxSteps, '--max-steps'),
-    lr: num(f.lr, '--lr', 0), weightDecay: num(f.weightDecay, '--weight-decay', 0), decay: f.decayAll ? 'all' : 'no-bias-norm',
-    betas: [num(f.adamBeta1, '--adam-beta1', 0), num(f.adamBeta2, '--adam-beta2', 0)], eps: num(f.adamEps, '--adam-eps', 0),
-    schedule: oneOf(f.schedule, ['linear', 'cosine', 'constant'] as const, '--schedule'),
-    warmupSteps: int(f.warmupSteps, '--warmup-steps', 0), warmupRatio: num(f.warmupRatio, '--warmup-ratio', 0),
-    maxGradNorm: num(f.maxGradNorm, '--max-grad-norm', 0), seed: int(f.seed, '--seed', 0), threads: int(f.threads, '--threads'),
+    ...optimizerOptions(f, int),
+    seed: int(f.seed, '--seed', 0), threads: int(f.threads, '--threads'),
     dtype: oneOf(f.dtype, ['float32', 'float64'] as const, '--dtype'), dropout: f.dropout,
     masking: {
       rate: num(f.maskRate, '--mask-rate', 0), wholeWord: f.wholeWord ?? false, maxNgram: int(f.maxNgram, '--max-ngram'),
@@ -56,7 +43,7 @@ export function toPretrainOptions(f: PretrainFlags): PretrainOptions {
 }
 
 export function register(program: Command): void {
-  program.command('pretrain')
+  const cmd = program.command('pretrain')
     .description('pretrain a model from a config on text (MLM with the Enhanced Mask Decoder, or RTD as DeBERTa-v3); writes OUT/best and OUT/last')
     .requiredOption('--config <file>', 'DeBERTa config.json: the model (mlm) or the discriminator (rtd)')
     .requiredOption('--train <files...>', 'training text: .txt (a text per line), .jsonl ("text"), .json (array of strings), Brown word/tag files, or folders of them')
@@ -71,16 +58,6 @@ export function register(program: Command): void {
     .option('--grad-accum <n>', 'micro-batches per update', '1')
     .option('--epochs <n>', 'epochs', '1')
     .option('--max-steps <n>', 'stop after this many updates (overrides --epochs)')
-    .option('--lr <x>', 'peak learning rate', '5e-4')
-    .option('--weight-decay <x>', 'AdamW decoupled weight decay', '0.01')
-    .option('--decay-all', 'decay every parameter instead of skipping biases and LayerNorm')
-    .option('--adam-beta1 <x>', 'AdamW beta1', '0.9')
-    .option('--adam-beta2 <x>', 'AdamW beta2', '0.98')
-    .option('--adam-eps <x>', 'AdamW epsilon', '1e-6')
-    .option('--schedule <kind>', 'linear | cosine | constant (after warm-up)', 'linear')
-    .option('--warmup-steps <n>', 'linear warm-up updates (default: --warmup-ratio of all updates)')
-    .option('--warmup-ratio <x>', 'warm-up as a fraction of all updates', '0.06')
-    .option('--max-grad-norm <x>', 'clip the global gradient norm (0: off)', '1')
     .option('--seed <n>', 'seed for initialisation, shuffling, masking, dropout and sampling', '42')
     .option('--threads <n>', 'ONNX Runtime intra-op threads (default: all cores)')
     .option('--dtype <type>', 'float32 | float64', 'float32')
@@ -100,18 +77,12 @@ export function register(program: Command): void {
     .option('--save-steps <n>', 'also save OUT/last every n updates')
     .option('--metric <name>', 'metric that picks OUT/best (default: accuracy for mlm, rtd_accuracy for rtd)')
     .option('--resume <dir>', 'continue from OUT/last of an earlier run')
-    .option('--no-progress', 'no progress bar')
+    .option('--no-progress', 'no progress bar');
+  addOptimizerOptions(cmd, { lr: '5e-4', weightDecay: '0.01', beta2: '0.98', eps: '1e-6', warmupRatio: '0.06', decayAllHelp: 'decay every parameter instead of skipping biases and LayerNorm' })
     .action(async (flags: PretrainFlags) => {
       const opts = toPretrainOptions(flags);
-      const stop = new AbortController();
-      const onSigint = () => {
-        if (stop.signal.aborted) process.exit(130);
-        process.stderr.write('\nstopping after this update to save a checkpoint (Ctrl-C again to quit without saving)\n');
-        stop.abort();
-      };
-      process.on('SIGINT', onSigint);
-      try {
-        const r = await pretrain({ ...opts, signal: stop.signal });
+      await runInterruptible(async (signal) => {
+        const r = await pretrain({ ...opts, signal });
         const mb = (r.peakRssBytes / 2 ** 20).toFixed(0);
         process.stderr.write(`done: ${r.globalStep} updates, ${(r.secondsPerStep * 1000).toFixed(0)} ms/update, ` +
           `${Math.round(r.tokensPerSecond).toLocaleString('en-US')} tokens/s, peak memory ${mb} MiB\n`);
@@ -119,8 +90,6 @@ export function register(program: Command): void {
         if (r.bestDir) process.stderr.write(`best checkpoint: ${r.bestDir} (${r.metricName} ${r.bestMetric!.toFixed(4)})\n`);
         process.stderr.write(`last checkpoint: ${r.lastDir}\n`);
         if (r.interrupted) process.exitCode = 130;
-      } finally {
-        process.off('SIGINT', onSigint);
-      }
+      });
     });
 }

@@ -5,17 +5,7 @@ import { TASKS, type Task } from '../../train/data.ts';
 import { PROBLEM_TYPES } from '../../train/labels.ts';
 import { train, type TrainOptions } from '../../train/trainer.ts';
 import { parseIntFlag } from './init.ts';
-
-function num(value: string, flag: string, min = -Infinity): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < min) throw new Error(`${flag}: expected a number${min > -Infinity ? ` >= ${min}` : ''}, got '${value}'`);
-  return n;
-}
-
-function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {
-  if (!(allowed as readonly string[]).includes(value)) throw new Error(`${flag}: expected one of ${allowed.join(', ')}, got '${value}'`);
-  return value as T;
-}
+import { addOptimizerOptions, num, oneOf, optimizerOptions, runInterruptible } from '../training-flags.ts';
 
 interface Flags {
   model: string; task?: string; problemType?: string; train: string; eval?: string; out: string; tokenizer?: string; format?: string;
@@ -40,11 +30,8 @@ export function toTrainOptions(f: Flags): TrainOptions {
     },
     epochs: int(f.epochs, '--epochs'), maxSteps: int(f.maxSteps, '--max-steps'), batchSize: int(f.batchSize, '--batch-size'),
     evalBatchSize: int(f.evalBatchSize, '--eval-batch-size'), gradAccum: int(f.gradAccum, '--grad-accum'),
-    lr: num(f.lr, '--lr', 0), weightDecay: num(f.weightDecay, '--weight-decay', 0), decay: f.decayAll ? 'all' : 'no-bias-norm',
-    betas: [num(f.adamBeta1, '--adam-beta1', 0), num(f.adamBeta2, '--adam-beta2', 0)], eps: num(f.adamEps, '--adam-eps', 0),
-    schedule: oneOf(f.schedule, ['linear', 'cosine', 'constant'] as const, '--schedule'),
-    warmupSteps: int(f.warmupSteps, '--warmup-steps', 0), warmupRatio: num(f.warmupRatio, '--warmup-ratio', 0),
-    maxGradNorm: num(f.maxGradNorm, '--max-grad-norm', 0), maxLength: int(f.maxLength, '--max-length', 4),
+    ...optimizerOptions(f, int),
+    maxLength: int(f.maxLength, '--max-length', 4),
     docStride: int(f.docStride, '--doc-stride', 0), maxAnswerLength: int(f.maxAnswerLength, '--max-answer-length'),
     seed: int(f.seed, '--seed', 0), threads: int(f.threads, '--threads'),
     dtype: oneOf(f.dtype, ['float32', 'float64'] as const, '--dtype'), dropout: f.dropout, metric: f.metric,
@@ -53,7 +40,7 @@ export function toTrainOptions(f: Flags): TrainOptions {
 }
 
 export function register(program: Command): void {
-  program.command('train')
+  const cmd = program.command('train')
     .description('fine-tune a checkpoint; writes OUT/best (best evaluation) and OUT/last (resumable) as Hugging Face folders')
     .requiredOption('--model <dir>', 'checkpoint folder to start from (e.g. from `deberta init`)')
     .option('--task <task>', `${TASKS.join(' | ')} (default: the task of the model's head, from config.json architectures)`)
@@ -76,16 +63,6 @@ export function register(program: Command): void {
     .option('--batch-size <n>', 'examples per micro-batch', '8')
     .option('--eval-batch-size <n>', 'examples per evaluation batch (default: twice --batch-size)')
     .option('--grad-accum <n>', 'micro-batches per update', '1')
-    .option('--lr <x>', 'peak learning rate', '5e-5')
-    .option('--weight-decay <x>', 'AdamW decoupled weight decay', '0')
-    .option('--decay-all', 'decay every parameter (torch AdamW) instead of skipping biases and LayerNorm (transformers Trainer)')
-    .option('--adam-beta1 <x>', 'AdamW beta1', '0.9')
-    .option('--adam-beta2 <x>', 'AdamW beta2', '0.999')
-    .option('--adam-eps <x>', 'AdamW epsilon', '1e-8')
-    .option('--schedule <kind>', 'linear | cosine | constant (after warm-up)', 'linear')
-    .option('--warmup-steps <n>', 'linear warm-up updates (default: --warmup-ratio of all updates)')
-    .option('--warmup-ratio <x>', 'warm-up as a fraction of all updates', '0')
-    .option('--max-grad-norm <x>', 'clip the global gradient norm (0: off)', '1')
     .option('--max-length <n>', 'truncate sequences to this many tokens (question answering: the length of each context window with its question)', '128')
     .option('--doc-stride <n>', 'question answering: tokens shared by consecutive windows of a long context (default: min(max-length / 2, 128))')
     .option('--max-answer-length <n>', 'question answering: longest answer, in tokens, that evaluation predicts', '30')
@@ -96,26 +73,18 @@ export function register(program: Command): void {
     .option('--metric <name>', 'metric that picks the best checkpoint (default: accuracy; micro_f1 multi-label; mse, lowest, regression; f1 token classification and QA)')
     .option('--resume <dir>', 'continue from a checkpoint written by an earlier run (OUT/last)')
     .option('--save-steps <n>', 'also save OUT/last every n updates')
-    .option('--no-progress', 'no progress bar')
+    .option('--no-progress', 'no progress bar');
+  addOptimizerOptions(cmd, { lr: '5e-5', weightDecay: '0', beta2: '0.999', eps: '1e-8', warmupRatio: '0', decayAllHelp: 'decay every parameter (torch AdamW) instead of skipping biases and LayerNorm (transformers Trainer)' })
     .action(async (flags: Flags) => {
       const opts = toTrainOptions(flags);
       // First Ctrl-C: finish the update, save OUT/last, exit. Second: exit at once.
-      const stop = new AbortController();
-      const onSigint = () => {
-        if (stop.signal.aborted) process.exit(130);
-        process.stderr.write('\nstopping after this update to save a checkpoint (Ctrl-C again to quit without saving)\n');
-        stop.abort();
-      };
-      process.on('SIGINT', onSigint);
-      try {
-        const r = await train({ ...opts, signal: stop.signal });
+      await runInterruptible(async (signal) => {
+        const r = await train({ ...opts, signal });
         const mb = (r.peakRssBytes / 2 ** 20).toFixed(0);
         process.stderr.write(`done: ${r.globalStep} updates, ${(r.secondsPerStep * 1000).toFixed(0)} ms/update, peak memory ${mb} MiB\n`);
         if (r.bestDir) process.stderr.write(`best checkpoint: ${r.bestDir} (${r.metricName} ${r.bestMetric!.toFixed(4)})\n`);
         process.stderr.write(`last checkpoint: ${r.lastDir}\n`);
         if (r.interrupted) process.exitCode = 130;
-      } finally {
-        process.off('SIGINT', onSigint);
-      }
+      });
     });
 }
