@@ -1,7 +1,7 @@
 // Byte-pair encoding as Hugging Face `tokenizers` runs it: start from characters (with the optional
 // continuing-subword prefix / end-of-word suffix), then repeatedly apply the lowest-ranked merge, leftmost
 // first. Used for GPT-2 style byte-level vocabularies (DeBERTa v1) and any `tokenizer.json` BPE model.
-import type { Model } from './model.ts';
+import { MapVocabularyModel, type Model } from './model.ts';
 
 export interface BpeOptions {
   unkToken?: string | null;
@@ -12,10 +12,8 @@ export interface BpeOptions {
   ignoreMerges?: boolean;
 }
 
-export class BpeModel implements Model {
+export class BpeModel extends MapVocabularyModel implements Model {
   readonly type = 'BPE' as const;
-  private vocab: Map<string, number>;
-  private reverse: string[] = [];
   /** (left id, right id) -> [rank, merged id]. */
   private merges = new Map<number, [number, number]>();
   private stride: number;
@@ -29,13 +27,8 @@ export class BpeModel implements Model {
     private readonly options: BpeOptions = {},
     where = 'BPE model',
   ) {
-    this.vocab = vocab;
-    let max = 0;
-    for (const [tok, id] of vocab) {
-      this.reverse[id] = tok;
-      if (id > max) max = id;
-    }
-    this.stride = max + 1;
+    super(vocab);
+    this.stride = this.maxId + 1;
     this.prefix = options.continuingSubwordPrefix ?? '';
     this.suffix = options.endOfWordSuffix ?? '';
     merges.forEach(([a, b], rank) => {
@@ -49,18 +42,6 @@ export class BpeModel implements Model {
       this.merges.set(ia * this.stride + ib, [rank, id]);
     });
     if (options.unkToken != null) this.unkId = vocab.get(options.unkToken);
-  }
-
-  get vocabSize(): number {
-    return this.vocab.size;
-  }
-
-  tokenToId(token: string): number | undefined {
-    return this.vocab.get(token);
-  }
-
-  idToToken(id: number): string | undefined {
-    return this.reverse[id];
   }
 
   tokenize(word: string, ids: number[], ends: number[]): void {

@@ -1,35 +1,22 @@
 // WordPiece (BERT): greedy longest-match-first over the word, continuation pieces carrying a prefix
 // ("##"); a word with an unmatchable rest, or longer than `maxInputCharsPerWord`, is one unknown token.
-import type { Model } from './model.ts';
+import { MapVocabularyModel, type Model } from './model.ts';
 
-export class WordPieceModel implements Model {
+export class WordPieceModel extends MapVocabularyModel implements Model {
   readonly type = 'WordPiece' as const;
-  private reverse: string[] = [];
   private unkId: number;
 
   constructor(
-    private vocab: Map<string, number>,
+    vocab: Map<string, number>,
     unkToken: string,
     private prefix = '##',
     private maxInputCharsPerWord = 100,
     where = 'WordPiece model',
   ) {
-    for (const [tok, id] of vocab) this.reverse[id] = tok;
+    super(vocab);
     const unk = vocab.get(unkToken);
     if (unk === undefined) throw new Error(`${where}: unk_token ${JSON.stringify(unkToken)} is not in the vocabulary`);
     this.unkId = unk;
-  }
-
-  get vocabSize(): number {
-    return this.vocab.size;
-  }
-
-  tokenToId(token: string): number | undefined {
-    return this.vocab.get(token);
-  }
-
-  idToToken(id: number): string | undefined {
-    return this.reverse[id];
   }
 
   tokenize(word: string, ids: number[], ends: number[]): void {
