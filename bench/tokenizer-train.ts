@@ -6,6 +6,7 @@
 //    algorithm) equal to ids from the written tokenizer.json (AutoTokenizer) on the held-out text;
 //  - when a Python with the `sentencepiece` package is on this machine, ids from it on our spm.model.
 // Usage: npm run bench:tokenizer-train [-- --out DIR] [-- --skip-full]
+import { pythonWithSentencePiece } from '../test/helpers/python-sentencepiece.ts';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,18 +32,7 @@ const heldLines = heldOut.flatMap((f) =>
 );
 const fixtureDir = (type: string): string => new URL(`../test/fixtures/tokenizers/deberta-v3-${type}/`, import.meta.url).pathname;
 
-function pythonSentencePiece(): string | null {
-  for (const py of ['python3', '/usr/bin/python3']) {
-    try {
-      execFileSync(py, ['-c', 'import sentencepiece'], { stdio: 'ignore' });
-      return py;
-    } catch {
-      // not there
-    }
-  }
-  return null;
-}
-const python = pythonSentencePiece();
+const python = pythonWithSentencePiece();
 
 /** Ids from Python sentencepiece for each line, or null without it. */
 function pythonIds(modelFile: string, lines: string[]): number[][] | null {

@@ -3,6 +3,7 @@
 // recorded `spm_ids`, piece rules, errors that name the flag or file, the written spm.model read back
 // by the project's reader, and ids from spm.model equal to ids from the written tokenizer.json.
 // The Brown-corpus comparison with the reference models is in tokenizer-train-brown.test.ts.
+import { pythonWithSentencePiece } from './helpers/python-sentencepiece.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -297,18 +298,7 @@ test('CLI: deberta tokenizer-train writes a folder AutoTokenizer loads', async (
   }
 });
 
-// Python's sentencepiece is not part of the project; where a developer has it, it must agree too.
-const python = ((): string | null => {
-  for (const py of ['python3', '/usr/bin/python3']) {
-    try {
-      execFileSync(py, ['-c', 'import sentencepiece'], { stdio: 'ignore' });
-      return py;
-    } catch {
-      // not there
-    }
-  }
-  return null;
-})();
+const python = pythonWithSentencePiece();
 
 test('Python sentencepiece loads the written spm.model and gives the same ids', { skip: python ? false : 'Python sentencepiece not installed' }, async () => {
   const dir = tmp();
