@@ -12,6 +12,14 @@ export interface Tensor {
   data: TypedArray;
 }
 
+/** Where a tensor's little-endian bytes lie in a file (src/io/safetensors.ts, FileTensor). */
+export interface FileRegion { path: string; offset: number; length: number }
+
+/** The file bytes of a tensor whose data has not been read into memory yet, if it is such a tensor. */
+export function fileRegionOf(t: Tensor): FileRegion | undefined {
+  return (t as { fileRegion?: FileRegion }).fileRegion;
+}
+
 export function numel(dims: readonly number[]): number {
   let n = 1;
   for (const d of dims) n *= d;

@@ -18,9 +18,11 @@ const INPUTS = ['input_ids', 'attention_mask', 'token_type_ids'];
 /**
  * int8 (per-column int8 weights, per-tensor uint8 activations) against float32: max |difference| over the
  * largest |logit|. The fixtures' weights are drawn wide on purpose (matrices std 0.3), which makes this
- * larger than for trained checkpoints: 0.09 measured here.
+ * larger than for trained checkpoints: 0.09 measured here with every layer on every token, 0.135 since the
+ * last layer runs on the first token only (its activations get their own quantisation scale). On the
+ * embedded spam model the accuracy cost is measured instead (`npm run bench:int8`).
  */
-const INT8_TOL = 0.1;
+const INT8_TOL = 0.2;
 
 function fixture(name: string) {
   const { tensors } = readSafetensors(join(fixtures, name, 'expected.safetensors'));

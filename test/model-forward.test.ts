@@ -35,3 +35,25 @@ for (const name of readdirSync(root).sort()) {
     await model.dispose();
   });
 }
+
+// Pooling heads without hidden states or attentions asked for compute only the first token in the last
+// layer (src/models/deberta/modeling.ts, `firstTokenOnly`): the logits must not change.
+for (const name of readdirSync(root).sort().filter((n) => /seqcls|-mc$/.test(n))) {
+  test(`forward ${name}, logits only (last layer on the first token) matches transformers`, async () => {
+    const dir = join(root, name);
+    const { tensors } = readSafetensors(join(dir, 'expected.safetensors'));
+    const model = await loadModel(dir, 'auto', { threads: 1 });
+    const input = (k: string) => tensors.get(`input.${k}`);
+    const ids = input('input_ids')!;
+    const out = await model({
+      inputIds: { data: ids.data as BigInt64Array, dims: ids.dims },
+      attentionMask: input('attention_mask') && { data: input('attention_mask')!.data as BigInt64Array, dims: ids.dims },
+      tokenTypeIds: input('token_type_ids') && { data: input('token_type_ids')!.data as BigInt64Array, dims: ids.dims },
+    });
+    assert.deepEqual(Object.keys(out), ['logits']);
+    const ref = tensors.get('f64.logits')!;
+    assert.deepEqual(out.logits!.dims, ref.dims);
+    assertClose(out.logits!.data, toFloat64(ref), 1e-4, `${name} logits`);
+    await model.dispose();
+  });
+}

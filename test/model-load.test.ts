@@ -119,6 +119,7 @@ test("quantize: 'int8' runs the matrix products in int8, close to float32", asyn
   const out = await int8(inputs);
   await int8.dispose();
   const err = relError(out.logits!.data, toFloat64(ref.get('f64.logits')!));
-  // The fixture's weights are drawn wide on purpose, so int8 lands about 1e-2 away; exact equality would mean nothing was quantised.
-  assert.ok(err > 1e-5 && err < 0.1, `int8 logits error ${err}`);
+  // The fixture's weights are drawn wide on purpose, so int8 lands 0.01-0.15 away (0.14 with the last layer on the
+  // first token only: its activations get their own scale); exact equality would mean nothing was quantised.
+  assert.ok(err > 1e-5 && err < 0.2, `int8 logits error ${err}`);
 });

@@ -126,9 +126,11 @@ test('regression: the loss falls tenfold, correlations near 1, the checkpoint re
     } finally {
       await reloaded.dispose();
     }
-    // Identical, not merely close: the same kernels run, and padded positions add exact zeros.
-    assert.deepEqual(Float32Array.from(got), ref.data);
-    assert.equal(meanSquaredError(got, evalRows.map((e) => e.label)), m.mse);
+    // Equal to float32 rounding: inference packs the weights as stored (FusedMatMul, transB) and runs the
+    // last layer on the first token only, so sums may round differently; padded positions add exact zeros.
+    const worst = Math.max(...got.map((x, i) => Math.abs(x - ref.data[i]!)));
+    assert.ok(worst < 1e-5, `reloaded vs trainer logits: ${worst}`);
+    assert.ok(Math.abs(meanSquaredError(got, evalRows.map((e) => e.label)) - m.mse!) < 1e-5);
     // The pipeline applies no function to a regression output: its score is the raw value.
     const pipe = await textClassificationPipeline(r.bestDir!, { threads: 1 });
     try {

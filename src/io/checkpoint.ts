@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, normalize, sep } from 'node:path';
 import type { Tensor } from '../tensor.ts';
-import { readSafetensors } from './safetensors.ts';
+import { readSafetensors, type ReadOptions } from './safetensors.ts';
 import { readTorchCheckpoint } from './torch-pickle.ts';
 
 export interface LoadedCheckpoint {
@@ -12,9 +12,9 @@ export interface LoadedCheckpoint {
   files: string[];
 }
 
-type Reader = (path: string) => Map<string, Tensor>;
+type Reader = (path: string, opts: ReadOptions) => Map<string, Tensor>;
 
-const readSt: Reader = (path) => readSafetensors(path).tensors;
+const readSt: Reader = (path, opts) => readSafetensors(path, opts).tensors;
 
 const CANDIDATES: { name: string; sharded: boolean; read: Reader }[] = [
   { name: 'model.safetensors', sharded: false, read: readSt },
@@ -23,19 +23,22 @@ const CANDIDATES: { name: string; sharded: boolean; read: Reader }[] = [
   { name: 'pytorch_model.bin.index.json', sharded: true, read: readTorchCheckpoint },
 ];
 
-/** Loads every weight tensor of the checkpoint in `dir`. */
-export function loadCheckpointTensors(dir: string): LoadedCheckpoint {
+/**
+ * Loads every weight tensor of the checkpoint in `dir`. `lazy`: safetensors bytes stay on disk until
+ * used (see FileTensor); pickled checkpoints are always read whole.
+ */
+export function loadCheckpointTensors(dir: string, opts: ReadOptions = {}): LoadedCheckpoint {
   for (const c of CANDIDATES) {
     const path = join(dir, c.name);
     if (!existsSync(path)) continue;
-    if (!c.sharded) return { tensors: c.read(path), files: [path] };
-    return loadSharded(dir, path, c.read);
+    if (!c.sharded) return { tensors: c.read(path, opts), files: [path] };
+    return loadSharded(dir, path, (p) => c.read(p, opts));
   }
   const looked = CANDIDATES.map((c) => c.name).join(', ');
   throw new Error(`${dir}: no model weights found (looked for ${looked})`);
 }
 
-function loadSharded(dir: string, indexPath: string, read: Reader): LoadedCheckpoint {
+function loadSharded(dir: string, indexPath: string, read: (path: string) => Map<string, Tensor>): LoadedCheckpoint {
   let index: unknown;
   try {
     index = JSON.parse(readFileSync(indexPath, 'utf8'));

@@ -5,7 +5,7 @@
 import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { BYTES_PER_ELEMENT, emptyArray, numel, type DType, type Tensor, type TypedArray } from '../tensor.ts';
+import { BYTES_PER_ELEMENT, emptyArray, numel, type DType, type FileRegion, type Tensor, type TypedArray } from '../tensor.ts';
 
 export interface SafetensorsFile {
   tensors: Map<string, Tensor>;
@@ -126,8 +126,17 @@ export function parseSafetensors(bytes: Uint8Array, fileLabel: string): Safetens
   return { tensors, metadata: header.metadata };
 }
 
+export interface ReadOptions {
+  /**
+   * Leave tensor bytes on disk until something reads `data` (each tensor is then a FileTensor). Inference
+   * uses it so ONNX Runtime can take the weights straight from the file; the file must stay in place
+   * until the tensors are read or dropped.
+   */
+  lazy?: boolean;
+}
+
 /** Reads a safetensors file, each tensor straight from disk into its own array (no whole-file buffer). */
-export function readSafetensors(path: string): SafetensorsFile {
+export function readSafetensors(path: string, opts: ReadOptions = {}): SafetensorsFile {
   checkHost(path);
   const fd = openSync(path, 'r');
   try {
@@ -141,14 +150,41 @@ export function readSafetensors(path: string): SafetensorsFile {
     const header = parseHeader(json, headerLen, fileSize, path);
     const tensors = new Map<string, Tensor>();
     for (const e of header.entries) {
+      const region = { path, offset: header.dataStart + e.begin, length: e.end - e.begin };
+      if (opts.lazy) { tensors.set(e.name, new FileTensor(e.dtype, e.dims, region, e.name)); continue; }
       const data = emptyArray(e.dtype, numel(e.dims));
-      readFully(fd, asBytes(data), header.dataStart + e.begin, path, e.name);
+      readFully(fd, asBytes(data), region.offset, path, e.name);
       tensors.set(e.name, { dtype: e.dtype, dims: e.dims, data });
     }
     return { tensors, metadata: header.metadata };
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * A tensor whose bytes are read from its file the first time `data` is used. Until then `fileRegion`
+ * says where they are, so a compiler can point ONNX Runtime at the file instead of copying them;
+ * once read (and possibly changed in place) the tensor is an ordinary in-memory one.
+ */
+export class FileTensor implements Tensor {
+  #data?: TypedArray;
+  constructor(readonly dtype: DType, public dims: number[], private readonly region: FileRegion, private readonly key: string) {}
+
+  get data(): TypedArray {
+    if (!this.#data) {
+      const data = emptyArray(this.dtype, numel(this.dims));
+      const fd = openSync(this.region.path, 'r');
+      try { readFully(fd, asBytes(data), this.region.offset, this.region.path, this.key); } finally { closeSync(fd); }
+      this.#data = data;
+    }
+    return this.#data;
+  }
+
+  set data(v: TypedArray) { this.#data = v; }
+
+  /** The bytes' place in the file, while `data` has never been read. */
+  get fileRegion(): FileRegion | undefined { return this.#data ? undefined : this.region; }
 }
 
 /**

@@ -8,7 +8,8 @@ export * from './create.ts';
 /** Loads a checkpoint folder with the given head ('auto': the one in `architectures`). */
 export async function loadModel(dir: string, head: HeadKind | 'auto' = 'auto', opts: LoadOptions = {}): Promise<DebertaModel> {
   const config = readDebertaConfig(dir);
-  const { tensors, files } = loadCheckpointTensors(dir);
+  // Lazy: float32 safetensors weights go from the file to ONNX Runtime without a copy in JS.
+  const { tensors, files } = loadCheckpointTensors(dir, { lazy: true });
   const file = files.length === 1 ? files[0]! : `${dir} (${files.length} shards)`;
   return createModel(config, tensors, head, { ...opts, dir, file });
 }

@@ -1,7 +1,7 @@
 // Compiles a Graph to an ONNX ModelProto: only what the requested outputs need, weights as
 // initializers (inference) or as graph inputs (training), external data for models over 2 GB.
 import onnxProto from 'onnx-proto';
-import type { DType, Tensor } from '../tensor.ts';
+import { fileRegionOf, type DType, type Tensor } from '../tensor.ts';
 import type { Graph } from '../graph/graph.ts';
 import type { Attrs, Node, Value } from '../graph/value.ts';
 import { getOp } from '../graph/ops/registry.ts';
@@ -29,6 +29,12 @@ export interface EmitOptions {
   externalLocation?: string;
   /** Names for the symbolic dims in the model's inputs and outputs (e.g. batch -> batch_size). */
   dimNames?: Record<string, string>;
+  /**
+   * Weights still on disk (FileTensor, not yet read) become external data that points into their own
+   * files by file name (listed in `weightFiles`); the caller tells ONNX Runtime their folder. Saves
+   * reading them into JS and copying them into the protobuf.
+   */
+  referenceWeightFiles?: boolean;
 }
 
 export interface EmittedModel {
@@ -36,6 +42,8 @@ export interface EmittedModel {
   model: Uint8Array;
   /** Large models: weights kept outside the protobuf, in a file the model names (`location`). */
   externalData?: { location: string; chunks: Uint8Array[]; size: number };
+  /** With `referenceWeightFiles`: the file names the external data refers to -> the files' paths. */
+  weightFiles?: Record<string, string>;
   inputNames: string[];
   outputNames: string[];
 }
@@ -71,8 +79,26 @@ function attribute(name: string, value: NonNullable<Attrs[string]>) {
   return { name, type: A.TENSOR, t: tensorProto(name, value) };
 }
 
+/** A node as emitted: its ONNX op, inputs and attributes (usually the node's own). */
+interface Emitted { opType: string; domain: string; inputs: (Value | null)[]; attrs: Attrs }
+
+/**
+ * Linear layers on baked weights, MatMul(x, Transpose(W)), go out as FusedMatMul(x, W, transB): ONNX
+ * Runtime then packs W as stored instead of constant-folding a transposed copy first (half the weight
+ * memory at load, and a faster load). Float32 only (ONNX Runtime's FusedMatMul).
+ */
+function lowered(n: Node, bakedWeights: boolean, isConstant: (v: Value) => boolean): Emitted {
+  const plain = { opType: getOp(n.type).onnxType ?? n.type, domain: n.domain, inputs: n.inputs, attrs: n.attrs };
+  // A product of constants stays as it is: ONNX Runtime folds it once at load (it does not fold contrib ops).
+  if (!bakedWeights || n.type !== 'MatMul' || n.inputs[0]?.dtype !== 'float32' || isConstant(n.inputs[0])) return plain;
+  const t = n.inputs[1]?.producer;
+  const w = t?.inputs[0];
+  if (t?.type !== 'Transpose' || (t.attrs.perm as number[] | undefined)?.join() !== '1,0' || !w || (w.kind !== 'param' && w.kind !== 'const')) return plain;
+  return { opType: 'FusedMatMul', domain: 'com.microsoft', inputs: [n.inputs[0]!, w], attrs: { transB: 1 } };
+}
+
 /** Everything the outputs depend on, in graph (hence topological) order. */
-function reachable(outputs: Value[]): { nodes: Node[]; leaves: Value[] } {
+function reachable(outputs: Value[], emitted: (n: Node) => Emitted): { nodes: Node[]; leaves: Value[] } {
   const seenNodes = new Set<Node>();
   const leaves = new Set<Value>();
   const stack = [...outputs];
@@ -81,7 +107,7 @@ function reachable(outputs: Value[]): { nodes: Node[]; leaves: Value[] } {
     if (!v.producer) { leaves.add(v); continue; }
     if (seenNodes.has(v.producer)) continue;
     seenNodes.add(v.producer);
-    for (const x of v.producer.inputs) if (x) stack.push(x);
+    for (const x of emitted(v.producer).inputs) if (x) stack.push(x);
   }
   const nodes = [...seenNodes].sort((a, b) => a.id - b.id);
   return { nodes, leaves: [...leaves].sort((a, b) => a.id - b.id) };
@@ -90,7 +116,18 @@ function reachable(outputs: Value[]): { nodes: Node[]; leaves: Value[] } {
 export function emitOnnx(g: Graph, opts: EmitOptions): EmittedModel {
   const paramsAsInputs = opts.paramsAs === 'inputs';
   const outs = Object.entries(opts.outputs);
-  const { nodes, leaves } = reachable(outs.map(([, v]) => v));
+  const emitted = new Map<Node, Emitted>();
+  const constant = new Map<Value, boolean>();
+  const isConstant = (v: Value): boolean => {
+    let c = constant.get(v);
+    if (c === undefined) {
+      c = v.producer ? v.producer.inputs.every((x) => !x || isConstant(x)) : v.kind === 'const' || (v.kind === 'param' && !paramsAsInputs);
+      constant.set(v, c);
+    }
+    return c;
+  };
+  const emittedOf = (n: Node) => { let e = emitted.get(n); if (!e) emitted.set(n, e = lowered(n, !paramsAsInputs, isConstant)); return e; };
+  const { nodes, leaves } = reachable(outs.map(([, v]) => v), emittedOf);
   const names = new Map<Value, string>();
   const nameOf = (v: Value): string => {
     let n = names.get(v);
@@ -112,42 +149,54 @@ export function emitOnnx(g: Graph, opts: EmitOptions): EmittedModel {
     }
   }
 
-  const nodeProtos = nodes.map((n) => ({
-    opType: getOp(n.type).onnxType ?? n.type,
-    domain: n.domain,
-    name: `${n.type}_${n.id}`,
-    input: n.inputs.map((v) => (v ? nameOf(v) : '')),
-    output: n.outputs.map(nameOf),
-    attribute: Object.entries(n.attrs).flatMap(([k, a]) => (a === undefined ? [] : [attribute(k, a)])),
-  }));
+  const nodeProtos = nodes.map((n) => {
+    const e = emittedOf(n);
+    return {
+      opType: e.opType,
+      domain: e.domain,
+      name: `${n.type}_${n.id}`,
+      input: e.inputs.map((v) => (v ? nameOf(v) : '')),
+      output: n.outputs.map(nameOf),
+      attribute: Object.entries(e.attrs).flatMap(([k, a]) => (a === undefined ? [] : [attribute(k, a)])),
+    };
+  });
   const outputs = outs.map(([name, v]) => {
     nodeProtos.push({ opType: 'Identity', domain: '', name: `out_${name}`, input: [nameOf(v)], output: [name], attribute: [] });
     return valueInfo(name, v, opts.dimNames);
   });
 
-  const totalBytes = initializers.reduce((s, i) => s + i.t.data.byteLength, 0);
+  const inMemory = initializers.filter((i) => !(opts.referenceWeightFiles && fileRegionOf(i.t)));
+  const totalBytes = inMemory.reduce((s, i) => s + i.t.data.byteLength, 0);
   const external = totalBytes > (opts.externalAbove ?? EXTERNAL_THRESHOLD);
   const location = opts.externalLocation ?? 'model.onnx_data';
   const chunks: Uint8Array[] = [];
   let offset = 0;
+  const weightFiles = new Map<string, string>(); // path -> location
+  const externalEntry = (name: string, t: Tensor, where: string, at: number, length: number) => ({
+    name, dims: t.dims, dataType: ONNX_DTYPE[t.dtype],
+    dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+    externalData: [
+      { key: 'location', value: where },
+      { key: 'offset', value: String(at) },
+      { key: 'length', value: String(length) },
+    ],
+  });
   const initializerProtos = initializers.map(({ name, t }) => {
+    const region = opts.referenceWeightFiles ? fileRegionOf(t) : undefined;
+    if (region) {
+      const where = region.path.slice(Math.max(region.path.lastIndexOf('/'), region.path.lastIndexOf('\\')) + 1);
+      weightFiles.set(region.path, where);
+      return externalEntry(name, t, where, region.offset, region.length);
+    }
     if (!external || t.data.byteLength < 1024) return tensorProto(name, t);
     const bytes = bytesOf(t);
     chunks.push(bytes);
-    const entry = {
-      name, dims: t.dims, dataType: ONNX_DTYPE[t.dtype],
-      dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
-      externalData: [
-        { key: 'location', value: location },
-        { key: 'offset', value: String(offset) },
-        { key: 'length', value: String(bytes.length) },
-      ],
-    };
+    const entry = externalEntry(name, t, location, offset, bytes.length);
     offset += bytes.length;
     return entry;
   });
 
-  const usesContrib = nodes.some((n) => n.domain === 'com.microsoft');
+  const usesContrib = nodes.some((n) => emittedOf(n).domain === 'com.microsoft');
   const model = onnx.ModelProto.create({
     irVersion: 8,
     producerName: 'deberta-ts',
@@ -155,7 +204,8 @@ export function emitOnnx(g: Graph, opts: EmitOptions): EmittedModel {
     graph: { name: opts.name ?? 'deberta', node: nodeProtos, input: inputs, output: outputs, initializer: initializerProtos },
   });
   const encoded = onnx.ModelProto.encode(model).finish();
-  const result = { model: encoded, inputNames: inputs.map((i) => i.name), outputNames: outs.map(([n]) => n) };
+  const result: EmittedModel = { model: encoded, inputNames: inputs.map((i) => i.name), outputNames: outs.map(([n]) => n) };
+  if (weightFiles.size) result.weightFiles = Object.fromEntries([...weightFiles].map(([path, where]) => [where, path]));
   if (!external) return result;
   return { ...result, externalData: { location, chunks, size: offset } };
 }

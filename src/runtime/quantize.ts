@@ -8,7 +8,7 @@
 // The rewrite copies the graph; the original stays as it was.
 import { Graph } from '../graph/graph.ts';
 import type { Value } from '../graph/value.ts';
-import { tensor, type Tensor } from '../tensor.ts';
+import { numel, tensor, type Tensor } from '../tensor.ts';
 
 export interface QuantizeOptions {
   op?: 'MatMulInteger' | 'DynamicQuantizeMatMul';
@@ -36,7 +36,7 @@ export function quantizeWeight(w: Float32Array, k: number, n: number): { q: Int8
 }
 
 const isWeight = (v: Value | null | undefined): boolean =>
-  Boolean(v && (v.kind === 'param' || v.kind === 'const') && v.dtype === 'float32' && v.rank === 2 && v.constValue?.data.length);
+  Boolean(v && (v.kind === 'param' || v.kind === 'const') && v.dtype === 'float32' && v.rank === 2 && v.constValue && numel(v.constValue.dims) > 0);
 
 /** The constant [K, N] right operand of a MatMul, with its source weight, or undefined. */
 function constantRhs(b: Value): { source: Value; transposed: boolean } | undefined {
@@ -64,7 +64,7 @@ export function quantizeGraphForInference(graph: Graph, outputs: Record<string, 
   const plan = (n: NonNullable<Value['producer']>) => {
     if (n.type !== 'MatMul' || n.inputs[0]?.dtype !== 'float32') return undefined;
     const rhs = constantRhs(n.inputs[1]!);
-    return rhs && rhs.source.constValue!.data.length >= minElements ? rhs : undefined;
+    return rhs && numel(rhs.source.constValue!.dims) >= minElements ? rhs : undefined;
   };
 
   // What the outputs need, not walking into the weights of products about to be quantised.

@@ -26,7 +26,13 @@ export class Session {
   ) {}
 
   static async fromGraph(g: Graph, emit: EmitOptions, opts: SessionOptions = {}): Promise<Session> {
-    return Session.fromModel(emitOnnx(g, emit), opts);
+    if (isNode) {
+      // Weights still on disk go to ONNX Runtime straight from their files (no copy through JS), when
+      // they share one folder and nothing else needs external data.
+      const model = emitOnnx(g, { referenceWeightFiles: true, ...emit });
+      if (!model.weightFiles || (!model.externalData && weightFolder(model.weightFiles) !== undefined)) return Session.fromModel(model, opts);
+    }
+    return Session.fromModel(emitOnnx(g, { ...emit, referenceWeightFiles: false }), opts);
   }
 
   static async fromModel(model: EmittedModel | Uint8Array | string, opts: SessionOptions = {}): Promise<Session> {
@@ -41,13 +47,19 @@ export class Session {
     let session: InferenceSession;
     if (typeof model === 'string' || model instanceof Uint8Array) {
       session = await ort.InferenceSession.create(model as Uint8Array, options);
+    } else if (model.weightFiles) {
+      const folder = weightFolder(model.weightFiles);
+      if (!isNode || folder === undefined || model.externalData) throw new Error('weights referenced in files must share one folder, in Node');
+      // ONNX Runtime reads (maps) the weights from their files itself.
+      const extra = { session: { model_external_initializers_file_folder_path: folder } };
+      session = await ort.InferenceSession.create(model.model, { ...options, extra });
     } else if (!model.externalData) {
       session = await ort.InferenceSession.create(model.model, options);
     } else if (isNode) {
       // Models over protobuf's 2 GB limit: the weights go to a side file ONNX Runtime reads beside the model.
-      session = await ort.InferenceSession.create(await writeWithExternalData(model), options);
+      session = await withModelFolder(model, (path) => ort.InferenceSession.create(path, options));
     } else {
-      const { location, chunks, size } = model.externalData;
+      const { location, chunks, size } = model.externalData!;
       const bytes = new Uint8Array(size);
       let at = 0;
       for (const c of chunks) { bytes.set(c, at); at += c.length; }
@@ -90,15 +102,27 @@ export class Session {
   async release(): Promise<void> { await this.session.release(); }
 }
 
-async function writeWithExternalData(model: EmittedModel): Promise<string> {
-  const { mkdtempSync, writeFileSync, openSync, writeSync, closeSync } = await import('node:fs');
+/** The one folder all weight files lie in, or undefined. */
+function weightFolder(files: Record<string, string>): string | undefined {
+  const folders = new Set(Object.values(files).map((p) => p.slice(0, Math.max(p.lastIndexOf('/'), p.lastIndexOf('\\')) + 1) || '.'));
+  return folders.size === 1 ? [...folders][0] : undefined;
+}
+
+/** Writes the model and its external data to a temporary folder for `use`, then removes it. */
+async function withModelFolder<T>(model: EmittedModel, use: (path: string) => Promise<T>): Promise<T> {
+  const { mkdtempSync, writeFileSync, openSync, writeSync, closeSync, rmSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
   const dir = mkdtempSync(join(tmpdir(), 'deberta-ts-'));
-  const fd = openSync(join(dir, model.externalData!.location), 'w');
-  for (const chunk of model.externalData!.chunks) writeSync(fd, chunk);
-  closeSync(fd);
-  const path = join(dir, 'model.onnx');
-  writeFileSync(path, model.model);
-  return path;
+  try {
+    if (model.externalData) {
+      const fd = openSync(join(dir, model.externalData.location), 'w');
+      try { for (const chunk of model.externalData.chunks) writeSync(fd, chunk); } finally { closeSync(fd); }
+    }
+    const path = join(dir, 'model.onnx');
+    writeFileSync(path, model.model);
+    return await use(path);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

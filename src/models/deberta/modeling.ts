@@ -219,7 +219,11 @@ class DebertaBuilder {
     return this.layerNorm(layerOutput.add(act), 'encoder.conv.LayerNorm', c.hidden_size).mul(mask3);
   }
 
-  encoder(ids: Value, mask: Value, tokenTypes: Value | undefined) {
+  /**
+   * `firstTokenOnly`: the last layer computes only the first token's row (queries, attention rows, FFN),
+   * for heads that read nothing else (the pooler); keys and values still come from every token.
+   */
+  encoder(ids: Value, mask: Value, tokenTypes: Value | undefined, firstTokenOnly = false) {
     const { c } = this;
     const maskF = mask.cast(this.opts.dtype ?? 'float32');
     const maskB = mask.cast('bool');
@@ -230,10 +234,13 @@ class DebertaBuilder {
     const probs: Value[] = [];
     const rel = c.relative_attention ? this.relativeEmbeddings() : undefined;
     const idx = c.relative_attention ? this.relativeIndices(ids) : undefined;
+    const hasConv = this.d.isV2 && c.conv_kernel_size > 0;
     for (let i = 0; i < c.num_hidden_layers; i++) {
-      const layer = this.layer(h, mask4, rel, idx, i);
+      const layer = firstTokenOnly && i === c.num_hidden_layers - 1 && !(i === 0 && hasConv)
+        ? this.layer(h, firstRow(mask4), rel, idx && { ...idx, c2pIndex: firstRow(idx.c2pIndex), p2cIndex: firstRow(idx.p2cIndex) }, i, F.slice(h, [0], [1], [1]))
+        : this.layer(h, mask4, rel, idx, i);
       let out = layer.hidden;
-      if (i === 0 && this.d.isV2 && c.conv_kernel_size > 0) out = this.conv(h, out, maskF);
+      if (i === 0 && hasConv) out = this.conv(h, out, maskF);
       h = out;
       hidden.push(h);
       probs.push(layer.probs);
@@ -258,6 +265,9 @@ class DebertaBuilder {
   }
 }
 
+/** Row 0 of the query axis of a [batch, heads, queries, keys] tensor. */
+const firstRow = (x: Value): Value => F.slice(x, [0], [1], [2]);
+
 /**
  * Builds the model with the given head. `prefix` is the checkpoint's prefix of encoder weights
  * ('deberta.' for heads, '' or 'deberta.' for a bare model).
@@ -275,7 +285,9 @@ export function buildDeberta(g: Graph, c: DebertaConfig, p: ParamSource, head: H
   const types = tokenTypeIds ? flatten(tokenTypeIds) : undefined;
 
   const b = new DebertaBuilder(g, c, p, prefix, opts);
-  const enc = b.encoder(ids, mask, types);
+  // Pooling heads read only the first token of the last layer: the last layer computes only that row.
+  const pooling = head === 'sequence-classification' || head === 'multiple-choice';
+  const enc = b.encoder(ids, mask, types, pooling && !opts.hiddenStates && !opts.attentions);
   const outputs: Record<string, Value> = {};
   if (opts.hiddenStates) enc.hidden.forEach((h, i) => { outputs[`hidden_states.${i}`] = h; });
   if (opts.attentions) enc.probs.forEach((a, i) => { outputs[`attentions.${i}`] = a; });
