@@ -34,7 +34,7 @@ const spamTok = await AutoTokenizer.fromPretrained(spamDir);
 const f32 = await loadModel(spamDir, 'auto', { threads });
 const i8 = await loadModel(spamDir, 'auto', { threads, quantize: 'int8' });
 const label2id = f32.config.label2id;
-const held = spamSplit(1200).heldOut.slice(0, arg('--emails', 1209));
+const held = (await spamSplit(1200)).heldOut.slice(0, arg('--emails', 1209));
 const texts = held.map((e) => e.text), labels = held.map((e) => label2id[e.label]!);
 const [a32, a8] = [await spamAccuracy(f32, texts, labels, spamTok), await spamAccuracy(i8, texts, labels, spamTok)];
 console.log(`spam held-out accuracy (${texts.length} emails): float32 ${(100 * a32).toFixed(2)} %, int8 ${(100 * a8).toFixed(2)} %, difference ${(100 * (a8 - a32)).toFixed(2)} points`);

@@ -45,12 +45,12 @@ export const SETTINGS = {
   },
   tokenizer: { vocabSize: 8000 },
   /** nlp-corpus sentences in pretraining: the first N of doc-0 … doc-99 in numeric order (the tokenizer sees all). */
-  nlpPretrainSentences: 10000,
+  nlpPretrainSentences: 30000,
   /** Training-split POS sentences kept: those whose index % 6 is 0 or 2 (a third, to fit the time budget). */
   posKeep: (i: number) => i % 6 === 0 || i % 6 === 2,
   /** Characters of an email kept (subject + body): about 256 tokens. */
   spamChars: 1200,
-  pretrain: { maxLength: 128, batchSize: 32, steps: 449, lr: 1e-3, warmupRatio: 0.06, seed: 1 },
+  pretrain: { maxLength: 128, batchSize: 32, steps: 1600, lr: 1e-3, warmupRatio: 0.06, seed: 1 },
   /** Pass 1 from the pretrained model; each later pass from the previous pass's best checkpoint (another shuffle). */
   spam: {
     maxLength: 256, batchSize: 16,
@@ -112,7 +112,7 @@ function nlpCorpus(): string[] {
     .map((s) => s.replace(/\s+/g, ' ').trim()).filter((s) => s !== '');
 }
 
-function prepareData(dir: string, quick: boolean): void {
+async function prepareData(dir: string, quick: boolean): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const cut = <T>(xs: T[], n: number) => (quick ? xs.slice(0, n) : xs);
   const { train, heldOut } = brownSplit();
@@ -122,7 +122,7 @@ function prepareData(dir: string, quick: boolean): void {
   const nlp = nlpCorpus();
   writeFileSync(join(dir, 'nlp-corpus.txt'), cut(nlp, 2000).join('\n') + '\n');
   writeFileSync(join(dir, 'nlp-pretrain.txt'), nlp.slice(0, quick ? 500 : SETTINGS.nlpPretrainSentences).join('\n') + '\n');
-  const spam = spamSplit(SETTINGS.spamChars);
+  const spam = await spamSplit(SETTINGS.spamChars);
   const row = (e: { text: string; label: string }) => ({ text: e.text, label: e.label });
   // quick: a spread of both classes
   const spread = <T>(xs: T[], n: number) => (quick ? xs.filter((_, i) => i % Math.ceil(xs.length / n) === 0) : xs);
@@ -170,9 +170,9 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const steps = (n: number) => Math.max(1, o.quick ? 2 : Math.round(n * o.scale));
   const th = String(o.threads);
   const times: Record<string, number> = existsSync(join(W, 'times.json')) ? readJson(join(W, 'times.json')) : {};
-  const timed = (stage: string, f: () => number | void) => {
+  const timed = async (stage: string, f: () => number | void | Promise<void>) => {
     const t = performance.now();
-    f();
+    await f();
     times[stage] = Math.round((performance.now() - t) / 100) / 10;
     mkdirSync(W, { recursive: true });
     writeFileSync(join(W, 'times.json'), JSON.stringify(times, null, 2) + '\n');
@@ -180,9 +180,9 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const S = SETTINGS;
   const common = ['--threads', th, '--no-progress', '--no-dropout'];
 
-  if (o.stages.has('data')) timed('data', () => prepareData(D, o.quick));
+  if (o.stages.has('data')) await timed('data', () => prepareData(D, o.quick));
   if (o.stages.has('tokenizer')) {
-    timed('tokenizer', () => deberta(['tokenizer-train', '--input', join(D, 'brown-train.txt'), join(D, 'nlp-corpus.txt'),
+    await timed('tokenizer', () => deberta(['tokenizer-train', '--input', join(D, 'brown-train.txt'), join(D, 'nlp-corpus.txt'),
       '--vocab-size', String(o.quick ? 1000 : S.tokenizer.vocabSize), '--out', join(W, 'tokenizer'), '--quiet']));
   }
   const cfgFile = join(W, 'config.json');
@@ -192,7 +192,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     const ids = Math.max(tok.model.vocab.length, ...(tok.added_tokens ?? []).map((t) => t.id + 1));
     writeFileSync(cfgFile, JSON.stringify({ ...S.config, vocab_size: ids }, null, 2) + '\n');
     const p = S.pretrain;
-    timed('pretrain', () => deberta(['pretrain', '--config', cfgFile, '--objective', 'mlm', '--tokenizer', join(W, 'tokenizer'),
+    await timed('pretrain', () => deberta(['pretrain', '--config', cfgFile, '--objective', 'mlm', '--tokenizer', join(W, 'tokenizer'),
       '--train', join(D, 'brown-train.txt'), join(D, 'nlp-pretrain.txt'), '--eval', join(D, 'brown-heldout.txt'), '--out', join(R, 'pretrain'),
       '--max-length', String(p.maxLength), '--batch-size', String(p.batchSize), '--max-steps', String(steps(p.steps)), '--lr', String(p.lr),
       '--warmup-ratio', String(p.warmupRatio), '--seed', String(p.seed), ...common]));
@@ -204,7 +204,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       '--warmup-ratio', String(warmup), '--seed', String(s.seed), ...common, ...extra]);
   if (o.stages.has('spam')) {
     const s = S.spam;
-    timed('spam', () => {
+    await timed('spam', () => {
       s.passes.forEach((p, k) => {
         const from = k === 0 ? pre : join(R, spamRun(k - 1), 'best');
         ft(from, 'spam', join(R, spamRun(k)), { ...s, ...p }, steps(p.steps), 'sequence-classification', [], p.warmupRatio);
@@ -212,22 +212,22 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     });
   }
   const posArgs = ['--metric', 'token_accuracy'];
-  if (o.stages.has('pos')) timed('pos', () => ft(pre, 'pos', join(R, 'pos'), S.pos, steps(S.pos.steps), 'token-classification', posArgs, S.pos.warmupRatio));
+  if (o.stages.has('pos')) await timed('pos', () => ft(pre, 'pos', join(R, 'pos'), S.pos, steps(S.pos.steps), 'token-classification', posArgs, S.pos.warmupRatio));
   if (o.stages.has('pos-random')) {
-    timed('pos-random', () => {
+    await timed('pos-random', () => {
       deberta(['init', '--config', cfgFile, '--out', join(R, 'random-init'), '--seed', '1', '--head', 'token-classification', '--tokenizer', join(W, 'tokenizer'), '--force']);
       ft(join(R, 'random-init'), 'pos', join(R, 'pos-random'), S.pos, steps(S.pos.steps), 'token-classification', posArgs, S.pos.warmupRatio);
     });
   }
   if (o.stages.has('pos-lowres')) {
-    timed('pos-lowres', () => {
+    await timed('pos-lowres', () => {
       ft(pre, 'pos-lowres', join(R, 'pos-1k'), S.pos, steps(S.posLowresSteps), 'token-classification', posArgs, S.pos.warmupRatio);
       ft(join(R, 'random-init'), 'pos-lowres', join(R, 'pos-random-1k'), S.pos, steps(S.posLowresSteps), 'token-classification', posArgs, S.pos.warmupRatio);
     });
   }
   const spamBest = join(R, spamRun(S.spam.passes.length - 1), 'best');
   if (o.stages.has('export')) {
-    timed('export', () => {
+    await timed('export', () => {
       exportF16(pre, join(o.models, MODEL_NAMES.base));
       exportF16(spamBest, join(o.models, MODEL_NAMES.spam));
       exportF16(join(R, 'pos', 'best'), join(o.models, MODEL_NAMES.pos));

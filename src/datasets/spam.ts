@@ -4,6 +4,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { decodeHTML } from 'entities';
+import PostalMime from 'postal-mime';
 
 /** The folder of the installed corpus's messages (one folder per group). */
 export function spamCorpusDir(): string {
@@ -15,13 +17,21 @@ export const SPAM_GROUPS: Record<string, 'ham' | 'spam'> = {
   'easy-ham-1': 'ham', 'easy-ham-2': 'ham', 'hard-ham-1': 'ham', 'spam-1': 'spam', 'spam-2': 'spam',
 };
 
-/** Subject and body of a raw email, tags and runs of whitespace removed, cut to `chars`. */
-export function emailText(raw: string, chars: number): string {
-  const split = raw.search(/\r?\n\r?\n/);
-  const headers = split < 0 ? raw : raw.slice(0, split);
-  const body = split < 0 ? '' : raw.slice(split);
-  const subject = /^Subject:(.*)$/im.exec(headers)?.[1]?.trim() ?? '';
-  return `${subject}\n${body.replace(/<[^>]*>/g, ' ')}`.replace(/\s+/g, ' ').trim().slice(0, chars);
+/**
+ * What the spam model reads of a raw email: the subject, the sender and the text of the body, cut to
+ * `chars` characters. postal-mime parses the MIME structure: transfer encodings and charsets are
+ * decoded, attachments dropped, and an HTML-only body turned into text.
+ */
+export async function emailText(raw: Uint8Array | string, chars: number): Promise<string> {
+  const email = await PostalMime.parse(raw);
+  const from = email.from ? `${email.from.name ?? ''} <${email.from.address ?? ''}>`.trim() : '';
+  const body = email.text ?? htmlText(email.html ?? '');
+  return `${email.subject ?? ''}\nFrom: ${from}\n${body}`.replace(/\s+/g, ' ').trim().slice(0, chars);
+}
+
+/** The visible text of an HTML body: no styles, scripts or comments, tags as spaces, entities decoded. */
+function htmlText(html: string): string {
+  return decodeHTML(html.replace(/<(style|script)\b[^>]*>[\s\S]*?<\/\1\s*>/gi, ' ').replace(/<!--[\s\S]*?-->/g, ' ').replace(/<[^>]*>/g, ' '));
 }
 
 export interface SpamExample { text: string; label: 'ham' | 'spam'; group: string; file: string }
@@ -35,14 +45,15 @@ export function spamGroupFiles(group: string, dir = spamCorpusDir()): string[] {
 export const isSpamHeldOut = (index: number): boolean => index % 5 === 4;
 
 /** The fixed split: every group's messages, texts cut to `chars` characters. */
-export function spamSplit(chars = 2000, dir = spamCorpusDir()): { train: SpamExample[]; heldOut: SpamExample[] } {
+export async function spamSplit(chars = 2000, dir = spamCorpusDir()): Promise<{ train: SpamExample[]; heldOut: SpamExample[] }> {
   const train: SpamExample[] = [];
   const heldOut: SpamExample[] = [];
   for (const [group, label] of Object.entries(SPAM_GROUPS)) {
-    spamGroupFiles(group, dir).forEach((file, i) => {
-      const text = emailText(readFileSync(join(dir, group, file), 'latin1'), chars);
+    const files = spamGroupFiles(group, dir);
+    for (const [i, file] of files.entries()) {
+      const text = await emailText(readFileSync(join(dir, group, file)), chars);
       (isSpamHeldOut(i) ? heldOut : train).push({ text, label, group, file });
-    });
+    }
   }
   return { train, heldOut };
 }

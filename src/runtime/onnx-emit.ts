@@ -4,7 +4,7 @@ import onnxProto from 'onnx-proto';
 import { fileRegionOf, type DType, type Tensor } from '../tensor.ts';
 import type { Graph } from '../graph/graph.ts';
 import type { Attrs, Node, Value } from '../graph/value.ts';
-import { getOp } from '../graph/ops/registry.ts';
+import { lowered, type Emitted } from './lowering.ts';
 
 const { onnx } = onnxProto;
 
@@ -77,24 +77,6 @@ function attribute(name: string, value: NonNullable<Attrs[string]>) {
     return FLOAT_ATTRS.has(name) || !Number.isInteger(value) ? { name, type: A.FLOAT, f: value } : { name, type: A.INT, i: value };
   }
   return { name, type: A.TENSOR, t: tensorProto(name, value) };
-}
-
-/** A node as emitted: its ONNX op, inputs and attributes (usually the node's own). */
-interface Emitted { opType: string; domain: string; inputs: (Value | null)[]; attrs: Attrs }
-
-/**
- * Linear layers on baked weights, MatMul(x, Transpose(W)), go out as FusedMatMul(x, W, transB): ONNX
- * Runtime then packs W as stored instead of constant-folding a transposed copy first (half the weight
- * memory at load, and a faster load). Float32 only (ONNX Runtime's FusedMatMul).
- */
-function lowered(n: Node, bakedWeights: boolean, isConstant: (v: Value) => boolean): Emitted {
-  const plain = { opType: getOp(n.type).onnxType ?? n.type, domain: n.domain, inputs: n.inputs, attrs: n.attrs };
-  // A product of constants stays as it is: ONNX Runtime folds it once at load (it does not fold contrib ops).
-  if (!bakedWeights || n.type !== 'MatMul' || n.inputs[0]?.dtype !== 'float32' || isConstant(n.inputs[0])) return plain;
-  const t = n.inputs[1]?.producer;
-  const w = t?.inputs[0];
-  if (t?.type !== 'Transpose' || (t.attrs.perm as number[] | undefined)?.join() !== '1,0' || !w || (w.kind !== 'param' && w.kind !== 'const')) return plain;
-  return { opType: 'FusedMatMul', domain: 'com.microsoft', inputs: [n.inputs[0]!, w], attrs: { transB: 1 } };
 }
 
 /** Everything the outputs depend on, in graph (hence topological) order. */
