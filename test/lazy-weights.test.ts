@@ -39,7 +39,7 @@ test('emitOnnx references on-disk weights by file name and keeps read ones inlin
   const changed = 'classifier.weight';
   (tensors.get(changed)!.data as Float32Array)[0] = 123; // read and changed: must go inline
   const mg = buildModelGraph(config, tensors);
-  const m = emitOnnx(mg.graph, { outputs: mg.outputs, referenceWeightFiles: true });
+  const m = emitOnnx(mg.graph, { outputs: mg.outputs, referenceWeightFiles: true, onnxRuntimeOps: true });
   assert.deepEqual(m.weightFiles, { 'model.safetensors': weightsFile });
   const proto = onnx.ModelProto.decode(m.model);
   const init = new Map(proto.graph!.initializer!.map((t) => [t.name!, t]));
@@ -59,10 +59,13 @@ test('emitOnnx references on-disk weights by file name and keeps read ones inlin
   // Only the constant relative-position products keep MatMul(table, Transpose(W)): ONNX Runtime folds them at load.
   const transposed = nodes.filter((n) => n.opType === 'Transpose' && init.has(n.input![0]!)).map((n) => n.input![0]!);
   assert.ok(transposed.length > 0 && transposed.every((w) => /\.(key|query)_proj\.weight$/.test(w)), transposed.join());
-  // Without referenceWeightFiles everything is inline.
+  // Without the options (as `deberta export` emits): everything inline, standard ONNX ops only.
   const plain = emitOnnx(mg.graph, { outputs: mg.outputs });
   assert.equal(plain.weightFiles, undefined);
   assert.ok(plain.model.length > m.model.length + 0.5 * statSync(weightsFile).size);
+  const plainProto = onnx.ModelProto.decode(plain.model);
+  assert.deepEqual(plainProto.graph!.node!.filter((n) => n.domain === 'com.microsoft').map((n) => n.opType), []);
+  assert.deepEqual(plainProto.opsetImport!.map((o) => o.domain), ['']);
 });
 
 test('a model whose weights stay in the file gives the outputs of one built from memory', async () => {

@@ -35,6 +35,11 @@ export interface EmitOptions {
    * reading them into JS and copying them into the protobuf.
    */
   referenceWeightFiles?: boolean;
+  /**
+   * Emit ONNX Runtime's contrib ops where they save memory or time (src/runtime/lowering.ts). Sessions do;
+   * `deberta export` does not, so exported models stay standard ONNX for any runtime.
+   */
+  onnxRuntimeOps?: boolean;
 }
 
 export interface EmittedModel {
@@ -108,7 +113,7 @@ export function emitOnnx(g: Graph, opts: EmitOptions): EmittedModel {
     }
     return c;
   };
-  const emittedOf = (n: Node) => { let e = emitted.get(n); if (!e) emitted.set(n, e = lowered(n, !paramsAsInputs, isConstant)); return e; };
+  const emittedOf = (n: Node) => { let e = emitted.get(n); if (!e) emitted.set(n, e = lowered(n, !paramsAsInputs && opts.onnxRuntimeOps === true, isConstant)); return e; };
   const { nodes, leaves } = reachable(outs.map(([, v]) => v), emittedOf);
   const names = new Map<Value, string>();
   const nameOf = (v: Value): string => {

@@ -29,10 +29,10 @@ export class Session {
     if (isNode) {
       // Weights still on disk go to ONNX Runtime straight from their files (no copy through JS), when
       // they share one folder and nothing else needs external data.
-      const model = emitOnnx(g, { referenceWeightFiles: true, ...emit });
+      const model = emitOnnx(g, { referenceWeightFiles: true, onnxRuntimeOps: true, ...emit });
       if (!model.weightFiles || (!model.externalData && weightFolder(model.weightFiles) !== undefined)) return Session.fromModel(model, opts);
     }
-    return Session.fromModel(emitOnnx(g, { ...emit, referenceWeightFiles: false }), opts);
+    return Session.fromModel(emitOnnx(g, { onnxRuntimeOps: true, ...emit, referenceWeightFiles: false }), opts);
   }
 
   static async fromModel(model: EmittedModel | Uint8Array | string, opts: SessionOptions = {}): Promise<Session> {
