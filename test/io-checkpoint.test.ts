@@ -4,6 +4,7 @@ import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadCheckpointTensors } from '../src/io/checkpoint.ts';
+import { loadModel } from '../src/models/auto.ts';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors.ts';
 import { readTorchCheckpoint } from '../src/io/torch-pickle.ts';
 import type { Tensor } from '../src/tensor.ts';
@@ -125,4 +126,22 @@ test('a folder without weights is an error naming it and the files looked for', 
       return true;
     });
   });
+});
+
+test('a sharded safetensors checkpoint runs through loadModel, its weights read by ONNX Runtime from both shards', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'io-checkpoint-'));
+  try {
+    const whole = readSafetensors(join(SEQCLS, 'model.safetensors')).tensors;
+    writeShards(dir, whole);
+    copyFileSync(join(SEQCLS, 'config.json'), join(dir, 'config.json'));
+    const ids = { data: BigInt64Array.from([1n, 7n, 30n, 12n, 2n]), dims: [1, 5] };
+    const sharded = await loadModel(dir, 'auto', { threads: 1 });
+    const single = await loadModel(SEQCLS, 'auto', { threads: 1 });
+    const [a, b] = [(await sharded({ inputIds: ids })).logits!, (await single({ inputIds: ids })).logits!];
+    assert.deepEqual(a.dims, [1, 3]);
+    assert.deepEqual(a.data, b.data);
+    await sharded.dispose(); await single.dispose();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
