@@ -4,24 +4,26 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readSafetensors } from '../src/io/safetensors.ts';
-import { loadModel, camel } from '../src/models/auto.ts';
-import { toFloat64 } from '../src/tensor.ts';
+import { loadModel, camel, type ModelInputs } from '../src/models/auto.ts';
+import { toFloat64, type Tensor } from '../src/tensor.ts';
 import { assertClose } from './helpers/compare.ts';
 
 const root = join(import.meta.dirname, 'fixtures', 'models');
+
+/** The model inputs a fixture's expected.safetensors records (`input.*`). */
+function fixtureInputs(tensors: Map<string, Tensor>): ModelInputs {
+  const input = (k: string) => tensors.get(`input.${k}`);
+  const ids = input('input_ids')!;
+  const other = (k: string) => input(k) && { data: input(k)!.data as BigInt64Array, dims: ids.dims };
+  return { inputIds: { data: ids.data as BigInt64Array, dims: ids.dims }, attentionMask: other('attention_mask'), tokenTypeIds: other('token_type_ids') };
+}
 
 for (const name of readdirSync(root).sort()) {
   test(`forward ${name} matches transformers (float64 reference)`, async () => {
     const dir = join(root, name);
     const { tensors } = readSafetensors(join(dir, 'expected.safetensors'));
     const model = await loadModel(dir, 'auto', { hiddenStates: true, attentions: true, threads: 1 });
-    const input = (k: string) => tensors.get(`input.${k}`);
-    const ids = input('input_ids')!;
-    const out = await model({
-      inputIds: { data: ids.data as BigInt64Array, dims: ids.dims },
-      attentionMask: input('attention_mask') && { data: input('attention_mask')!.data as BigInt64Array, dims: ids.dims },
-      tokenTypeIds: input('token_type_ids') && { data: input('token_type_ids')!.data as BigInt64Array, dims: ids.dims },
-    });
+    const out = await model(fixtureInputs(tensors));
     let compared = 0;
     for (const [key, ref] of tensors) {
       if (!key.startsWith('f64.') || key === 'f64.train_loss') continue;
@@ -43,13 +45,7 @@ for (const name of readdirSync(root).sort().filter((n) => /seqcls|-mc$/.test(n))
     const dir = join(root, name);
     const { tensors } = readSafetensors(join(dir, 'expected.safetensors'));
     const model = await loadModel(dir, 'auto', { threads: 1 });
-    const input = (k: string) => tensors.get(`input.${k}`);
-    const ids = input('input_ids')!;
-    const out = await model({
-      inputIds: { data: ids.data as BigInt64Array, dims: ids.dims },
-      attentionMask: input('attention_mask') && { data: input('attention_mask')!.data as BigInt64Array, dims: ids.dims },
-      tokenTypeIds: input('token_type_ids') && { data: input('token_type_ids')!.data as BigInt64Array, dims: ids.dims },
-    });
+    const out = await model(fixtureInputs(tensors));
     assert.deepEqual(Object.keys(out), ['logits']);
     const ref = tensors.get('f64.logits')!;
     assert.deepEqual(out.logits!.dims, ref.dims);

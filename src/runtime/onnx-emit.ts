@@ -53,6 +53,12 @@ export interface EmittedModel {
   outputNames: string[];
 }
 
+/** A file path's folder (with its trailing separator, or '' for a bare name) and file name; '/' or '\\'. */
+export function splitPath(path: string): { folder: string; name: string } {
+  const cut = Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\')) + 1;
+  return { folder: path.slice(0, cut), name: path.slice(cut) };
+}
+
 function bytesOf(t: Tensor): Uint8Array {
   return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
 }
@@ -171,7 +177,7 @@ export function emitOnnx(g: Graph, opts: EmitOptions): EmittedModel {
   const initializerProtos = initializers.map(({ name, t }) => {
     const region = opts.referenceWeightFiles ? fileRegionOf(t) : undefined;
     if (region) {
-      const where = region.path.slice(Math.max(region.path.lastIndexOf('/'), region.path.lastIndexOf('\\')) + 1);
+      const where = splitPath(region.path).name;
       weightFiles.set(region.path, where);
       return externalEntry(name, t, where, region.offset, region.length);
     }

@@ -2,7 +2,7 @@
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-common';
 import type { DType, Tensor, TypedArray } from '../tensor.ts';
 import type { Graph } from '../graph/graph.ts';
-import { emitOnnx, type EmitOptions, type EmittedModel } from './onnx-emit.ts';
+import { emitOnnx, splitPath, type EmitOptions, type EmittedModel } from './onnx-emit.ts';
 import { defaultThreads, getOrt, isNode, type Ort } from './ort.ts';
 
 export interface SessionOptions {
@@ -104,7 +104,7 @@ export class Session {
 
 /** The one folder all weight files lie in, or undefined. */
 function weightFolder(files: Record<string, string>): string | undefined {
-  const folders = new Set(Object.values(files).map((p) => p.slice(0, Math.max(p.lastIndexOf('/'), p.lastIndexOf('\\')) + 1) || '.'));
+  const folders = new Set(Object.values(files).map((p) => splitPath(p).folder || '.'));
   return folders.size === 1 ? [...folders][0] : undefined;
 }
 
