@@ -17,7 +17,7 @@ import { batchIndices } from '../train/data.ts';
 import { AdamW, applyUpdate, GradientAccumulator, learningRate, type ScheduleKind } from '../train/optim.ts';
 import { ProgressBar } from '../train/progress.ts';
 import { Rng } from '../train/random.ts';
-import { peakRss } from '../train/trainer.ts';
+import { peakRss, type RunControl } from '../train/trainer.ts';
 import { batchTokens, corpusFiles, maskedBatch, maskVocabulary, packCorpus, type CorpusFormat, type PackedCorpus } from './data.ts';
 import { checkMasking, MLM_MASKING, RTD_MASKING, type MaskingOptions, type MaskVocabulary } from './masking.ts';
 import {
@@ -29,7 +29,7 @@ import type { EmbeddingSharing } from './rtd.ts';
 /** The tokenizer our own models use until one is trained for them: SentencePiece unigram, 8001 ids, trained on Brown. */
 export const DEFAULT_TOKENIZER = fileURLToPath(new URL('../../test/fixtures/tokenizers/deberta-v3-unigram', import.meta.url));
 
-export interface PretrainOptions {
+export interface PretrainOptions extends RunControl {
   /** A DeBERTa config.json: the model (MLM) or the discriminator (RTD). */
   config: string;
   objective: Objective;
@@ -69,16 +69,8 @@ export interface PretrainOptions {
   temperature?: number;
   /** Evaluate every this many updates too (besides each epoch's end). */
   evalSteps?: number;
-  /** Also save OUT/last every this many updates. */
-  saveSteps?: number;
   /** Metric that picks OUT/best (default: accuracy for MLM, rtd_accuracy for RTD; loss and perplexity: lower is better). */
   metric?: string;
-  /** An OUT/last folder of an earlier run to continue. */
-  resume?: string;
-  signal?: AbortSignal;
-  onStep?: (info: { step: number; loss: number; lr: number; epoch: number }) => void;
-  progress?: boolean;
-  log?: (line: string) => void;
 }
 
 export interface PretrainResult {

@@ -25,7 +25,7 @@ import { gradientModelFromTensors } from './step.ts';
 
 export { evaluate, type EvalResult, type EvalSettings } from './evaluate.ts';
 
-export interface TrainOptions {
+export interface TrainOptions extends RunControl {
   /** Checkpoint folder to fine-tune (config.json + weights; its tokenizer unless `tokenizer` is given). */
   model: string;
   /** Default: the task of the model's head (config.json `architectures`). */
@@ -72,12 +72,16 @@ export interface TrainOptions {
    * better) for regression, f1 for token classification and QA).
    */
   metric?: string;
+  /** Longest answer, in tokens, question answering predicts. */
+  maxAnswerLength?: number;
+}
+
+/** How a training run (fine-tuning or pretraining) is resumed, saved, stopped, watched and logged. */
+export interface RunControl {
   /** A `last/` checkpoint folder of an earlier run to continue. */
   resume?: string;
   /** Also save `last/` every this many updates. */
   saveSteps?: number;
-  /** Longest answer, in tokens, question answering predicts. */
-  maxAnswerLength?: number;
   /** Stops training after the current update, saving `last/` first (Ctrl-C). */
   signal?: AbortSignal;
   /** Called after every optimizer update (e.g. to stop a run through `signal` at a given step). */
