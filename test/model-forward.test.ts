@@ -4,19 +4,12 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readSafetensors } from '../src/io/safetensors.ts';
-import { loadModel, camel, type ModelInputs } from '../src/models/auto.ts';
-import { toFloat64, type Tensor } from '../src/tensor.ts';
+import { loadModel, camel } from '../src/models/auto.ts';
+import { toFloat64 } from '../src/tensor.ts';
 import { assertClose } from './helpers/compare.ts';
+import { FIXTURE_MODELS, fixtureInputs } from './helpers/fixture-models.ts';
 
-const root = join(import.meta.dirname, 'fixtures', 'models');
-
-/** The model inputs a fixture's expected.safetensors records (`input.*`). */
-function fixtureInputs(tensors: Map<string, Tensor>): ModelInputs {
-  const input = (k: string) => tensors.get(`input.${k}`);
-  const ids = input('input_ids')!;
-  const other = (k: string) => input(k) && { data: input(k)!.data as BigInt64Array, dims: ids.dims };
-  return { inputIds: { data: ids.data as BigInt64Array, dims: ids.dims }, attentionMask: other('attention_mask'), tokenTypeIds: other('token_type_ids') };
-}
+const root = FIXTURE_MODELS;
 
 for (const name of readdirSync(root).sort()) {
   test(`forward ${name} matches transformers (float64 reference)`, async () => {

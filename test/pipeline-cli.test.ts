@@ -136,6 +136,7 @@ test('cli: errors name the flag, the input line or the missing default model', a
   await assert.rejects(run(['fill-mask', 'a [MASK]', '-m', M.mlm!, '-f', 'xml']), /--format: expected one of table, json, jsonl, got 'xml'/);
   await assert.rejects(run(['fill-mask', 'a [MASK]', '-m', M.mlm!, '--batch-size', '0']), /--batch-size: expected an integer >= 1, got '0'/);
   await assert.rejects(run(['ner', 'x', '-m', M.ner!, '-a', 'longest']), /--aggregation: expected one of none, simple, first, average, max/);
+  await assert.rejects(run(['fill-mask', 'a [MASK]', '-m', M.mlm!, '--device', 'cuda']), /--device: expected one of cpu, webgpu, got 'cuda'/);
   const bad = join(tempDir(), 'bad.jsonl');
   writeFileSync(bad, '{"text": "ok"}\n{oops\n');
   await assert.rejects(run(['embed', '-m', M.base!, '-i', bad]), /bad\.jsonl:2: invalid JSON/);

@@ -1,7 +1,7 @@
 // Builds a callable model from a config and weights in memory. No file system: browsers use it too.
 import { Graph } from '../graph/graph.ts';
 import { quantizeGraphForInference } from '../runtime/quantize.ts';
-import { Session } from '../runtime/session.ts';
+import { Session, type ExecutionProvider } from '../runtime/session.ts';
 import { toFloat32, type Tensor } from '../tensor.ts';
 import type { DebertaConfig } from './deberta/config.ts';
 import { buildDeberta, type BuildOptions, type DebertaGraph, type HeadKind } from './deberta/modeling.ts';
@@ -18,8 +18,8 @@ export type ModelOutputs = Record<string, OutputTensor>;
 export interface LoadOptions extends BuildOptions {
   /** Intra-op threads (default: all cores). */
   threads?: number;
-  /** ONNX Runtime execution providers (default ['cpu']; in browsers e.g. ['webgpu', 'wasm']). */
-  executionProviders?: string[];
+  /** ONNX Runtime execution providers (default ['cpu']; 'webgpu'; in browsers e.g. ['webgpu', 'wasm']). */
+  executionProviders?: ExecutionProvider[];
   /** 'int8': dynamic int8 quantisation of the matrix products with constant weights. */
   quantize?: 'int8';
 }

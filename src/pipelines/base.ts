@@ -5,9 +5,14 @@ import { headFromConfig, loadModel, type DebertaModel, type HeadKind, type Model
 import { readDebertaConfig } from '../models/deberta/config.ts';
 import { AutoTokenizer, type PreTrainedTokenizer } from '../tokenizers/index.ts';
 
+export type Device = 'cpu' | 'webgpu';
+export const DEVICES: readonly Device[] = ['cpu', 'webgpu'];
+
 export interface PipelineOptions {
   /** Intra-op threads of the ONNX Runtime session (default: all cores). */
   threads?: number;
+  /** Where the model runs: 'cpu' (default) or 'webgpu' (ONNX Runtime's WebGPU execution provider). */
+  device?: Device;
   /** Rows per model call (default 8). */
   batchSize?: number;
   /** Longest row in tokens, special tokens included (default: the tokenizer's limit, else the config's max_position_embeddings). */
@@ -74,7 +79,9 @@ export async function loadForTask(task: string, dir: string, head: HeadKind, opt
     throw new Error(`${task}: maxLength ${maxLength} exceeds the model's ${config.max_position_embeddings} absolute positions (max_position_embeddings)`);
   }
   // The relative-position tables cover 4096 tokens unless asked for more.
-  const model = await loadModel(dir, head, { threads: opts.threads, ...(maxLength > 4096 ? { maxLength } : {}) });
+  const device = opts.device ?? 'cpu';
+  if (!DEVICES.includes(device)) throw new Error(`${task}: unknown device '${device}' (use ${DEVICES.map((d) => `'${d}'`).join(' or ')})`);
+  const model = await loadModel(dir, head, { threads: opts.threads, executionProviders: [device], ...(maxLength > 4096 ? { maxLength } : {}) });
   return { task, dir, model, tokenizer, batchSize, maxLength };
 }
 

@@ -50,7 +50,8 @@ export async function pipeline(task: string, modelDir?: string | null, options: 
 
 export { TASKS, TASK_ALIASES, resolveTask, type Task, type TaskAlias } from './tasks.ts';
 export { DEFAULT_MODELS, MODELS_DIR, defaultModelDir } from './defaults.ts';
-export type { PipelineBase, PipelineOptions, RunOptions } from './base.ts';
+export type { PipelineBase, PipelineOptions, RunOptions, Device } from './base.ts';
+export { DEVICES } from './base.ts';
 export { fillMaskPipeline, type FillMaskPipeline, type FillMaskResult, type FillMaskOutput, type FillMaskCallOptions } from './fill-mask.ts';
 export {
   textClassificationPipeline, type TextClassificationPipeline, type TextClassificationInput, type ClassificationResult,

@@ -10,7 +10,22 @@ export interface SessionOptions {
   threads?: number;
   /** ONNX Runtime graph optimisation level; default 'all'. */
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
-  executionProviders?: string[];
+  /**
+   * ONNX Runtime execution providers, by name or with their options (default ['cpu']; e.g. 'webgpu',
+   * or { name: 'webgpu', validationMode: 'disabled' }).
+   */
+  executionProviders?: ExecutionProvider[];
+}
+
+export type ExecutionProvider = string | { readonly name: string; readonly [option: string]: unknown };
+
+/**
+ * ONNX Runtime's contrib ops (FusedMatMul and the like) only where every provider runs them: its CPU
+ * kernels (the 'cpu' provider, and 'wasm' in browsers). Other providers lack some and would send those
+ * nodes back to the CPU, with a copy either side; standard ONNX runs on all of them.
+ */
+export function cpuOnly(providers: readonly ExecutionProvider[] = ['cpu']): boolean {
+  return providers.every((p) => ['cpu', 'wasm'].includes(typeof p === 'string' ? p : p.name));
 }
 
 export function fromOrt(t: OrtTensor): Tensor {
@@ -26,13 +41,14 @@ export class Session {
   ) {}
 
   static async fromGraph(g: Graph, emit: EmitOptions, opts: SessionOptions = {}): Promise<Session> {
+    const onnxRuntimeOps = cpuOnly(opts.executionProviders);
     if (isNode) {
       // Weights still on disk go to ONNX Runtime straight from their files (no copy through JS), when
       // they share one folder and nothing else needs external data.
-      const model = emitOnnx(g, { referenceWeightFiles: true, onnxRuntimeOps: true, ...emit });
+      const model = emitOnnx(g, { referenceWeightFiles: true, onnxRuntimeOps, ...emit });
       if (!model.weightFiles || (!model.externalData && weightFolder(model.weightFiles) !== undefined)) return Session.fromModel(model, opts);
     }
-    return Session.fromModel(emitOnnx(g, { onnxRuntimeOps: true, ...emit, referenceWeightFiles: false }), opts);
+    return Session.fromModel(emitOnnx(g, { onnxRuntimeOps, ...emit, referenceWeightFiles: false }), opts);
   }
 
   static async fromModel(model: EmittedModel | Uint8Array | string, opts: SessionOptions = {}): Promise<Session> {
@@ -42,7 +58,7 @@ export class Session {
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: opts.optimization ?? 'all',
-      executionProviders: (opts.executionProviders ?? ['cpu']) as InferenceSession.ExecutionProviderConfig[],
+      executionProviders: (opts.executionProviders ?? ['cpu']).map(withDefaults) as InferenceSession.ExecutionProviderConfig[],
     };
     let session: InferenceSession;
     if (typeof model === 'string' || model instanceof Uint8Array) {
@@ -100,6 +116,16 @@ export class Session {
   }
 
   async release(): Promise<void> { await this.session.release(); }
+}
+
+/**
+ * WebGPU by name gets storageBufferCacheMode 'simple': the default ('bucket') pools only buffers up to a
+ * size, so the [B, heads, n, n] attention tensors (400 MB at 32 × 512) were made and freed on every run;
+ * on an H100 that made 32 × 512 take 2.79 s instead of 0.45 s (docs/perf.md). Node only (the option is
+ * onnxruntime-node's); options given as an object are passed as they are.
+ */
+function withDefaults(p: ExecutionProvider): ExecutionProvider {
+  return p === 'webgpu' && isNode ? { name: 'webgpu', storageBufferCacheMode: 'simple' } : p;
 }
 
 /** The one folder all weight files lie in, or undefined. */

@@ -3,7 +3,7 @@
 // chunks (so JSON Lines output streams and a progress bar can follow a file), and writes a table, JSON or
 // JSON Lines (one result per input, in input order). Without --model, the task's embedded model is used.
 import type { Command } from 'commander';
-import { pipeline, type AnyPipeline, type RunOptions, type Task } from '../../pipelines/index.ts';
+import { DEVICES, pipeline, type AnyPipeline, type RunOptions, type Task } from '../../pipelines/index.ts';
 import type { FillMaskOutput, FillMaskPipeline, FillMaskResult } from '../../pipelines/fill-mask.ts';
 import type { ClassificationResult, TextClassificationInput, TextClassificationPipeline, FunctionToApply } from '../../pipelines/text-classification.ts';
 import { parseLabels, type ZeroShotClassificationPipeline, type ZeroShotResult } from '../../pipelines/zero-shot.ts';
@@ -22,6 +22,7 @@ export interface CommonFlags {
   format?: string;
   batchSize?: string;
   threads?: string;
+  device?: string;
   maxLength?: string;
   progress?: boolean;
 }
@@ -51,7 +52,7 @@ export async function runTaskCommand<I, R>(spec: TaskSpec<I, R>, args: string[],
   if (spec.group) items = spec.group(items);
   if (items.length === 0) throw new Error(`no input: ${flags.input ?? 'stdin'} holds no non-blank line; give texts as arguments, --input FILE.jsonl, or lines on stdin`);
   const pipe = await pipeline(spec.task, flags.model ?? null, {
-    batchSize, threads: int(flags.threads, '--threads'), maxLength: int(flags.maxLength, '--max-length'), tokenizer: flags.tokenizer,
+    batchSize, threads: int(flags.threads, '--threads'), device: flags.device === undefined ? undefined : oneOf(flags.device, DEVICES, '--device'), maxLength: int(flags.maxLength, '--max-length'), tokenizer: flags.tokenizer,
   });
   try {
     const whole = spec.group !== undefined;
@@ -83,6 +84,7 @@ function common(cmd: Command): Command {
     .option('-f, --format <fmt>', `output: ${FORMATS.join(' | ')} (default: table on a terminal, else jsonl)`)
     .option('--batch-size <n>', 'rows per model call', '8')
     .option('--threads <n>', 'intra-op threads (default: all cores)')
+    .option('--device <name>', 'cpu or webgpu (ONNX Runtime\'s WebGPU provider)', 'cpu')
     .option('--max-length <n>', 'longest row in tokens (default: the tokenizer\'s limit)')
     .option('--no-progress', 'no progress bar while reading --input');
 }

@@ -1,0 +1,151 @@
+// `npm run bench:gpu`: this project and the peer graph (what transformers.js runs) on a GPU through ONNX
+// Runtime's WebGPU execution provider, same weights and inputs, interleaved, medians; this project on the
+// CPU provider too, as the reference the GPU outputs are checked against. The PyTorch figures measured on
+// the lent H100 machine (bench/peers/pytorch_ort_timings_h100_machine.json) are printed beside, for the
+// shapes they cover. docs/perf.md records the results; bench/gpu-device.sh runs this on the GPU machine.
+//
+//   npm run bench:gpu -- [--ep webgpu] [--shape v3-base] [--cases 1x128,32x128,32x512] [--runs N | --target-ms MS]
+//                        [--threads T (the CPU side; default all cores)] [--save FILE] [--no-cpu] [--tuned-peer]
+import { availableParallelism, cpus } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import * as ort from 'onnxruntime-node';
+import { createModel, type DebertaModel } from '../src/models/auto.ts';
+import { forwardFlops } from './flops.ts';
+import { makeInputs } from './inputs.ts';
+import { loadPeer, peerWeights, relMaxDiff, PEERS_DIR, SHAPES, type ShapeName } from './peer-weights.ts';
+import { interleaved, timeMs, type Timing } from './stats.ts';
+
+const started = Date.now();
+const { values: args } = parseArgs({
+  options: {
+    ep: { type: 'string', default: 'webgpu' },
+    shape: { type: 'string', default: 'v3-base' },
+    cases: { type: 'string', default: '1x128,32x128,32x512' },
+    runs: { type: 'string' },
+    'target-ms': { type: 'string', default: '15000' },
+    threads: { type: 'string' },
+    save: { type: 'string' },
+    'no-cpu': { type: 'boolean', default: false },
+    'tuned-peer': { type: 'boolean', default: false },
+  },
+});
+const shape = args.shape!.replace(/-shape$/, '') as ShapeName;
+if (!SHAPES.includes(shape)) throw new Error(`--shape: unknown shape '${args.shape}' (known: ${SHAPES.join(', ')})`);
+const cases = args.cases!.split(',').map((c) => {
+  const [b, n] = c.split('x').map(Number);
+  if (!Number.isInteger(b) || !Number.isInteger(n) || b! < 1 || n! < 2) throw new Error(`--cases: '${c}' is not BxN (e.g. 32x128)`);
+  return [b!, n!] as const;
+});
+const ep = args.ep!;
+const threads = args.threads ? Number(args.threads) : availableParallelism();
+const withCpu = !args['no-cpu'];
+/** The peer as transformers.js runs it (the provider's defaults) and, with --tuned-peer, with our buffer setting too. */
+const tunedPeer = args['tuned-peer']!;
+const log = (msg: string) => process.stderr.write(`[${((Date.now() - started) / 1e3).toFixed(0).padStart(4)} s] ${msg}\n`);
+
+/** PyTorch on the H100 machine, seconds per forward pass, by `torch-h100-fp32.v3-base-shape.b32.s128`-style keys. */
+const torchTimes = (JSON.parse(readFileSync(join(PEERS_DIR, 'pytorch_ort_timings_h100_machine.json'), 'utf8')) as { times_s: Record<string, number> }).times_s;
+const torchMs = (kind: 'fp32' | 'bf16', b: number, n: number) => {
+  const s = torchTimes[`torch-h100-${kind}.${shape}-shape.b${b}.s${n}`];
+  return s === undefined ? undefined : s * 1e3;
+};
+
+interface GpuCase {
+  batch: number; seq: number; gflop: number;
+  ours?: Timing; peer?: Timing; peerTuned?: Timing; oursCpu?: Timing;
+  /** Logits, max |a − b| / max(1, max |b|): ours on the GPU against ours on the CPU, and the peer on the GPU against ours on the CPU. */
+  oursDiff?: number; peerDiff?: number;
+  torchFp32Ms?: number; torchBf16Ms?: number;
+  error?: string;
+}
+const result = {
+  date: new Date().toISOString(),
+  command: `npm run bench:gpu --${process.argv.slice(2).map((a) => ` ${a}`).join('')}`,
+  machine: { nproc: availableParallelism(), cpu: cpus()[0]?.model ?? '?', node: process.version, onnxruntime: ort.env.versions.common },
+  ep, shape, threads,
+  load: {} as Record<string, number>,
+  cases: [] as GpuCase[],
+};
+const save = () => { if (args.save) writeFileSync(args.save, `${JSON.stringify(result, null, 1)}\n`); };
+
+const peer = loadPeer(shape);
+const weights = peerWeights(peer);
+log(`${shape}: weights ready; ${ep} sessions...`);
+const open = async (name: string, make: () => Promise<unknown>) => { result.load[name] = await timeMs(make); log(`${name} loaded in ${(result.load[name]! / 1e3).toFixed(2)} s`); };
+let ours!: DebertaModel;
+let oursCpu: DebertaModel | undefined;
+let peerGpu!: ort.InferenceSession;
+let peerTunedGpu: ort.InferenceSession | undefined;
+await open('ours', async () => { ours = await createModel(peer.config, weights, 'sequence-classification', { executionProviders: [ep] }); });
+await open('peer', async () => {
+  peerGpu = await ort.InferenceSession.create(peer.onnxPath, { executionProviders: [ep as 'webgpu'], graphOptimizationLevel: 'all', logSeverityLevel: 3 });
+});
+if (tunedPeer) {
+  await open('peerTuned', async () => {
+    peerTunedGpu = await ort.InferenceSession.create(peer.onnxPath, {
+      executionProviders: [{ name: ep, storageBufferCacheMode: 'simple' } as never], graphOptimizationLevel: 'all', logSeverityLevel: 3,
+    });
+  });
+}
+if (withCpu) await open('oursCpu', async () => { oursCpu = await createModel(peer.config, weights, 'sequence-classification', { threads }); });
+save();
+
+for (const [batch, n] of cases) {
+  const c: GpuCase = { batch, seq: n, gflop: forwardFlops(peer.config, batch, n) / 1e9, torchFp32Ms: torchMs('fp32', batch, n), torchBf16Ms: torchMs('bf16', batch, n) };
+  result.cases.push(c);
+  try {
+    const { ids, mask, dims } = makeInputs(peer.config.vocab_size, batch, n);
+    const feeds = { inputIds: { data: ids, dims }, attentionMask: { data: mask, dims } };
+    const runOurs = () => ours(feeds);
+    const runCpu = () => oursCpu!(feeds);
+    const peerFeeds = () => ({ input_ids: new ort.Tensor('int64', ids, dims), attention_mask: new ort.Tensor('int64', mask, dims) });
+    const runPeer = () => peerGpu.run(peerFeeds());
+    const runPeerTuned = () => peerTunedGpu!.run(peerFeeds());
+    // The check run is also the first warm-up (shader compilation happens here).
+    let a!: Float32Array, b!: Float32Array, ref: Float32Array | undefined;
+    let roundMsHint = await timeMs(async () => { a = (await runOurs()).logits!.data; });
+    roundMsHint += await timeMs(async () => { b = (await runPeer()).logits!.data as Float32Array; });
+    if (oursCpu) roundMsHint += await timeMs(async () => { ref = (await runCpu()).logits!.data; });
+    c.oursDiff = relMaxDiff(a, ref ?? b);
+    c.peerDiff = ref ? relMaxDiff(b, ref) : undefined;
+    log(`${batch} × ${n}: check round ${(roundMsHint / 1e3).toFixed(1)} s; ours vs CPU ${c.oursDiff.toExponential(1)}, peer vs CPU ${c.peerDiff?.toExponential(1)}`);
+    if (peerTunedGpu) roundMsHint += await timeMs(runPeerTuned);
+    // The GPU sides interleaved; the CPU side timed apart, after: its spinning worker threads would slow the
+    // GPU sides' host work (21 vs 47 ms at 1 × 128 on the H100 machine).
+    const contenders: Record<string, () => Promise<unknown>> = { ours: runOurs, peer: runPeer };
+    if (peerTunedGpu) contenders.peerTuned = runPeerTuned;
+    const runs = args.runs ? Number(args.runs) : undefined;
+    const timing = { runs, targetMs: Number(args['target-ms']), minRuns: 3, maxRuns: 20 };
+    const t = await interleaved(contenders, { ...timing, warmup: roundMsHint > 5_000 ? 0 : 1, roundMsHint });
+    const cpu = oursCpu ? (await interleaved({ oursCpu: runCpu }, { ...timing, warmup: 0, roundMsHint })).oursCpu : undefined;
+    Object.assign(c, { ours: t.ours, peer: t.peer, peerTuned: t.peerTuned, oursCpu: cpu });
+    log(`${batch} × ${n}: ours ${ms(t.ours!.medianMs)}, peer ${ms(t.peer!.medianMs)}${t.peerTuned ? `, peer tuned ${ms(t.peerTuned.medianMs)}` : ''}${cpu ? `, ours on CPU ${ms(cpu.medianMs)}` : ''}`);
+  } catch (e) {
+    c.error = (e as Error).message;
+    log(`${batch} × ${n}: ${c.error}`);
+  }
+  save();
+}
+
+function ms(x: number | undefined): string {
+  return x === undefined ? '–' : x >= 1000 ? `${(x / 1e3).toFixed(2)} s` : `${x.toFixed(1)} ms`;
+}
+const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? '–' : (a / b).toFixed(2));
+const lines = [
+  `${shape}, ${ep} (ONNX Runtime ${result.machine.onnxruntime}); CPU side ${threads} threads on ${result.machine.cpu}`,
+  `load: ours ${ms(result.load.ours)}, peer ${ms(result.load.peer)}`,
+  '| batch | ours | peer | ours/peer | peer, tuned | ours, CPU | PyTorch fp32 | PyTorch bf16 | ours/PyTorch fp32 | ours GFLOP/s | logits vs CPU (ours, peer) |',
+  '|---|---|---|---|---|---|---|---|---|---|---|',
+  ...result.cases.map((c) => c.error ? `| ${c.batch} × ${c.seq} | failed: ${c.error} |`
+    : `| ${c.batch} × ${c.seq} | ${ms(c.ours?.medianMs)} | ${ms(c.peer?.medianMs)} | ${ratio(c.ours?.medianMs, c.peer?.medianMs)} | ${ms(c.peerTuned?.medianMs)} | ${ms(c.oursCpu?.medianMs)} `
+      + `| ${ms(c.torchFp32Ms)} | ${ms(c.torchBf16Ms)} | ${ratio(c.ours?.medianMs, c.torchFp32Ms)} | ${c.ours ? (c.gflop / (c.ours.medianMs / 1e3)).toFixed(0) : '–'} `
+      + `| ${c.oursDiff?.toExponential(1)}, ${c.peerDiff?.toExponential(1) ?? '–'} |`),
+];
+process.stdout.write(`${lines.join('\n')}\n`);
+save();
+await ours.dispose();
+await oursCpu?.dispose();
+await peerGpu.release();
+await peerTunedGpu?.release();
