@@ -5,6 +5,7 @@
 // shapes they cover. docs/perf.md records the results; bench/gpu-device.sh runs this on the GPU machine.
 //
 //   npm run bench:gpu -- [--ep webgpu] [--shape v3-base] [--cases 1x128,32x128,32x512] [--runs N | --target-ms MS]
+//                        [--settle-ms MS (idle before each timed run, default 100, as in bench/run.ts)]
 //                        [--threads T (the CPU side; default all cores)] [--save FILE] [--no-cpu] [--tuned-peer]
 import { availableParallelism, cpus } from 'node:os';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -25,6 +26,7 @@ const { values: args } = parseArgs({
     cases: { type: 'string', default: '1x128,32x128,32x512' },
     runs: { type: 'string' },
     'target-ms': { type: 'string', default: '15000' },
+    'settle-ms': { type: 'string', default: '100' },
     threads: { type: 'string' },
     save: { type: 'string' },
     'no-cpu': { type: 'boolean', default: false },
@@ -117,7 +119,7 @@ for (const [batch, n] of cases) {
     const contenders: Record<string, () => Promise<unknown>> = { ours: runOurs, peer: runPeer };
     if (peerTunedGpu) contenders.peerTuned = runPeerTuned;
     const runs = args.runs ? Number(args.runs) : undefined;
-    const timing = { runs, targetMs: Number(args['target-ms']), minRuns: 3, maxRuns: 20 };
+    const timing = { runs, targetMs: Number(args['target-ms']), minRuns: 3, maxRuns: 20, settleMs: Number(args['settle-ms']) };
     const t = await interleaved(contenders, { ...timing, warmup: roundMsHint > 5_000 ? 0 : 1, roundMsHint });
     const cpu = oursCpu ? (await interleaved({ oursCpu: runCpu }, { ...timing, warmup: 0, roundMsHint })).oursCpu : undefined;
     Object.assign(c, { ours: t.ours, peer: t.peer, peerTuned: t.peerTuned, oursCpu: cpu });

@@ -2,7 +2,7 @@
 // ours loads a checkpoint folder (config.json + model.safetensors) with loadModel; the peer creates its
 // onnxruntime session from model.onnx (+ model.onnx_data). Each child then runs once and reports its peak RSS.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,12 +18,29 @@ interface ChildReport { loadMs: number; baseRssMiB: number; peakRssMiB: number }
 export interface SideLoad { load: Timing; baseRssMiB: number; peakRssMiB: number }
 export interface LoadResult { reps: number; batch: number; seq: number; ours: SideLoad; peer: SideLoad; checkpointMiB: number }
 
-/** A temporary checkpoint folder holding the peer's weights in this project's format. */
-export function writeCheckpoint(peer: Peer, weights: Map<string, Tensor>): { dir: string; remove: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), `deberta-bench-${peer.shape}-`));
-  writeFileSync(join(dir, 'config.json'), JSON.stringify(peer.configJson, null, 2));
-  writeSafetensors(join(dir, 'model.safetensors'), weights);
-  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+/**
+ * Both sides' files, copied the same way into one temporary folder: ours (config.json + model.safetensors,
+ * the peer's weights in this project's format) and the peer's model.onnx + model.onnx_data. Both load
+ * from files made alike because how a file was written shows in the peak RSS of a process that maps it
+ * (the page cache's folio sizes): ours from the freshly written file 541–546 MiB, from a copy 522–534;
+ * the peer from its regenerated file 528–536 MiB, from a copy 541–546 (docs/perf.md).
+ */
+export function stageFiles(peer: Peer, weights: Map<string, Tensor>): { oursDir: string; peerOnnx: string; checkpointBytes: number; remove: () => void } {
+  const root = mkdtempSync(join(tmpdir(), `deberta-bench-${peer.shape}-`));
+  const written = join(root, 'written');
+  const oursDir = join(root, 'ours');
+  const peerDir = join(root, 'peer');
+  mkdirSync(written);
+  writeFileSync(join(written, 'config.json'), JSON.stringify(peer.configJson, null, 2));
+  writeSafetensors(join(written, 'model.safetensors'), weights);
+  cpSync(written, oursDir, { recursive: true });
+  rmSync(written, { recursive: true });
+  mkdirSync(peerDir);
+  for (const f of ['model.onnx', 'model.onnx_data']) cpSync(join(peer.dir, f), join(peerDir, f));
+  return {
+    oursDir, peerOnnx: join(peerDir, 'model.onnx'), checkpointBytes: statSync(join(oursDir, 'model.safetensors')).size,
+    remove: () => rmSync(root, { recursive: true, force: true }),
+  };
 }
 
 function child(script: string, args: string[]): Promise<ChildReport> {
@@ -43,14 +60,15 @@ function child(script: string, args: string[]): Promise<ChildReport> {
 }
 
 /** `reps` fresh processes per side, interleaved; medians. */
-export async function measureLoad(peer: Peer, checkpointDir: string, checkpointBytes: number,
+export async function measureLoad(files: { oursDir: string; peerOnnx: string; checkpointBytes: number },
   opts: { threads: number; reps: number; batch: number; seq: number }): Promise<LoadResult> {
+  const { oursDir: checkpointDir, peerOnnx, checkpointBytes } = files;
   const args = (path: string) => [path, String(opts.threads), String(opts.batch), String(opts.seq)];
   const ours: ChildReport[] = [];
   const theirs: ChildReport[] = [];
   for (let r = 0; r < opts.reps; r++) {
     const runOurs = async () => { ours.push(await child('child-ours.ts', args(checkpointDir))); };
-    const runPeer = async () => { theirs.push(await child('child-peer.ts', args(peer.onnxPath))); };
+    const runPeer = async () => { theirs.push(await child('child-peer.ts', args(peerOnnx))); };
     if (r % 2) { await runPeer(); await runOurs(); } else { await runOurs(); await runPeer(); }
   }
   const side = (xs: ChildReport[]): SideLoad => ({

@@ -22,6 +22,8 @@ export interface BenchResult {
   command: string;
   machine: { nproc: number; cpu: string; node: string; onnxruntime: string; loadavgStart: number[]; loadavgEnd?: number[] };
   threads: number;
+  /** Idle ms before each timed run (absent in runs saved before it existed: back to back). */
+  settleMs?: number;
   /** The best of the rates measured at the start and the end of the run. */
   matmul: { start: MatmulRate[]; end?: MatmulRate[]; gflops: number };
   shapes: ShapeResult[];
@@ -57,7 +59,7 @@ export function formatReport(r: BenchResult, markdown = false): string {
   const out: string[] = [];
   const rate = r.matmul.gflops;
   out.push(`deberta-ts benchmark — ${r.date}`);
-  out.push(`${r.machine.cpu}, ${r.machine.nproc} cores; node ${r.machine.node}, onnxruntime-node ${r.machine.onnxruntime}; ${r.threads} threads`);
+  out.push(`${r.machine.cpu}, ${r.machine.nproc} cores; node ${r.machine.node}, onnxruntime-node ${r.machine.onnxruntime}; ${r.threads} threads; ${r.settleMs ? `${r.settleMs} ms idle before each timed run` : 'runs back to back'}`);
   out.push(`load average ${r.machine.loadavgStart.map((x) => x.toFixed(2)).join(' ')} at start${r.machine.loadavgEnd ? `, ${r.machine.loadavgEnd.map((x) => x.toFixed(2)).join(' ')} at end` : ''}`);
   const rates = (xs: MatmulRate[]) => xs.map((x) => `${x.m}×${x.k}×${x.n} ${x.gflops.toFixed(0)}`).join(', ');
   out.push(`float32 matmul rate (onnxruntime, ${r.threads} threads, best): ${rate.toFixed(1)} GFLOP/s — start ${rates(r.matmul.start)}${r.matmul.end ? `; end ${rates(r.matmul.end)}` : ''}`);

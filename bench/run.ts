@@ -3,6 +3,7 @@
 //
 //   npm run bench -- [--quick] [--json] [--shapes v3-xsmall,v3-base] [--runs N] [--threads T] [--batches 1x128,8x128]
 //                    [--save FILE (the JSON, besides the table)] [--markdown (Markdown tables)]
+//                    [--settle-ms MS (idle before each timed run, default 100; 0: back to back)]
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,7 +13,7 @@ import { brownSentences } from './corpus.ts';
 import { measureEndToEnd } from './end-to-end.ts';
 import { machineMatmulRates } from './flops.ts';
 import { checkProbe, openSides, runCase } from './inference.ts';
-import { measureLoad, writeCheckpoint } from './load-memory.ts';
+import { measureLoad, stageFiles } from './load-memory.ts';
 import { loadPeer, SHAPES, type Peer, type ShapeName } from './peer-weights.ts';
 import { formatReport, type BenchResult, type ShapeResult } from './report.ts';
 import { measureTokenization, ourTokenizer, tjsEncode } from './tokenization.ts';
@@ -30,6 +31,7 @@ const { values: args } = parseArgs({
     batches: { type: 'string' },
     save: { type: 'string' },
     markdown: { type: 'boolean', default: false },
+    'settle-ms': { type: 'string', default: '100' },
   },
 });
 
@@ -40,7 +42,8 @@ const shapes = (args.shapes ?? (quick ? 'v3-xsmall' : SHAPES.join(','))).split('
 for (const s of shapes) if (!SHAPES.includes(s)) throw new Error(`--shapes: unknown shape '${s}' (known: ${SHAPES.join(', ')})`);
 const batches = (args.batches ?? '1x128,8x128,8x512').split(',').map((b) => b.split('x').map(Number) as [number, number]);
 /** Without --runs: enough rounds for about targetMs of timed work per case, at least 3 (quick) or 5, after the check run (+1 warm-up). */
-const timing = { warmup: quick ? 0 : 1, runs, targetMs: quick ? 2_000 : 12_000, minRuns: quick ? 3 : 5 };
+const settleMs = Number(args['settle-ms']);
+const timing = { warmup: quick ? 0 : 1, runs, targetMs: quick ? 2_000 : 12_000, minRuns: quick ? 3 : 5, settleMs };
 const log = (msg: string) => process.stderr.write(`[${((Date.now() - started) / 1e3).toFixed(0).padStart(3)} s] ${msg}\n`);
 
 // transformers.js needs a Hub-style folder per shape; made once, removed at the end.
@@ -58,6 +61,7 @@ const result: BenchResult = {
   command: `npm run bench --${process.argv.slice(2).map((a) => ` ${a}`).join('')}`,
   machine: { nproc: availableParallelism(), cpu: cpus()[0]?.model ?? '?', node: process.version, onnxruntime: ort.env.versions.common, loadavgStart: loadavg() },
   threads,
+  settleMs,
   matmul: { start: await machineMatmulRates(threads), gflops: 0 },
   shapes: [],
 };
@@ -84,11 +88,11 @@ for (const shape of shapes) {
 
   log(`${shape}: load time and peak memory (child processes)`);
   const { weights } = sides;
-  const ck = writeCheckpoint(peer, weights);
-  checkpoints.add(ck.remove);
+  const staged = stageFiles(peer, weights);
+  checkpoints.add(staged.remove);
   try {
-    sr.load = await measureLoad(peer, ck.dir, statSync(join(ck.dir, 'model.safetensors')).size, { threads, reps: quick ? 1 : 3, batch: 1, seq: 128 });
-  } finally { ck.remove(); checkpoints.delete(ck.remove); }
+    sr.load = await measureLoad(staged, { threads, reps: quick ? 1 : 5, batch: 1, seq: 128 });
+  } finally { staged.remove(); checkpoints.delete(staged.remove); }
   if (shape === 'v3-xsmall') {
     log(`${shape}: training step`);
     result.training = await measureTrainingStep(peer.config, weights, { ...timing, threads, batch: 8, seq: 128 });

@@ -33,7 +33,17 @@ export async function timeMs(fn: () => Promise<unknown> | unknown): Promise<numb
   return performance.now() - t0;
 }
 
-export interface TimingOptions { warmup: number; runs?: number; targetMs?: number; minRuns?: number; maxRuns?: number }
+export interface TimingOptions {
+  warmup: number; runs?: number; targetMs?: number; minRuns?: number; maxRuns?: number;
+  /**
+   * Idle time before each run, untimed. Each ONNX Runtime session has its own thread pool, whose workers
+   * spin for a while after a run; without a pause they take a core from whichever session runs next
+   * (v3-base 1 × 128: 99 ms alone, 140 ms right after the other session; docs/perf.md).
+   */
+  settleMs?: number;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Runs the contenders in turn (a, b, a, b …; the first of each round alternates), after `warmup` rounds.
@@ -48,14 +58,19 @@ export async function interleaved(
   const samples: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
   const cpu: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
   let roundMs = opts.roundMsHint ?? 0;
+  const settle = opts.settleMs ?? 0;
   for (let w = 0; w < opts.warmup; w++) {
     roundMs = 0;
-    for (const n of names) roundMs += await timeMs(contenders[n]!);
+    for (const n of names) {
+      if (settle) await sleep(settle);
+      roundMs += await timeMs(contenders[n]!);
+    }
   }
   const runs = opts.runs ?? Math.max(opts.minRuns ?? 3, Math.min(opts.maxRuns ?? 20, Math.ceil((opts.targetMs ?? 10_000) / Math.max(roundMs, 1))));
   for (let r = 0; r < runs; r++) {
     const order = r % 2 ? [...names].reverse() : names;
     for (const n of order) {
+      if (settle) await sleep(settle);
       const c0 = process.cpuUsage();
       samples[n]!.push(await timeMs(contenders[n]!));
       const c = process.cpuUsage(c0);
