@@ -13,6 +13,8 @@ export interface ShapeResult {
   /** createModel from weights in memory / InferenceSession.create, in the bench process (first time). */
   createMs: { ours: number; peer: number };
   cases: CaseResult[];
+  /** `quantize: 'int8'` against the peer's float32, at 8 × 128 (issue 8's int8 target). */
+  int8?: CaseResult;
   endToEnd?: EndToEndResult;
   load?: LoadResult;
 }
@@ -35,6 +37,7 @@ export interface BenchResult {
 /** The lead's targets (issue 8), for the v3-base shape. */
 const TIME_TARGETS: Record<string, number> = { '1x128': 0.85, '8x128': 0.85, '8x512': 0.9 };
 const EQUAL_WITHIN = 1e-4;
+const INT8_TARGET = 0.45;
 
 const ms = (x: number) => (x >= 1000 ? `${(x / 1000).toFixed(2)} s` : `${x.toFixed(x < 10 ? 2 : 1)} ms`);
 const pad = (s: string, n: number) => s.padEnd(n);
@@ -69,13 +72,14 @@ export function formatReport(r: BenchResult, markdown = false): string {
   out.push(' per-round ratios; cpu ratio: of the median process CPU times; diff = max|ours − peer| / max(1, max|peer|) on the logits)');
   const rows: string[][] = [];
   for (const s of r.shapes) {
-    for (const c of s.cases) {
+    for (const [label, c] of [...s.cases.map((c) => [s.shape, c] as const), ...(s.int8 ? [[`${s.shape} int8`, s.int8] as const] : [])]) {
       const cpuRatio = c.ours.cpuMedianMs && c.peer.cpuMedianMs ? (c.ours.cpuMedianMs / c.peer.cpuMedianMs).toFixed(3) : '';
-      rows.push([s.shape, `${c.batch}×${c.seq}`, String(c.ours.runs), ms(c.ours.medianMs), ms(c.peer.medianMs), c.ratio.toFixed(3), c.pairedRatio?.toFixed(3) ?? '', cpuRatio,
+      rows.push([label, `${c.batch}×${c.seq}`, String(c.ours.runs), ms(c.ours.medianMs), ms(c.peer.medianMs), c.ratio.toFixed(3), c.pairedRatio?.toFixed(3) ?? '', cpuRatio,
         c.gflop.toFixed(1), `${c.oursGflops.toFixed(0)} (${pct(c.oursGflops / rate)})`, `${c.peerGflops.toFixed(0)} (${pct(c.peerGflops / rate)})`, c.maxDiff.toExponential(1)]);
     }
   }
   out.push(table(['shape', 'batch', 'runs', 'ours', 'peer', 'ratio', 'paired', 'cpu ratio', 'GFLOP', 'ours GFLOP/s (of matmul)', 'peer GFLOP/s', 'diff'], rows));
+  if (r.shapes.some((s) => s.int8)) out.push('(int8: ours with quantize: \'int8\' against the peer in float32; diff is the quantisation error)');
   out.push(`peer vs manifest probe: ${r.shapes.map((s) => `${s.shape} ${s.probeDiff.toExponential(1)}`).join(', ')}`);
   out.push('');
 
@@ -135,6 +139,7 @@ function targets(r: BenchResult): [boolean | undefined, string][] {
     if (goal) res.push([c.ratio <= goal, `${c.batch}×${c.seq}: ours/peer ${c.ratio.toFixed(3)} ≤ ${goal}`]);
     res.push([c.maxDiff <= EQUAL_WITHIN, `${c.batch}×${c.seq}: outputs within ${EQUAL_WITHIN} (${c.maxDiff.toExponential(1)})`]);
   }
+  if (base.int8) res.push([base.int8.ratio <= INT8_TARGET, `int8 ${base.int8.batch}×${base.int8.seq}: ours int8 / peer float32 ${base.int8.ratio.toFixed(3)} ≤ ${INT8_TARGET}`]);
   if (base.load) {
     const l = base.load;
     res.push([l.ours.load.medianMs <= l.peer.load.medianMs, `load time ${ms(l.ours.load.medianMs)} ≤ peer ${ms(l.peer.load.medianMs)}`]);

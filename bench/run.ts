@@ -3,7 +3,7 @@
 //
 //   npm run bench -- [--quick] [--json] [--shapes v3-xsmall,v3-base] [--runs N] [--threads T] [--batches 1x128,8x128]
 //                    [--save FILE (the JSON, besides the table)] [--markdown (Markdown tables)]
-//                    [--settle-ms MS (idle before each timed run, default 100; 0: back to back)]
+//                    [--settle-ms MS (idle before each timed run, default 100; 0: back to back)] [--no-int8]
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import { brownSentences } from './corpus.ts';
 import { measureEndToEnd } from './end-to-end.ts';
 import { machineMatmulRates } from './flops.ts';
 import { checkProbe, openSides, runCase } from './inference.ts';
+import { createModel } from '../src/models/auto.ts';
 import { measureLoad, stageFiles } from './load-memory.ts';
 import { loadPeer, SHAPES, type Peer, type ShapeName } from './peer-weights.ts';
 import { formatReport, type BenchResult, type ShapeResult } from './report.ts';
@@ -32,6 +33,7 @@ const { values: args } = parseArgs({
     save: { type: 'string' },
     markdown: { type: 'boolean', default: false },
     'settle-ms': { type: 'string', default: '100' },
+    'no-int8': { type: 'boolean', default: false },
   },
 });
 
@@ -80,6 +82,12 @@ for (const shape of shapes) {
   for (const [b, n] of batches) {
     log(`${shape}: ${b}×${n}`);
     sr.cases.push(await runCase(peer, sides, b, n, timing));
+  }
+  if (!args['no-int8']) {
+    log(`${shape}: int8 8×128`);
+    const int8 = await createModel(peer.config, sides.weights, 'sequence-classification', { threads, quantize: 'int8' });
+    sr.int8 = await runCase(peer, { ...sides, ours: int8 }, 8, 128, timing);
+    await int8.dispose();
   }
   log(`${shape}: transformers.js end to end`);
   sr.endToEnd = await measureEndToEnd(tjsFolderFor(peer), tokenizer, sides.ours, sides.peer, oursEncode, [longText], { threads, seq: 128, ...timing });
