@@ -2,7 +2,7 @@
 // batched into one model run give what the pipeline gives when called directly; and `deberta serve` as a
 // process: it answers, and on SIGTERM finishes the request in flight before it exits.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -111,5 +111,11 @@ describe('deberta serve (process)', () => {
     } finally {
       child.kill('SIGKILL');
     }
+  });
+
+  it('names a --device it does not know, before loading anything', () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--model', `cls=${CLS}`, '--device', 'cuda'], { encoding: 'utf8' });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /--device: expected one of cpu, webgpu, got 'cuda'/);
   });
 });

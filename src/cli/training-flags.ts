@@ -1,5 +1,6 @@
-// What `deberta train` and `deberta pretrain` share: flag parsers, the AdamW / schedule flags (with each
-// command's own defaults) and Ctrl-C handling that saves a resumable checkpoint before exiting.
+// What `deberta train` and `deberta pretrain` share: flag parsers (`oneOf` serves the task and serve
+// commands too), the AdamW / schedule flags (with each command's own defaults) and Ctrl-C handling that
+// saves a resumable checkpoint before exiting.
 import type { Command } from 'commander';
 
 export function num(value: string, flag: string, min = -Infinity): number {

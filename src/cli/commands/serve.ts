@@ -7,6 +7,8 @@ import { createServer, DEFAULTS } from '../../server/app.ts';
 import { loadServedModel, parseModelSpec } from '../../server/pipeline-runner.ts';
 import type { ServedModel } from '../../server/types.ts';
 import { parseIntFlag } from './init.ts';
+import { oneOf } from '../training-flags.ts';
+import { DEVICES } from '../../pipelines/index.ts';
 
 /** The demo site `npm run build:browser` writes; served when --static is not given and it exists. */
 const BUILT_DEMO = fileURLToPath(new URL('../../../dist/browser/', import.meta.url));
@@ -25,6 +27,7 @@ interface ServeOptions {
   bodyLimit: string;
   static?: string | false;
   threads?: string;
+  device: string;
   shutdownTimeoutMs: string;
   logLevel: string;
 }
@@ -49,6 +52,7 @@ export function register(program: Command): void {
     .option('--static <dir>', 'serve this folder at / (the browser demo); default: the built demo (dist/browser) when present')
     .option('--no-static', 'serve no static files')
     .option('--threads <n>', 'intra-op threads per model (default: all cores)')
+    .option('--device <name>', 'cpu or webgpu (ONNX Runtime\'s WebGPU provider)', 'cpu')
     .option('--shutdown-timeout-ms <ms>', 'on SIGTERM, exit anyway after this long', '30000')
     .option('--log-level <level>', 'fatal, error, warn, info, debug or silent', 'info')
     .action(async (opts: ServeOptions) => serve(opts));
@@ -58,6 +62,7 @@ async function serve(opts: ServeOptions): Promise<void> {
   const int = (v: string, flag: string, min: number) => parseIntFlag(v, flag, min);
   const maxBatch = int(opts.maxBatch, '--max-batch', 1);
   const threads = opts.threads === undefined ? undefined : int(opts.threads, '--threads', 1);
+  const device = oneOf(opts.device, DEVICES, '--device');
   const staticDir = opts.static === false ? undefined : opts.static ?? (existsSync(`${BUILT_DEMO}index.html`) ? BUILT_DEMO : undefined);
   const say = (line: string) => process.stderr.write(`deberta serve: ${line}\n`);
 
@@ -66,7 +71,7 @@ async function serve(opts: ServeOptions): Promise<void> {
     const spec = parseModelSpec(value);
     const t0 = performance.now();
     // One pipeline call per micro-batch: let it run the whole batch as one model call.
-    models.push(await loadServedModel(spec, { batchSize: maxBatch, threads }));
+    models.push(await loadServedModel(spec, { batchSize: maxBatch, threads, device }));
     say(`loaded ${spec.name} (${models.at(-1)!.runners.map((r) => r.task).join(', ')}) from ${spec.dir} in ${Math.round(performance.now() - t0)} ms`);
   }
 

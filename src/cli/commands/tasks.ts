@@ -14,6 +14,7 @@ import type { RerankPipeline, RerankResult } from '../../pipelines/rerank.ts';
 import { FORMATS, ItemProgress, defaultFormat, fmt, optionalField, processIO, readItems, renderTable, textField,
   type OutputFormat, type RawItem, type TaskIO } from '../task-io.ts';
 import { parseIntFlag } from './init.ts';
+import { oneOf } from '../training-flags.ts';
 
 export interface CommonFlags {
   model?: string;
@@ -37,10 +38,6 @@ interface TaskSpec<I, R> {
   table(items: I[], results: R[]): string;
 }
 
-function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {
-  if (!(allowed as readonly string[]).includes(value)) throw new Error(`${flag}: expected one of ${allowed.join(', ')}, got '${value}'`);
-  return value as T;
-}
 const int = (v: string | undefined, flag: string, min = 1) => (v === undefined ? undefined : parseIntFlag(v, flag, min));
 
 /** Reads the items, loads the pipeline, runs it and writes the results. Exported for tests (`io` replaces the process streams). */
