@@ -58,6 +58,8 @@ export class Session {
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: opts.optimization ?? 'all',
+      // Errors only: ONNX Runtime warns about every GPU session that leaves its shape ops on the CPU, as it should.
+      logSeverityLevel: 3,
       executionProviders: (opts.executionProviders ?? ['cpu']).map(withDefaults) as InferenceSession.ExecutionProviderConfig[],
     };
     let session: InferenceSession;
