@@ -43,9 +43,9 @@ const runs = args.runs ? Number(args.runs) : undefined;
 const shapes = (args.shapes ?? (quick ? 'v3-xsmall' : SHAPES.join(','))).split(',').map((s) => (s.startsWith('v3-') ? s : `v3-${s}`).replace(/-shape$/, '')) as ShapeName[];
 for (const s of shapes) if (!SHAPES.includes(s)) throw new Error(`--shapes: unknown shape '${s}' (known: ${SHAPES.join(', ')})`);
 const batches = (args.batches ?? '1x128,8x128,8x512').split(',').map((b) => b.split('x').map(Number) as [number, number]);
-/** Without --runs: enough rounds for about targetMs of timed work per case, at least 3 (quick) or 5, after the check run (+1 warm-up). */
+/** Without --runs: enough rounds for about targetMs of timed work per case, at least 3 (quick) or 7, after the check run (+1 warm-up). */
 const settleMs = Number(args['settle-ms']);
-const timing = { warmup: quick ? 0 : 1, runs, targetMs: quick ? 2_000 : 12_000, minRuns: quick ? 3 : 5, settleMs };
+const timing = { warmup: quick ? 0 : 1, runs, targetMs: quick ? 2_000 : 20_000, minRuns: quick ? 3 : 7, settleMs };
 const log = (msg: string) => process.stderr.write(`[${((Date.now() - started) / 1e3).toFixed(0).padStart(3)} s] ${msg}\n`);
 
 // transformers.js needs a Hub-style folder per shape; made once, removed at the end.
