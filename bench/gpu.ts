@@ -16,6 +16,7 @@ import { createModel, type DebertaModel } from '../src/models/auto.ts';
 import { forwardFlops } from './flops.ts';
 import { makeInputs } from './inputs.ts';
 import { loadPeer, peerWeights, relMaxDiff, PEERS_DIR, SHAPES, type ShapeName } from './peer-weights.ts';
+import { ms as formatMs } from './report.ts';
 import { interleaved, timeMs, type Timing } from './stats.ts';
 
 const started = Date.now();
@@ -45,6 +46,7 @@ const threads = args.threads ? Number(args.threads) : availableParallelism();
 const withCpu = !args['no-cpu'];
 /** The peer as transformers.js runs it (the provider's defaults) and, with --tuned-peer, with our buffer setting too. */
 const tunedPeer = args['tuned-peer']!;
+const ms = (x: number | undefined) => (x === undefined ? '–' : formatMs(x));
 const log = (msg: string) => process.stderr.write(`[${((Date.now() - started) / 1e3).toFixed(0).padStart(4)} s] ${msg}\n`);
 
 /** PyTorch on the H100 machine, seconds per forward pass, by `torch-h100-fp32.v3-base-shape.b32.s128`-style keys. */
@@ -131,9 +133,6 @@ for (const [batch, n] of cases) {
   save();
 }
 
-function ms(x: number | undefined): string {
-  return x === undefined ? '–' : x >= 1000 ? `${(x / 1e3).toFixed(2)} s` : `${x.toFixed(1)} ms`;
-}
 const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? '–' : (a / b).toFixed(2));
 const lines = [
   `${shape}, ${ep} (ONNX Runtime ${result.machine.onnxruntime}); CPU side ${threads} threads on ${result.machine.cpu}`,

@@ -39,7 +39,8 @@ const TIME_TARGETS: Record<string, number> = { '1x128': 0.85, '8x128': 0.85, '8x
 const EQUAL_WITHIN = 1e-4;
 const INT8_TARGET = 0.45;
 
-const ms = (x: number) => (x >= 1000 ? `${(x / 1000).toFixed(2)} s` : `${x.toFixed(x < 10 ? 2 : 1)} ms`);
+/** A duration for the tables: seconds from 1 s up, else milliseconds. */
+export const ms = (x: number) => (x >= 1000 ? `${(x / 1000).toFixed(2)} s` : `${x.toFixed(x < 10 ? 2 : 1)} ms`);
 const pad = (s: string, n: number) => s.padEnd(n);
 const lpad = (s: string, n: number) => s.padStart(n);
 const pct = (x: number) => `${(100 * x).toFixed(0)}%`;

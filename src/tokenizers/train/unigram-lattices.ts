@@ -120,7 +120,11 @@ export class Lattices {
     return obj;
   }
 
-  /** Forward-backward on probabilities for sequence w; returns log Z. */
+  /**
+   * Forward-backward on probabilities for sequence w; returns log Z. `expectLog` is the same recursion in
+   * log space; the two stay separate loops on purpose: a shared one through add/multiply callbacks would
+   * put a call in the innermost loop of the trainer's hottest code.
+   */
   private expectLinear(w: number, L: number, f: number, prob: Float64Array, unkProb: number, expected: Float64Array): number {
     const { start, len, piece, alpha, beta } = this;
     const e0 = this.wOff[w]!;
