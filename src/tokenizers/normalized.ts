@@ -203,44 +203,196 @@ export class NormalizedString {
     return b.build(this.origin);
   }
 
-  /** Unicode normalisation (NFC, NFD, NFKC, NFKD) with per-cluster alignment. */
+  /**
+   * Unicode normalisation (NFC, NFD, NFKC, NFKD) aligned as `tokenizers` aligns it (see `normalizeAligned`):
+   * each output character takes the alignment of the input character it is laid over, counting input
+   * characters in order; characters a composition absorbs vanish with their alignment.
+   */
   unicodeNormalize(form: 'NFC' | 'NFD' | 'NFKC' | 'NFKD'): NormalizedString {
     const t = this.text;
     if (t.normalize(form) === t) return this;
-    // Normalise cluster by cluster (a base character with its combining marks, or a Hangul syllable
-    // sequence) and align the output characters of a cluster one for one with its input characters:
-    // extra outputs are insertions, missing ones removals.
     const b = new Builder(t.length);
-    CLUSTER_RE.lastIndex = 0;
-    let m: RegExpExecArray | null;
-    while ((m = CLUSTER_RE.exec(t))) {
-      const start = m.index;
-      const chunk = m[0];
-      const out = chunk.normalize(form);
-      if (out === chunk) {
-        b.copy(this, start, start + chunk.length);
+    // ASCII characters are starters that neither decompose nor compose with what precedes them, so the
+    // text falls into independent segments: an ASCII character (which may take marks) and the non-ASCII
+    // run after it. Pure ASCII runs are copied as they are.
+    let copied = 0;
+    let i = 0;
+    const n = t.length;
+    while (i < n) {
+      if (t.charCodeAt(i) < 0x80) {
+        i++;
         continue;
       }
-      const inChars = Array.from(chunk);
-      const outChars = Array.from(out);
-      let pos = start;
-      let lastS = this.start(start);
-      let lastE = this.end(start);
-      for (let j = 0; j < outChars.length; j++) {
-        if (j < inChars.length) {
-          lastS = this.start(pos);
-          lastE = this.end(pos);
-          pos += inChars[j]!.length;
-        }
-        b.push(outChars[j]!, lastS, lastE);
-      }
+      const segStart = i > copied && t.charCodeAt(i - 1) < 0x80 ? i - 1 : i;
+      let j = i + 1;
+      while (j < n && t.charCodeAt(j) >= 0x80) j++;
+      b.copy(this, copied, segStart);
+      const seg = t.slice(segStart, j);
+      if (seg.normalize(form) === seg) b.copy(this, segStart, j);
+      else normalizeAligned(this, segStart, seg, form, b);
+      copied = i = j;
     }
+    b.copy(this, copied, n);
     return b.build(this.origin);
   }
 }
 
-// A base character with the marks that follow it, or a run of conjoining Hangul jamo.
-const CLUSTER_RE = /[\u1100-\u115f]+[\u1160-\u11a7]*[\u11a8-\u11ff]*|[\uac00-\ud7a3][\u1160-\u11ff]*|[^\p{M}][\p{M}]*|[\p{M}]+/gsu;
+// --- Unicode normalisation with `tokenizers`' alignments -------------------------------------------------
+// `tokenizers` normalises with the `unicode-normalization-alignments` crate, which tags every output
+// character with a change: each input character is decomposed (its first character tagged 0, the others +1,
+// insertions), runs of combining marks are sorted by combining class (stably, tags travelling with their
+// characters), and for the composed forms a starter and the marks it absorbs become one character tagged
+// (sum of their tags) - (number absorbed). The tags are then read positionally (`transform`): a character
+// tagged 0 or -k takes the alignment of the next input character and consumes it and k more, a character
+// tagged +1 the alignment of the input character before. This reimplements that sequence; the character
+// properties it needs come from `String.prototype.normalize` (cached per character or pair).
+
+const starterCache = new Map<number, boolean>();
+const sameClassCache = new Map<number, boolean>();
+const composeCache = new Map<number, number>();
+
+/** Canonical combining class 0, for a character already in decomposed form. */
+function isStarter(cp: number): boolean {
+  let r = starterCache.get(cp);
+  if (r === undefined) {
+    const c = String.fromCodePoint(cp);
+    // U+0345 has the highest class (240), U+0334 the lowest (1): a mark of any class swaps with one of them
+    // under canonical ordering; a starter with neither.
+    r = `a\u0345${c}`.normalize('NFD') === `a\u0345${c}` && `a${c}\u0334`.normalize('NFD') === `a${c}\u0334`;
+    starterCache.set(cp, r);
+  }
+  return r;
+}
+
+/** Whether two marks (non-starters) have the same combining class: canonical ordering swaps neither way. */
+function sameClass(a: number, b: number): boolean {
+  const key = a * 0x110000 + b;
+  let r = sameClassCache.get(key);
+  if (r === undefined) {
+    const x = String.fromCodePoint(a);
+    const y = String.fromCodePoint(b);
+    r = `a${x}${y}`.normalize('NFD') === `a${x}${y}` && `a${y}${x}`.normalize('NFD') === `a${y}${x}`;
+    sameClassCache.set(key, r);
+  }
+  return r;
+}
+
+/** The primary composite of a starter and the character after it, or -1. */
+function compose(a: number, b: number): number {
+  const key = a * 0x110000 + b;
+  let r = composeCache.get(key);
+  if (r === undefined) {
+    const c = String.fromCodePoint(a, b).normalize('NFC');
+    const cp = c.codePointAt(0)!;
+    r = c.length === (cp > 0xffff ? 2 : 1) ? cp : -1;
+    composeCache.set(key, r);
+  }
+  return r;
+}
+
+/** Normalises `seg` (= `src.text` from `start`) into `b` with `tokenizers`' alignments. */
+function normalizeAligned(src: NormalizedString, start: number, seg: string, form: 'NFC' | 'NFD' | 'NFKC' | 'NFKD', b: Builder): void {
+  const decomposeForm = form === 'NFC' || form === 'NFD' ? 'NFD' : 'NFKD';
+  // Decomposed characters with their tags, in input order; then in canonical order (the k-th occurrence of
+  // a character in the canonically ordered text is its k-th occurrence before sorting: the sort is stable).
+  const tagsByChar = new Map<number, number[]>();
+  for (const ch of seg) {
+    let first = true;
+    for (const d of ch.normalize(decomposeForm)) {
+      const cp = d.codePointAt(0)!;
+      let list = tagsByChar.get(cp);
+      if (!list) tagsByChar.set(cp, (list = []));
+      list.push(first ? 0 : 1);
+      first = false;
+    }
+  }
+  const used = new Map<number, number>();
+  const cps: number[] = [];
+  const tags: number[] = [];
+  for (const d of seg.normalize(decomposeForm)) {
+    const cp = d.codePointAt(0)!;
+    const k = used.get(cp) ?? 0;
+    used.set(cp, k + 1);
+    cps.push(cp);
+    tags.push(tagsByChar.get(cp)![k]!);
+  }
+  let outCps = cps;
+  let outTags = tags;
+  if (form === 'NFC' || form === 'NFKC') {
+    outCps = [];
+    outTags = [];
+    let composee = -1;
+    let composeeTag = 0;
+    // Marks after the composee that it did not absorb, waiting to be written after it.
+    const bufCps: number[] = [];
+    const bufTags: number[] = [];
+    const flush = (): void => {
+      if (composee >= 0) {
+        outCps.push(composee);
+        outTags.push(composeeTag);
+      }
+      for (let k = 0; k < bufCps.length; k++) {
+        outCps.push(bufCps[k]!);
+        outTags.push(bufTags[k]!);
+      }
+      bufCps.length = 0;
+      bufTags.length = 0;
+    };
+    for (let k = 0; k < cps.length; k++) {
+      const ch = cps[k]!;
+      const tag = tags[k]!;
+      const starter = isStarter(ch);
+      if (composee < 0) {
+        if (starter) {
+          composee = ch;
+          composeeTag = tag;
+        } else {
+          outCps.push(ch);
+          outTags.push(tag);
+        }
+        continue;
+      }
+      // A mark is blocked from the composee by a buffered mark of the same class (the buffer is sorted);
+      // a starter by any buffered mark.
+      const blocked = bufCps.length > 0 && (starter || sameClass(bufCps[bufCps.length - 1]!, ch));
+      if (!blocked) {
+        const r = compose(composee, ch);
+        if (r >= 0) {
+          composee = r;
+          composeeTag += tag - 1;
+          continue;
+        }
+      }
+      if (starter) {
+        flush();
+        composee = ch;
+        composeeTag = tag;
+      } else {
+        bufCps.push(ch);
+        bufTags.push(tag);
+      }
+    }
+    flush();
+  }
+  // Read the tags positionally over the segment's input characters.
+  let pos = start;
+  const end = start + seg.length;
+  let prev = start - 1;
+  for (let k = 0; k < outCps.length; k++) {
+    const c = String.fromCodePoint(outCps[k]!);
+    const tag = outTags[k]!;
+    if (tag > 0) {
+      if (prev >= 0) b.push(c, src.start(prev), src.end(prev));
+      else b.push(c, 0, 0);
+      continue;
+    }
+    if (pos >= end) throw new Error('NormalizedString.unicodeNormalize: alignment ran past the input');
+    b.push(c, src.start(pos), src.end(pos));
+    pos += charLen(src.text, pos);
+    for (let r = 0; r < -tag && pos < end; r++) pos += charLen(src.text, pos);
+    prev = pos - 1;
+  }
+}
 
 export function charLen(t: string, i: number): number {
   const c = t.charCodeAt(i);
