@@ -54,7 +54,8 @@ describe('server: 400 schema errors', () => {
   const cases: [string, unknown, string][] = [
     ['unknown property', { inputs: ['x'], input: ['y'] }, "body has unknown property 'input'"],
     ['inputs absent', { input: ['x'] }, "body must have required property 'inputs'"],
-    ['inputs not an array', { inputs: 'x' }, 'body.inputs must be array'],
+    ['inputs neither an input nor an array', { inputs: 5 }, 'body.inputs must be a string or an object {"text": string, "text_pair"?: string}'],
+    ['a single input of the wrong shape', { inputs: { text: 'x', pair: 'y' } }, 'body.inputs must be a string or an object {"text": string, "text_pair"?: string}'],
     ['inputs empty', { inputs: [] }, 'body.inputs must NOT have fewer than 1 items'],
     ['item of the wrong type', { inputs: ['ok', 5] }, 'body.inputs[1] must be a string or an object {"text": string, "text_pair"?: string}'],
     ['object item without text', { inputs: [{ text_pair: 'x' }] }, 'body.inputs[0] must be a string or an object {"text": string, "text_pair"?: string}'],

@@ -1,13 +1,19 @@
-// The HTTP JSON API on fastify: `POST /v1/<task>`, `GET /v1/models`, `GET /health`, `GET /metrics`,
-// and optionally a static folder (the browser demo). `createServer` returns the app without listening.
+// The HTTP JSON API on fastify: `POST /v1/<task>` (and its aliases), `GET /v1/models`, `GET /health`,
+// `GET /ready`, `GET /metrics`, `GET /openapi.json` with a docs page at `/docs`, and optionally a static
+// folder (the browser demo). `createServer` returns the app without listening; `shutdown(app)` is the
+// graceful stop `deberta serve` runs on SIGTERM.
 import { existsSync, statSync } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
+import { Server as NetServer } from 'node:net';
 import { resolve } from 'node:path';
 import fastifyStatic from '@fastify/static';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import { TASK_ALIASES } from '../pipelines/tasks.ts';
 import { bearerAuth } from './auth.ts';
 import { CONTENT_TYPE, Gauge, serverMetrics, type ServerMetrics } from './metrics.ts';
-import { Lock, MicroBatcher, QueueFullError, TimeoutError } from './queue.ts';
+import { ClientGoneError, MicroBatcher, QueueFullError, Slots, TimeoutError } from './queue.ts';
 import { formatSchemaErrors } from './schema-errors.ts';
 import { bodySchema, TASKS, type TaskSpec } from './tasks.ts';
 import { HttpError, type ServedModel, type TaskRunner } from './types.ts';
@@ -32,6 +38,11 @@ export interface ServerOptions {
   bodyLimit?: number;
   /** A folder served at / (index.html), e.g. the browser demo. */
   staticDir?: string;
+  /**
+   * On shutdown, after the last request in flight is answered, how long connections stay open so that a
+   * request arriving on a kept-alive one gets 503 + `Connection: close` rather than a closed socket (ms).
+   */
+  shutdownGraceMs?: number;
   logger?: FastifyServerOptions['logger'];
 }
 
@@ -43,11 +54,13 @@ export const DEFAULTS = {
   maxItems: 64,
   maxTextLength: 10_000,
   bodyLimit: 1024 * 1024,
+  shutdownGraceMs: 500,
 } as const;
 
 interface RequestBody {
   model?: string;
-  inputs: unknown[];
+  /** One input, or an array of them. */
+  inputs: unknown;
   options?: Record<string, unknown>;
 }
 
@@ -60,11 +73,30 @@ interface Queue {
 
 type Options = ServerOptions & { -readonly [K in keyof typeof DEFAULTS]: number };
 
+/** What shutdown() needs of a server createServer made. */
+interface ServerState {
+  closing: boolean;
+  /** Requests received and not yet answered. */
+  inFlight: number;
+  /** Called whenever inFlight drops. */
+  onIdle: (() => void)[];
+  graceMs: number;
+}
+
+const STATES = new WeakMap<FastifyInstance, ServerState>();
+
+/** Every task name and alias a URL may use, with the task it stands for. */
+const TASK_NAMES: Record<string, string> = {
+  ...Object.fromEntries(Object.keys(TASKS).map((t) => [t, t])),
+  ...TASK_ALIASES,
+};
+
 export function createServer(options: ServerOptions): FastifyInstance {
   const o: Options = { ...DEFAULTS, ...definedOnly(options), models: options.models };
   checkModels(o.models);
   const metrics = serverMetrics();
   const queues = buildQueues(o, metrics);
+  const state: ServerState = { closing: false, inFlight: 0, onIdle: [], graceMs: o.shutdownGraceMs };
   const app = Fastify({
     logger: o.logger ?? false,
     bodyLimit: o.bodyLimit,
@@ -74,7 +106,20 @@ export function createServer(options: ServerOptions): FastifyInstance {
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false, verbose: true } },
     schemaErrorFormatter: formatSchemaErrors,
   });
+  STATES.set(app, state);
 
+  // Before anything else: a server shutting down answers new requests 503 and closes their connection.
+  app.addHook('onRequest', async (request, reply) => {
+    state.inFlight++;
+    reply.raw.once('close', () => {
+      state.inFlight--;
+      for (const f of state.onIdle.splice(0)) f();
+    });
+    if (state.closing) {
+      reply.header('connection', 'close');
+      throw new HttpError(503, 'server is shutting down; retry on another replica');
+    }
+  });
   if (o.token) app.addHook('onRequest', bearerAuth(o.token));
   app.setErrorHandler((err: FastifyError | HttpError, request, reply) => {
     let status = err.statusCode ?? 500;
@@ -85,7 +130,24 @@ export function createServer(options: ServerOptions): FastifyInstance {
     if (err instanceof HttpError) reply.headers(err.headers);
     return reply.code(status).send({ statusCode: status, error: STATUS_CODES[status], message });
   });
+
+  // Method and path of every route, for 405 answers with `Allow`.
+  const allowed = new Map<string, Set<string>>();
+  app.addHook('onRoute', (route) => {
+    if (route.url.includes('*') || route.url.includes(':')) return;
+    const methods = allowed.get(route.url) ?? new Set<string>();
+    for (const m of [route.method].flat()) methods.add(m);
+    allowed.set(route.url, methods);
+  });
   app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0]!;
+    const methods = allowed.get(path) ?? (path.startsWith('/v1/') && path.split('/').length === 3 && path !== '/v1/models' ? new Set(['POST']) : undefined);
+    if (methods && !methods.has(request.method)) {
+      const allow = [...methods].sort().join(', ');
+      return reply.code(405).header('allow', allow).send({
+        statusCode: 405, error: 'Method Not Allowed', message: `${request.method} is not allowed on ${path}; use ${allow}`,
+      });
+    }
     return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no route ${request.method} ${request.url}` });
   });
   app.addHook('onResponse', async (request, reply) => {
@@ -97,55 +159,98 @@ export function createServer(options: ServerOptions): FastifyInstance {
   });
   addGauges(metrics, queues);
 
+  app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'deberta-ts server', description: 'DeBERTa pipelines over HTTP (docs/server.md)', version: '1' },
+      ...(o.token ? { components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } } } : {}),
+    },
+  });
+  app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+
   const served = [...new Set(queues.map((q) => q.task))];
   const auth = { auth: true };
+  const security = o.token ? [{ bearer: [] }] : undefined;
+  const modelList = () => o.models.map((m) => ({ name: m.name, tasks: m.runners.map((r) => r.task), ...(m.concurrency ? { workers: m.concurrency } : {}) }));
 
-  app.get('/health', async () => ({
-    status: 'ok',
-    models: o.models.map((m) => ({ name: m.name, tasks: m.runners.map((r) => r.task) })),
-    queued: queues.reduce((n, q) => n + q.batcher.queuedItems, 0),
-  }));
+  app.register(async (api) => {
+    api.get('/health', { schema: { summary: 'Liveness: the process answers (503 once shutdown has begun)', tags: ['probes'] } }, async () => ({
+      status: 'ok',
+      models: o.models.map((m) => ({ name: m.name, tasks: m.runners.map((r) => r.task) })),
+      queued: queues.reduce((n, q) => n + q.batcher.queuedItems, 0),
+    }));
 
-  app.get('/metrics', { config: auth }, async (_request, reply) => {
-    return reply.type(CONTENT_TYPE).send(metrics.registry.render());
-  });
-
-  app.get('/v1/models', { config: auth }, async () => ({
-    models: o.models.map((m) => ({ name: m.name, tasks: m.runners.map((r) => r.task) })),
-    limits: { maxItems: o.maxItems, maxTextLength: o.maxTextLength, bodyLimit: o.bodyLimit, maxBatch: o.maxBatch, timeoutMs: o.timeoutMs },
-  }));
-
-  for (const task of served) {
-    const spec = TASKS[task]!;
-    app.post<{ Body: RequestBody }>(`/v1/${task}`, { config: auth, schema: { body: bodySchema(spec) } }, async (request) => {
-      const { inputs, options: taskOptions } = request.body;
-      const queue = pickQueue(queues, task, request.body.model);
-      checkLimits(o, spec, inputs, taskOptions);
-      try {
-        queue.runner.validate?.(inputs, taskOptions);
-      } catch (err) {
-        throw new HttpError(422, (err as Error).message);
-      }
-      const labels = { model: queue.model.name, task };
-      try {
-        const results = await queue.batcher.submit(inputs, taskOptions, o.timeoutMs);
-        return { model: queue.model.name, task, results };
-      } catch (err) {
-        if (err instanceof QueueFullError) metrics.rejected.inc(labels);
-        else if (err instanceof TimeoutError) metrics.timeouts.inc(labels);
-        else if (!(err instanceof HttpError)) {
-          request.log.error({ err }, 'inference failed');
-          throw new HttpError(500, `inference failed: ${(err as Error).message}`);
-        }
-        throw err;
-      }
+    api.get('/ready', { schema: { summary: 'Readiness: every model loaded and its workers up', tags: ['probes'] } }, async (_request, reply) => {
+      const notReady = o.models.filter((m) => m.ready && !m.ready()).map((m) => m.name);
+      const ready = notReady.length === 0 && !state.closing;
+      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', models: modelList(), ...(notReady.length ? { waiting: notReady } : {}) });
     });
-  }
-  app.post('/v1/:task', { config: auth }, async (request) => {
-    const { task } = request.params as { task: string };
-    const what = TASKS[task] ? `no model here serves '${task}'` : `unknown task '${task}'`;
-    throw new HttpError(404, `${what}: this server serves ${served.join(', ')}`);
+
+    api.get('/metrics', { config: auth, schema: { summary: 'Prometheus metrics (text format 0.0.4)', tags: ['probes'], security } }, async (_request, reply) => {
+      return reply.type(CONTENT_TYPE).send(metrics.registry.render());
+    });
+
+    api.get('/v1/models', { config: auth, schema: { summary: 'Models, their tasks and the request limits', tags: ['inference'], security } }, async () => ({
+      models: modelList(),
+      limits: { maxItems: o.maxItems, maxTextLength: o.maxTextLength, bodyLimit: o.bodyLimit, maxBatch: o.maxBatch, timeoutMs: o.timeoutMs },
+    }));
+
+    for (const [name, task] of Object.entries(TASK_NAMES)) {
+      if (!served.includes(task)) continue;
+      const spec = TASKS[task]!;
+      const alias = name !== task;
+      api.post<{ Body: RequestBody }>(`/v1/${name}`, {
+        config: auth,
+        // An early 503 when the queue is full: the body is not even read.
+        onRequest: async (_request, reply) => earlyBusy(queues, task, reply, metrics),
+        schema: {
+          summary: alias ? `${task} (alias)` : `Run ${task}`, tags: ['inference'], security, body: bodySchema(spec),
+          ...(alias ? { hide: true } : {}),
+        },
+      }, async (request, reply) => infer(request, reply, task, spec));
+    }
+    api.post('/v1/:task', { config: auth, schema: { hide: true } }, async (request) => {
+      const { task } = request.params as { task: string };
+      const what = TASK_NAMES[task] ? `no model here serves '${task}'` : `unknown task '${task}'`;
+      throw new HttpError(404, `${what}: this server serves ${served.join(', ')}`);
+    });
+    api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   });
+
+  async function infer(request: FastifyRequest<{ Body: RequestBody }>, reply: FastifyReply, task: string, spec: TaskSpec) {
+    const { options: taskOptions } = request.body;
+    const inputs = Array.isArray(request.body.inputs) ? request.body.inputs : [request.body.inputs];
+    const queue = pickQueue(queues, task, request.body.model);
+    checkLimits(o, spec, inputs, taskOptions);
+    try {
+      queue.runner.validate?.(inputs, taskOptions);
+    } catch (err) {
+      throw err instanceof HttpError ? err : new HttpError(422, (err as Error).message);
+    }
+    // A client that has gone takes its work out of the queue.
+    const gone = new AbortController();
+    const onClose = () => {
+      if (!reply.raw.writableFinished) gone.abort();
+    };
+    if (request.raw.socket?.destroyed) gone.abort();
+    else reply.raw.once('close', onClose);
+    const labels = { model: queue.model.name, task };
+    try {
+      const results = await queue.batcher.submit(inputs, taskOptions, o.timeoutMs, gone.signal);
+      return { model: queue.model.name, task, results };
+    } catch (err) {
+      if (err instanceof QueueFullError) metrics.rejected.inc(labels);
+      else if (err instanceof TimeoutError) metrics.timeouts.inc(labels);
+      else if (err instanceof ClientGoneError) metrics.cancelled.inc(labels);
+      else if (!(err instanceof HttpError)) {
+        request.log.error({ err }, 'inference failed');
+        throw new HttpError(500, `inference failed: ${(err as Error).message}`);
+      } else if (err.statusCode >= 500) request.log.warn({ message: err.message }, 'an input failed');
+      throw err;
+    } finally {
+      reply.raw.off('close', onClose);
+    }
+  }
 
   if (o.staticDir) {
     const root = resolve(o.staticDir);
@@ -167,7 +272,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
     closing = true;
   });
   app.addHook('onSend', async (_request, reply, payload) => {
-    if (closing) reply.header('connection', 'close');
+    if (closing || state.closing) reply.header('connection', 'close');
     return payload;
   });
 
@@ -180,6 +285,34 @@ export function createServer(options: ServerOptions): FastifyInstance {
     }
   });
   return app;
+}
+
+/**
+ * The graceful stop: stop accepting connections; answer requests that still arrive (on kept-alive
+ * connections) 503 with `Connection: close`; finish every request already received, queued ones
+ * included; keep connections open `shutdownGraceMs` longer for late requests to get their 503; then
+ * close, disposing the models.
+ */
+export async function shutdown(app: FastifyInstance): Promise<void> {
+  const state = STATES.get(app);
+  if (!state) throw new Error('shutdown() takes a server made by createServer()');
+  state.closing = true;
+  // net.Server's close stops accepting without closing idle keep-alive connections (http's would).
+  if (app.server.listening) NetServer.prototype.close.call(app.server);
+  while (state.inFlight > 0) await new Promise<void>((r) => state.onIdle.push(r));
+  if (state.graceMs > 0) await new Promise((r) => setTimeout(r, state.graceMs));
+  while (state.inFlight > 0) await new Promise<void>((r) => state.onIdle.push(r));
+  await app.close();
+}
+
+/** 503 before the body is read when every queue of the task is full. */
+function earlyBusy(queues: Queue[], task: string, reply: FastifyReply, metrics: ServerMetrics): void {
+  const mine = queues.filter((q) => q.task === task);
+  if (!mine.every((q) => q.batcher.wouldRefuse(1))) return;
+  const q = mine[0]!;
+  metrics.rejected.inc({ model: q.model.name, task });
+  reply.header('connection', 'close');
+  throw new QueueFullError(q.batcher.queuedItems, q.batcher.retryAfter(1));
 }
 
 function checkModels(models: ServedModel[]): void {
@@ -201,7 +334,7 @@ function checkModels(models: ServedModel[]): void {
 function buildQueues(o: Options, metrics: ServerMetrics): Queue[] {
   const queues: Queue[] = [];
   for (const model of o.models) {
-    const lock = new Lock(); // one model runs one batch at a time, whatever the task
+    const lock = new Slots(model.concurrency ?? 1); // a model runs as many batches at once as it has workers, whatever the task
     for (const runner of model.runners) {
       const labels = { model: model.name, task: runner.task };
       const batcher = new MicroBatcher({

@@ -28,3 +28,10 @@ export function bearerAuth(token: string) {
     if (!tokenMatches(m[1]!, expected)) throw new HttpError(401, 'invalid bearer token', CHALLENGE);
   };
 }
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route needs the bearer token (when the server has one). */
+    auth?: boolean;
+  }
+}

@@ -117,6 +117,7 @@ export function serverMetrics() {
     batchFailures: registry.add(new Counter('deberta_batch_failures_total', 'Model runs that threw, by model and task')),
     rejected: registry.add(new Counter('deberta_queue_rejections_total', 'Requests refused with 503 because the queue was full, by model and task')),
     timeouts: registry.add(new Counter('deberta_request_timeouts_total', 'Requests answered 504 because inference took longer than the timeout, by model and task')),
+    cancelled: registry.add(new Counter('deberta_requests_cancelled_total', 'Requests whose client closed the connection before the answer, by model and task')),
   };
 }
 

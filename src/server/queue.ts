@@ -2,7 +2,9 @@
 // collects items from concurrent requests for up to `maxWaitMs` (or until `maxBatch` items are
 // waiting), runs them in one `run` call, and hands each request its own results back, in order.
 // Only items whose options are equal share a batch. A request larger than `maxBatch` is split.
-import { HttpError } from './types.ts';
+// Items are taken from the queue only when the model has a free slot (a worker thread), so a request
+// cancelled while it waits (its client went away, its time ran out) never reaches the model.
+import { HttpError, ItemFailure } from './types.ts';
 
 export interface BatchInfo {
   size: number;
@@ -18,8 +20,11 @@ export interface MicroBatcherOptions {
   maxWaitMs: number;
   /** Most items waiting (not yet running); a submit beyond that fails with 503. */
   maxQueue: number;
-  /** Serialises batches with other queues of the same model (one model runs one batch at a time). */
-  lock?: Lock;
+  /**
+   * The model's run slots, shared with the model's other queues: a batch runs only while it holds one
+   * (default: a slot of its own, so one batch at a time).
+   */
+  lock?: Slots;
   onBatch?: (info: BatchInfo) => void;
 }
 
@@ -55,13 +60,60 @@ export class TimeoutError extends HttpError {
   }
 }
 
-/** A FIFO mutex: `run(fn)` starts fn once every earlier fn has settled. */
-export class Lock {
-  private tail: Promise<unknown> = Promise.resolve();
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(fn, fn);
-    this.tail = result.catch(() => undefined);
-    return result;
+/** The client closed its connection before the answer: nobody is left to answer (logged as 499). */
+export class ClientGoneError extends HttpError {
+  constructor() {
+    super(499, 'client closed the connection');
+  }
+}
+
+/** A FIFO counting semaphore: `acquire()` resolves with a release function once one of `n` slots is free. */
+export class Slots {
+  private free: number;
+  private readonly waiters: ((release: () => void) => void)[] = [];
+
+  constructor(readonly n: number) {
+    if (!(n >= 1)) throw new Error('a model needs at least one slot');
+    this.free = n;
+  }
+
+  acquire(): Promise<() => void> {
+    return new Promise((resolve) => {
+      if (this.free > 0) {
+        this.free--;
+        resolve(this.releaser());
+      } else {
+        this.waiters.push(resolve);
+      }
+    });
+  }
+
+  /** Runs fn while holding a slot. */
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    const release = await this.acquire();
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+
+  private releaser(): () => void {
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const next = this.waiters.shift();
+      if (next) next(this.releaser());
+      else this.free++;
+    };
+  }
+}
+
+/** One slot: one batch at a time. */
+export class Lock extends Slots {
+  constructor() {
+    super(1);
   }
 }
 
@@ -70,12 +122,18 @@ export class MicroBatcher {
   private queued = 0;
   private running = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** A slot has been asked for and not yet granted. */
+  private acquiring = false;
+  /** The maxWaitMs timer has fired (or maxBatch items wait): the next slot runs a batch at once. */
+  private due = false;
   private idleWaiters: (() => void)[] = [];
+  private readonly slots: Slots;
   /** Moving average of a batch's duration, for Retry-After. */
   private batchSeconds = 0.05;
 
   constructor(private readonly o: MicroBatcherOptions) {
     if (o.maxBatch < 1 || o.maxQueue < 1) throw new Error('maxBatch and maxQueue must be at least 1');
+    this.slots = o.lock ?? new Slots(1);
   }
 
   /** Items waiting to run. */
@@ -83,30 +141,46 @@ export class MicroBatcher {
     return this.queued;
   }
 
-  /** Batches in flight (0 or 1 for this queue). */
+  /** Batches in flight. */
   get runningBatches(): number {
     return this.running;
   }
 
+  /** Whether `n` more items would be refused. */
+  wouldRefuse(n = 1): boolean {
+    return this.queued + n > this.o.maxQueue;
+  }
+
+  /** Seconds a client should wait before retrying, from the queue's length and recent batch times. */
+  retryAfter(extra = 0): number {
+    const batchesAhead = Math.ceil((this.queued + extra) / this.o.maxBatch / this.slots.n);
+    return Math.max(1, Math.ceil(batchesAhead * this.batchSeconds));
+  }
+
   /**
    * Queues the items; resolves with their results in order. Rejects with QueueFullError (503) when the
-   * queue cannot take them, TimeoutError (504) after `timeoutMs`, or with the runner's error.
+   * queue cannot take them, TimeoutError (504) after `timeoutMs`, ClientGoneError when `signal` aborts,
+   * or with the runner's error. A cancelled request's items that have not started leave the queue.
    */
-  submit(items: unknown[], options?: Record<string, unknown>, timeoutMs = 0): Promise<unknown[]> {
+  submit(items: unknown[], options?: Record<string, unknown>, timeoutMs = 0, signal?: AbortSignal): Promise<unknown[]> {
     if (items.length === 0) return Promise.resolve([]);
-    if (this.queued + items.length > this.o.maxQueue) {
-      const batchesAhead = Math.ceil((this.queued + items.length) / this.o.maxBatch);
-      throw new QueueFullError(this.queued, Math.max(1, Math.ceil(batchesAhead * this.batchSeconds)));
-    }
+    if (signal?.aborted) return Promise.reject(new ClientGoneError());
+    if (this.wouldRefuse(items.length)) throw new QueueFullError(this.queued, this.retryAfter(items.length));
     return new Promise<unknown[]>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
+      const onAbort = () => this.cancel(job, new ClientGoneError());
+      const settle = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
       const job: Job = {
         items, options, key: optionsKey(options), next: 0, outstanding: items.length,
         results: new Array(items.length), done: false,
-        resolve: (r) => { clearTimeout(timer); resolve(r); },
-        reject: (e) => { clearTimeout(timer); reject(e); },
+        resolve: (r) => { settle(); resolve(r); },
+        reject: (e) => { settle(); reject(e); },
       };
       if (timeoutMs > 0) timer = setTimeout(() => this.cancel(job, new TimeoutError(timeoutMs)), timeoutMs);
+      signal?.addEventListener('abort', onAbort, { once: true });
       this.waiting.push(job);
       this.queued += items.length;
       this.schedule();
@@ -128,20 +202,37 @@ export class MicroBatcher {
       this.queued -= job.items.length - job.next;
     }
     job.reject(err);
+    if (this.queued === 0) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.due = false;
+    }
     this.notifyIdle();
   }
 
+  /**
+   * A batch is due when maxBatch items wait or the first waiting item has waited maxWaitMs. A due batch
+   * asks for a slot; items are taken from the queue only once the slot is granted.
+   */
   private schedule(): void {
-    if (this.running > 0 || this.queued === 0) return;
+    if (this.queued === 0) return;
     if (this.queued >= this.o.maxBatch) {
       clearTimeout(this.timer);
       this.timer = undefined;
-      void this.runBatch();
-    } else if (!this.timer) {
+      this.due = true;
+    } else if (!this.due && !this.timer) {
       this.timer = setTimeout(() => {
         this.timer = undefined;
-        void this.runBatch();
+        this.due = true;
+        this.schedule();
       }, this.o.maxWaitMs);
+    }
+    if (this.due && !this.acquiring) {
+      this.acquiring = true;
+      void this.slots.acquire().then((release) => {
+        this.acquiring = false;
+        void this.runBatch(release);
+      });
     }
   }
 
@@ -167,17 +258,25 @@ export class MicroBatcher {
     return slices;
   }
 
-  private async runBatch(): Promise<void> {
-    if (this.running > 0 || this.waiting.length === 0) return;
+  private async runBatch(release: () => void): Promise<void> {
+    if (this.waiting.length === 0) {
+      // Everything waiting was cancelled while the slot was on its way.
+      release();
+      this.due = false;
+      this.notifyIdle();
+      return;
+    }
     const slices = this.take();
     const options = slices[0]!.job.options;
     this.running++;
+    // Whatever is still waiting has waited long enough: it runs on the next free slot.
+    this.due = this.queued > 0;
+    if (this.due) this.schedule();
     try {
       await this.runSlices(slices, options);
     } finally {
+      release();
       this.running--;
-      // Whatever arrived while this batch ran has waited long enough: run it now.
-      if (this.queued > 0) void this.runBatch();
       this.notifyIdle();
     }
   }
@@ -204,7 +303,15 @@ export class MicroBatcher {
     let at = 0;
     for (const s of slices) {
       const job = s.job;
-      for (let k = 0; k < s.count; k++) job.results[s.start + k] = results[at + k];
+      for (let k = 0; k < s.count; k++) {
+        const r = results[at + k];
+        if (r instanceof ItemFailure) {
+          // This item cannot be answered: its request fails; the other requests keep their results.
+          this.fail(job, new HttpError(r.status, r.describe(s.start + k)));
+          break;
+        }
+        job.results[s.start + k] = r;
+      }
       at += s.count;
       job.outstanding -= s.count;
       if (job.outstanding === 0 && !job.done) {
@@ -215,14 +322,11 @@ export class MicroBatcher {
   }
 
   private async exec(items: unknown[], options: Record<string, unknown> | undefined): Promise<unknown[]> {
-    const call = async () => {
-      const out = await this.o.run(items, options);
-      if (!Array.isArray(out) || out.length !== items.length) {
-        throw new Error(`runner returned ${Array.isArray(out) ? out.length : typeof out} results for ${items.length} items`);
-      }
-      return out;
-    };
-    return this.o.lock ? this.o.lock.run(call) : call();
+    const out = await this.o.run(items, options);
+    if (!Array.isArray(out) || out.length !== items.length) {
+      throw new Error(`runner returned ${Array.isArray(out) ? out.length : typeof out} results for ${items.length} items`);
+    }
+    return out;
   }
 
   private fail(job: Job, err: unknown): void {

@@ -31,9 +31,25 @@ export function describeError(e: AjvError, dataVar: string): string {
   }
 }
 
+const INPUTS_ANY_OF = '#/properties/inputs/anyOf';
+
+/** The error that explains best what is wrong. */
+function pick(errors: AjvError[]): AjvError | undefined {
+  // For anyOf, ajv lists each alternative's failure first; the anyOf error itself reads best...
+  const any = errors.find((x) => x.schemaPath === INPUTS_ANY_OF) ?? errors.find((x) => x.keyword === 'anyOf' || x.keyword === 'oneOf');
+  if (!any) return errors[0];
+  // ...except for `inputs` (an array of inputs, or one input), where the data's shape says which
+  // alternative was meant: that alternative's own error is the one to report.
+  if (any.schemaPath === INPUTS_ANY_OF) {
+    const branch = `${INPUTS_ANY_OF}/${Array.isArray((any as { data?: unknown }).data) ? 0 : 1}/`;
+    const inner = errors.filter((x) => x.schemaPath.startsWith(branch));
+    if (inner.length > 0) return pick(inner);
+  }
+  return any;
+}
+
 /** fastify's schemaErrorFormatter: a 400 whose message describes the first error. */
 export function formatSchemaErrors(errors: FastifySchemaValidationError[], dataVar: SchemaErrorDataVar): Error {
-  // For anyOf, ajv lists each alternative's failure first; the anyOf error itself reads best.
-  const e = (errors.find((x) => x.keyword === 'anyOf' || x.keyword === 'oneOf') ?? errors[0]) as AjvError | undefined;
+  const e = pick(errors as AjvError[]);
   return new Error(e ? describeError(e, dataVar) : `${dataVar} is invalid`);
 }

@@ -92,7 +92,12 @@ export function bodySchema(spec: TaskSpec): JsonSchema {
   if ((spec.options.required as string[] | undefined)?.length) required.push('options');
   return object({
     model: { type: 'string', minLength: 1 },
-    inputs: { type: 'array', minItems: 1, items: spec.item },
+    // An array of inputs, or one input (Hugging Face's inference API takes both). The array comes first:
+    // schema-errors.ts reports the error of the alternative the data's shape chose.
+    inputs: {
+      anyOf: [{ type: 'array', minItems: 1, items: spec.item }, spec.item],
+      description: 'one input, or a non-empty array of inputs',
+    },
     options: spec.options,
   }, required);
 }

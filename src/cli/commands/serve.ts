@@ -1,17 +1,20 @@
-// `deberta serve`: the HTTP JSON API (src/server) over one or more checkpoint folders, with graceful
-// shutdown on SIGTERM / SIGINT: stop taking connections, finish the requests in flight, then exit.
+// `deberta serve`: the HTTP JSON API (src/server) over one or more checkpoint folders, each model on a
+// pool of worker threads, with graceful shutdown on SIGTERM / SIGINT: stop taking connections, answer
+// late requests 503, finish the requests received, then exit.
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { createServer, DEFAULTS } from '../../server/app.ts';
-import { loadServedModel, parseModelSpec } from '../../server/pipeline-runner.ts';
+import { createServer, DEFAULTS, shutdown as stopServer } from '../../server/app.ts';
+import { defaultTask, parseModelSpec } from '../../server/pipeline-runner.ts';
 import type { ServedModel } from '../../server/types.ts';
+import { loadPooledModel } from '../../server/worker-pool.ts';
 import { parseIntFlag } from './init.ts';
 import { oneOf } from '../training-flags.ts';
 import { DEVICES } from '../../pipelines/index.ts';
 
 /** The demo site `npm run build:browser` writes; served when --static is not given and it exists. */
-const BUILT_DEMO = fileURLToPath(new URL('../../../dist/browser/', import.meta.url));
+const BUILT_DEMO = fileURLToPath(new URL('../../../dist/demo/', import.meta.url));
 
 interface ServeOptions {
   model: string[];
@@ -27,12 +30,17 @@ interface ServeOptions {
   bodyLimit: string;
   static?: string | false;
   threads?: string;
+  workers?: string;
   device: string;
   shutdownTimeoutMs: string;
+  shutdownGraceMs: string;
   logLevel: string;
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+/** Worker threads per model when --workers is not given (docs/server.md: measured against one worker with all threads). */
+export const DEFAULT_WORKERS = 2;
 
 export function register(program: Command): void {
   program
@@ -49,11 +57,13 @@ export function register(program: Command): void {
     .option('--max-items <n>', 'most inputs in one request (422 beyond)', String(DEFAULTS.maxItems))
     .option('--max-text-length <n>', 'most characters in one input text (422 beyond)', String(DEFAULTS.maxTextLength))
     .option('--body-limit <bytes>', 'most bytes in a request body (413 beyond)', String(DEFAULTS.bodyLimit))
-    .option('--static <dir>', 'serve this folder at / (the browser demo); default: the built demo (dist/browser) when present')
+    .option('--static <dir>', 'serve this folder at / (the browser demo); default: the built demo (dist/demo) when present')
     .option('--no-static', 'serve no static files')
-    .option('--threads <n>', 'intra-op threads per model (default: all cores)')
+    .option('--workers <n>', `worker threads per model, each with its own ONNX Runtime session (default ${DEFAULT_WORKERS})`)
+    .option('--threads <n>', 'intra-op threads per worker (default: the cores divided among the workers)')
     .option('--device <name>', 'cpu or webgpu (ONNX Runtime\'s WebGPU provider)', 'cpu')
     .option('--shutdown-timeout-ms <ms>', 'on SIGTERM, exit anyway after this long', '30000')
+    .option('--shutdown-grace-ms <ms>', 'on SIGTERM, once every request is answered, keep connections open this long (late requests get 503)', String(DEFAULTS.shutdownGraceMs))
     .option('--log-level <level>', 'fatal, error, warn, info, debug or silent', 'info')
     .action(async (opts: ServeOptions) => serve(opts));
 }
@@ -61,7 +71,8 @@ export function register(program: Command): void {
 async function serve(opts: ServeOptions): Promise<void> {
   const int = (v: string, flag: string, min: number) => parseIntFlag(v, flag, min);
   const maxBatch = int(opts.maxBatch, '--max-batch', 1);
-  const threads = opts.threads === undefined ? undefined : int(opts.threads, '--threads', 1);
+  const workers = opts.workers === undefined ? DEFAULT_WORKERS : int(opts.workers, '--workers', 1);
+  const threads = opts.threads === undefined ? Math.max(1, Math.floor(availableParallelism() / workers)) : int(opts.threads, '--threads', 1);
   const device = oneOf(opts.device, DEVICES, '--device');
   const staticDir = opts.static === false ? undefined : opts.static ?? (existsSync(`${BUILT_DEMO}index.html`) ? BUILT_DEMO : undefined);
   const say = (line: string) => process.stderr.write(`deberta serve: ${line}\n`);
@@ -71,8 +82,9 @@ async function serve(opts: ServeOptions): Promise<void> {
     const spec = parseModelSpec(value);
     const t0 = performance.now();
     // One pipeline call per micro-batch: let it run the whole batch as one model call.
-    models.push(await loadServedModel(spec, { batchSize: maxBatch, threads, device }));
-    say(`loaded ${spec.name} (${models.at(-1)!.runners.map((r) => r.task).join(', ')}) from ${spec.dir} in ${Math.round(performance.now() - t0)} ms`);
+    const tasks = spec.tasks ?? [defaultTask(spec.dir)];
+    models.push(await loadPooledModel({ name: spec.name, dir: spec.dir, tasks }, { batchSize: maxBatch, threads, device, workers }));
+    say(`loaded ${spec.name} (${models.at(-1)!.runners.map((r) => r.task).join(', ')}) from ${spec.dir} on ${workers} worker${workers > 1 ? 's' : ''} × ${threads} thread${threads > 1 ? 's' : ''} in ${Math.round(performance.now() - t0)} ms`);
   }
 
   const app = createServer({
@@ -86,6 +98,7 @@ async function serve(opts: ServeOptions): Promise<void> {
     maxTextLength: int(opts.maxTextLength, '--max-text-length', 1),
     bodyLimit: int(opts.bodyLimit, '--body-limit', 1),
     staticDir,
+    shutdownGraceMs: int(opts.shutdownGraceMs, '--shutdown-grace-ms', 0),
     logger: opts.logLevel === 'silent' ? false : { level: opts.logLevel },
   });
   const address = await app.listen({ port: int(opts.port, '--port', 0), host: opts.host });
@@ -105,7 +118,7 @@ async function serve(opts: ServeOptions): Promise<void> {
       process.exit(1);
     }, shutdownMs);
     force.unref();
-    app.close().then(() => {
+    stopServer(app).then(() => {
       say('stopped');
       process.exit(0);
     }, (err: unknown) => {

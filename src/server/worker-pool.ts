@@ -1,0 +1,176 @@
+// A model served by a pool of worker threads: each worker loads the checkpoint's pipelines with its own
+// ONNX Runtime sessions and runs whole batches (tokenization, model, post-processing); the main thread
+// only posts items and receives results. A worker that dies fails its batch (500) and is replaced; the
+// model reports not ready until the replacement has loaded.
+import { Worker } from 'node:worker_threads';
+import { resolveTask, type PipelineOptions, type Task } from '../pipelines/index.ts';
+import type { RunnerInfo } from './task-runtime.ts';
+import { ItemFailure, type ServedModel, type TaskRunner } from './types.ts';
+import { validateRequest } from './validate.ts';
+import type { FromWorker, Outcome, ToWorker, WorkerInit } from './worker.ts';
+
+/** The worker module, with this module's extension: .ts under tsx, .js once compiled. */
+const WORKER_URL = new URL(`./worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+
+function spawnWorker(init: WorkerInit): Worker {
+  if (!WORKER_URL.pathname.endsWith('.ts')) return new Worker(WORKER_URL, { workerData: init });
+  // Node does not hand tsx's module hooks to worker threads: register them in the worker first.
+  const api = import.meta.resolve('tsx/esm/api');
+  const boot = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(WORKER_URL.href)}); })`;
+  return new Worker(boot, { eval: true, workerData: init });
+}
+
+interface Pending {
+  resolve: (results: unknown[]) => void;
+  reject: (err: Error) => void;
+}
+
+class Slot {
+  worker!: Worker;
+  busy = false;
+  up = false;
+  pending = new Map<number, Pending>();
+}
+
+export interface PoolOptions extends PipelineOptions {
+  /** Worker threads, each with its own sessions (default 1). */
+  workers?: number;
+}
+
+export class WorkerPool {
+  private readonly slots: Slot[] = [];
+  private readonly waiters: (() => void)[] = [];
+  private nextId = 1;
+  private disposing = false;
+  infos: RunnerInfo[] = [];
+
+  constructor(private readonly init: WorkerInit, readonly size: number) {}
+
+  /** Starts every worker; resolves once all have loaded (or rejects with the first load error). */
+  async start(): Promise<void> {
+    for (let i = 0; i < this.size; i++) this.slots.push(new Slot());
+    try {
+      await Promise.all(this.slots.map((s) => this.boot(s)));
+    } catch (err) {
+      await this.dispose();
+      throw err;
+    }
+  }
+
+  /** All workers loaded and alive. */
+  get ready(): boolean {
+    return !this.disposing && this.slots.every((s) => s.up);
+  }
+
+  get workersUp(): number {
+    return this.slots.filter((s) => s.up).length;
+  }
+
+  private boot(slot: Slot): Promise<void> {
+    slot.up = false;
+    slot.busy = false;
+    const worker = spawnWorker(this.init);
+    slot.worker = worker;
+    return new Promise<void>((resolve, reject) => {
+      let loaded = false;
+      worker.on('message', (msg: FromWorker) => {
+        switch (msg.type) {
+          case 'ready':
+            loaded = true;
+            slot.up = true;
+            this.infos = msg.infos;
+            resolve();
+            this.wake();
+            break;
+          case 'load-error':
+            reject(new Error(msg.message));
+            void worker.terminate();
+            break;
+          case 'done':
+          case 'error': {
+            const p = slot.pending.get(msg.id);
+            slot.pending.delete(msg.id);
+            slot.busy = false;
+            if (msg.type === 'done') p?.resolve(msg.outcomes.map(fromOutcome));
+            else p?.reject(new Error(msg.message));
+            this.wake();
+            break;
+          }
+          case 'disposed':
+            break;
+        }
+      });
+      worker.on('error', (err) => {
+        if (!loaded) reject(err);
+      });
+      worker.on('exit', (code) => {
+        slot.up = false;
+        for (const p of slot.pending.values()) p.reject(new Error(`worker thread exited (code ${code}) during the run`));
+        slot.pending.clear();
+        slot.busy = false;
+        if (!loaded) {
+          reject(new Error(`worker thread exited (code ${code}) while loading`));
+          return;
+        }
+        // A crash: replace the worker so the model keeps its capacity.
+        if (!this.disposing) this.boot(slot).catch(() => undefined);
+      });
+    });
+  }
+
+  private wake(): void {
+    while (this.waiters.length > 0 && this.slots.some((s) => s.up && !s.busy)) this.waiters.shift()!();
+  }
+
+  /** Runs one batch on an idle worker (waiting for one when all are busy). */
+  async run(task: Task, items: unknown[], options?: Record<string, unknown>): Promise<unknown[]> {
+    let slot = this.slots.find((s) => s.up && !s.busy);
+    while (!slot) {
+      if (this.disposing) throw new Error('the model is shutting down');
+      await new Promise<void>((r) => this.waiters.push(r));
+      slot = this.slots.find((s) => s.up && !s.busy);
+    }
+    slot.busy = true;
+    const id = this.nextId++;
+    return new Promise<unknown[]>((resolve, reject) => {
+      slot.pending.set(id, { resolve, reject });
+      slot.worker.postMessage({ type: 'run', id, task, items, options } satisfies ToWorker);
+    });
+  }
+
+  async dispose(): Promise<void> {
+    this.disposing = true;
+    for (const w of this.waiters.splice(0)) w();
+    await Promise.all(this.slots.map(async (s) => {
+      if (!s.worker) return;
+      const exited = new Promise<void>((r) => s.worker.once('exit', () => r()));
+      if (s.up) s.worker.postMessage({ type: 'dispose' } satisfies ToWorker);
+      else void s.worker.terminate();
+      // A worker that does not stop within 10 s is terminated.
+      const timer = setTimeout(() => void s.worker.terminate(), 10_000);
+      await exited;
+      clearTimeout(timer);
+    }));
+  }
+}
+
+function fromOutcome(o: Outcome): unknown {
+  return o.ok ? o.value : new ItemFailure(o.status, o.message, o.itemPath);
+}
+
+/** Loads a checkpoint's tasks on `workers` worker threads; the model runs that many batches at once. */
+export async function loadPooledModel(spec: { name: string; dir: string; tasks: string[] }, options: PoolOptions = {}): Promise<ServedModel & { pool: WorkerPool }> {
+  const { workers = 1, ...pipelineOptions } = options;
+  const tasks = [...new Set(spec.tasks.map((t) => resolveTask(t)))];
+  const pool = new WorkerPool({ dir: spec.dir, tasks, options: pipelineOptions }, workers);
+  await pool.start();
+  const runners: TaskRunner[] = tasks.map((task) => {
+    const info = pool.infos.find((i) => i.task === task)!;
+    return {
+      task, info,
+      run: (items, opts) => pool.run(task, items, opts),
+      validate: (items, opts) => validateRequest(info, items, opts),
+    };
+  });
+  return { name: spec.name, source: spec.dir, runners, concurrency: workers, ready: () => pool.ready, dispose: () => pool.dispose(), pool };
+}
