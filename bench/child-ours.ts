@@ -1,5 +1,6 @@
 // Child process: loads this project's model from a checkpoint folder, runs it once, and prints
 // {"loadMs", "baseRssMiB", "peakRssMiB"} as one JSON line. Usage: child-ours.ts DIR THREADS BATCH SEQ
+import '../src/platform/node.ts';
 import { loadModel } from '../src/models/auto.ts';
 import { childArgs, childReport, peakRssMiB } from './child-common.ts';
 

@@ -1,5 +1,6 @@
 // Child process: creates the peer's onnxruntime session from its file, runs it once, and prints
 // {"loadMs", "baseRssMiB", "peakRssMiB"} as one JSON line. Usage: child-peer.ts MODEL.onnx THREADS BATCH SEQ
+import '../src/platform/node.ts';
 import * as ort from 'onnxruntime-node';
 import { childArgs, childReport, peakRssMiB } from './child-common.ts';
 import { peerSession } from './peer-session.ts';

@@ -7,6 +7,7 @@
 //   npm run bench:gpu -- [--ep webgpu] [--shape v3-base] [--cases 1x128,32x128,32x512] [--runs N | --target-ms MS]
 //                        [--settle-ms MS (idle before each timed run, default 100, as in bench/run.ts)]
 //                        [--threads T (the CPU side; default all cores)] [--save FILE] [--no-cpu] [--tuned-peer]
+import '../src/platform/node.ts';
 import { availableParallelism, cpus } from 'node:os';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

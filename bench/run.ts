@@ -4,6 +4,7 @@
 //   npm run bench -- [--quick] [--json] [--shapes v3-xsmall,v3-base] [--runs N] [--threads T] [--batches 1x128,8x128]
 //                    [--save FILE (the JSON, besides the table)] [--markdown (Markdown tables)]
 //                    [--settle-ms MS (idle before each timed run, default 100; 0: back to back)] [--no-int8]
+import '../src/platform/node.ts';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -6,6 +6,7 @@
 //    algorithm) equal to ids from the written tokenizer.json (AutoTokenizer) on the held-out text;
 //  - when a Python with the `sentencepiece` package is on this machine, ids from it on our spm.model.
 // Usage: npm run bench:tokenizer-train [-- --out DIR] [-- --skip-full]
+import '../src/platform/node.ts';
 import { pythonWithSentencePiece } from '../test/helpers/python-sentencepiece.ts';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,5 +1,6 @@
 // Training step time at batch 8 x 128 for the DeBERTa-v3-xsmall shape: gradients (forward + backward
 // in ONNX Runtime) and the optimizer update (clipping + AdamW in TypeScript), medians over timed steps.
+import '../src/platform/node.ts';
 import { readFileSync } from 'node:fs';
 import { parseDebertaConfig } from '../src/models/deberta/config.ts';
 import { initWeights } from '../src/models/deberta/init.ts';

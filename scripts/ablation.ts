@@ -11,6 +11,7 @@
 // Every command is printed before it runs; a row whose outputs already exist is not rerun (delete its
 // folder to redo it), so an interrupted run continues where it stopped. Results go to OUT/results.json and a
 // Markdown table to stdout.
+import '../src/platform/node.ts';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, closeSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';

@@ -1,9 +1,9 @@
-// Builds the browser bundle and demo site into one static folder (default dist/browser):
+// Builds the browser bundle and demo site into one static folder (default dist/demo):
 // deberta.js (src/browser.ts with onnxruntime-web, as an ES module), ONNX Runtime's WebAssembly files,
 // the demo page from web/, and the embedded models from models/ when that folder exists.
-// Node built-ins the bundled modules import for their file functions become stubs that throw: the
-// browser code paths never call them. Run: npm run build:browser [-- OUT_DIR]
-import { build, type Plugin } from 'esbuild';
+// The browser entry imports no Node built-in, so esbuild bundles it as any user's bundler would.
+// Run: npm run build:browser [-- OUT_DIR]
+import { build } from 'esbuild';
 import { copyFileSync, cpSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,25 +14,10 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const ORT_FILES = ['ort-wasm-simd-threaded.jsep.wasm', 'ort-wasm-simd-threaded.jsep.mjs'];
 const WEB_FILES = ['index.html', 'demo.js'];
 
-/** `node:*` modules (and onnxruntime-node) resolve to modules of stubs named as the real exports. */
-const unavailableInBrowser: Plugin = {
-  name: 'unavailable-in-browser',
-  setup(b) {
-    b.onResolve({ filter: /^(node:.*|onnxruntime-node)$/ }, (args) => ({ path: args.path, namespace: 'unavailable' }));
-    b.onLoad({ filter: /.*/, namespace: 'unavailable' }, async (args) => {
-      const names = args.path.startsWith('node:') ? Object.keys(await import(args.path)).filter((k) => /^[A-Za-z_$][\w$]*$/.test(k) && k !== 'default') : [];
-      const stub = (what: string) => `() => { throw new Error(${JSON.stringify(`${what} is not available in the browser`)}); }`;
-      const lines = names.map((n) => `export const ${n} = ${stub(`${args.path}.${n}`)};`);
-      lines.push(`export default new Proxy({}, { get: (_, k) => ${stub(args.path)} });`);
-      return { contents: lines.join('\n'), loader: 'js' };
-    });
-  },
-};
-
 export interface BuildResult { outDir: string; bundle: string; bytes: number }
 
 /** Bundles and copies everything the demo needs into `outDir`. */
-export async function buildBrowser(outDir = join(root, 'dist/browser'), opts: { minify?: boolean; models?: boolean } = {}): Promise<BuildResult> {
+export async function buildBrowser(outDir = join(root, 'dist/demo'), opts: { minify?: boolean; models?: boolean } = {}): Promise<BuildResult> {
   mkdirSync(outDir, { recursive: true });
   const bundle = join(outDir, 'deberta.js');
   await build({
@@ -45,7 +30,6 @@ export async function buildBrowser(outDir = join(root, 'dist/browser'), opts: { 
     minify: opts.minify ?? true,
     sourcemap: true,
     logLevel: 'warning',
-    plugins: [unavailableInBrowser],
   });
   const ortDist = dirname(createRequire(import.meta.url).resolve('onnxruntime-web')); // its dist/ folder
   for (const f of ORT_FILES) copyFileSync(join(ortDist, f), join(outDir, f));

@@ -1,6 +1,7 @@
 // `npm start`: the library's main job on its embedded default models (models/, see docs/models.md):
 // fill-mask through the Enhanced Mask Decoder, spam classification and part-of-speech tagging on a few
 // built-in examples, printed as tables; then how to run the CLI and the server.
+import '../src/platform/node.ts';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pipeline } from '../src/pipelines/index.ts';

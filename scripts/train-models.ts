@@ -17,6 +17,7 @@
 //   export      F16 safetensors + config + tokenizer files into models/ (no optimizer state)
 //   metrics     models/metrics.json from the runs' eval_results.json, and a table on stdout
 // Progress goes to stderr.
+import '../src/platform/node.ts';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';

@@ -1,18 +1,9 @@
-// deberta-ts: DeBERTa v1/v2/v3 for TypeScript. The public API.
-export {
-  AutoModel, AutoModelForMaskedLM, AutoModelForSequenceClassification, AutoModelForTokenClassification,
-  AutoModelForQuestionAnswering, AutoModelForMultipleChoice, loadModel, createModel, headFromConfig,
-  type DebertaModel, type LoadOptions, type ModelInputs, type ModelOutputs, type OutputTensor, type HeadKind,
-} from './models/auto.ts';
-export { AutoTokenizer } from './tokenizers/index.ts';
-export { readDebertaConfig, parseDebertaConfig, writeDebertaConfig, type DebertaConfig } from './models/deberta/config.ts';
-export { readSafetensors, writeSafetensors, parseSafetensors } from './io/safetensors.ts';
-export { readTorchCheckpoint } from './io/torch-pickle.ts';
-export { loadCheckpointTensors } from './io/checkpoint.ts';
-export { Graph } from './graph/graph.ts';
-export * as F from './graph/functional.ts';
-export { Session } from './runtime/session.ts';
-export { emitOnnx } from './runtime/onnx-emit.ts';
-export { setOrt } from './runtime/ort.ts';
-export type { Tensor, DType } from './tensor.ts';
-export { pipeline } from './pipelines/index.ts';
+// deberta-ts for Node: the shared API (./api.ts) on onnxruntime-node, with checkpoints read from folders
+// on disk (or URLs), plus the functions that read and write files.
+import './platform/node.ts';
+
+export * from './api.ts';
+export { readDebertaConfig, writeDebertaConfig } from './models/deberta/config-file.ts';
+export { readSafetensors, writeSafetensors } from './io/safetensors.ts';
+export { readTorchCheckpoint, folderFiles } from './io/node-files.ts';
+export { MODELS_DIR } from './platform/node.ts';

@@ -57,7 +57,7 @@ for (const [name, inputs, outputs] of CASES) {
     const tmp = mkdtempSync(join(tmpdir(), 'deberta-export-'));
     try {
       const file = join(tmp, 'model.onnx');
-      const r = exportModel({ model: join(fixtures, name), out: file });
+      const r = await exportModel({ model: join(fixtures, name), out: file });
       assert.deepEqual(r.inputs, inputs);
       assert.deepEqual(r.outputs, outputs);
       const proto = onnxProto.onnx.ModelProto.decode(readFileSync(file));
@@ -89,8 +89,8 @@ test('export v3-buckets-seqcls: transformers.js runs it (float32 and int8) with 
     const dir = join(root, name);
     mkdirSync(join(dir, 'onnx'), { recursive: true });
     copyFileSync(join(fixtures, name, 'config.json'), join(dir, 'config.json'));
-    exportModel({ model: join(fixtures, name), out: join(dir, 'onnx/model.onnx') });
-    const q = exportModel({ model: join(fixtures, name), out: join(dir, 'onnx/model_int8.onnx'), quantize: 'int8' });
+    await exportModel({ model: join(fixtures, name), out: join(dir, 'onnx/model.onnx') });
+    const q = await exportModel({ model: join(fixtures, name), out: join(dir, 'onnx/model_int8.onnx'), quantize: 'int8' });
     assert.ok(q.quantizedWeights >= 12, `${q.quantizedWeights} weights quantised`);
 
     const { tensors, feeds } = fixture(name);
@@ -133,7 +133,7 @@ test('export with external data: the weights go to model.onnx_data, which ONNX R
     const dir = join(root, name);
     mkdirSync(join(dir, 'onnx'), { recursive: true });
     copyFileSync(join(fixtures, name, 'config.json'), join(dir, 'config.json'));
-    const r = exportModel({ model: join(fixtures, name), out: join(dir, 'onnx/model.onnx'), externalAbove: 0 });
+    const r = await exportModel({ model: join(fixtures, name), out: join(dir, 'onnx/model.onnx'), externalAbove: 0 });
     assert.deepEqual(r.files, [join(dir, 'onnx/model.onnx'), join(dir, 'onnx/model.onnx_data')]);
     assert.ok(statSync(r.files[0]!).size < statSync(r.files[1]!).size, 'the weights are in the data file');
 

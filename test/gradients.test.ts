@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { buildProgram } from '../src/cli/main.ts';
 import { readSafetensors } from '../src/io/safetensors.ts';
 import { loadCheckpointTensors } from '../src/io/checkpoint.ts';
-import { readDebertaConfig } from '../src/models/deberta/config.ts';
+import { readDebertaConfig } from '../src/models/deberta/config-file.ts';
 import { tensor, toFloat64, type Tensor } from '../src/tensor.ts';
 import { Graph } from '../src/graph/graph.ts';
 import { DropoutMasks } from '../src/train/dropout.ts';
@@ -93,11 +93,11 @@ test('eval-mode forward of the gradient model matches the reference logits', asy
 });
 
 /** A fixture model with dropout switched on and tanh-only activations (an all-float64 graph, for finite differences). */
-function droppingModel(seed: number) {
+async function droppingModel(seed: number) {
   const dir = join(root, 'v2-conv-seqcls');
   const config = readDebertaConfig(dir);
   Object.assign(config, { hidden_dropout_prob: 0.2, attention_probs_dropout_prob: 0.15, pooler_dropout: 0.1, hidden_act: 'gelu_new', pooler_hidden_act: 'tanh', conv_act: 'tanh' });
-  return gradientModelFromTensors(config, loadCheckpointTensors(dir).tensors, 'sequence-classification', { dtype: 'float64', dropout: true, seed, threads: 1 });
+  return gradientModelFromTensors(config, (await loadCheckpointTensors(dir)).tensors, 'sequence-classification', { dtype: 'float64', dropout: true, seed, threads: 1 });
 }
 
 test('dropout: masks repeat for a (seed, step), and the gradient is that of the loss with those masks', async () => {
@@ -139,7 +139,7 @@ test('dropout: zero rates put no dropout in the graph', async () => {
   assert.equal(masks.count, 0);
   // The fixtures' configs have all rates 0: with dropout on, no masks are drawn and steps repeat exactly.
   const dir = join(root, 'v3-buckets-seqcls');
-  const m = await gradientModelFromTensors(readDebertaConfig(dir), loadCheckpointTensors(dir).tensors, 'sequence-classification', { dropout: true, threads: 1 });
+  const m = await gradientModelFromTensors(readDebertaConfig(dir), (await loadCheckpointTensors(dir)).tensors, 'sequence-classification', { dropout: true, threads: 1 });
   const batch = batchOf(expectedOf('v3-buckets-seqcls'));
   assert.equal((await m.computeGradients(batch)).loss, (await m.computeGradients(batch)).loss);
   assert.equal(m.step, 0, 'no masks drawn');

@@ -9,17 +9,17 @@ import { initCheckpoint } from '../src/cli/commands/init.ts';
 import { loadCheckpointTensors } from '../src/io/checkpoint.ts';
 import { readSafetensors } from '../src/io/safetensors.ts';
 import { headFromConfig, loadModel } from '../src/models/auto.ts';
-import { parseDebertaConfig, readDebertaConfig } from '../src/models/deberta/config.ts';
+import { parseDebertaConfig, readDebertaConfig } from '../src/models/deberta/config-file.ts';
 import { architectureFor, initWeights, paramShapes } from '../src/models/deberta/init.ts';
 
 const models = join(import.meta.dirname, 'fixtures', 'models');
 const seqclsConfig = join(import.meta.dirname, 'fixtures', 'training', 'v3-buckets-seqcls-adamw', 'config.json');
 
-test('paramShapes gives exactly the tensors transformers saved, for every fixture checkpoint', () => {
+test('paramShapes gives exactly the tensors transformers saved, for every fixture checkpoint', async () => {
   let checked = 0;
   for (const name of readdirSync(models).sort()) {
     const dir = join(models, name);
-    const { tensors, files } = loadCheckpointTensors(dir);
+    const { tensors, files } = await loadCheckpointTensors(dir);
     if (!files[0]!.endsWith('.safetensors')) continue; // torch .bin files also carry the tied decoder
     const config = readDebertaConfig(dir);
     const shapes = paramShapes(config, headFromConfig(config));

@@ -6,16 +6,16 @@ import { join } from 'node:path';
 import { loadCheckpointTensors } from '../src/io/checkpoint.ts';
 import { loadModel } from '../src/models/auto.ts';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors.ts';
-import { readTorchCheckpoint } from '../src/io/torch-pickle.ts';
+import { readTorchCheckpoint } from '../src/io/node-files.ts';
 import type { Tensor } from '../src/tensor.ts';
 
 const SEQCLS = 'test/fixtures/models/v3-buckets-seqcls';
 const SEQCLS_BIN = 'test/fixtures/models/v3-buckets-seqcls-bin';
 
-function withDir(fn: (dir: string) => void): void {
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'io-checkpoint-'));
   try {
-    fn(dir);
+    await fn(dir);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -46,81 +46,81 @@ function writeShards(dir: string, tensors: Map<string, Tensor>): { index: Record
   return { index, names: shards };
 }
 
-test('single-file checkpoints: safetensors and pytorch_model.bin', () => {
-  const st = loadCheckpointTensors(SEQCLS);
+test('single-file checkpoints: safetensors and pytorch_model.bin', async () => {
+  const st = await loadCheckpointTensors(SEQCLS);
   assert.deepEqual(st.files, [join(SEQCLS, 'model.safetensors')]);
   assertSameTensors(st.tensors, readSafetensors(join(SEQCLS, 'model.safetensors')).tensors);
 
-  const bin = loadCheckpointTensors(SEQCLS_BIN);
+  const bin = await loadCheckpointTensors(SEQCLS_BIN);
   assert.deepEqual(bin.files, [join(SEQCLS_BIN, 'pytorch_model.bin')]);
   assert.equal(bin.tensors.size, 42);
   assertSameTensors(bin.tensors, readTorchCheckpoint(join(SEQCLS_BIN, 'pytorch_model.bin')));
 });
 
-test('safetensors wins over pytorch_model.bin when both are present', () => {
-  withDir((dir) => {
+test('safetensors wins over pytorch_model.bin when both are present', async () => {
+  await withDir(async (dir) => {
     copyFileSync(join(SEQCLS_BIN, 'pytorch_model.bin'), join(dir, 'pytorch_model.bin'));
     copyFileSync(join(SEQCLS, 'model.safetensors'), join(dir, 'model.safetensors'));
-    const got = loadCheckpointTensors(dir);
+    const got = await loadCheckpointTensors(dir);
     assert.deepEqual(got.files, [join(dir, 'model.safetensors')]);
     assertSameTensors(got.tensors, readSafetensors(join(SEQCLS, 'model.safetensors')).tensors);
   });
 });
 
-test('a sharded safetensors checkpoint loads identically to the single file', () => {
-  withDir((dir) => {
+test('a sharded safetensors checkpoint loads identically to the single file', async () => {
+  await withDir(async (dir) => {
     const whole = readSafetensors(join(SEQCLS, 'model.safetensors')).tensors;
     const { names } = writeShards(dir, whole);
-    const got = loadCheckpointTensors(dir);
+    const got = await loadCheckpointTensors(dir);
     assert.deepEqual(got.files, names.map((n) => join(dir, n)));
     assertSameTensors(got.tensors, whole);
   });
 });
 
-test('a sharded pytorch_model.bin checkpoint loads', () => {
-  withDir((dir) => {
+test('a sharded pytorch_model.bin checkpoint loads', async () => {
+  await withDir(async (dir) => {
     const whole = readTorchCheckpoint(join(SEQCLS_BIN, 'pytorch_model.bin'));
     copyFileSync(join(SEQCLS_BIN, 'pytorch_model.bin'), join(dir, 'pytorch_model-00001-of-00001.bin'));
     const weightMap = Object.fromEntries([...whole.keys()].map((k) => [k, 'pytorch_model-00001-of-00001.bin']));
     writeFileSync(join(dir, 'pytorch_model.bin.index.json'), JSON.stringify({ weight_map: weightMap }));
-    const got = loadCheckpointTensors(dir);
+    const got = await loadCheckpointTensors(dir);
     assert.deepEqual(got.files, [join(dir, 'pytorch_model-00001-of-00001.bin')]);
     assertSameTensors(got.tensors, whole);
   });
 });
 
-test('sharding errors name the index and the shard or tensor at fault', () => {
+test('sharding errors name the index and the shard or tensor at fault', async () => {
   const whole = readSafetensors(join(SEQCLS, 'model.safetensors')).tensors;
-  withDir((dir) => {
+  await withDir(async (dir) => {
     const { names } = writeShards(dir, whole);
     rmSync(join(dir, names[1]!));
     const index = join(dir, 'model.safetensors.index.json');
-    assert.throws(() => loadCheckpointTensors(dir), (err: Error) => {
+    await assert.rejects(() => loadCheckpointTensors(dir), (err: Error) => {
       assert.ok(err.message.startsWith(`${index}: shard '${names[1]}' is missing`), err.message);
       return true;
     });
   });
-  withDir((dir) => {
+  await withDir(async (dir) => {
     const { index } = writeShards(dir, whole);
     index['ghost.weight'] = 'model-00001-of-00002.safetensors';
     writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: index }));
-    assert.throws(() => loadCheckpointTensors(dir),
+    await assert.rejects(() => loadCheckpointTensors(dir),
       new RegExp(`model-00001-of-00002\\.safetensors: has no tensor 'ghost\\.weight', which .*model\\.safetensors\\.index\\.json places there`));
   });
-  withDir((dir) => {
+  await withDir(async (dir) => {
     writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { w: '../outside.safetensors' } }));
-    assert.throws(() => loadCheckpointTensors(dir), /index\.json: shard '\.\.\/outside\.safetensors' must be a file inside the checkpoint folder/);
+    await assert.rejects(() => loadCheckpointTensors(dir), /index\.json: shard '\.\.\/outside\.safetensors' must be a file inside the checkpoint folder/);
     writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ weights: {} }));
-    assert.throws(() => loadCheckpointTensors(dir), /model\.safetensors\.index\.json: 'weight_map' must be an object/);
+    await assert.rejects(() => loadCheckpointTensors(dir), /model\.safetensors\.index\.json: 'weight_map' must be an object/);
     writeFileSync(join(dir, 'model.safetensors.index.json'), '{not json');
-    assert.throws(() => loadCheckpointTensors(dir), /model\.safetensors\.index\.json: not valid JSON/);
+    await assert.rejects(() => loadCheckpointTensors(dir), /model\.safetensors\.index\.json: not valid JSON/);
   });
 });
 
-test('a folder without weights is an error naming it and the files looked for', () => {
-  withDir((dir) => {
+test('a folder without weights is an error naming it and the files looked for', async () => {
+  await withDir(async (dir) => {
     writeFileSync(join(dir, 'config.json'), '{}');
-    assert.throws(() => loadCheckpointTensors(dir), (err: Error) => {
+    await assert.rejects(() => loadCheckpointTensors(dir), (err: Error) => {
       assert.equal(err.message,
         `${dir}: no model weights found (looked for model.safetensors, model.safetensors.index.json, pytorch_model.bin, pytorch_model.bin.index.json)`);
       return true;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   debertaConfigToJson, parseDebertaConfig, readDebertaConfig, writeDebertaConfig, type DebertaConfig,
-} from '../src/models/deberta/config.ts';
+} from '../src/models/deberta/config-file.ts';
 
 const MODELS = 'test/fixtures/models';
 const FIXTURE_DIRS = [

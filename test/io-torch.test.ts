@@ -5,7 +5,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { zipSync } from 'fflate';
-import { parseTorchCheckpoint, readTorchCheckpoint } from '../src/io/torch-pickle.ts';
+import { parseTorchCheckpoint } from '../src/io/torch-pickle.ts';
+import { readTorchCheckpoint } from '../src/io/node-files.ts';
 import { readSafetensors } from '../src/io/safetensors.ts';
 import { floatToHalf, type Tensor, type TypedArray } from '../src/tensor.ts';
 

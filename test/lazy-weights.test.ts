@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import { FileTensor, readSafetensors } from '../src/io/safetensors.ts';
 import { loadCheckpointTensors } from '../src/io/checkpoint.ts';
-import { readDebertaConfig } from '../src/models/deberta/config.ts';
+import { readDebertaConfig } from '../src/models/deberta/config-file.ts';
 import { buildModelGraph, createModel } from '../src/models/create.ts';
 import { emitOnnx } from '../src/runtime/onnx-emit.ts';
 import { fileRegionOf } from '../src/tensor.ts';
@@ -33,9 +33,9 @@ test('lazy safetensors: same bytes as an eager read, file region only until the 
   assert.equal(fileRegionOf(t), undefined, 'once read (and maybe changed in place) the file no longer speaks for it');
 });
 
-test('emitOnnx references on-disk weights by file name and keeps read ones inline', () => {
+test('emitOnnx references on-disk weights by file name and keeps read ones inline', async () => {
   const config = readDebertaConfig(dir);
-  const { tensors } = loadCheckpointTensors(dir, { lazy: true });
+  const { tensors } = await loadCheckpointTensors(dir, { lazy: true });
   const changed = 'classifier.weight';
   (tensors.get(changed)!.data as Float32Array)[0] = 123; // read and changed: must go inline
   const mg = buildModelGraph(config, tensors);
@@ -71,8 +71,8 @@ test('emitOnnx references on-disk weights by file name and keeps read ones inlin
 test('a model whose weights stay in the file gives the outputs of one built from memory', async () => {
   const config = readDebertaConfig(dir);
   const ids = { data: BigInt64Array.from([1n, 5n, 9n, 14n, 2n]), dims: [1, 5] };
-  const fromDisk = await createModel(config, loadCheckpointTensors(dir, { lazy: true }).tensors, 'auto', { threads: 1 });
-  const fromMemory = await createModel(config, loadCheckpointTensors(dir).tensors, 'auto', { threads: 1 });
+  const fromDisk = await createModel(config, (await loadCheckpointTensors(dir, { lazy: true })).tensors, 'auto', { threads: 1 });
+  const fromMemory = await createModel(config, (await loadCheckpointTensors(dir)).tensors, 'auto', { threads: 1 });
   const a = (await fromDisk({ inputIds: ids })).logits!, b = (await fromMemory({ inputIds: ids })).logits!;
   assert.deepEqual(a.dims, [1, config.num_labels]);
   assert.deepEqual(a.data, b.data);
@@ -82,7 +82,7 @@ test('a model whose weights stay in the file gives the outputs of one built from
   const other = mkdtempSync(join(tmpdir(), 'deberta-ts-lazy-'));
   try {
     copyFileSync(weightsFile, join(other, 'model.safetensors'));
-    const mixed = loadCheckpointTensors(dir, { lazy: true }).tensors;
+    const mixed = await (await loadCheckpointTensors(dir, { lazy: true })).tensors;
     const elsewhere = readSafetensors(join(other, 'model.safetensors'), { lazy: true }).tensors;
     mixed.set('classifier.weight', elsewhere.get('classifier.weight')!);
     const m = await createModel(config, mixed, 'auto', { threads: 1 });

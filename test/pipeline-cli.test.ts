@@ -10,7 +10,8 @@ import { Readable, Writable } from 'node:stream';
 import { Command } from 'commander';
 import { register } from '../src/cli/commands/tasks.ts';
 import type { TaskIO } from '../src/cli/task-io.ts';
-import { DEFAULT_MODELS, MODELS_DIR, pipeline } from '../src/pipelines/index.ts';
+import { DEFAULT_MODELS, pipeline } from '../src/pipelines/index.ts';
+import { MODELS_DIR } from '../src/platform/node.ts';
 import { cleanup, tempDir, withTinyTokenizer } from './helpers/pipeline-models.ts';
 
 const M: Record<string, string> = {};
@@ -145,7 +146,7 @@ test('cli: errors name the flag, the input line or the missing default model', a
   if (!existsSync(join(MODELS_DIR, DEFAULT_MODELS['fill-mask']!, 'config.json'))) {
     await assert.rejects(run(['fill-mask', 'a [MASK]']), /fill-mask: the embedded default model .*deberta-v3-brown-small is missing .*--model <dir>/);
   }
-  await assert.rejects(run(['qa', 'q', 'c']), /question-answering: there is no embedded default model for this task; give a checkpoint folder \(--model <dir>/);
+  await assert.rejects(run(['qa', 'q', 'c']), /question-answering: there is no embedded default model for this task; name a model \(--model <dir or URL>/);
 });
 
 test('cli: bin/deberta.js reads stdin and writes JSON Lines', () => {

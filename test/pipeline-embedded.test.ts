@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_MODELS, MODELS_DIR, pipeline, type Task } from '../src/pipelines/index.ts';
+import { DEFAULT_MODELS, pipeline, type Task } from '../src/pipelines/index.ts';
+import { MODELS_DIR } from '../src/platform/node.ts';
 import type { EntityGroup, TokenEntity } from '../src/pipelines/token-classification.ts';
 import type { FillMaskResult } from '../src/pipelines/fill-mask.ts';
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { loadCheckpointTensors } from '../src/io/checkpoint.ts';
 import { readSafetensors } from '../src/io/safetensors.ts';
-import { readDebertaConfig } from '../src/models/deberta/config.ts';
+import { readDebertaConfig } from '../src/models/deberta/config-file.ts';
 import { maskedBatch, maskVocabulary, packCorpus, type PretrainBatch } from '../src/pretrain/data.ts';
 import { MLM_MASKING } from '../src/pretrain/masking.ts';
 import { createPretrainModel, initPretrainWeights, pretrainParamShapes, type PretrainModel, type PretrainSpec } from '../src/pretrain/model.ts';
@@ -33,7 +33,7 @@ for (const name of ['emd-v1', 'emd-v3']) {
     const dir = join(import.meta.dirname, 'fixtures', 'emd', name);
     const ref = readSafetensors(join(dir, 'expected.safetensors')).tensors;
     const config = readDebertaConfig(dir);
-    const ckpt = loadCheckpointTensors(dir).tensors;
+    const ckpt = await (await loadCheckpointTensors(dir)).tensors;
     const want = toFloat64(ref.get('f64.emd_token_loss')!);
     const refLoss = want.reduce((a, b) => a + b, 0) / want.length;
     for (const emd of [true, false]) {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { buildProgram } from '../src/cli/main.ts';
 import { loadCheckpointTensors } from '../src/io/checkpoint.ts';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors.ts';
-import { readDebertaConfig } from '../src/models/deberta/config.ts';
+import { readDebertaConfig } from '../src/models/deberta/config-file.ts';
 import { maskedBatch, maskVocabulary, packCorpus } from '../src/pretrain/data.ts';
 import { MLM_MASKING } from '../src/pretrain/masking.ts';
 import { createPretrainModel, importCheckpoints } from '../src/pretrain/model.ts';
@@ -51,7 +51,7 @@ test('deberta pretrain --objective mlm: evaluates, saves an EMD checkpoint that 
   const saved = readDebertaConfig(last);
   assert.deepEqual(saved.architectures, ['DebertaV2ForMaskedLM']);
   assert.equal(saved.position_biased_input, false);
-  const weights = loadCheckpointTensors(last).tensors;
+  const weights = await (await loadCheckpointTensors(last)).tensors;
   assert.ok(weights.has('deberta.embeddings.position_embeddings.weight') && weights.has('lm_predictions.lm_head.dense.weight'));
   const state = JSON.parse(readFileSync(join(last, 'trainer_state.json'), 'utf8'));
   assert.equal(state.globalStep, 8);
@@ -98,6 +98,6 @@ test('deberta pretrain --objective mlm: evaluates, saves an EMD checkpoint that 
   const first = await pretrain({ ...opts, signal: stop.signal, onStep: ({ step }) => { if (step === 3) stop.abort(); } });
   assert.ok(first.interrupted && first.globalStep === 3);
   await captured([...common, '--out', split, '--resume', join(split, 'last')]);
-  const a = loadCheckpointTensors(last).tensors, b = loadCheckpointTensors(join(split, 'last')).tensors;
+  const a = await (await loadCheckpointTensors(last)).tensors, b = await (await loadCheckpointTensors(join(split, 'last'))).tensors;
   for (const [k, x] of a) assert.deepEqual(b.get(k)!.data, x.data, `${k} after resuming`);
 });

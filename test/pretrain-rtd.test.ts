@@ -12,7 +12,7 @@ import { Graph } from '../src/graph/graph.ts';
 import { loadCheckpointTensors } from '../src/io/checkpoint.ts';
 import { readSafetensors } from '../src/io/safetensors.ts';
 import { loadModel } from '../src/models/auto.ts';
-import { readDebertaConfig } from '../src/models/deberta/config.ts';
+import { readDebertaConfig } from '../src/models/deberta/config-file.ts';
 import { Session } from '../src/runtime/session.ts';
 import { maskedBatch, maskVocabulary, packCorpus, type PretrainBatch } from '../src/pretrain/data.ts';
 import { loadRtdDiscriminator } from '../src/pretrain/discriminator.ts';
@@ -132,7 +132,7 @@ function runOptions(out: string, over: Partial<PretrainOptions> = {}): PretrainO
   };
 }
 
-const weightsOf = (dir: string) => loadCheckpointTensors(dir).tensors;
+const weightsOf = async (dir: string) => (await loadCheckpointTensors(dir)).tensors;
 
 test('RTD run: the saved discriminator and generator reload to the training model\'s outputs; resuming is exact', async (t) => {
   const straight = mkdtempSync(join(tmpdir(), 'rtd-a-'));
@@ -141,7 +141,7 @@ test('RTD run: the saved discriminator and generator reload to the training mode
   assert.equal(r.globalStep, 4);
   const last = join(straight, 'last');
   assert.deepEqual(readdirSync(last).sort(), ['config.json', 'gdes_delta.safetensors', 'generator', 'model.safetensors', 'optimizer.safetensors',
-    'spm.model', 'tokenizer.json', 'tokenizer_config.json', 'trainer_state.json']);
+    'special_tokens_map.json', 'spm.model', 'tokenizer.json', 'tokenizer_config.json', 'trainer_state.json']);
   const evals = r.history.filter((h) => h.rtd_accuracy !== undefined && h.perplexity !== undefined);
   assert.ok(evals.length >= 1 && r.lastEval && r.lastEval.rtd_accuracy! > 0.5 && r.lastEval.perplexity! > 1);
   const deltas = readSafetensors(join(last, 'gdes_delta.safetensors')).tensors;
@@ -150,7 +150,7 @@ test('RTD run: the saved discriminator and generator reload to the training mode
   // The training model, from the exact training state (generator + delta), against the saved folders.
   const config = readDebertaConfig(last);
   const spec: PretrainSpec = { objective: 'rtd', config, generator: readDebertaConfig(join(last, 'generator')), emd: true, rtd: { lambda: 50, temperature: 1, sharing: 'gdes' } };
-  const params = importCheckpoints(spec, weightsOf(last), weightsOf(join(last, 'generator')), deltas);
+  const params = importCheckpoints(spec, await weightsOf(last), await weightsOf(join(last, "generator")), deltas);
   const model = await createPretrainModel(spec, params, { dropout: false, seed: 5, threads: 1 });
   const batch = await brownBatch();
   const { outputs } = await model.evaluate(batch, 0);
@@ -195,7 +195,7 @@ test('RTD run: the saved discriminator and generator reload to the training mode
   const second = await pretrain({ ...runOptions(split), resume: join(split, 'last') });
   assert.equal(second.globalStep, 4);
   for (const sub of ['', 'generator']) {
-    const a = weightsOf(join(last, sub)), b = weightsOf(join(split, 'last', sub));
+    const a = await weightsOf(join(last, sub)), b = await weightsOf(join(split, "last", sub));
     assert.deepEqual([...a.keys()].sort(), [...b.keys()].sort());
     for (const [k, t] of a) assert.deepEqual(b.get(k)!.data, t.data, `${sub || 'discriminator'}: ${k} after resuming`);
   }

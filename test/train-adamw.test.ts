@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readSafetensors } from '../src/io/safetensors.ts';
-import { readDebertaConfig } from '../src/models/deberta/config.ts';
+import { readDebertaConfig } from '../src/models/deberta/config-file.ts';
 import { toFloat64 } from '../src/tensor.ts';
 import { AdamW, applyUpdate } from '../src/train/optim.ts';
 import { gradientModelFromTensors } from '../src/train/step.ts';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readSafetensors } from '../src/io/safetensors.ts';
 import { loadModel } from '../src/models/auto.ts';
-import { parseDebertaConfig, readDebertaConfig } from '../src/models/deberta/config.ts';
+import { parseDebertaConfig, readDebertaConfig } from '../src/models/deberta/config-file.ts';
 import { readResumeState, saveCheckpoint, type TrainerState } from '../src/train/checkpoint.ts';
 import { AdamW } from '../src/train/optim.ts';
 import { formatDuration, ProgressBar } from '../src/train/progress.ts';

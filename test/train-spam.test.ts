@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { initCheckpoint } from '../src/cli/commands/init.ts';
 import { loadCheckpointTensors } from '../src/io/checkpoint.ts';
 import { loadModel } from '../src/models/auto.ts';
-import { readDebertaConfig } from '../src/models/deberta/config.ts';
+import { readDebertaConfig } from '../src/models/deberta/config-file.ts';
 import { encoderFromTokenizer, featurize, readRecords, toExamples } from '../src/train/data.ts';
 import { argmax } from '../src/train/metrics.ts';
 import { gradientModelFromTensors } from '../src/train/step.ts';
@@ -87,7 +87,7 @@ test('fine-tuning on SpamAssassin beats the majority class; the checkpoint reloa
     const feats = featurize('sequence-classification', evalEx, enc, { maxLength: 64, labels: r.labels, file: 'eval.jsonl' });
     const ref = r.bestEval!.logits!;
     assert.deepEqual(ref.dims, [nEval, 2]);
-    const gm = await gradientModelFromTensors(cfg, loadCheckpointTensors(best).tensors, 'sequence-classification', { threads: 2 });
+    const gm = await gradientModelFromTensors(cfg, (await loadCheckpointTensors(best)).tensors, 'sequence-classification', { threads: 2 });
     const model = await loadModel(best, 'auto', { threads: 2 });
     try {
       const again = await evaluate(gm, 'sequence-classification', feats, evalEx, { batchSize: 32, padId: enc.padId, withTypes: false, labels: r.labels, maxAnswerLength: 30 });

@@ -1,6 +1,6 @@
-// The demo page: loads a fill-mask and a classification checkpoint over HTTP and runs them on the
-// text in the box. Model folders come from the query string (?mlm=URL&cls=URL) or the inputs.
-import { classify, fillMask, initRuntime, loadModelFromUrl, loadTokenizerFromUrl } from './deberta.js';
+// The demo page: the library's pipelines (fill-mask and text-classification) over checkpoints fetched by
+// URL, run on the text in the box. Model folders come from the query string (?mlm=URL&cls=URL) or the inputs.
+import { pipeline } from './deberta.js';
 
 const DEFAULTS = { mlm: 'models/deberta-v3-brown-small/', cls: 'models/deberta-v3-brown-small-spam/' };
 const $ = (id) => document.getElementById(id);
@@ -8,31 +8,27 @@ const params = new URLSearchParams(location.search);
 $('mlm-url').value = params.get('mlm') ?? DEFAULTS.mlm;
 $('cls-url').value = params.get('cls') ?? DEFAULTS.cls;
 
-let runtime;
-const cache = new Map(); // url + head -> { model, tokenizer }
+// WebGPU when the browser offers an adapter; a graph it cannot take falls back to WebAssembly ('cpu').
+let device = 'cpu';
+const cache = new Map(); // task + url -> pipeline
 
 function setState(state, message) {
   document.body.dataset.state = state;
   $('status').textContent = message;
 }
 
-async function load(url, head) {
-  const key = `${head} ${url}`;
+async function load(task, url) {
+  const key = `${task} ${url}`;
   if (!cache.has(key)) {
     cache.set(key, (async () => {
-      const opts = { threads: runtime.threads, executionProviders: runtime.executionProviders };
-      const tokenizer = loadTokenizerFromUrl(url);
-      let model;
       try {
-        model = await loadModelFromUrl(url, head, opts);
+        return await pipeline(task, url, { device });
       } catch (err) {
-        if (!opts.executionProviders.includes('webgpu')) throw err;
-        // A graph WebGPU cannot take: stay on WebAssembly from now on.
+        if (device === 'cpu') throw err;
         console.warn(`WebGPU failed (${err instanceof Error ? err.message : err}); using WebAssembly`);
-        runtime.executionProviders = ['wasm'];
-        model = await loadModelFromUrl(url, head, { ...opts, executionProviders: ['wasm'] });
+        device = 'cpu';
+        return pipeline(task, url, { device });
       }
-      return { model, tokenizer: await tokenizer };
     })());
   }
   try {
@@ -89,17 +85,21 @@ async function run() {
   setState('running', 'running…');
   const t0 = performance.now();
   try {
-    const mlm = await load($('mlm-url').value, 'masked-lm');
-    const cls = await load($('cls-url').value, 'sequence-classification');
+    const fill = await load('fill-mask', $('mlm-url').value);
+    const classify = await load('text-classification', $('cls-url').value);
     const t1 = performance.now();
-    if (text.includes(mlm.tokenizer.maskToken)) showFillMask(await fillMask(mlm.model, mlm.tokenizer, text, 5));
-    else {
+    const mask = fill.tokenizer.maskToken;
+    const masks = text.split(mask).length - 1;
+    if (masks > 0) {
+      const out = await fill(text, { topK: 5 });
+      showFillMask(masks === 1 ? [out] : out); // one list per mask
+    } else {
       showFillMask([]);
-      $('error').textContent = `Write ${mlm.tokenizer.maskToken} where a word should be filled in.`;
+      $('error').textContent = `Write ${mask} where a word should be filled in.`;
     }
-    showClassification(await classify(cls.model, cls.tokenizer, text));
+    showClassification(await classify(text, { topK: null }));
     const loading = t1 - t0 > 1 ? `models loaded in ${Math.round(t1 - t0)} ms, ` : '';
-    setState('done', `${loading}ran in ${Math.round(performance.now() - t1)} ms on ${runtime.executionProviders[0]}`);
+    setState('done', `${loading}ran in ${Math.round(performance.now() - t1)} ms on ${device === 'webgpu' ? 'WebGPU' : 'WebAssembly'}`);
   } catch (err) {
     $('error').textContent = err instanceof Error ? err.message : String(err);
     setState('error', 'failed');
@@ -112,10 +112,7 @@ $('run').addEventListener('click', run);
 $('text').addEventListener('keydown', (e) => { if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) run(); });
 
 try {
-  runtime = await initRuntime();
-  $('run').disabled = false;
-  setState('ready', `ready (ONNX Runtime Web, ${runtime.executionProviders.join(' + ')}, ${runtime.threads} thread${runtime.threads > 1 ? 's' : ''})`);
-} catch (err) {
-  $('error').textContent = err instanceof Error ? err.message : String(err);
-  setState('error', 'the runtime did not start');
-}
+  if (navigator.gpu && await navigator.gpu.requestAdapter()) device = 'webgpu';
+} catch { /* no adapter: WebAssembly */ }
+$('run').disabled = false;
+setState('ready', `ready (ONNX Runtime Web on ${device === 'webgpu' ? 'WebGPU' : 'WebAssembly'})`);

@@ -2,6 +2,7 @@
 // registers itself on the program here.
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import '../platform/node.ts';
 import { register as registerForward } from './commands/forward.ts';
 import { register as registerExport } from './commands/export.ts';
 import { register as registerGrad } from './commands/grad.ts';
@@ -33,10 +34,15 @@ export function buildProgram(): Command {
   return program;
 }
 
-const isMain = process.argv[1] && /deberta(\.js)?$|main\.ts$/.test(process.argv[1]);
-if (isMain) {
-  buildProgram().parseAsync(process.argv).catch((err: unknown) => {
+/** Runs the command line; errors are printed as one line and exit with status 1. */
+export async function main(argv: string[] = process.argv): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
     process.stderr.write(`deberta: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);
-  });
+  }
 }
+
+// `node src/cli/main.ts …` (the repository's sources) runs it too; the installed command is bin/deberta.js.
+if (process.argv[1] && /main\.[jt]s$/.test(process.argv[1])) void main();

@@ -1,50 +1,54 @@
-// Finding and loading the weights of a Hugging Face checkpoint folder, in the order
-// transformers prefers them: safetensors first, then torch pickles; single files before shards.
-import { existsSync, readFileSync } from 'node:fs';
-import { isAbsolute, join, normalize, sep } from 'node:path';
+// Finding and loading the weights of a Hugging Face checkpoint, in the order transformers prefers them:
+// safetensors first, then torch pickles; single files before shards. Reads through ModelFiles, so a
+// folder on disk, a URL and files in memory load alike.
 import type { Tensor } from '../tensor.ts';
-import { readSafetensors, type ReadOptions } from './safetensors.ts';
-import { readTorchCheckpoint } from './torch-pickle.ts';
+import { openFiles } from '../platform/index.ts';
+import { readJson, type ModelFiles } from './files.ts';
+import { parseSafetensors } from './safetensors-format.ts';
+import { parseTorchCheckpoint } from './torch-pickle.ts';
 
 export interface LoadedCheckpoint {
   tensors: Map<string, Tensor>;
-  /** The weight files read, in order (the shards, for a sharded checkpoint). */
+  /** The weight files read, in order (the shards, for a sharded checkpoint), as `files.path` names them. */
   files: string[];
 }
 
-type Reader = (path: string, opts: ReadOptions) => Map<string, Tensor>;
+export interface ReadOptions {
+  /**
+   * Leave safetensors bytes in storage until used, where the source can (Node: each tensor is then a
+   * FileTensor, which ONNX Runtime reads from the file itself). Pickled checkpoints are always read whole.
+   */
+  lazy?: boolean;
+}
 
-const readSt: Reader = (path, opts) => readSafetensors(path, opts).tensors;
+type Reader = (files: ModelFiles, name: string, opts: ReadOptions) => Promise<Map<string, Tensor>>;
+
+const readSt: Reader = async (files, name, opts) =>
+  files.safetensors ? files.safetensors(name, opts) : parseSafetensors(await files.read(name), files.path(name)).tensors;
+const readTorch: Reader = async (files, name) => parseTorchCheckpoint(await files.read(name), files.path(name));
 
 const CANDIDATES: { name: string; sharded: boolean; read: Reader }[] = [
   { name: 'model.safetensors', sharded: false, read: readSt },
   { name: 'model.safetensors.index.json', sharded: true, read: readSt },
-  { name: 'pytorch_model.bin', sharded: false, read: readTorchCheckpoint },
-  { name: 'pytorch_model.bin.index.json', sharded: true, read: readTorchCheckpoint },
+  { name: 'pytorch_model.bin', sharded: false, read: readTorch },
+  { name: 'pytorch_model.bin.index.json', sharded: true, read: readTorch },
 ];
 
-/**
- * Loads every weight tensor of the checkpoint in `dir`. `lazy`: safetensors bytes stay on disk until
- * used (see FileTensor); pickled checkpoints are always read whole.
- */
-export function loadCheckpointTensors(dir: string, opts: ReadOptions = {}): LoadedCheckpoint {
+/** Loads every weight tensor of the checkpoint `ref` (a folder path or URL, or files). */
+export async function loadCheckpointTensors(ref: string | ModelFiles, opts: ReadOptions = {}): Promise<LoadedCheckpoint> {
+  const files = await openFiles(ref);
   for (const c of CANDIDATES) {
-    const path = join(dir, c.name);
-    if (!existsSync(path)) continue;
-    if (!c.sharded) return { tensors: c.read(path, opts), files: [path] };
-    return loadSharded(dir, path, (p) => c.read(p, opts));
+    if (!(await files.has(c.name))) continue;
+    if (!c.sharded) return { tensors: await c.read(files, c.name, opts), files: [files.path(c.name)] };
+    return loadSharded(files, c.name, (shard) => c.read(files, shard, opts));
   }
   const looked = CANDIDATES.map((c) => c.name).join(', ');
-  throw new Error(`${dir}: no model weights found (looked for ${looked})`);
+  throw new Error(`${files.where}: no model weights found (looked for ${looked})`);
 }
 
-function loadSharded(dir: string, indexPath: string, read: (path: string) => Map<string, Tensor>): LoadedCheckpoint {
-  let index: unknown;
-  try {
-    index = JSON.parse(readFileSync(indexPath, 'utf8'));
-  } catch (err) {
-    throw new Error(`${indexPath}: not valid JSON (${(err as Error).message})`);
-  }
+async function loadSharded(files: ModelFiles, indexName: string, read: (shard: string) => Promise<Map<string, Tensor>>): Promise<LoadedCheckpoint> {
+  const indexPath = files.path(indexName);
+  const index = await readJson(files, indexName);
   const weightMap = (index as { weight_map?: unknown } | null)?.weight_map;
   if (typeof weightMap !== 'object' || weightMap === null || Array.isArray(weightMap)) {
     throw new Error(`${indexPath}: 'weight_map' must be an object mapping tensor names to shard files`);
@@ -60,28 +64,29 @@ function loadSharded(dir: string, indexPath: string, read: (path: string) => Map
   }
 
   const tensors = new Map<string, Tensor>();
-  const files: string[] = [];
+  const paths: string[] = [];
   for (const [shard, names] of shards) {
-    const path = shardPath(dir, shard, indexPath);
-    if (!existsSync(path)) throw new Error(`${indexPath}: shard '${shard}' is missing (expected ${path})`);
-    const part = read(path);
-    for (const name of names) {
-      if (!part.has(name)) throw new Error(`${path}: has no tensor '${name}', which ${indexPath} places there`);
+    const name = shardName(shard, indexPath);
+    const path = files.path(name);
+    if (!(await files.has(name))) throw new Error(`${indexPath}: shard '${shard}' is missing (expected ${path})`);
+    const part = await read(name);
+    for (const n of names) {
+      if (!part.has(n)) throw new Error(`${path}: has no tensor '${n}', which ${indexPath} places there`);
     }
-    for (const [name, t] of part) {
-      if (tensors.has(name)) throw new Error(`${path}: tensor '${name}' also appears in an earlier shard`);
-      tensors.set(name, t);
+    for (const [n, t] of part) {
+      if (tensors.has(n)) throw new Error(`${path}: tensor '${n}' also appears in an earlier shard`);
+      tensors.set(n, t);
     }
-    files.push(path);
+    paths.push(path);
   }
-  return { tensors, files };
+  return { tensors, files: paths };
 }
 
-// Shard names come from a file on disk: keep them inside the checkpoint folder.
-function shardPath(dir: string, shard: string, indexPath: string): string {
-  const rel = normalize(shard);
-  if (shard === '' || isAbsolute(shard) || rel === '..' || rel.startsWith(`..${sep}`)) {
+// Shard names come from a file: keep them inside the checkpoint folder.
+function shardName(shard: string, indexPath: string): string {
+  const parts = shard.split(/[\\/]/).filter((p) => p !== '' && p !== '.');
+  if (shard === '' || /^([\\/]|[A-Za-z]:)/.test(shard) || parts.includes('..') || parts.length === 0) {
     throw new Error(`${indexPath}: shard '${shard}' must be a file inside the checkpoint folder`);
   }
-  return join(dir, rel);
+  return parts.join('/');
 }

@@ -1,130 +1,12 @@
-// Reading and writing the safetensors format (https://github.com/huggingface/safetensors):
-// an 8-byte little-endian header length N, N bytes of JSON describing each tensor
-// ({dtype, shape, data_offsets: [begin, end]} relative to the data section, plus an optional
-// "__metadata__" map of strings), then the raw little-endian tensor bytes.
+// Safetensors files on disk (Node): read tensor by tensor or lazily (FileTensor), and written through a
+// temporary file. The format itself is parsed in ./safetensors-format.ts.
 import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { BYTES_PER_ELEMENT, emptyArray, numel, type DType, type FileRegion, type Tensor, type TypedArray } from '../tensor.ts';
+import { emptyArray, numel, type DType, type FileRegion, type Tensor, type TypedArray } from '../tensor.ts';
+import { asBytes, checkHost, checkMinSize, checkTensor, parseHeader, readHeaderLength, TO_ST, type SafetensorsFile } from './safetensors-format.ts';
 
-export interface SafetensorsFile {
-  tensors: Map<string, Tensor>;
-  metadata: Record<string, string>;
-}
-
-const FROM_ST: Record<string, DType> = {
-  F32: 'float32', F16: 'float16', BF16: 'bfloat16', F64: 'float64',
-  I64: 'int64', I32: 'int32', I8: 'int8', U8: 'uint8', BOOL: 'bool',
-};
-const TO_ST: Record<DType, string> = {
-  float32: 'F32', float16: 'F16', bfloat16: 'BF16', float64: 'F64',
-  int64: 'I64', int32: 'I32', int8: 'I8', uint8: 'U8', bool: 'BOOL',
-};
-
-// The typed array class each dtype must be stored in (see src/tensor.ts).
-const ARRAY_CLASS: Record<DType, Function> = {
-  float32: Float32Array, float64: Float64Array, float16: Uint16Array, bfloat16: Uint16Array,
-  int64: BigInt64Array, int32: Int32Array, int8: Int8Array, uint8: Uint8Array, bool: Uint8Array,
-};
-
-// The typed arrays below are filled with the file's bytes as-is, which assumes a little-endian
-// host (x86, ARM as Node runs them); refuse loudly rather than return swapped numbers elsewhere.
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-interface Entry {
-  name: string;
-  dtype: DType;
-  dims: number[];
-  begin: number;
-  end: number;
-}
-
-interface Header {
-  entries: Entry[];
-  metadata: Record<string, string>;
-  dataStart: number; // byte offset of the data section in the file
-}
-
-/** Validates the header against a file of `fileSize` bytes; `json` is the header's text bytes. */
-function parseHeader(json: Uint8Array, headerLen: number, fileSize: number, label: string): Header {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(json));
-  } catch (err) {
-    throw new Error(`${label}: corrupt safetensors header (not valid JSON: ${(err as Error).message})`);
-  }
-  if (!isObject(parsed)) throw new Error(`${label}: corrupt safetensors header (expected a JSON object)`);
-
-  const dataStart = 8 + headerLen;
-  const dataSize = fileSize - dataStart;
-  const metadata: Record<string, string> = {};
-  const entries: Entry[] = [];
-  for (const [name, info] of Object.entries(parsed)) {
-    if (name === '__metadata__') {
-      if (!isObject(info)) throw new Error(`${label}: '__metadata__' must be an object of strings`);
-      for (const [k, v] of Object.entries(info)) {
-        if (typeof v !== 'string') throw new Error(`${label}: '__metadata__.${k}' must be a string, got ${JSON.stringify(v)}`);
-        metadata[k] = v;
-      }
-      continue;
-    }
-    if (!isObject(info)) throw new Error(`${label}: tensor '${name}': entry must be an object`);
-    const dtype = FROM_ST[String(info.dtype)];
-    if (!dtype) throw new Error(`${label}: tensor '${name}': unsupported dtype ${JSON.stringify(info.dtype)}`);
-    const shape = info.shape;
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      throw new Error(`${label}: tensor '${name}': shape must be a list of non-negative integers, got ${JSON.stringify(shape)}`);
-    }
-    const offs = info.data_offsets;
-    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isSafeInteger(o) && o >= 0) || offs[0] > offs[1]) {
-      throw new Error(`${label}: tensor '${name}': data_offsets must be [begin, end] with 0 <= begin <= end, got ${JSON.stringify(offs)}`);
-    }
-    const [begin, end] = offs as [number, number];
-    if (end > dataSize) {
-      throw new Error(`${label}: tensor '${name}': data_offsets [${begin}, ${end}] run past the end of the data section (${dataSize} bytes); the file is truncated or corrupt`);
-    }
-    const dims = shape as number[];
-    const want = numel(dims) * BYTES_PER_ELEMENT[dtype];
-    if (end - begin !== want) {
-      throw new Error(`${label}: tensor '${name}': data_offsets span ${end - begin} bytes but ${dtype} [${dims.join(', ')}] needs ${want}`);
-    }
-    entries.push({ name, dtype, dims: [...dims], begin, end });
-  }
-  return { entries, metadata, dataStart };
-}
-
-function checkMinSize(fileSize: number, label: string): void {
-  if (fileSize < 8) throw new Error(`${label}: too short to be a safetensors file (${fileSize} bytes)`);
-}
-
-function readHeaderLength(prefix: Uint8Array, fileSize: number, label: string): number {
-  checkMinSize(fileSize, label);
-  const n = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
-  // The reference implementation caps headers at 100 MB; a larger length means a corrupt file.
-  if (n > 100_000_000n) throw new Error(`${label}: safetensors header length ${n} is implausibly large; the file is corrupt or not safetensors`);
-  if (n > BigInt(fileSize - 8)) {
-    throw new Error(`${label}: safetensors header length ${n} runs past the end of the file (${fileSize} bytes); the file is truncated or not safetensors`);
-  }
-  return Number(n);
-}
-
-function checkHost(label: string): void {
-  if (!LITTLE_ENDIAN) throw new Error(`${label}: safetensors I/O needs a little-endian host`);
-}
-
-/** Parses a whole safetensors file already in memory. Tensor data is copied into fresh, aligned arrays. */
-export function parseSafetensors(bytes: Uint8Array, fileLabel: string): SafetensorsFile {
-  checkHost(fileLabel);
-  const headerLen = readHeaderLength(bytes, bytes.length, fileLabel);
-  const header = parseHeader(bytes.subarray(8, 8 + headerLen), headerLen, bytes.length, fileLabel);
-  const tensors = new Map<string, Tensor>();
-  for (const e of header.entries) {
-    const data = emptyArray(e.dtype, numel(e.dims));
-    asBytes(data).set(bytes.subarray(header.dataStart + e.begin, header.dataStart + e.end));
-    tensors.set(e.name, { dtype: e.dtype, dims: e.dims, data });
-  }
-  return { tensors, metadata: header.metadata };
-}
+export { parseSafetensors, type SafetensorsFile } from './safetensors-format.ts';
 
 export interface ReadOptions {
   /**
@@ -238,20 +120,6 @@ export function writeSafetensors(
   }
 }
 
-function checkTensor(t: Tensor, name: string, path: string): void {
-  if (!(t.dtype in TO_ST)) throw new Error(`${path}: tensor '${name}': unknown dtype ${JSON.stringify(t.dtype)}`);
-  if (!(t.data instanceof ARRAY_CLASS[t.dtype])) {
-    throw new Error(`${path}: tensor '${name}': ${t.dtype} data must be a ${ARRAY_CLASS[t.dtype]!.name}, got ${t.data.constructor.name}`);
-  }
-  if (!t.dims.every((d) => Number.isSafeInteger(d) && d >= 0) || t.data.length !== numel(t.dims)) {
-    throw new Error(`${path}: tensor '${name}': ${t.data.length} values do not fill dims [${t.dims.join(', ')}]`);
-  }
-}
-
-function asBytes(a: TypedArray): Uint8Array {
-  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-}
-
 // readSync/writeSync move at most ~2 GiB per call, and may return short counts: loop.
 const CHUNK = 1 << 30;
 
@@ -270,8 +138,4 @@ function readFully(fd: number, into: Uint8Array, position: number, path: string,
 function writeFully(fd: number, bytes: Uint8Array): void {
   let done = 0;
   while (done < bytes.length) done += writeSync(fd, bytes, done, Math.min(CHUNK, bytes.length - done));
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

@@ -8,7 +8,6 @@
 //
 // Pickles can run arbitrary code, so this is a restricted unpickler: it knows only the opcodes
 // torch.save emits and the handful of globals a state dict needs; anything else is refused.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { unzipSync } from 'fflate';
 import { BYTES_PER_ELEMENT, emptyArray, numel, type DType, type Tensor, type TypedArray } from '../tensor.ts';
 
@@ -485,26 +484,4 @@ export function parseTorchCheckpoint(bytes: Uint8Array, file: string): Map<strin
   if (bytes[0] === 0x50 && bytes[1] === 0x4b) return readZipCheckpoint(bytes, file); // "PK"
   if (startsWithLegacyMagic(bytes)) return readLegacyCheckpoint(bytes, file);
   throw new Error(`${file}: not a torch checkpoint (neither a zip archive nor a legacy torch.save file)`);
-}
-
-/** Reads a `pytorch_model.bin` state dict into tensors keyed by parameter name. */
-export function readTorchCheckpoint(path: string): Map<string, Tensor> {
-  return parseTorchCheckpoint(readWholeFile(path), path);
-}
-
-// fs.readFileSync refuses files over 2 GiB; big checkpoints are read in chunks instead.
-function readWholeFile(path: string): Uint8Array {
-  const fd = openSync(path, 'r');
-  try {
-    const bytes = new Uint8Array(fstatSync(fd).size);
-    let done = 0;
-    while (done < bytes.length) {
-      const n = readSync(fd, bytes, done, Math.min(1 << 30, bytes.length - done), done);
-      if (n === 0) throw new Error(`${path}: file shrank while being read`);
-      done += n;
-    }
-    return bytes;
-  } finally {
-    closeSync(fd);
-  }
 }

@@ -1,21 +1,25 @@
-// The transformers.js-style API: AutoModel*.fromPretrained(dir) returns a callable model.
+// The transformers.js-style API: AutoModel*.fromPretrained(ref) returns a callable model. `ref` is what the
+// platform opens (Node: a folder path or URL; browsers: a URL), or a ModelFiles source.
 import { loadCheckpointTensors } from '../io/checkpoint.ts';
-import { readDebertaConfig } from './deberta/config.ts';
+import type { ModelFiles } from '../io/files.ts';
+import { openFiles } from '../platform/index.ts';
+import { loadDebertaConfig } from './deberta/config.ts';
 import { createModel, type DebertaModel, type HeadKind, type LoadOptions } from './create.ts';
 
 export * from './create.ts';
 
-/** Loads a checkpoint folder with the given head ('auto': the one in `architectures`). */
-export async function loadModel(dir: string, head: HeadKind | 'auto' = 'auto', opts: LoadOptions = {}): Promise<DebertaModel> {
-  const config = readDebertaConfig(dir);
+/** Loads a checkpoint with the given head ('auto': the one in `architectures`). */
+export async function loadModel(ref: string | ModelFiles, head: HeadKind | 'auto' = 'auto', opts: LoadOptions = {}): Promise<DebertaModel> {
+  const src = await openFiles(ref);
+  const config = await loadDebertaConfig(src);
   // Lazy: float32 safetensors weights go from the file to ONNX Runtime without a copy in JS.
-  const { tensors, files } = loadCheckpointTensors(dir, { lazy: true });
-  const file = files.length === 1 ? files[0]! : `${dir} (${files.length} shards)`;
-  return createModel(config, tensors, head, { ...opts, dir, file });
+  const { tensors, files } = await loadCheckpointTensors(src, { lazy: true });
+  const file = files.length === 1 ? files[0]! : `${src.where} (${files.length} shards)`;
+  return createModel(config, tensors, head, { ...opts, dir: src.where, file });
 }
 
 function autoClass(head: HeadKind | 'auto') {
-  return { fromPretrained: (dir: string, opts: LoadOptions = {}) => loadModel(dir, head, opts) };
+  return { fromPretrained: (ref: string | ModelFiles, opts: LoadOptions = {}) => loadModel(ref, head, opts) };
 }
 
 /** The bare encoder (like transformers' AutoModel); `loadModel(dir)` follows `architectures` instead. */

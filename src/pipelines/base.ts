@@ -2,8 +2,10 @@
 // rows through the model in length-sorted batches with dynamic padding (each batch padded only to its own
 // longest row, results handed back in input order), and the small numeric helpers of post-processing.
 import { headFromConfig, loadModel, type DebertaModel, type HeadKind, type ModelOutputs, type OutputTensor } from '../models/auto.ts';
-import { readDebertaConfig } from '../models/deberta/config.ts';
-import { AutoTokenizer, type PreTrainedTokenizer } from '../tokenizers/index.ts';
+import { loadDebertaConfig } from '../models/deberta/config.ts';
+import type { ModelFiles } from '../io/files.ts';
+import { openFiles } from '../platform/index.ts';
+import { AutoTokenizer, PreTrainedTokenizer } from '../tokenizers/index.ts';
 
 export type Device = 'cpu' | 'webgpu';
 export const DEVICES: readonly Device[] = ['cpu', 'webgpu'];
@@ -17,8 +19,8 @@ export interface PipelineOptions {
   batchSize?: number;
   /** Longest row in tokens, special tokens included (default: the tokenizer's limit, else the config's max_position_embeddings). */
   maxLength?: number;
-  /** A folder to read the tokenizer from, or a tokenizer (default: the model folder). */
-  tokenizer?: string | PreTrainedTokenizer;
+  /** Where to read the tokenizer (a folder, URL or files), or a tokenizer (default: the model's own files). */
+  tokenizer?: string | ModelFiles | PreTrainedTokenizer;
 }
 
 /** Options every pipeline call takes. */
@@ -54,12 +56,14 @@ const HEAD_NAMES: Record<HeadKind, string> = {
   'multiple-choice': 'multiple-choice (…ForMultipleChoice)',
 };
 
-/** Loads `dir` with the head `task` needs, and its tokenizer; checks that the two fit together. */
-export async function loadForTask(task: string, dir: string, head: HeadKind, opts: PipelineOptions = {}): Promise<Loaded> {
+/** Loads the checkpoint `ref` with the head `task` needs, and its tokenizer; checks that the two fit together. */
+export async function loadForTask(task: string, ref: string | ModelFiles, head: HeadKind, opts: PipelineOptions = {}): Promise<Loaded> {
   const batchSize = opts.batchSize ?? 8;
   checkPositiveInt(batchSize, 'batchSize');
   if (opts.maxLength !== undefined) checkPositiveInt(opts.maxLength, 'maxLength');
-  const config = readDebertaConfig(dir);
+  const files = await openFiles(ref);
+  const dir = files.where;
+  const config = await loadDebertaConfig(files);
   // A checkpoint saved with another head would fail on a missing weight; say what is wrong instead.
   // Any checkpoint has the encoder, so the bare model (feature extraction) loads from all of them.
   if (head !== 'base' && config.architectures.length > 0) {
@@ -68,8 +72,7 @@ export async function loadForTask(task: string, dir: string, head: HeadKind, opt
       throw new Error(`${task}: ${dir} holds a ${config.architectures[0]} checkpoint; this task needs a ${HEAD_NAMES[head]} model`);
     }
   }
-  const tokenizer = opts.tokenizer === undefined || typeof opts.tokenizer === 'string'
-    ? await AutoTokenizer.fromPretrained(opts.tokenizer ?? dir) : opts.tokenizer;
+  const tokenizer = opts.tokenizer instanceof PreTrainedTokenizer ? opts.tokenizer : await AutoTokenizer.fromPretrained(opts.tokenizer ?? files);
   if (tokenizer.vocabSize > config.vocab_size) {
     throw new Error(`${task}: the tokenizer has ${tokenizer.vocabSize} ids but ${dir}/config.json has vocab_size ${config.vocab_size}; they do not belong together`);
   }
@@ -81,7 +84,7 @@ export async function loadForTask(task: string, dir: string, head: HeadKind, opt
   // The relative-position tables cover 4096 tokens unless asked for more.
   const device = opts.device ?? 'cpu';
   if (!DEVICES.includes(device)) throw new Error(`${task}: unknown device '${device}' (use ${DEVICES.map((d) => `'${d}'`).join(' or ')})`);
-  const model = await loadModel(dir, head, { threads: opts.threads, executionProviders: [device], ...(maxLength > 4096 ? { maxLength } : {}) });
+  const model = await loadModel(files, head, { threads: opts.threads, executionProviders: [device], ...(maxLength > 4096 ? { maxLength } : {}) });
   return { task, dir, model, tokenizer, batchSize, maxLength };
 }
 

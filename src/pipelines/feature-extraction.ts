@@ -1,6 +1,7 @@
 // feature-extraction: the encoder's last hidden states, pooled into one vector per text (the mean over the
 // text's tokens, special tokens included, as sentence-transformers does, or the [CLS] vector), optionally
 // scaled to unit length; or, with pooling 'none', one vector per token as transformers' pipeline returns.
+import type { ModelFiles } from '../io/files.ts';
 import { checkText, loadForTask, makePipeline, output, runRows, tokenOf,
   type Loaded, type PipelineBase, type PipelineOptions, type RunOptions } from './base.ts';
 
@@ -23,8 +24,8 @@ export interface FeatureExtractionPipeline extends PipelineBase {
   (texts: string[], options: TokenOptions): Promise<number[][][]>;
 }
 
-export async function featureExtractionPipeline(dir: string, options: PipelineOptions = {}): Promise<FeatureExtractionPipeline> {
-  const loaded = await loadForTask('feature-extraction', dir, 'base', options);
+export async function featureExtractionPipeline(model: string | ModelFiles, options: PipelineOptions = {}): Promise<FeatureExtractionPipeline> {
+  const loaded = await loadForTask('feature-extraction', model, 'base', options);
   const fn = async (input: string | string[], opts: FeatureExtractionCallOptions = {}) => {
     const texts = Array.isArray(input) ? input : [input];
     const out = await embed(loaded, texts, opts);

@@ -1,6 +1,7 @@
 // fill-mask: the most likely tokens at each mask token, as transformers' FillMaskPipeline: a softmax over
 // the vocabulary at the masked position, the top k (or the given targets), each with the text it gives.
 // Checkpoints with the Enhanced Mask Decoder need nothing here: the model applies it.
+import type { ModelFiles } from '../io/files.ts';
 import { checkPositiveInt, checkText, loadForTask, makePipeline, output, runRows, softmax, tokenOf, topIndices,
   type Loaded, type PipelineBase, type PipelineOptions, type RunOptions } from './base.ts';
 
@@ -29,8 +30,8 @@ export interface FillMaskPipeline extends PipelineBase {
   (texts: string[], options?: FillMaskCallOptions): Promise<FillMaskOutput[]>;
 }
 
-export async function fillMaskPipeline(dir: string, options: PipelineOptions = {}): Promise<FillMaskPipeline> {
-  const loaded = await loadForTask('fill-mask', dir, 'masked-lm', options);
+export async function fillMaskPipeline(model: string | ModelFiles, options: PipelineOptions = {}): Promise<FillMaskPipeline> {
+  const loaded = await loadForTask('fill-mask', model, 'masked-lm', options);
   const maskId = loaded.tokenizer.maskTokenId; // fails early, naming the tokenizer, if it has no mask token
   const fn = async (input: string | string[], opts: FillMaskCallOptions = {}) => {
     const texts = Array.isArray(input) ? input : [input];

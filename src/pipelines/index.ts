@@ -1,7 +1,9 @@
-// `pipeline(task, modelDir, options)`: transformers' task pipelines over a checkpoint folder (config.json,
-// weights and tokenizer files). Without a folder, the task's embedded default model (src/pipelines/defaults.ts).
+// `pipeline(task, model, options)`: transformers' task pipelines over a checkpoint (config.json, weights and
+// tokenizer files) that the platform opens: a folder path in Node, a URL anywhere, or ModelFiles. Without
+// a model, the task's embedded default model (src/pipelines/defaults.ts).
 // Options are camelCase; results keep transformers' field names (token_str, entity_group...), so they
 // compare with Python's directly.
+import type { ModelFiles } from '../io/files.ts';
 import type { PipelineOptions } from './base.ts';
 import { defaultModelDir } from './defaults.ts';
 import { featureExtractionPipeline, type FeatureExtractionPipeline } from './feature-extraction.ts';
@@ -27,7 +29,7 @@ export type PipelineFor = PipelineByTask & AliasTargets;
 export type TaskName = keyof PipelineFor;
 export type AnyPipeline = PipelineByTask[Task];
 
-const BUILDERS: { [T in Task]: (dir: string, o: PipelineOptions) => Promise<PipelineByTask[T]> } = {
+const BUILDERS: { [T in Task]: (model: string | ModelFiles, o: PipelineOptions) => Promise<PipelineByTask[T]> } = {
   'fill-mask': fillMaskPipeline,
   'text-classification': textClassificationPipeline,
   'zero-shot-classification': zeroShotPipeline,
@@ -37,19 +39,19 @@ const BUILDERS: { [T in Task]: (dir: string, o: PipelineOptions) => Promise<Pipe
   rerank: rerankPipeline,
 };
 
-/** Loads the pipeline of `task` (a task name or alias such as 'ner') over the checkpoint folder `modelDir`. */
-export async function pipeline<T extends TaskName>(task: T, modelDir?: string | null, options?: PipelineOptions): Promise<PipelineFor[T]>;
-export async function pipeline(task: string, modelDir?: string | null, options?: PipelineOptions): Promise<AnyPipeline>;
-export async function pipeline(task: string, modelDir?: string | null, options: PipelineOptions = {}): Promise<AnyPipeline> {
+/** Loads the pipeline of `task` (a task name or alias such as 'ner') over the checkpoint `model`. */
+export async function pipeline<T extends TaskName>(task: T, model?: string | ModelFiles | null, options?: PipelineOptions): Promise<PipelineFor[T]>;
+export async function pipeline(task: string, model?: string | ModelFiles | null, options?: PipelineOptions): Promise<AnyPipeline>;
+export async function pipeline(task: string, model?: string | ModelFiles | null, options: PipelineOptions = {}): Promise<AnyPipeline> {
   const t = resolveTask(task);
-  if (modelDir !== undefined && modelDir !== null && typeof modelDir !== 'string') {
-    throw new TypeError(`pipeline('${task}'): modelDir must be a checkpoint folder path`);
+  if (model !== undefined && model !== null && typeof model !== 'string' && typeof (model as ModelFiles).read !== 'function') {
+    throw new TypeError(`pipeline('${task}'): model must be a checkpoint folder path or URL (or ModelFiles)`);
   }
-  return BUILDERS[t](modelDir ?? defaultModelDir(t), options);
+  return BUILDERS[t](model ?? defaultModelDir(t), options);
 }
 
 export { TASKS, TASK_ALIASES, resolveTask, type Task, type TaskAlias } from './tasks.ts';
-export { DEFAULT_MODELS, MODELS_DIR, defaultModelDir } from './defaults.ts';
+export { DEFAULT_MODELS, defaultModelDir } from './defaults.ts';
 export type { PipelineBase, PipelineOptions, RunOptions, Device } from './base.ts';
 export { DEVICES } from './base.ts';
 export { fillMaskPipeline, type FillMaskPipeline, type FillMaskResult, type FillMaskOutput, type FillMaskCallOptions } from './fill-mask.ts';

@@ -6,6 +6,7 @@
 // `handleImpossibleAnswer`, the empty answer competes too, scored by the lowest [CLS]×[CLS] of any window.
 // Answers are character spans of the context (JavaScript string indices), leading and trailing spaces
 // left out. Unlike transformers, a span found in two overlapping windows is listed once (its best score).
+import type { ModelFiles } from '../io/files.ts';
 import { checkPositiveInt, checkText, loadForTask, makePipeline, output, rowOf, runRows, softmax, trimSpan,
   type Loaded, type PipelineBase, type PipelineOptions, type RunOptions } from './base.ts';
 
@@ -43,8 +44,8 @@ export interface QuestionAnsweringPipeline extends PipelineBase {
   (inputs: QuestionAnsweringInput[], options?: QuestionAnsweringCallOptions): Promise<QuestionAnsweringOutput[]>;
 }
 
-export async function questionAnsweringPipeline(dir: string, options: PipelineOptions = {}): Promise<QuestionAnsweringPipeline> {
-  const loaded = await loadForTask('question-answering', dir, 'question-answering', options);
+export async function questionAnsweringPipeline(model: string | ModelFiles, options: PipelineOptions = {}): Promise<QuestionAnsweringPipeline> {
+  const loaded = await loadForTask('question-answering', model, 'question-answering', options);
   const fn = async (a: string | QuestionAnsweringInput | QuestionAnsweringInput[], b?: string | QuestionAnsweringCallOptions,
     c?: QuestionAnsweringCallOptions) => {
     if (typeof a === 'string') {

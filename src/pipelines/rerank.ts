@@ -2,6 +2,7 @@
 // document against the query; results best first, each with its document's index. Scores as
 // sentence-transformers' CrossEncoder: one label, the sigmoid of its logit; two labels, the softmax
 // probability of label 1 ("relevant").
+import type { ModelFiles } from '../io/files.ts';
 import { checkPositiveInt, checkText, loadForTask, makePipeline, sigmoid, softmax,
   type PipelineBase, type PipelineOptions, type RunOptions } from './base.ts';
 import { sequenceLogits } from './text-classification.ts';
@@ -28,12 +29,12 @@ export interface RerankPipeline extends PipelineBase {
   score(pairs: [string, string][], options?: RerankCallOptions): Promise<number[]>;
 }
 
-export async function rerankPipeline(dir: string, options: PipelineOptions = {}): Promise<RerankPipeline> {
-  const loaded = await loadForTask('rerank', dir, 'sequence-classification', options);
+export async function rerankPipeline(model: string | ModelFiles, options: PipelineOptions = {}): Promise<RerankPipeline> {
+  const loaded = await loadForTask('rerank', model, 'sequence-classification', options);
   const n = loaded.model.config.num_labels;
   if (n !== 1 && n !== 2) {
     await loaded.model.dispose();
-    throw new Error(`rerank: ${dir} has ${n} labels; a cross-encoder has one (a relevance logit) or two (not relevant, relevant)`);
+    throw new Error(`rerank: ${loaded.dir} has ${n} labels; a cross-encoder has one (a relevance logit) or two (not relevant, relevant)`);
   }
   const score = async (pairs: [string, string][], o: RerankCallOptions = {}): Promise<number[]> => {
     if (!Array.isArray(pairs)) throw new TypeError('rerank: pairs must be a list of [query, document]');

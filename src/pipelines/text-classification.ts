@@ -1,6 +1,7 @@
 // text-classification: labels of a text or a text pair, as transformers' TextClassificationPipeline. The
 // scores come from a softmax, a sigmoid or the raw logits, chosen from the config's problem_type (or
 // num_labels) unless `functionToApply` says otherwise; labels from id2label.
+import type { ModelFiles } from '../io/files.ts';
 import type { DebertaModel } from '../models/auto.ts';
 import { checkPositiveInt, checkText, labelOf, loadForTask, makePipeline, output, rowOf, runRows, sigmoid, softmax,
   type Loaded, type PipelineBase, type PipelineOptions, type RunOptions } from './base.ts';
@@ -26,8 +27,8 @@ export interface TextClassificationPipeline extends PipelineBase {
   (inputs: TextClassificationInput[], options?: TextClassificationCallOptions): Promise<ClassificationResult[][]>;
 }
 
-export async function textClassificationPipeline(dir: string, options: PipelineOptions = {}): Promise<TextClassificationPipeline> {
-  const loaded = await loadForTask('text-classification', dir, 'sequence-classification', options);
+export async function textClassificationPipeline(model: string | ModelFiles, options: PipelineOptions = {}): Promise<TextClassificationPipeline> {
+  const loaded = await loadForTask('text-classification', model, 'sequence-classification', options);
   const fn = async (input: TextClassificationInput | TextClassificationInput[], opts: TextClassificationCallOptions = {}) => {
     const items = Array.isArray(input) ? input : [input];
     const out = await classify(loaded, items.map((x, i) => pairOf(x, `text-classification: input ${i}`)), opts);

@@ -9,6 +9,7 @@
 // group covering only spaces is left out.
 // Long texts: with `stride`, the text is cut into overlapping windows and overlapping entities resolved
 // as transformers does (the longer wins, then the higher score); without it, the text is truncated.
+import type { ModelFiles } from '../io/files.ts';
 import { argmax, checkText, labelOf, loadForTask, makePipeline, output, runRows, softmax, tokenOf, trimSpan,
   type Loaded, type PipelineBase, type PipelineOptions, type RunOptions } from './base.ts';
 
@@ -51,8 +52,8 @@ export interface TokenClassificationPipeline extends PipelineBase {
   (texts: string[], options?: TokenClassificationCallOptions): Promise<TokenClassificationOutput[]>;
 }
 
-export async function tokenClassificationPipeline(dir: string, options: PipelineOptions = {}): Promise<TokenClassificationPipeline> {
-  const loaded = await loadForTask('token-classification', dir, 'token-classification', options);
+export async function tokenClassificationPipeline(model: string | ModelFiles, options: PipelineOptions = {}): Promise<TokenClassificationPipeline> {
+  const loaded = await loadForTask('token-classification', model, 'token-classification', options);
   const fn = async (input: string | string[], opts: TokenClassificationCallOptions = {}) => {
     const texts = Array.isArray(input) ? input : [input];
     const out = await classifyTokens(loaded, texts, opts);

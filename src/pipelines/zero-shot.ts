@@ -4,6 +4,7 @@
 // candidate): per candidate, a softmax of entailment against contradiction.
 // The entailment and contradiction labels are found in label2id, case-insensitively; two-way models
 // ("entailment" / "not_entailment") use not_entailment as the contradiction.
+import type { ModelFiles } from '../io/files.ts';
 import type { DebertaModel } from '../models/auto.ts';
 import { checkText, loadForTask, makePipeline, output, rowOf, runRows, softmax,
   type Loaded, type PipelineBase, type PipelineOptions, type RunOptions } from './base.ts';
@@ -51,11 +52,11 @@ export function nliIds(model: DebertaModel, dir = model.dir): { entailment: numb
   return { entailment, contradiction: contradiction ?? null };
 }
 
-export async function zeroShotPipeline(dir: string, options: PipelineOptions = {}): Promise<ZeroShotClassificationPipeline> {
-  const loaded = await loadForTask('zero-shot-classification', dir, 'sequence-classification', options);
+export async function zeroShotPipeline(model: string | ModelFiles, options: PipelineOptions = {}): Promise<ZeroShotClassificationPipeline> {
+  const loaded = await loadForTask('zero-shot-classification', model, 'sequence-classification', options);
   let ids;
   try {
-    ids = nliIds(loaded.model, dir);
+    ids = nliIds(loaded.model, loaded.dir);
   } catch (err) {
     await loaded.model.dispose();
     throw err;

@@ -3,7 +3,7 @@
 // and `deberta forward` read the same folder as a plain encoder (the head's weights are left aside).
 import { Graph } from '../graph/graph.ts';
 import { loadCheckpointTensors } from '../io/checkpoint.ts';
-import { readDebertaConfig, type DebertaConfig } from '../models/deberta/config.ts';
+import { readDebertaConfig, type DebertaConfig } from '../models/deberta/config-file.ts';
 import { encodeDeberta } from '../models/deberta/modeling.ts';
 import { bindWeights } from '../models/deberta/weights.ts';
 import { Session } from '../runtime/session.ts';
@@ -19,7 +19,7 @@ export interface RtdDiscriminator {
 
 export async function loadRtdDiscriminator(dir: string, opts: { threads?: number } = {}): Promise<RtdDiscriminator> {
   const config = readDebertaConfig(dir);
-  const { tensors, files } = loadCheckpointTensors(dir);
+  const { tensors, files } = await loadCheckpointTensors(dir);
   const file = files.length === 1 ? files[0]! : dir;
   if (!tensors.has('mask_predictions.classifer.weight')) throw new Error(`${file}: no replaced-token-detection head (mask_predictions.*): not an RTD discriminator`);
   const g = new Graph();

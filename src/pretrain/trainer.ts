@@ -5,10 +5,10 @@
 // discriminator, a normal checkpoint (the shared embeddings folded in), with the generator in generator/.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { MODELS_DIR } from '../platform/node.ts';
 import { loadCheckpointTensors } from '../io/checkpoint.ts';
 import { readSafetensors } from '../io/safetensors.ts';
-import { parseDebertaConfig, readDebertaConfig, type DebertaConfig } from '../models/deberta/config.ts';
+import { parseDebertaConfig, readDebertaConfig, type DebertaConfig } from '../models/deberta/config-file.ts';
 import { architectureFor } from '../models/deberta/init.ts';
 import { tensor, toFloat32, toFloat64, type Tensor } from '../tensor.ts';
 import { AutoTokenizer } from '../tokenizers/auto.ts';
@@ -27,7 +27,8 @@ import {
 import type { EmbeddingSharing } from './rtd.ts';
 
 /** The tokenizer our own models use until one is trained for them: SentencePiece unigram, 8001 ids, trained on Brown. */
-export const DEFAULT_TOKENIZER = fileURLToPath(new URL('../../test/fixtures/tokenizers/deberta-v3-unigram', import.meta.url));
+/** The embedded models' tokenizer (8,001 SentencePiece pieces trained on the Brown corpus), shipped in the package. */
+export const DEFAULT_TOKENIZER = join(MODELS_DIR, 'deberta-v3-brown-small');
 
 export interface PretrainOptions extends RunControl {
   /** A DeBERTa config.json: the model (MLM) or the discriminator (RTD). */
@@ -216,8 +217,8 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   // Weights: fresh (seeded), or those of the resumed checkpoint.
   let weights: Map<string, Tensor>;
   if (o.resume) {
-    const model = loadCheckpointTensors(o.resume).tensors;
-    const gen = objective === 'rtd' ? loadCheckpointTensors(join(o.resume, 'generator')).tensors : undefined;
+    const model = await (await loadCheckpointTensors(o.resume)).tensors;
+    const gen = objective === 'rtd' ? (await loadCheckpointTensors(join(o.resume, 'generator'))).tensors : undefined;
     const deltaFile = join(o.resume, 'gdes_delta.safetensors');
     const deltas = existsSync(deltaFile) ? readSafetensors(deltaFile).tensors : undefined;
     weights = importCheckpoints(spec, model, gen, deltas);

@@ -1,6 +1,7 @@
-// Which ONNX Runtime build runs our graphs: onnxruntime-node by default in Node, onnxruntime-web in
-// browsers (the browser entry registers it). Everything else talks to ONNX Runtime through here.
+// Which ONNX Runtime build runs our graphs: the platform's (onnxruntime-node in Node, onnxruntime-web in
+// browsers), unless `setOrt` chose another. Everything else talks to ONNX Runtime through here.
 import type * as OrtCommon from 'onnxruntime-common';
+import { platform } from '../platform/index.ts';
 
 export type Ort = Pick<typeof OrtCommon, 'InferenceSession' | 'Tensor' | 'env'>;
 
@@ -9,7 +10,7 @@ let current: Ort | undefined;
 export function setOrt(ort: Ort): void { current = ort; }
 
 export async function getOrt(): Promise<Ort> {
-  current ??= (await import('onnxruntime-node')) as unknown as Ort;
+  current ??= await platform().ort();
   return current;
 }
 
@@ -17,6 +18,5 @@ export const isNode = typeof process !== 'undefined' && Boolean(process.versions
 
 /** All cores by default: Node's count, or the browser's. */
 export async function defaultThreads(): Promise<number> {
-  if (isNode) return (await import('node:os')).availableParallelism();
-  return (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
+  return platform().defaultThreads();
 }

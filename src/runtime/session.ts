@@ -4,6 +4,7 @@ import type { DType, Tensor, TypedArray } from '../tensor.ts';
 import type { Graph } from '../graph/graph.ts';
 import { emitOnnx, splitPath, type EmitOptions, type EmittedModel } from './onnx-emit.ts';
 import { defaultThreads, getOrt, isNode, type Ort } from './ort.ts';
+import { platform } from '../platform/index.ts';
 
 export interface SessionOptions {
   /** Intra-op threads; default all cores. */
@@ -73,9 +74,9 @@ export class Session {
       session = await ort.InferenceSession.create(model.model, { ...options, extra });
     } else if (!model.externalData) {
       session = await ort.InferenceSession.create(model.model, options);
-    } else if (isNode) {
+    } else if (platform().withModelFolder) {
       // Models over protobuf's 2 GB limit: the weights go to a side file ONNX Runtime reads beside the model.
-      session = await withModelFolder(model, (path) => ort.InferenceSession.create(path, options));
+      session = await platform().withModelFolder!(model, (path) => ort.InferenceSession.create(path, options));
     } else {
       const { location, chunks, size } = model.externalData!;
       const bytes = new Uint8Array(size);
@@ -134,23 +135,4 @@ function withDefaults(p: ExecutionProvider): ExecutionProvider {
 function weightFolder(files: Record<string, string>): string | undefined {
   const folders = new Set(Object.values(files).map((p) => splitPath(p).folder || '.'));
   return folders.size === 1 ? [...folders][0] : undefined;
-}
-
-/** Writes the model and its external data to a temporary folder for `use`, then removes it. */
-async function withModelFolder<T>(model: EmittedModel, use: (path: string) => Promise<T>): Promise<T> {
-  const { mkdtempSync, writeFileSync, openSync, writeSync, closeSync, rmSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
-  const dir = mkdtempSync(join(tmpdir(), 'deberta-ts-'));
-  try {
-    if (model.externalData) {
-      const fd = openSync(join(dir, model.externalData.location), 'w');
-      try { for (const chunk of model.externalData.chunks) writeSync(fd, chunk); } finally { closeSync(fd); }
-    }
-    const path = join(dir, 'model.onnx');
-    writeFileSync(path, model.model);
-    return await use(path);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }

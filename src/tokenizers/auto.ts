@@ -2,9 +2,9 @@
 // present; otherwise `spm.model` (DeBERTa v2/v3, rebuilt as transformers' DebertaV2Tokenizer: unigram over
 // the piece scores, whatever the SentencePiece model type) or `vocab.json` + `merges.txt` (DeBERTa v1,
 // GPT-2 byte-level BPE). `tokenizer_config.json`, `special_tokens_map.json` and `added_tokens.json` are
-// honoured in every case. `fromFiles` does the same from file contents already in memory (browsers).
-import { readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+// honoured in every case. Files come through ModelFiles: a folder, a URL or contents in memory.
+import { memoryFiles, readBytes as readFileBytes, readJson as readFileJson, readText, type ModelFiles } from '../io/files.ts';
+import { openFiles } from '../platform/index.ts';
 import { readSentencePieceModel } from './sentencepiece-proto.ts';
 import { TokenizerPipeline, type AddedToken } from './pipeline.ts';
 import { pipelineFromTokenizerJson } from './tokenizer-json.ts';
@@ -40,64 +40,10 @@ const SPECIAL_KEYS: [keyof SpecialTokens, string][] = [
 // DebertaTokenizer and DebertaV2Tokenizer share these defaults.
 const DEFAULT_SPECIALS: Required<SpecialTokens> = { bos: '[CLS]', eos: '[SEP]', unk: '[UNK]', sep: '[SEP]', pad: '[PAD]', cls: '[CLS]', mask: '[MASK]' };
 
-/** Where the tokenizer files come from: a folder, or contents already in memory. */
-interface FileSource {
-  /** The folder (or label) in messages. */
-  where: string;
-  /** A file's name in messages. */
-  path(name: string): string;
-  has(name: string): Promise<boolean>;
-  read(name: string): Promise<Uint8Array>;
-}
+type FileSource = ModelFiles;
 
-function folderSource(dir: string): FileSource {
-  return {
-    where: dir,
-    path: (name) => join(dir, name),
-    has: async (name) => {
-      try {
-        return (await stat(join(dir, name))).isFile();
-      } catch {
-        return false;
-      }
-    },
-    read: async (name) => new Uint8Array(await readFile(join(dir, name))),
-  };
-}
-
-function memorySource(files: Record<string, string | Uint8Array>, label?: string): FileSource {
-  return {
-    where: label ?? 'tokenizer files',
-    path: (name) => (label ? `${label.replace(/\/$/, '')}/${name}` : name),
-    has: async (name) => files[name] !== undefined,
-    read: async (name) => {
-      const f = files[name];
-      if (f === undefined) throw new Error('not given');
-      return typeof f === 'string' ? new TextEncoder().encode(f) : f;
-    },
-  };
-}
-
-async function readBytes(src: FileSource, name: string): Promise<Uint8Array> {
-  try {
-    return await src.read(name);
-  } catch (err) {
-    throw new Error(`${src.path(name)}: cannot read (${(err as Error).message})`);
-  }
-}
-
-async function readText(src: FileSource, name: string): Promise<string> {
-  return new TextDecoder().decode(await readBytes(src, name));
-}
-
-async function readJson(src: FileSource, name: string): Promise<Json> {
-  const text = await readText(src, name);
-  try {
-    return JSON.parse(text) as Json;
-  } catch (err) {
-    throw new Error(`${src.path(name)}: invalid JSON (${(err as Error).message})`);
-  }
-}
+const readBytes = (src: FileSource, name: string): Promise<Uint8Array> => readFileBytes(src, name);
+const readJson = async (src: FileSource, name: string): Promise<Json> => (await readFileJson(src, name)) as Json;
 
 async function readOptionalJson(src: FileSource, name: string): Promise<Json | null> {
   return (await src.has(name)) ? readJson(src, name) : null;
@@ -111,14 +57,9 @@ function tokenContent(v: unknown): string | undefined {
 }
 
 export class AutoTokenizer {
-  /** Loads the tokenizer of a Hugging Face checkpoint folder. */
-  static async fromPretrained(dir: string, options: FromPretrainedOptions = {}): Promise<PreTrainedTokenizer> {
-    try {
-      if (!(await stat(dir)).isDirectory()) throw new Error('not a directory');
-    } catch (err) {
-      throw new Error(`${dir}: cannot open tokenizer folder (${(err as Error).message})`);
-    }
-    return fromSource(folderSource(dir), options);
+  /** Loads the tokenizer of a Hugging Face checkpoint: a folder path or URL (what the platform opens), or files. */
+  static async fromPretrained(ref: string | ModelFiles, options: FromPretrainedOptions = {}): Promise<PreTrainedTokenizer> {
+    return fromSource(await openFiles(ref), options);
   }
 
   /**
@@ -127,7 +68,7 @@ export class AutoTokenizer {
    * names them in messages.
    */
   static async fromFiles(files: Record<string, string | Uint8Array>, options: FromPretrainedOptions & { label?: string } = {}): Promise<PreTrainedTokenizer> {
-    return fromSource(memorySource(files, options.label), options);
+    return fromSource(memoryFiles(files, options.label), options);
   }
 }
 
@@ -175,22 +116,20 @@ async function fromSource(src: FileSource, options: FromPretrainedOptions): Prom
   return new PreTrainedTokenizer(pipeline, settings);
 }
 
+// Files are asked for one at a time, in order, so a source over HTTP fetches only what it reads.
 async function pickSource(src: FileSource, use?: TokenizerSource): Promise<TokenizerSource> {
-  const has = {
-    'tokenizer.json': await src.has('tokenizer.json'),
-    'spm.model': await src.has('spm.model'),
-    'vocab.json': await src.has('vocab.json'),
+  const needsMerges = async () => {
+    if (!(await src.has('merges.txt'))) throw new Error(`${src.path('merges.txt')}: file not found (vocab.json needs it)`);
   };
-  const merges = await src.has('merges.txt');
   if (use) {
-    if (!has[use]) throw new Error(`${src.path(use)}: file not found`);
-    if (use === 'vocab.json' && !merges) throw new Error(`${src.path('merges.txt')}: file not found (vocab.json needs it)`);
+    if (!(await src.has(use))) throw new Error(`${src.path(use)}: file not found`);
+    if (use === 'vocab.json') await needsMerges();
     return use;
   }
-  if (has['tokenizer.json']) return 'tokenizer.json';
-  if (has['spm.model']) return 'spm.model';
-  if (has['vocab.json']) {
-    if (!merges) throw new Error(`${src.path('merges.txt')}: file not found (vocab.json needs it)`);
+  if (await src.has('tokenizer.json')) return 'tokenizer.json';
+  if (await src.has('spm.model')) return 'spm.model';
+  if (await src.has('vocab.json')) {
+    await needsMerges();
     return 'vocab.json';
   }
   throw new Error(`${src.where}: no tokenizer files (expected tokenizer.json, spm.model, or vocab.json + merges.txt)`);

@@ -6,7 +6,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, 
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.ts';
-import { writeDebertaConfig, type DebertaConfig } from '../models/deberta/config.ts';
+import { writeDebertaConfig, type DebertaConfig } from '../models/deberta/config-file.ts';
 import { tensor, type Tensor } from '../tensor.ts';
 
 /** Files a tokenizer may consist of; whichever exist are copied. */

@@ -6,7 +6,7 @@ import { Graph } from '../graph/graph.ts';
 import type { Value } from '../graph/value.ts';
 import { loadCheckpointTensors } from '../io/checkpoint.ts';
 import { headFromConfig } from '../models/auto.ts';
-import { readDebertaConfig, type DebertaConfig } from '../models/deberta/config.ts';
+import { readDebertaConfig, type DebertaConfig } from '../models/deberta/config-file.ts';
 import { initParam } from '../models/deberta/init.ts';
 import { buildDeberta, type HeadKind, type ParamSource } from '../models/deberta/modeling.ts';
 import { bindWeights } from '../models/deberta/weights.ts';
@@ -65,7 +65,7 @@ export interface GradientModel {
 /** Loads a checkpoint folder for training with the given head ('auto': the one in `architectures`). */
 export async function loadGradientModel(dir: string, head: HeadKind | 'auto', opts: GradientModelOptions = {}): Promise<GradientModel> {
   const config = readDebertaConfig(dir);
-  const { tensors, files } = loadCheckpointTensors(dir);
+  const { tensors, files } = await loadCheckpointTensors(dir);
   const file = files.length === 1 ? files[0]! : `${dir} (${files.length} shards)`;
   return createGradientModel(config, tensors, head === 'auto' ? headFromConfig(config) : head, opts, file);
 }

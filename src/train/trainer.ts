@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadCheckpointTensors } from '../io/checkpoint.ts';
 import { headFromConfig } from '../models/auto.ts';
-import { readDebertaConfig, type DebertaConfig } from '../models/deberta/config.ts';
+import { readDebertaConfig, type DebertaConfig } from '../models/deberta/config-file.ts';
 import { architectureFor, initParam, paramShapes } from '../models/deberta/init.ts';
 import type { HeadKind } from '../models/deberta/modeling.ts';
 import { tensor, toFloat32, toFloat64, type Tensor } from '../tensor.ts';
@@ -158,8 +158,8 @@ export function trainingWeights(config: DebertaConfig, head: HeadKind, ckpt: Map
 }
 
 // A function of its own so that the checkpoint's tensors (when converted) are not kept for the whole run.
-function loadTrainingWeights(dir: string, config: DebertaConfig, head: HeadKind, seed: number, dtype: 'float32' | 'float64') {
-  const { tensors, files } = loadCheckpointTensors(dir);
+async function loadTrainingWeights(dir: string, config: DebertaConfig, head: HeadKind, seed: number, dtype: 'float32' | 'float64') {
+  const { tensors, files } = await loadCheckpointTensors(dir);
   return trainingWeights(config, head, tensors, files.length === 1 ? files[0]! : dir, seed, dtype);
 }
 
@@ -262,7 +262,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   sameAsBefore(args, ['examples', 'batchSize', 'gradAccum', 'totalSteps', 'seed', 'maxLength', 'docStride']);
 
   // Model, optimizer.
-  const { weights, fresh } = loadTrainingWeights(source, config, head, seed, dtype);
+  const { weights, fresh } = await loadTrainingWeights(source, config, head, seed, dtype);
   if (fresh.length) log(`initialised new ${head} weights: ${fresh.join(', ')}`);
   const gm = await gradientModelFromTensors(config, weights, head, { dtype, dropout: o.dropout ?? true, seed, threads: o.threads });
   // Dropout masks depend on (seed, step): a resumed run continues the very sequence of masks.

@@ -10,7 +10,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeSafetensors } from '../../src/io/safetensors.ts';
-import { parseDebertaConfig, writeDebertaConfig } from '../../src/models/deberta/config.ts';
+import { parseDebertaConfig, writeDebertaConfig } from '../../src/models/deberta/config-file.ts';
 import { architectureFor, initWeights } from '../../src/models/deberta/init.ts';
 import type { HeadKind } from '../../src/models/deberta/modeling.ts';
 import { tensor } from '../../src/tensor.ts';

@@ -6,7 +6,7 @@ import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:f
 import { basename, dirname, join } from 'node:path';
 import { loadCheckpointTensors } from '../../io/checkpoint.ts';
 import { buildModelGraph } from '../../models/create.ts';
-import { readDebertaConfig } from '../../models/deberta/config.ts';
+import { readDebertaConfig } from '../../models/deberta/config-file.ts';
 import type { HeadKind } from '../../models/deberta/modeling.ts';
 import { emitOnnx, OPSET } from '../../runtime/onnx-emit.ts';
 import { quantizeGraphForInference } from '../../runtime/quantize.ts';
@@ -36,9 +36,9 @@ export interface ExportResult {
   quantizedWeights: number;
 }
 
-export function exportModel(o: ExportOptions): ExportResult {
+export async function exportModel(o: ExportOptions): Promise<ExportResult> {
   const config = readDebertaConfig(o.model);
-  const { tensors, files } = loadCheckpointTensors(o.model);
+  const { tensors, files } = await loadCheckpointTensors(o.model);
   const file = files.length === 1 ? files[0]! : `${o.model} (${files.length} shards)`;
   const built = buildModelGraph(config, tensors, o.head ?? 'auto', { file });
   let { graph, outputs } = built;
@@ -79,9 +79,9 @@ export function register(program: Command): void {
     .requiredOption('--out <file>', 'the .onnx file to write (weights over 1.5 GiB go to <file>_data beside it)')
     .option('--head <name>', 'model head (base, masked-lm, sequence-classification, token-classification, question-answering, multiple-choice); default: from the config')
     .option('--quantize <type>', 'int8: dynamic quantisation of the weight matrices (int8 weights, uint8 activations)')
-    .action((opts: { model: string; out: string; head?: string; quantize?: string }) => {
+    .action(async (opts: { model: string; out: string; head?: string; quantize?: string }) => {
       if (opts.quantize !== undefined && opts.quantize !== 'int8') throw new Error(`--quantize: unsupported '${opts.quantize}' (expected int8)`);
-      const r = exportModel({
+      const r = await exportModel({
         model: opts.model, out: opts.out, head: opts.head === undefined ? 'auto' : parseHead(opts.head, '--head'),
         quantize: opts.quantize as 'int8' | undefined,
       });

@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeSafetensors } from '../../io/safetensors.ts';
 import { headFromConfig } from '../../models/auto.ts';
-import { parseDebertaConfig, writeDebertaConfig, type DebertaConfig } from '../../models/deberta/config.ts';
+import { parseDebertaConfig, writeDebertaConfig, type DebertaConfig } from '../../models/deberta/config-file.ts';
 import { architectureFor, initWeights } from '../../models/deberta/init.ts';
 import type { HeadKind } from '../../models/deberta/modeling.ts';
 import { copyTokenizerFiles, float32Config } from '../../train/checkpoint.ts';

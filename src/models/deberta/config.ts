@@ -2,9 +2,8 @@
 // (snake_case), and absent fields take the defaults transformers applies: the DebertaConfig /
 // DebertaV2Config constructor defaults, and, for the fields the modeling code reads with
 // getattr(config, name, default), those defaults.
-import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
+import { readJson, type ModelFiles } from '../../io/files.ts';
+import { openFiles } from '../../platform/index.ts';
 
 export type DebertaModelType = 'deberta' | 'deberta-v2';
 export type ProblemType = 'regression' | 'single_label_classification' | 'multi_label_classification';
@@ -237,22 +236,10 @@ function readLabels(raw: Record<string, unknown>, f: FieldReader, file: string) 
   return { id2label, label2id };
 }
 
-/** Reads and parses `<dir>/config.json`. */
-export function readDebertaConfig(dir: string): DebertaConfig {
-  const file = join(dir, 'config.json');
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new Error(`${file}: cannot read the config (${(err as Error).message})`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new Error(`${file}: not valid JSON (${(err as Error).message})`);
-  }
-  return parseDebertaConfig(json, file);
+/** Reads and parses a checkpoint's config.json (`ref`: a folder path or URL, or files). */
+export async function loadDebertaConfig(ref: string | ModelFiles): Promise<DebertaConfig> {
+  const files = await openFiles(ref);
+  return parseDebertaConfig(await readJson(files, 'config.json'), files.path('config.json'));
 }
 
 /** The JSON object to save: every field of `raw` (as written there unless its value changed), plus
@@ -277,20 +264,6 @@ export function debertaConfigToJson(config: DebertaConfig, file = 'config.json')
     if (inRaw || !sameJson(value, defaults[key])) out[key] = structuredClone(value);
   }
   return out;
-}
-
-/** Writes `<dir>/config.json` through a temporary file and a rename. */
-export function writeDebertaConfig(dir: string, config: DebertaConfig): void {
-  const file = join(dir, 'config.json');
-  const text = `${JSON.stringify(debertaConfigToJson(config, file), null, 2)}\n`;
-  const tmp = join(dir, `.config.json.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  try {
-    writeFileSync(tmp, text);
-    renameSync(tmp, file);
-  } catch (err) {
-    try { unlinkSync(tmp); } catch { /* nothing to clean */ }
-    throw err;
-  }
 }
 
 function sameJson(a: unknown, b: unknown): boolean {

@@ -1,0 +1,24 @@
+// The public API that Node and browsers share. The entry points (./index.ts for Node, ./browser.ts for
+// browsers) register their platform and re-export this; nothing here touches files or Node built-ins.
+export {
+  AutoModel, AutoModelForMaskedLM, AutoModelForSequenceClassification, AutoModelForTokenClassification,
+  AutoModelForQuestionAnswering, AutoModelForMultipleChoice, loadModel, createModel, headFromConfig,
+  type DebertaModel, type LoadOptions, type ModelInputs, type ModelOutputs, type OutputTensor, type HeadKind,
+} from './models/auto.ts';
+export {
+  AutoTokenizer, PreTrainedTokenizer, type BatchEncoding, type CallOptions, type DecodeOptions, type TextInput,
+  type FromPretrainedOptions,
+} from './tokenizers/index.ts';
+export { parseDebertaConfig, loadDebertaConfig, debertaConfigToJson, type DebertaConfig } from './models/deberta/config.ts';
+export { parseSafetensors, type SafetensorsFile } from './io/safetensors-format.ts';
+export { parseTorchCheckpoint } from './io/torch-pickle.ts';
+export { loadCheckpointTensors, type LoadedCheckpoint } from './io/checkpoint.ts';
+export { memoryFiles, urlFiles, type ModelFiles } from './io/files.ts';
+export { Graph } from './graph/graph.ts';
+export * as F from './graph/functional.ts';
+export { Session, type SessionOptions, type ExecutionProvider } from './runtime/session.ts';
+export { emitOnnx } from './runtime/onnx-emit.ts';
+export { setOrt, type Ort } from './runtime/ort.ts';
+export { configureRuntime, type RuntimeOptions } from './platform/index.ts';
+export type { Tensor, DType } from './tensor.ts';
+export * from './pipelines/index.ts';

@@ -1,0 +1,62 @@
+// What differs between Node and browsers, behind one object that the entry point registers: Node's entry
+// (src/index.ts) registers files on disk and onnxruntime-node, the browser entry (src/browser.ts) URLs and
+// onnxruntime-web. Core modules ask `platform()` and never import either, so a browser bundle holds no
+// Node built-in and Node never loads the browser runtime.
+import type { ModelFiles } from '../io/files.ts';
+import type { Ort } from '../runtime/ort.ts';
+import type { EmittedModel } from '../runtime/onnx-emit.ts';
+
+export interface RuntimeOptions {
+  /**
+   * Browsers: where ONNX Runtime Web's .wasm and .mjs files are, a folder URL or a map by file name. By default
+   * onnxruntime-web looks beside its own module, which bundlers that handle `new URL(…, import.meta.url)`
+   * (Vite, webpack) copy for you; with esbuild, serve `node_modules/onnxruntime-web/dist/` and point here.
+   * Ignored in Node.
+   */
+  wasmPaths?: string | Record<string, string>;
+  /** Threads a model uses when its options name none (Node: all cores; browsers: up to 4 when cross-origin isolated, else 1). */
+  threads?: number;
+}
+
+export interface Platform {
+  readonly name: 'node' | 'browser';
+  /** ONNX Runtime's JavaScript API. */
+  ort(): Promise<Ort>;
+  /** Opens what the user named as a checkpoint: a folder path (Node) or a URL; fails naming it. */
+  open(ref: string): Promise<ModelFiles>;
+  /** Intra-op threads when none are asked for. */
+  defaultThreads(): number;
+  /** The embedded model of this name, where the platform ships one (Node: the package's models/ folder). */
+  embeddedModel?(name: string): string | undefined;
+  /** Applies runtime settings (see `configureRuntime`). */
+  configure(opts: RuntimeOptions): void;
+  /** Node: runs `use` on the model written with its external data to a temporary folder (models over protobuf's 2 GB). */
+  withModelFolder?<T>(model: EmittedModel, use: (path: string) => Promise<T>): Promise<T>;
+}
+
+let current: Platform | undefined;
+
+export function setPlatform(p: Platform): void {
+  current = p;
+}
+
+export function platform(): Platform {
+  if (!current) {
+    throw new Error("deberta-ts: no platform registered: import the library from 'deberta-ts' (or, running this repository's sources, "
+      + 'start node with --import ./src/platform/node.ts as `npm test` does)');
+  }
+  return current;
+}
+
+/** `ref` opened by the platform, or the given files as they are. */
+export async function openFiles(ref: string | ModelFiles): Promise<ModelFiles> {
+  return typeof ref === 'string' ? platform().open(ref) : ref;
+}
+
+/** Sets where ONNX Runtime loads from and how many threads models use by default; call before loading a model. */
+export function configureRuntime(opts: RuntimeOptions): void {
+  if (opts.threads !== undefined && !(Number.isSafeInteger(opts.threads) && opts.threads >= 1)) {
+    throw new Error(`configureRuntime: threads must be a positive integer, got ${JSON.stringify(opts.threads)}`);
+  }
+  platform().configure(opts);
+}

@@ -1,0 +1,59 @@
+// Node's platform: checkpoint folders on disk (safetensors weights left in their files for ONNX Runtime to
+// map), http(s) URLs through fetch, onnxruntime-node, and the package's embedded models. Importing this
+// module registers it.
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { urlFiles, type ModelFiles } from '../io/files.ts';
+import { folderFiles } from '../io/node-files.ts';
+import type { Ort } from '../runtime/ort.ts';
+import type { EmittedModel } from '../runtime/onnx-emit.ts';
+import { setPlatform, type Platform, type RuntimeOptions } from './index.ts';
+
+/** The package's models/ folder (embedded default models). */
+export const MODELS_DIR = fileURLToPath(new URL('../../models/', import.meta.url));
+
+async function openFolder(ref: string): Promise<ModelFiles> {
+  if (/^https?:\/\//i.test(ref)) return urlFiles(ref);
+  let isDir = false;
+  try {
+    isDir = statSync(ref).isDirectory();
+  } catch (err) {
+    throw new Error(`${ref}: cannot open the checkpoint folder (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  if (!isDir) throw new Error(`${ref}: not a folder (give the checkpoint folder that holds config.json)`);
+  return folderFiles(ref);
+}
+
+async function withModelFolder<T>(model: EmittedModel, use: (path: string) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'deberta-ts-'));
+  try {
+    if (model.externalData) {
+      const fd = openSync(join(dir, model.externalData.location), 'w');
+      try { for (const chunk of model.externalData.chunks) writeSync(fd, chunk); } finally { closeSync(fd); }
+    }
+    const path = join(dir, 'model.onnx');
+    writeFileSync(path, model.model);
+    return await use(path);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+let threads: number | undefined;
+
+export const nodePlatform: Platform = {
+  name: 'node',
+  ort: async () => (await import('onnxruntime-node')) as unknown as Ort,
+  open: openFolder,
+  defaultThreads: () => threads ?? availableParallelism(),
+  configure: (opts: RuntimeOptions) => { if (opts.threads !== undefined) threads = opts.threads; },
+  embeddedModel: (name) => {
+    const dir = join(MODELS_DIR, name);
+    return existsSync(join(dir, 'config.json')) ? dir : undefined;
+  },
+  withModelFolder,
+};
+
+setPlatform(nodePlatform);

@@ -1,0 +1,214 @@
+// The package as users get it: `npm pack`, the tarball installed into a fresh project (no tsx, no repository
+// files), then used the ways the README says: import and require in Node, the README's TypeScript examples
+// under a user's strict tsconfig, the `deberta` command, and a browser bundle made by esbuild and run in
+// headless Chromium. Outputs are compared with the same pipeline run from this repository's sources.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { build } from 'esbuild';
+import { chromium } from 'playwright-core';
+import { pipeline, type ClassificationResult } from '../src/pipelines/index.ts';
+import { cleanup, withTinyTokenizer } from './helpers/pipeline-models.ts';
+import { serveFolder } from './helpers/static-server.ts';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const TEXT = 'DeBERTa runs in Node and in the browser.';
+const TSC = join(ROOT, 'node_modules/typescript/bin/tsc');
+
+interface Packed { filename: string; size: number; unpackedSize: number; files: { path: string }[] }
+
+let work = '';
+let app = '';
+let packed: Packed;
+let checkpoint = '';
+let expected: ClassificationResult[] = [];
+let installSeconds = 0;
+
+function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}, timeout = 240_000): string {
+  const r = spawnSync(cmd, args, { cwd, env: { ...process.env, ...env }, encoding: 'utf8', timeout });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} (in ${cwd}) exited ${r.status ?? r.signal}:\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
+
+const npm = (args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) => run('npm', args, cwd, env);
+
+function scores(xs: ClassificationResult[]): Map<string, number> {
+  return new Map(xs.map((x) => [x.label, x.score]));
+}
+
+function assertSameScores(got: ClassificationResult[], want: ClassificationResult[], tol: number, what: string): number {
+  assert.deepEqual(got.map((x) => x.label), want.map((x) => x.label), `${what}: labels`);
+  const w = scores(want);
+  let worst = 0;
+  for (const x of got) worst = Math.max(worst, Math.abs(x.score - w.get(x.label)!));
+  assert.ok(worst <= tol, `${what}: scores differ by ${worst}`);
+  return worst;
+}
+
+before(async () => {
+  if (!existsSync(join(ROOT, 'dist/index.js'))) execFileSync(process.execPath, [join(ROOT, 'scripts/build.mjs')], { stdio: 'inherit' });
+  work = mkdtempSync(join(tmpdir(), 'deberta-package-'));
+  // The repository's .npmrc turns lifecycle scripts off, so `npm pack` takes dist/ as `npm test` just built it.
+  packed = (JSON.parse(npm(['pack', '--json', '--pack-destination', work], ROOT)) as Packed[])[0]!;
+
+  app = join(work, 'app');
+  mkdirSync(app);
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true, type: 'module' }));
+  // As a user offline would install it: scripts on, onnxruntime-node's download skipped by its documented variable.
+  const t0 = performance.now();
+  npm(['install', '--ignore-scripts=false', '--prefer-offline', '--no-audit', '--no-fund', join(work, packed.filename),
+    'typescript@~5.9.3', '@types/node@^20.19.0'], app, { ONNXRUNTIME_NODE_INSTALL: 'skip' });
+  installSeconds = (performance.now() - t0) / 1000;
+
+  checkpoint = withTinyTokenizer('v3-buckets-seqcls');
+  const classify = await pipeline('text-classification', checkpoint, { threads: 1 });
+  expected = await classify(TEXT, { topK: null });
+  await classify.dispose();
+});
+
+after(() => {
+  cleanup();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+test('package: the tarball holds what users need and nothing of the repository', (t) => {
+  const files = packed.files.map((f) => f.path);
+  for (const dir of ['test/', 'bench/', '.ci/', 'src/', 'scripts/', 'web/', 'dist/demo/']) {
+    assert.deepEqual(files.filter((f) => f.startsWith(dir)), [], `${dir} is packed`);
+  }
+  for (const f of ['LICENSE', 'README.md', 'package.json', 'bin/deberta.js', 'dist/index.js', 'dist/index.d.ts', 'dist/index.cjs',
+    'dist/browser.js', 'dist/browser.d.ts', 'dist/cli/main.js', 'models/deberta-v3-brown-small/spm.model']) {
+    assert.ok(files.includes(f), `${f} is not packed`);
+  }
+  assert.ok(files.some((f) => f.endsWith('.js.map')), 'source maps are packed');
+  const installed = JSON.parse(readFileSync(join(app, 'node_modules/deberta-ts/package.json'), 'utf8')) as { dependencies: Record<string, string> };
+  assert.equal(installed.dependencies.tsx, undefined, 'tsx is a runtime dependency');
+  assert.equal(existsSync(join(app, 'node_modules/tsx')), false, 'tsx was installed for the user');
+  // The README states the packed size; it must stay within 10 % of the real one.
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const m = /packed tarball is ([\d.]+) MB \(([\d.]+) MB unpacked\)/.exec(readme);
+  assert.ok(m, 'README states the packed size as "packed tarball is N MB (M MB unpacked)"');
+  const mb = packed.size / 1e6, unpackedMb = packed.unpackedSize / 1e6;
+  assert.ok(Math.abs(Number(m[1]) - mb) / mb <= 0.1, `README says ${m[1]} MB packed, it is ${mb.toFixed(1)} MB`);
+  assert.ok(Math.abs(Number(m[2]) - unpackedMb) / unpackedMb <= 0.1, `README says ${m[2]} MB unpacked, it is ${unpackedMb.toFixed(1)} MB`);
+  t.diagnostic(`tarball ${mb.toFixed(1)} MB, ${unpackedMb.toFixed(1)} MB unpacked, ${files.length} files; installed into an empty project in ${installSeconds.toFixed(1)} s`);
+});
+
+test('package: import in an ES module script classifies like the sources', () => {
+  writeFileSync(join(app, 'classify.mjs'), `import { pipeline } from 'deberta-ts';
+const classify = await pipeline('text-classification', process.argv[2], { threads: 1 });
+console.log(JSON.stringify(await classify(process.argv[3], { topK: null })));
+await classify.dispose();
+`);
+  const out = JSON.parse(run(process.execPath, ['classify.mjs', checkpoint, TEXT], app)) as ClassificationResult[];
+  assertSameScores(out, expected, 1e-6, 'import');
+});
+
+test('package: require in a CommonJS script classifies like the sources', () => {
+  writeFileSync(join(app, 'classify.cjs'), `const { pipeline } = require('deberta-ts');
+(async () => {
+  const classify = await pipeline('text-classification', process.argv[2], { threads: 1 });
+  console.log(JSON.stringify(await classify(process.argv[3], { topK: null })));
+  await classify.dispose();
+})();
+`);
+  const r = spawnSync(process.execPath, ['classify.cjs', checkpoint, TEXT], { cwd: app, encoding: 'utf8', timeout: 120_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stderr, '', 'require() printed warnings');
+  assertSameScores(JSON.parse(r.stdout) as ClassificationResult[], expected, 1e-6, 'require');
+});
+
+test("package: the README's TypeScript examples type-check in a user's strict project (nodenext and bundler)", () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
+  assert.ok(blocks.length >= 2, `the README has ${blocks.length} TypeScript examples`);
+  const names = blocks.map((code, i) => {
+    writeFileSync(join(app, `example${i}.ts`), code);
+    return `example${i}.ts`;
+  });
+  const common = { strict: true, target: 'es2022', noEmit: true, skipLibCheck: false, types: ['node'] };
+  const configs = {
+    nodenext: { ...common, module: 'nodenext', moduleResolution: 'nodenext' },
+    bundler: { ...common, module: 'esnext', moduleResolution: 'bundler', lib: ['es2023', 'dom'] },
+  };
+  for (const [name, compilerOptions] of Object.entries(configs)) {
+    writeFileSync(join(app, `tsconfig.${name}.json`), JSON.stringify({ compilerOptions, files: names }));
+    const r = spawnSync(process.execPath, [TSC, '-p', `tsconfig.${name}.json`], { cwd: app, encoding: 'utf8', timeout: 120_000 });
+    assert.equal(r.status, 0, `tsc (${name}):\n${r.stdout}${r.stderr}`);
+  }
+  // The check is real: a wrong type in the same setting fails.
+  writeFileSync(join(app, 'wrong.ts'), "import { pipeline } from 'deberta-ts';\nconst n: number = pipeline;\nexport { n };\n");
+  writeFileSync(join(app, 'tsconfig.wrong.json'), JSON.stringify({ compilerOptions: configs.nodenext, files: ['wrong.ts'] }));
+  const wrong = spawnSync(process.execPath, [TSC, '-p', 'tsconfig.wrong.json'], { cwd: app, encoding: 'utf8' });
+  assert.match(wrong.stdout, /wrong\.ts\(2,7\): error TS2322/);
+});
+
+test('package: npx deberta runs the compiled command line', () => {
+  const help = run('npx', ['--no-install', 'deberta', '--help'], app);
+  assert.match(help, /Usage: deberta/);
+  assert.match(help, /classify/);
+  const out = run('npx', ['--no-install', 'deberta', 'classify', '--model', checkpoint, '--threads', '1', '--top-k', 'all', TEXT], app);
+  const got = JSON.parse(out.trim().split('\n')[0]!) as ClassificationResult[];
+  assertSameScores(got, expected, 1e-6, 'deberta classify');
+});
+
+const noChromium = !existsSync(CHROMIUM) && !process.env.CI ? `${CHROMIUM} not installed (apt-get install chromium)` : false;
+
+test('package: esbuild bundles it for the browser, and the page classifies like Node', { skip: noChromium, timeout: 180_000 }, async (t) => {
+  const site = join(work, 'site');
+  mkdirSync(site);
+  writeFileSync(join(app, 'page.js'), `import { pipeline, configureRuntime } from 'deberta-ts';
+// esbuild copies no assets: the WebAssembly files are served from onnxruntime-web's dist folder.
+configureRuntime({ wasmPaths: '/ort/' });
+try {
+  const classify = await pipeline('text-classification', '/model/');
+  window.result = await classify(${JSON.stringify(TEXT)}, { topK: null });
+} catch (err) {
+  window.failure = String(err && err.stack || err);
+}
+`);
+  const r = await build({
+    absWorkingDir: app, entryPoints: ['page.js'], outfile: join(site, 'page.js'), bundle: true, format: 'esm',
+    platform: 'browser', target: 'es2022', minify: true, logLevel: 'silent', metafile: true,
+  });
+  assert.deepEqual(r.errors, []);
+  assert.deepEqual(r.warnings.map((w) => w.text), [], 'esbuild warned');
+  const inputs = Object.keys(r.metafile!.inputs);
+  assert.deepEqual(inputs.filter((f) => f.startsWith('node:') || f.includes('onnxruntime-node')), []);
+  assert.ok(inputs.some((f) => f.includes('node_modules/deberta-ts/dist/browser.js')), 'the browser entry was bundled');
+  const bundleBytes = readFileSync(join(site, 'page.js')).length;
+  writeFileSync(join(site, 'index.html'), '<!doctype html><meta charset="utf-8"><title>deberta-ts</title><script type="module" src="page.js"></script>\n');
+  symlinkSync(checkpoint, join(site, 'model'));
+  symlinkSync(join(app, 'node_modules/onnxruntime-web/dist'), join(site, 'ort'));
+
+  const server = await serveFolder(site);
+  const profile = mkdtempSync(join(tmpdir(), 'deberta-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM, headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+  try {
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${server.url}/index.html`);
+    type PageState = { result?: ClassificationResult[]; failure?: string };
+    await page.waitForFunction(() => (globalThis as PageState).result !== undefined || (globalThis as PageState).failure !== undefined,
+      undefined, { timeout: 90_000 });
+    const failure = await page.evaluate(() => (globalThis as PageState).failure);
+    assert.equal(failure, undefined, `the page failed: ${failure}`);
+    const got = (await page.evaluate(() => (globalThis as PageState).result))!;
+    const worst = assertSameScores(got, expected, 1e-5, 'browser');
+    assert.deepEqual(errors, []);
+    t.diagnostic(`browser bundle ${(bundleBytes / 1024).toFixed(0)} KiB minified; scores within ${worst.toExponential(1)} of Node`);
+  } finally {
+    await context.close();
+    await server.close();
+    rmSync(profile, { recursive: true, force: true });
+  }
+});
