@@ -35,6 +35,8 @@ class Slot {
 export interface PoolOptions extends PipelineOptions {
   /** Worker threads, each with its own sessions (default 1). */
   workers?: number;
+  /** Nice value of the worker threads and the inference threads they start (default 10; 0: the process's own). */
+  nice?: number;
 }
 
 export class WorkerPool {
@@ -160,9 +162,9 @@ function fromOutcome(o: Outcome): unknown {
 
 /** Loads a checkpoint's tasks on `workers` worker threads; the model runs that many batches at once. */
 export async function loadPooledModel(spec: { name: string; dir: string; tasks: string[] }, options: PoolOptions = {}): Promise<ServedModel & { pool: WorkerPool }> {
-  const { workers = 1, ...pipelineOptions } = options;
+  const { workers = 1, nice = 10, ...pipelineOptions } = options;
   const tasks = [...new Set(spec.tasks.map((t) => resolveTask(t)))];
-  const pool = new WorkerPool({ dir: spec.dir, tasks, options: pipelineOptions }, workers);
+  const pool = new WorkerPool({ dir: spec.dir, tasks, options: pipelineOptions, nice }, workers);
   await pool.start();
   const runners: TaskRunner[] = tasks.map((task) => {
     const info = pool.infos.find((i) => i.task === task)!;

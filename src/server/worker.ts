@@ -1,6 +1,7 @@
 // One worker thread of a model's pool (src/server/worker-pool.ts): loads the model's pipelines (its own
 // ONNX Runtime session per task; the weights file is mapped, not copied) and runs batches posted to it,
 // tokenization included, so the main thread's event loop never waits on a model.
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import '../platform/node.ts'; // a worker thread registers Node's platform (files, onnxruntime-node) for itself
 import { pipeline, type AnyPipeline, type PipelineOptions, type Task } from '../pipelines/index.ts';
@@ -11,6 +12,11 @@ export interface WorkerInit {
   dir: string;
   tasks: Task[];
   options: PipelineOptions;
+  /**
+   * Nice value of this thread (Linux: per thread; ONNX Runtime's threads, created here, inherit it), so
+   * that the main thread (health checks, parsing, answers) wins the CPU from inference. 0: unchanged.
+   */
+  nice?: number;
 }
 
 export type ToWorker = { type: 'run'; id: number; task: Task; items: unknown[]; options?: Record<string, unknown> } | { type: 'dispose' };
@@ -28,6 +34,13 @@ export type FromWorker =
 async function main(): Promise<void> {
   const port = parentPort!;
   const init = workerData as WorkerInit;
+  if (init.nice) {
+    try {
+      setPriority(init.nice); // pid 0: the calling thread on Linux
+    } catch {
+      // not permitted here: run at the process's priority
+    }
+  }
   const pipes = new Map<Task, AnyPipeline>();
   try {
     for (const task of init.tasks) pipes.set(task, await pipeline(task, init.dir, init.options));
