@@ -3,7 +3,7 @@
 // a bad input batched with good ones fails only its own request. Also: 405 with Allow, task aliases in
 // the URL, a single input instead of an array, /ready and /openapi.json.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -132,5 +132,24 @@ describe('routes', () => {
       ['/v1/fill-mask', '/v1/question-answering', '/v1/token-classification']);
     assert.deepEqual(doc.paths['/v1/fill-mask']!.post!.requestBody.content['application/json']!.schema.required, ['inputs']);
     assert.equal((await app.inject({ method: 'GET', url: '/docs' })).statusCode < 400, true);
+  });
+});
+
+describe("npm start's printed example", () => {
+  it('works verbatim against the embedded spam model', async () => {
+    const source = readFileSync('scripts/start.ts', 'utf8');
+    const m = /curl -s localhost:8080(\/v1\/[a-z-]+) -H 'content-type: application\/json' -d '([^']+)'/.exec(source);
+    assert.ok(m, 'scripts/start.ts prints a curl example');
+    const spam = createServer({ models: [await loadServedModel({ name: 'spam', dir: 'models/deberta-v3-brown-small-spam' })] });
+    try {
+      const res = await spam.inject({ method: 'POST', url: m[1]!, headers: { 'content-type': 'application/json' }, payload: m[2]! });
+      assert.equal(res.statusCode, 200, res.body);
+      const body = res.json() as { task: string; results: { label: string; score: number }[][] };
+      assert.equal(body.task, 'text-classification');
+      assert.equal(body.results.length, 1);
+      assert.equal(body.results[0]![0]!.label, 'spam');
+    } finally {
+      await spam.close();
+    }
   });
 });
