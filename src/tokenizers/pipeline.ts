@@ -121,6 +121,12 @@ export class TokenizerPipeline {
         }
       } else this.encodeWords(ns, enc, seq);
     }
+    // Every token of one sequence has the same type and sequence id, no special-token mark, attention 1.
+    const n = enc.ids.length;
+    enc.typeIds = new Array<number>(n).fill(seq);
+    enc.specialTokensMask = new Array<number>(n).fill(0);
+    enc.attentionMask = new Array<number>(n).fill(1);
+    enc.sequenceIds = new Array<number>(n).fill(seq);
     return enc;
   }
 
@@ -224,14 +230,11 @@ export class TokenizerPipeline {
   }
 }
 
-function pushToken(enc: Encoding, id: number, start: number, end: number, seq: number): void {
+/** Appends a token's id and offsets; `encodeSequence` fills the per-sequence columns at the end. */
+function pushToken(enc: Encoding, id: number, start: number, end: number, _seq: number): void {
   enc.ids.push(id);
-  enc.typeIds.push(seq);
   enc.starts.push(start);
   enc.ends.push(end);
-  enc.specialTokensMask.push(0);
-  enc.attentionMask.push(1);
-  enc.sequenceIds.push(seq);
 }
 
 /** A regex that finds the leftmost, longest of `contents`. */

@@ -4,12 +4,14 @@
 // grapheme (a grapheme shorter than 6 bytes is looked up whole, by its shortest mapped prefix), otherwise
 // character by character.
 import type { Normalizer } from './normalizers.ts';
-import type { NormalizedString } from './normalized.ts';
+import { Builder, charLen, type NormalizedString } from './normalized.ts';
 
 export class PrecompiledCharsMap {
   private units: Uint32Array;
   private normalized: Uint8Array;
   private cache = new Map<string, string | null>();
+  /** Per UTF-16 code unit, as a text of its own: 0 not looked up yet, 1 unmapped, 2 mapped. */
+  private single = new Uint8Array(65536);
   private decoder = new TextDecoder();
   private encoder = new TextEncoder();
 
@@ -59,6 +61,14 @@ export class PrecompiledCharsMap {
     return this.decoder.decode(this.normalized.subarray(value, end));
   }
 
+  /** Whether the one-unit text `text[i]` is unmapped (the common case, answered without a string). */
+  unmappedUnit(text: string, i: number): boolean {
+    const c = text.charCodeAt(i);
+    let k = this.single[c]!;
+    if (k === 0) this.single[c] = k = this.lookup(text[i]!) === null ? 1 : 2;
+    return k === 1;
+  }
+
   /** The replacement for the shortest mapped prefix of `chunk`, or null when none is mapped. */
   lookup(chunk: string): string | null {
     const hit = this.cache.get(chunk);
@@ -99,38 +109,240 @@ function label(unit: number): number {
 
 const segmenter = new Intl.Segmenter('en', { granularity: 'grapheme' });
 
-export function applyCharsMap(map: PrecompiledCharsMap, s: NormalizedString): NormalizedString {
-  const t = s.text;
-  const items: [string, number][] = [];
-  let modified = false;
-  for (const { segment } of segmenter.segment(t)) {
-    if (utf8Length(segment) < 6) {
-      const norm = map.lookup(segment);
-      if (norm !== null) {
-        modified = true;
-        pushReplacement(items, segment, norm);
-        continue;
-      }
-    }
-    for (const ch of segment) {
-      const norm = map.lookup(ch);
-      if (norm !== null) {
-        modified = true;
-        pushReplacement(items, ch, norm);
-      } else items.push([ch, 0]);
-    }
+/** Characters handed to `Intl.Segmenter` at a time (it is quadratic over a whole long text). */
+const SEGMENT_WINDOW = 256;
+
+/** How many characters `forEachGrapheme` has handed to `Intl.Segmenter` in all (for tests of linearity). */
+export const segmenterWork = { chars: 0, calls: 0 };
+
+/**
+ * Characters that are each a grapheme cluster of their own between two others of the set: printable ASCII,
+ * Latin letters, Greek, Cyrillic, Hebrew and Arabic letters, kana, CJK ideographs and punctuation, Hangul
+ * syllables, full-width forms. None is a control, Extend, ZWJ, SpacingMark, Prepend or regional indicator,
+ * and the only pairs of them that a grapheme rule could join (Hangul) are syllable + syllable, which no
+ * rule joins; so between two of them there is always a boundary, whatever surrounds them.
+ */
+function standalone(c: number): boolean {
+  if (c < 0x7f) return c >= 0x20;
+  if (c < 0xc0) return false;
+  if (c < 0x300) return true;
+  if (c < 0x3400) {
+    return (
+      (c >= 0x370 && c <= 0x3ff) || (c >= 0x400 && c <= 0x482) || (c >= 0x48a && c <= 0x52f) || (c >= 0x5d0 && c <= 0x5ea) ||
+      (c >= 0x620 && c <= 0x64a) || (c >= 0x3000 && c <= 0x3029) || (c >= 0x3041 && c <= 0x3096) || (c >= 0x30a1 && c <= 0x30fa)
+    );
   }
-  return modified ? s.transform(items) : s;
+  return (c <= 0x4dbf) || (c >= 0x4e00 && c <= 0x9fff) || (c >= 0xac00 && c <= 0xd7a3) || (c >= 0xff01 && c <= 0xff9d);
 }
 
-function pushReplacement(items: [string, number][], old: string, repl: string): void {
-  const oldCount = [...old].length;
-  const newChars = [...repl];
-  const diff = newChars.length - oldCount;
-  for (const c of newChars) items.push([c, 0]);
-  if (diff > 0) for (let k = items.length - diff; k < items.length; k++) items[k]![1] = 1;
-  else if (diff < 0) {
-    if (items.length) items[items.length - 1]![1] += diff;
+const MARK_RE = /[\p{Mn}\p{Me}]/u;
+/** Per UTF-16 code unit: 0 not known yet, 1 a nonspacing or enclosing mark, 2 not. */
+const markKind = new Uint8Array(65536);
+
+/**
+ * Nonspacing and enclosing marks: Grapheme_Extend, so grapheme break Extend (never SpacingMark, which has
+ * exceptions that break). A standalone character after one always starts a grapheme: only a Prepend before
+ * it, an Indic conjunct consonant, an emoji after a ZWJ or Hangul could join it to what precedes.
+ */
+function isMark(c: number): boolean {
+  let k = markKind[c]!;
+  if (k === 0) markKind[c] = k = MARK_RE.test(String.fromCharCode(c)) ? 1 : 2;
+  return k === 1;
+}
+
+/** Whether there is a grapheme boundary before `text[i]` (0 < i < length) whatever else the text holds. */
+function certainBoundary(text: string, i: number): boolean {
+  if (!standalone(text.charCodeAt(i))) return false;
+  const p = text.charCodeAt(i - 1);
+  return standalone(p) || isMark(p);
+}
+
+/**
+ * Calls `f(start, end)` for each extended grapheme cluster of `text`, as `Intl.Segmenter` finds them over
+ * the whole text, in work linear in the text (`Intl.Segmenter` iterated over a whole long text is
+ * quadratic, and costly per call). The text is cut at boundaries that hold whatever surrounds them (a
+ * `standalone` character after another or after a mark); a piece that is one character, or a standalone
+ * character with marks, is one grapheme; other pieces go to the segmenter a window at a time: grapheme
+ * boundaries depend only on what precedes them and the character after, so segmenting from a known
+ * boundary gives the whole text's boundaries up to the window's last one; the segment cut by the window's
+ * end is segmented again in the next window (a window holding a single grapheme grows until it holds its
+ * end).
+ */
+export function forEachGrapheme(text: string, f: (start: number, end: number) => void, window = SEGMENT_WINDOW): void {
+  const n = text.length;
+  let pos = 0; // always a boundary
+  while (pos < n) {
+    let j = pos + 1;
+    let marksOnly = true;
+    while (j < n && !certainBoundary(text, j)) {
+      if (marksOnly && !isMark(text.charCodeAt(j))) marksOnly = false;
+      j++;
+    }
+    if (j === pos + 1 || (marksOnly && standalone(text.charCodeAt(pos)))) f(pos, j);
+    else segmentWindows(text, pos, j, f, window);
+    pos = j;
+  }
+}
+
+/** `forEachGrapheme` over [from, to), both boundaries, through `Intl.Segmenter` a window at a time. */
+function segmentWindows(text: string, from: number, to: number, f: (start: number, end: number) => void, window: number): void {
+  let pos = from;
+  let size = window;
+  while (pos < to) {
+    let end = Math.min(to, pos + size);
+    // Never cut a surrogate pair: the half left at the window's end would segment differently.
+    if (end < to && (text.charCodeAt(end - 1) & 0xfc00) === 0xd800 && (text.charCodeAt(end) & 0xfc00) === 0xdc00) end++;
+    const chunk = text.slice(pos, end);
+    segmenterWork.chars += chunk.length;
+    segmenterWork.calls++;
+    let prev = -1;
+    for (const { index } of segmenter.segment(chunk)) {
+      if (prev >= 0) f(pos + prev, pos + index);
+      prev = index;
+    }
+    if (end === to) {
+      if (prev >= 0) f(pos + prev, to);
+      return;
+    }
+    if (prev > 0) {
+      // The last segment may continue past the window: start the next window with it.
+      pos += prev;
+      size = window;
+    } else size *= 2; // one grapheme fills the whole window
+  }
+}
+
+/**
+ * The normalisation of `tokenizers`' Precompiled normaliser: each grapheme shorter than 6 bytes that the
+ * map knows is replaced whole; otherwise each of its characters that the map knows. The replacements are
+ * tagged as `tokenizers` tags them and laid over the input positionally, as `NormalizedString.transform`
+ * does, but streamed (no list of tagged characters) and with unchanged stretches copied in one piece.
+ */
+export function applyCharsMap(map: PrecompiledCharsMap, s: NormalizedString): NormalizedString {
+  const t = s.text;
+  const w = new TagWriter(s);
+  forEachGrapheme(t, (a, b) => {
+    if (b - a === 1 && map.unmappedUnit(t, a)) {
+      w.keep(a);
+      return;
+    }
+    const segment = t.slice(a, b);
+    if (b - a < 6 && utf8Length(segment) < 6) {
+      const norm = map.lookup(segment);
+      if (norm !== null) {
+        w.replace(segment, norm);
+        return;
+      }
+    }
+    for (let i = a; i < b; ) {
+      const len = charLen(t, i);
+      if (len === 1 && map.unmappedUnit(t, i)) w.keep(i);
+      else {
+        const ch = t.slice(i, i + len);
+        const norm = map.lookup(ch);
+        if (norm !== null) w.replace(ch, norm);
+        else w.item(ch, 0);
+      }
+      i += len;
+    }
+  });
+  return w.finish();
+}
+
+/**
+ * Tagged characters (0: replaces the next input character, +1: inserted, -k: replaces it and removes k
+ * more) applied to `src` as they come. The last one is held back: a replacement by nothing adds its
+ * removal to the character before it.
+ */
+class TagWriter {
+  private b: Builder;
+  private t: string;
+  private pos = 0;
+  /** Input consumed so far. Pending character: a string, or an input index (`keep`), with its tag. */
+  private pendingChar: string | null = null;
+  private pendingIndex = -1;
+  private pendingTag = 0;
+  /** A stretch [runStart, runEnd) of input copied unchanged, not yet written. */
+  private runStart = 0;
+  private runEnd = 0;
+  private modified = false;
+
+  constructor(private src: NormalizedString) {
+    this.t = src.text;
+    this.b = new Builder(src.length);
+  }
+
+  /** The input character at `i`, unchanged (tag 0). */
+  keep(i: number): void {
+    this.flush();
+    this.pendingIndex = i;
+    this.pendingTag = 0;
+  }
+
+  item(ch: string, tag: number): void {
+    this.flush();
+    this.pendingChar = ch;
+    this.pendingTag = tag;
+  }
+
+  /** `old` replaced by `repl`, tagged as `tokenizers`' Precompiled normaliser tags it. */
+  replace(old: string, repl: string): void {
+    this.modified = true;
+    let oldCount = 0;
+    for (let i = 0; i < old.length; i += charLen(old, i)) oldCount++;
+    const chars = Array.from(repl);
+    const diff = chars.length - oldCount;
+    chars.forEach((c, k) => this.item(c, diff > 0 && k >= chars.length - diff ? 1 : 0));
+    if (diff < 0 && this.pending()) this.pendingTag += diff;
+  }
+
+  private pending(): boolean {
+    return this.pendingChar !== null || this.pendingIndex >= 0;
+  }
+
+  private flush(): void {
+    if (!this.pending()) return;
+    const t = this.t;
+    const src = this.src;
+    const tag = this.pendingTag;
+    const c = this.pendingChar ?? t[this.pendingIndex]!;
+    this.pendingChar = null;
+    this.pendingIndex = -1;
+    if (tag > 0) {
+      this.writeRun();
+      if (this.pos > 0) this.b.push(c, src.start(this.pos - 1), src.end(this.pos - 1));
+      else this.b.push(c, 0, 0);
+      return;
+    }
+    const pos = this.pos;
+    if (pos >= t.length) throw new Error('NormalizedString.transform: more replacements than input characters');
+    const len = charLen(t, pos);
+    // Laid over an equal input character with one alignment: a copy of the input.
+    const same = c.length === len && t.startsWith(c, pos) && (len === 1 || (src.start(pos + 1) === src.start(pos) && src.end(pos + 1) === src.end(pos)));
+    if (same && this.runEnd === pos) this.runEnd = pos + len;
+    else if (same) {
+      this.writeRun();
+      this.runStart = pos;
+      this.runEnd = pos + len;
+    } else {
+      this.writeRun();
+      this.b.push(c, src.start(pos), src.end(pos));
+    }
+    let p = pos + len;
+    for (let k = 0; k < -tag && p < t.length; k++) p += charLen(t, p);
+    this.pos = p;
+  }
+
+  private writeRun(): void {
+    if (this.runEnd > this.runStart) this.b.copy(this.src, this.runStart, this.runEnd);
+    this.runStart = this.runEnd = 0;
+  }
+
+  finish(): NormalizedString {
+    this.flush();
+    if (!this.modified) return this.src;
+    this.writeRun();
+    return this.b.build(this.src.origin);
   }
 }
 
