@@ -48,26 +48,29 @@ export async function readItems(args: string[], file: string | undefined, io: Ta
 export function parseLines(text: string, source: string, strictJson: boolean): RawItem[] {
   const items: RawItem[] = [];
   text.split(/\r?\n/).forEach((line, k) => {
-    if (line.trim() === '') return;
-    const where = `${source}:${k + 1}`;
-    if (strictJson) {
-      try {
-        items.push({ value: JSON.parse(line), where });
-      } catch (err) {
-        throw new Error(`${where}: invalid JSON (${(err as Error).message})`);
-      }
-      return;
-    }
-    const t = line.trimStart();
-    if (t.startsWith('{') || t.startsWith('"')) {
-      try {
-        items.push({ value: JSON.parse(line), where });
-        return;
-      } catch { /* not JSON after all: a text line */ }
-    }
-    items.push({ value: line, where });
+    const item = parseLine(line, `${source}:${k + 1}`, strictJson);
+    if (item) items.push(item);
   });
   return items;
+}
+
+/** One line as an item (see readItems); undefined for a blank line. */
+export function parseLine(line: string, where: string, strictJson: boolean): RawItem | undefined {
+  if (line.trim() === '') return undefined;
+  if (strictJson) {
+    try {
+      return { value: JSON.parse(line), where };
+    } catch (err) {
+      throw new Error(`${where}: invalid JSON (${(err as Error).message})`);
+    }
+  }
+  const t = line.trimStart();
+  if (t.startsWith('{') || t.startsWith('"')) {
+    try {
+      return { value: JSON.parse(line), where };
+    } catch { /* not JSON after all: a text line */ }
+  }
+  return { value: line, where };
 }
 
 /** A string item, or the `field` of an object item. */

@@ -21,6 +21,8 @@ export interface RunnerInfo {
   maskToken?: string;
   /** zero-shot: whether the model has a contradiction label (multi_label and single labels need one). */
   hasContradiction?: boolean;
+  /** The model's labels, by class index (classification heads). */
+  labels?: string[];
 }
 
 /** `top_k` → `topK`, for every key. */
@@ -33,6 +35,8 @@ export function describeRunner(task: Task, p: AnyPipeline): RunnerInfo {
   const info: RunnerInfo = {
     task, maxLength: p.maxLength, addedSingle: post?.addedTokens(false) ?? 0, addedPair: post?.addedTokens(true) ?? 0,
   };
+  const id2label = p.model.config.id2label as Record<number, string> | undefined;
+  if (id2label && Object.keys(id2label).length > 0) info.labels = Object.values(id2label);
   if (task === 'fill-mask') info.maskToken = (p as FillMaskPipeline).tokenizer.maskToken;
   if (task === 'zero-shot-classification') info.hasContradiction = (p as ZeroShotClassificationPipeline).contradictionId !== null;
   return info;

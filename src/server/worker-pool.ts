@@ -161,7 +161,7 @@ function fromOutcome(o: Outcome): unknown {
 }
 
 /** Loads a checkpoint's tasks on `workers` worker threads; the model runs that many batches at once. */
-export async function loadPooledModel(spec: { name: string; dir: string; tasks: string[] }, options: PoolOptions = {}): Promise<ServedModel & { pool: WorkerPool }> {
+export async function loadPooledModel(spec: { name: string; dir: string | null; tasks: string[] }, options: PoolOptions = {}): Promise<ServedModel & { pool: WorkerPool }> {
   const { workers = 1, nice = 10, ...pipelineOptions } = options;
   const tasks = [...new Set(spec.tasks.map((t) => resolveTask(t)))];
   const pool = new WorkerPool({ dir: spec.dir, tasks, options: pipelineOptions, nice }, workers);
@@ -174,5 +174,5 @@ export async function loadPooledModel(spec: { name: string; dir: string; tasks: 
       validate: (items, opts) => validateRequest(info, items, opts),
     };
   });
-  return { name: spec.name, source: spec.dir, runners, concurrency: workers, ready: () => pool.ready, dispose: () => pool.dispose(), pool };
+  return { name: spec.name, source: spec.dir ?? `the embedded ${tasks.join(', ')} model`, runners, concurrency: workers, ready: () => pool.ready, dispose: () => pool.dispose(), pool };
 }

@@ -9,7 +9,8 @@ import { describeRunner, runTask, type RunnerInfo } from './task-runtime.ts';
 import { ItemFailure } from './types.ts';
 
 export interface WorkerInit {
-  dir: string;
+  /** The checkpoint folder; null: the task's embedded model. */
+  dir: string | null;
   tasks: Task[];
   options: PipelineOptions;
   /**

@@ -2,7 +2,12 @@
 // inputs from arguments, `--input FILE` (JSON Lines, or one text per line) or stdin, runs the pipeline in
 // chunks (so JSON Lines output streams and a progress bar can follow a file), and writes a table, JSON or
 // JSON Lines (one result per input, in input order). Without --model, the task's embedded model is used.
+// With `--output FILE` (all but rerank), the command is a batch job over the --input corpus on worker
+// threads: streamed, in order, resumable, and shardable with --shard K/N (src/cli/batch-job.ts).
 import type { Command } from 'commander';
+import { availableParallelism } from 'node:os';
+import { DEFAULT_WORKERS } from './serve.ts';
+import { parseShard, runBatchJob, type JobSpec } from '../batch-job.ts';
 import { DEVICES, pipeline, type AnyPipeline, type RunOptions, type Task } from '../../pipelines/index.ts';
 import type { FillMaskOutput, FillMaskPipeline, FillMaskResult } from '../../pipelines/fill-mask.ts';
 import type { ClassificationResult, TextClassificationInput, TextClassificationPipeline, FunctionToApply } from '../../pipelines/text-classification.ts';
@@ -26,6 +31,9 @@ export interface CommonFlags {
   device?: string;
   maxLength?: string;
   progress?: boolean;
+  output?: string;
+  shard?: string;
+  workers?: string;
 }
 
 /** How one command turns items into pipeline calls and results into a table. */
@@ -36,12 +44,16 @@ interface TaskSpec<I, R> {
   group?(items: I[]): I[];
   run(pipe: AnyPipeline, items: I[], o: RunOptions): Promise<R[]>;
   table(items: I[], results: R[]): string;
+  /** The same task as a batch job on worker threads (--output); results as `run` gives them. */
+  job?: JobSpec;
 }
 
 const int = (v: string | undefined, flag: string, min = 1) => (v === undefined ? undefined : parseIntFlag(v, flag, min));
 
 /** Reads the items, loads the pipeline, runs it and writes the results. Exported for tests (`io` replaces the process streams). */
 export async function runTaskCommand<I, R>(spec: TaskSpec<I, R>, args: string[], flags: CommonFlags, io: TaskIO = processIO()): Promise<void> {
+  if (flags.output !== undefined) return batchJob(spec, args, flags, io);
+  if (flags.shard !== undefined || flags.workers !== undefined) throw new Error('--shard and --workers are for batch jobs: give --input FILE and --output FILE');
   const format: OutputFormat = flags.format === undefined ? defaultFormat(io) : oneOf(flags.format, FORMATS, '--format');
   const batchSize = int(flags.batchSize, '--batch-size') ?? 8;
   const { items: raw, fromFile } = await readItems(args, flags.input, io);
@@ -72,6 +84,23 @@ export async function runTaskCommand<I, R>(spec: TaskSpec<I, R>, args: string[],
   }
 }
 
+/** `--input FILE --output FILE`: the batch job. */
+async function batchJob<I, R>(spec: TaskSpec<I, R>, args: string[], flags: CommonFlags, io: TaskIO): Promise<void> {
+  if (!spec.job) throw new Error(`${spec.task}: --output (a batch job) is not available for this command; write its JSON Lines to stdout`);
+  if (args.length > 0 || flags.input === undefined) throw new Error('--output needs the inputs in a file: --input FILE (and no inputs as arguments)');
+  if (flags.format !== undefined && flags.format !== 'jsonl') throw new Error('--output writes JSON Lines: leave out --format or give --format jsonl');
+  const workers = int(flags.workers, '--workers') ?? DEFAULT_WORKERS;
+  const batchSize = int(flags.batchSize, '--batch-size') ?? 8;
+  if (flags.device !== undefined && flags.device !== 'cpu') throw new Error('--output runs on CPU worker threads: leave out --device');
+  await runBatchJob(spec.job, {
+    input: flags.input, output: flags.output!, model: flags.model ?? null,
+    shard: flags.shard === undefined ? undefined : parseShard(flags.shard),
+    chunk: batchSize, workers, batchSize,
+    threads: int(flags.threads, '--threads') ?? Math.max(1, Math.floor(availableParallelism() / workers)),
+    maxLength: int(flags.maxLength, '--max-length'), tokenizer: flags.tokenizer, progress: flags.progress !== false,
+  }, io);
+}
+
 /** The flags all task commands share. */
 function common(cmd: Command): Command {
   return cmd
@@ -83,7 +112,10 @@ function common(cmd: Command): Command {
     .option('--threads <n>', 'intra-op threads (default: all cores)')
     .option('--device <name>', 'cpu or webgpu (ONNX Runtime\'s WebGPU provider)', 'cpu')
     .option('--max-length <n>', 'longest row in tokens (default: the tokenizer\'s limit)')
-    .option('--no-progress', 'no progress bar while reading --input');
+    .option('--no-progress', 'no progress bar while reading --input')
+    .option('-o, --output <file>', 'a batch job: run the --input corpus on worker threads into this JSON Lines file, in input order; rerun to resume')
+    .option('--shard <K/N>', 'with --output: the K-th (from 0) of N contiguous parts of the input; the N outputs in order are the whole output')
+    .option('--workers <n>', `with --output: worker threads, each with its own model session (default ${DEFAULT_WORKERS})`);
 }
 
 function block(title: string, body: string): string {
@@ -99,6 +131,7 @@ function fillMaskSpec(f: { topK?: string; targets?: string }): TaskSpec<string, 
     task: 'fill-mask',
     parse: (r) => textField(r),
     run: (p, items, o) => (p as FillMaskPipeline)(items, { ...o, topK, targets }),
+    job: { task: 'fill-mask', item: (r) => textField(r), options: () => ({ top_k: topK, targets }) },
     table: (items, results) => results.map((r, i) => {
       const masks = (Array.isArray(r[0]) ? r : [r]) as FillMaskResult[][];
       return masks.map((m, k) => block(masks.length > 1 ? `${items[i]}  (mask ${k + 1})` : items[i]!,
@@ -112,12 +145,18 @@ function fillMaskSpec(f: { topK?: string; targets?: string }): TaskSpec<string, 
 function classifySpec(f: { topK?: string; function?: string; pair?: string }): TaskSpec<TextClassificationInput, ClassificationResult[]> {
   const topK = f.topK === 'all' ? null : int(f.topK, '--top-k');
   const fn = f.function === undefined ? undefined : oneOf<FunctionToApply>(f.function, ['softmax', 'sigmoid', 'none'], '--function');
+  const parse = (r: RawItem): TextClassificationInput => {
+    const text = textField(r);
+    const pair = optionalField(r, 'text_pair') ?? optionalField(r, 'textPair') ?? (typeof r.value === 'string' ? f.pair : undefined);
+    return pair === undefined ? text : { text, textPair: pair };
+  };
   return {
     task: 'text-classification',
-    parse: (r) => {
-      const text = textField(r);
-      const pair = optionalField(r, 'text_pair') ?? optionalField(r, 'textPair') ?? (typeof r.value === 'string' ? f.pair : undefined);
-      return pair === undefined ? text : { text, textPair: pair };
+    parse,
+    job: {
+      task: 'text-classification',
+      item: (r) => { const x = parse(r); return typeof x === 'string' ? x : { text: x.text, text_pair: x.textPair }; },
+      options: () => ({ top_k: topK, function_to_apply: fn }),
     },
     run: (p, items, o) => (p as TextClassificationPipeline)(items, { ...o, topK, functionToApply: fn }),
     table: (items, results) => renderTable(['text', 'label', 'score'], results.flatMap((r, i) => {
@@ -137,6 +176,10 @@ function zeroShotSpec(f: { labels?: string; template?: string; multiLabel?: bool
     task: 'zero-shot-classification',
     parse: (r) => textField(r),
     run: (p, items, o) => (p as ZeroShotClassificationPipeline)(items, labels, { ...o, hypothesisTemplate: f.template, multiLabel: f.multiLabel }),
+    job: {
+      task: 'zero-shot-classification', item: (r) => textField(r),
+      options: () => ({ candidate_labels: labels, hypothesis_template: f.template, multi_label: f.multiLabel }),
+    },
     table: (_items, results) => results.map((r) => block(r.sequence,
       renderTable(['label', 'score'], r.labels.map((l, k) => [l, fmt(r.scores[k]!)])))).join(''),
   };
@@ -155,6 +198,12 @@ function nerSpec(f: { aggregation?: string; ignoreLabels?: string; stride?: stri
       // Default: group B-/I- tagged entities; list tokens for other tag sets (POS tags).
       const bio = Object.values(p.model.config.id2label).some((l) => /^[BI]-/.test(l));
       return (p as TokenClassificationPipeline)(items, { ...o, aggregationStrategy: chosen ?? (bio ? 'simple' : 'none'), ignoreLabels, stride });
+    },
+    job: {
+      task: 'token-classification', item: (r) => textField(r),
+      options: (info) => ({
+        aggregation_strategy: chosen ?? ((info.labels ?? []).some((l) => /^[BI]-/.test(l)) ? 'simple' : 'none'), ignore_labels: ignoreLabels, stride,
+      }),
     },
     table: (items, results) => results.map((r, i) => block(items[i]!, r.length === 0 ? '(no entities)\n'
       : renderTable(['entity', 'text', 'start', 'end', 'score'],
@@ -177,12 +226,20 @@ function qaSpec(f: { question?: string; topK?: string; maxAnswerLen?: string; do
     topK: int(f.topK, '--top-k'), maxAnswerLen: int(f.maxAnswerLen, '--max-answer-len'), docStride: int(f.docStride, '--doc-stride', 0),
     maxSeqLen: int(f.maxSeqLen, '--max-seq-len'), handleImpossibleAnswer: f.handleImpossible,
   };
+  const parse = (r: RawItem): QuestionAnsweringInput => {
+    const q = optionalField(r, 'question') ?? question;
+    if (q === undefined) throw new Error(`${r.where}: no question: give --question or items {"question", "context"}`);
+    return { question: q, context: textField(r, 'context') };
+  };
   const spec: TaskSpec<QuestionAnsweringInput, QuestionAnsweringOutput> = {
     task: 'question-answering',
-    parse: (r) => {
-      const q = optionalField(r, 'question') ?? question;
-      if (q === undefined) throw new Error(`${r.where}: no question: give --question or items {"question", "context"}`);
-      return { question: q, context: textField(r, 'context') };
+    parse,
+    job: {
+      task: 'question-answering', item: parse,
+      options: () => ({
+        top_k: opts.topK, max_answer_len: opts.maxAnswerLen, doc_stride: opts.docStride, max_seq_len: opts.maxSeqLen,
+        handle_impossible_answer: opts.handleImpossibleAnswer,
+      }),
     },
     run: (p, items, o) => (p as QuestionAnsweringPipeline)(items, { ...o, ...opts }),
     table: (items, results) => renderTable(['question', 'answer', 'score', 'start', 'end'], results.flatMap((r, i) =>
@@ -199,6 +256,7 @@ function embedSpec(f: { pooling?: string; normalize?: boolean }): TaskSpec<strin
     task: 'feature-extraction',
     parse: (r) => textField(r),
     run: (p, items, o) => (p as FeatureExtractionPipeline)(items, { ...o, pooling, normalize: f.normalize === true } as { pooling: 'mean' }),
+    job: { task: 'feature-extraction', item: (r) => textField(r), options: () => ({ pooling, normalize: f.normalize === true }) },
     table: (items, results) => renderTable(['text', 'dims', 'norm', 'vector'], results.map((r, i) => {
       const v = (pooling === 'none' ? (r as number[][])[0]! : r) as number[];
       const norm = Math.sqrt(v.reduce((s, x) => s + x * x, 0));
