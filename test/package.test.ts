@@ -8,7 +8,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { build } from 'esbuild';
+import { build, transformSync } from 'esbuild';
 import { chromium } from 'playwright-core';
 import { pipeline, type ClassificationResult } from '../src/pipelines/index.ts';
 import { cleanup, withTinyTokenizer } from './helpers/pipeline-models.ts';
@@ -122,7 +122,7 @@ test('package: require in a CommonJS script classifies like the sources', () => 
   assertSameScores(JSON.parse(r.stdout) as ClassificationResult[], expected, 1e-6, 'require');
 });
 
-test("package: the README's TypeScript examples type-check in a user's strict project (nodenext and bundler)", () => {
+test("package: the README's TypeScript examples type-check in a user's strict project (nodenext and bundler); the first runs", () => {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
   const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
   assert.ok(blocks.length >= 2, `the README has ${blocks.length} TypeScript examples`);
@@ -140,6 +140,12 @@ test("package: the README's TypeScript examples type-check in a user's strict pr
     const r = spawnSync(process.execPath, [TSC, '-p', `tsconfig.${name}.json`], { cwd: app, encoding: 'utf8', timeout: 120_000 });
     assert.equal(r.status, 0, `tsc (${name}):\n${r.stdout}${r.stderr}`);
   }
+  // The first example (the embedded models) runs as written, its types stripped as a user's build would.
+  const js = transformSync(blocks[0]!, { loader: 'ts', format: 'esm' }).code;
+  writeFileSync(join(app, 'example0.mjs'), js);
+  const out = run(process.execPath, ['example0.mjs'], app);
+  assert.match(out, /label: 'spam', score: 0\.9/);
+  assert.match(out, /token_str: '\w+'/);
   // The check is real: a wrong type in the same setting fails.
   writeFileSync(join(app, 'wrong.ts'), "import { pipeline } from 'deberta-ts';\nconst n: number = pipeline;\nexport { n };\n");
   writeFileSync(join(app, 'tsconfig.wrong.json'), JSON.stringify({ compilerOptions: configs.nodenext, files: ['wrong.ts'] }));
