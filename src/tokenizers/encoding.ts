@@ -133,8 +133,39 @@ export class Encoding {
     return c;
   }
 
-  static merge(list: Encoding[]): Encoding {
+  /**
+   * The encodings one after the other. Columns of an encoding in `owned` (used once in `list`, not read
+   * again by the caller) may be taken over and extended in place when what goes around it is short (the
+   * special tokens around a long text), instead of copying a long text's columns.
+   */
+  static merge(list: Encoding[], owned?: ReadonlySet<Encoding>): Encoding {
     if (list.every((e) => e.overflowing.length === 0)) {
+      let big = -1;
+      if (owned) {
+        list.forEach((e, i) => {
+          if (owned.has(e) && list.indexOf(e) === list.lastIndexOf(e) && (big < 0 || e.length > list[big]!.length)) big = i;
+        });
+      }
+      if (big >= 0 && list.reduce((n, e, i) => n + (i === big ? 0 : e.length), 0) <= 64) {
+        const before = list.slice(0, big);
+        const after = list.slice(big + 1);
+        const col = (f: (e: Encoding) => number[]): number[] => {
+          const arr = f(list[big]!);
+          const pre = ([] as number[]).concat(...before.map(f));
+          if (pre.length) arr.unshift(...pre);
+          for (const e of after) append(arr, f(e));
+          return arr;
+        };
+        return new Encoding(
+          col((e) => e.ids),
+          col((e) => e.typeIds),
+          col((e) => e.starts),
+          col((e) => e.ends),
+          col((e) => e.specialTokensMask),
+          col((e) => e.attentionMask),
+          col((e) => e.sequenceIds),
+        );
+      }
       // No windows to combine: each column is the concatenation (one copy, not a push per token).
       const cat = (f: (e: Encoding) => number[]): number[] => ([] as number[]).concat(...list.map(f));
       return new Encoding(

@@ -107,7 +107,7 @@ export class TokenizerPipeline {
     const enc = new Encoding();
     for (const [a, b, tok] of this.splitAdded(text, this.rawSplit, this.addedByContent)) {
       if (tok) {
-        pushToken(enc, tok.id, a, b, seq);
+        pushToken(enc, tok.id, a, b);
         continue;
       }
       let ns = NormalizedString.fromOriginal(text.slice(a, b), a);
@@ -116,10 +116,10 @@ export class TokenizerPipeline {
         for (const [x, y, t] of this.splitAdded(ns.text, this.normSplit, this.normContent)) {
           if (t) {
             const [s, e] = ns.originalRange(x, y);
-            pushToken(enc, t.id, s, e, seq);
-          } else this.encodeWords(ns.slice(x, y), enc, seq);
+            pushToken(enc, t.id, s, e);
+          } else this.encodeWords(ns.slice(x, y), enc);
         }
-      } else this.encodeWords(ns, enc, seq);
+      } else this.encodeWords(ns, enc);
     }
     // Every token of one sequence has the same type and sequence id, no special-token mark, attention 1.
     const n = enc.ids.length;
@@ -130,30 +130,33 @@ export class TokenizerPipeline {
     return enc;
   }
 
-  private encodeWords(ns: NormalizedString, enc: Encoding, seq: 0 | 1): void {
+  private encodeWords(ns: NormalizedString, enc: Encoding): void {
     if (ns.length === 0) return;
-    const words: NormalizedString[] = [];
-    if (this.preTokenizer) this.preTokenizer(ns, words);
-    else words.push(ns);
-    for (const w of words) {
-      let r = this.cache.get(w.text);
-      if (!r) {
-        r = { ids: [], ends: [] };
-        this.model.tokenize(w.text, r.ids, r.ends);
-        if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
-        this.cache.set(w.text, r);
+    // Each word is encoded as the pre-tokeniser cuts it: no list of every word of a long text is kept
+    // (word objects die young instead of being promoted by the garbage collector).
+    const sink = { push: (w: NormalizedString) => this.encodeWord(w, enc) };
+    if (this.preTokenizer) this.preTokenizer(ns, sink);
+    else this.encodeWord(ns, enc);
+  }
+
+  private encodeWord(w: NormalizedString, enc: Encoding): void {
+    let r = this.cache.get(w.text);
+    if (!r) {
+      r = { ids: [], ends: [] };
+      this.model.tokenize(w.text, r.ids, r.ends);
+      if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+      this.cache.set(w.text, r);
+    }
+    let a = 0;
+    for (let k = 0; k < r.ids.length; k++) {
+      const b = r.ends[k]!;
+      if (b > a) pushToken(enc, r.ids[k]!, w.start(a), w.end(b - 1));
+      else {
+        // Tokens ending together (byte fallback): the later ones are empty spans at the end.
+        const e = w.end(Math.max(0, b - 1));
+        pushToken(enc, r.ids[k]!, e, e);
       }
-      let a = 0;
-      for (let k = 0; k < r.ids.length; k++) {
-        const b = r.ends[k]!;
-        if (b > a) pushToken(enc, r.ids[k]!, w.start(a), w.end(b - 1), seq);
-        else {
-          // Tokens ending together (byte fallback): the later ones are empty spans at the end.
-          const e = w.end(Math.max(0, b - 1));
-          pushToken(enc, r.ids[k]!, e, e, seq);
-        }
-        a = b;
-      }
+      a = b;
     }
   }
 
@@ -213,8 +216,10 @@ export class TokenizerPipeline {
       for (const o of e.overflowing) o.setSequenceId(i);
       e.setTypeIds(i);
     });
-    if (!this.postProcessor) return Encoding.merge(encodings);
-    return Encoding.merge(this.postProcessor.processEncodings(encodings, addSpecialTokens));
+    // `a` and `b` were made for this call: merging may take their columns over.
+    const owned = new Set(encodings);
+    if (!this.postProcessor) return Encoding.merge(encodings, owned);
+    return Encoding.merge(this.postProcessor.processEncodings(encodings, addSpecialTokens), owned);
   }
 
   /** Token strings of `ids` joined by the decoder. */
@@ -231,7 +236,7 @@ export class TokenizerPipeline {
 }
 
 /** Appends a token's id and offsets; `encodeSequence` fills the per-sequence columns at the end. */
-function pushToken(enc: Encoding, id: number, start: number, end: number, _seq: number): void {
+function pushToken(enc: Encoding, id: number, start: number, end: number): void {
   enc.ids.push(id);
   enc.starts.push(start);
   enc.ends.push(end);

@@ -4,8 +4,13 @@ import { NormalizedString, escapeRegExp, isWhitespace } from './normalized.ts';
 import { translateRegex } from './regex.ts';
 import { byteLevelAlphabet, GPT2_PATTERN, toByteLevel } from './byte-level.ts';
 
+/** Where pieces go: an array, or a consumer that handles each piece as it comes (no list of them all). */
+export interface PieceSink {
+  push(piece: NormalizedString): unknown;
+}
+
 /** Appends the pieces of `s` to `out`. */
-export type PreTokenizer = (s: NormalizedString, out: NormalizedString[]) => void;
+export type PreTokenizer = (s: NormalizedString, out: PieceSink) => void;
 export type SplitBehavior = 'Removed' | 'Isolated' | 'MergedWithPrevious' | 'MergedWithNext' | 'Contiguous';
 type Json = Record<string, unknown>;
 
@@ -13,7 +18,7 @@ type Json = Record<string, unknown>;
  * Splits `s` given its delimiter matches ([start, end) pairs, sorted, not overlapping), with one of the
  * `tokenizers` behaviours. Empty pieces are dropped.
  */
-export function splitOn(s: NormalizedString, matches: number[], behavior: SplitBehavior, out: NormalizedString[], invert = false): void {
+export function splitOn(s: NormalizedString, matches: number[], behavior: SplitBehavior, out: PieceSink, invert = false): void {
   const n = s.length;
   if (n === 0) return;
   // Build the alternating list of (start, end, isMatch) pieces covering the string.
@@ -107,12 +112,16 @@ export function sequence(list: PreTokenizer[]): PreTokenizer {
   if (list.length === 1) return list[0]!;
   return (s, out) => {
     let cur = [s];
-    for (const p of list) {
+    for (const p of list.slice(0, -1)) {
       const next: NormalizedString[] = [];
       for (const piece of cur) p(piece, next);
       cur = next;
     }
-    for (const piece of cur) out.push(piece);
+    const last = list[list.length - 1];
+    for (const piece of cur) {
+      if (last) last(piece, out);
+      else out.push(piece);
+    }
   };
 }
 

@@ -1,0 +1,178 @@
+// Tokenisation work linear in the text, checked by counting work rather than timing it (timings live in
+// `npm run bench:tokenize`). The quadratic stage was `Intl.Segmenter` iterated over a whole text (for
+// the precompiled charsmap of every SentencePiece model): graphemes are now found piecewise, and these
+// tests check that the pieces give exactly the whole text's graphemes, that the charsmap normalises
+// exactly as the plain whole-text algorithm does, and that the segmenter sees each character a bounded
+// number of times whatever the text.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { AutoTokenizer } from '../src/tokenizers/index.ts';
+import { NormalizedString } from '../src/tokenizers/normalized.ts';
+import { PrecompiledCharsMap, applyCharsMap, forEachGrapheme, segmenterWork } from '../src/tokenizers/precompiled.ts';
+
+/** Pieces that meet every grapheme rule, glued at random: their joins are where piecewise cutting could go wrong. */
+const POOL = [
+  'ab', 'c', ' ', 'x', 'Ｚ', '中', 'の', 'é', 'ש', 'ب', 'и', 'α', '각', // standalone characters
+  '\r\n', '\r', '\n', '\t', '\u0000', '\u00ad', // controls, CR LF, soft hyphen (a control)
+  'e\u0301', 'a\u0300\u0301', '\u0301', '\u0301\u0301\u0301\u0301\u0301\u0301\u0301\u0301', 'ש\u05bc\u05b7', 'ب\u0650\u0651', '\u20dd', // marks, an enclosing one
+  'क', 'क्ष', '\u094d', 'ष', 'क\u093c\u094d', 'ि', 'ा', // Devanagari: conjuncts (virama as linker), spacing marks
+  '\u0e01\u0e33', '\u0e33', '\u1000\u102b', '\u102b', // Thai SARA AM (SpacingMark), Myanmar U+102B (Mc but no SpacingMark)
+  '\u0600', '\u0600a', '\u06dd', // Prepend characters
+  '\u1100', '\u1161', '\u11a8', '\u1100\u1161\u11a8', '가', '\uac00\u11a8', // Hangul jamo and syllables
+  'ｶ\uff9e', '\uff9e', '\u302a', // half-width voiced mark, ideographic tone mark (Extend)
+  '😀', '👍🏽', '\u{1f3fd}', '👨\u200d👩\u200d👧', '\u200d', '\u200d〰', '〰', '❤️', '🏳️\u200d🌈', // emoji, ZWJ, modifiers
+  '🇫🇷', '🇯', '🇵', '\u{e0067}\u{e0062}', // regional indicators (odd runs), tags
+  '\ud83d', '\ude00', '\udfff\ud800', // lone surrogates
+];
+
+function rng(seed: number): () => number {
+  let x = seed;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 2 ** 32;
+  };
+}
+
+function randomText(r: () => number, maxPieces: number): string {
+  let t = '';
+  const k = 1 + Math.floor(r() * maxPieces);
+  for (let i = 0; i < k; i++) t += POOL[Math.floor(r() * POOL.length)]!;
+  return t;
+}
+
+const segmenter = new Intl.Segmenter('en', { granularity: 'grapheme' });
+const wholeTextStarts = (t: string): number[] => [...segmenter.segment(t)].map((s) => s.index);
+
+test('graphemes found piecewise are the whole text\'s, for any window size', () => {
+  const r = rng(12345);
+  let texts = 0;
+  for (let i = 0; i < 3000; i++) {
+    const t = randomText(r, 60);
+    const expected = wholeTextStarts(t);
+    for (const w of [1, 2, 3, 5, 8, 64, 256]) {
+      const starts: number[] = [];
+      let end = 0;
+      forEachGrapheme(t, (a, b) => {
+        assert.equal(a, end, `${JSON.stringify(t)} window ${w}: pieces not contiguous`);
+        starts.push(a);
+        end = b;
+      }, w);
+      assert.equal(end, t.length);
+      assert.deepEqual(starts, expected, `${JSON.stringify(t)} window ${w}`);
+    }
+    texts++;
+  }
+  assert.equal(texts, 3000);
+});
+
+/** The charsmap normalisation done the plain way: whole-text segmentation, a list of tagged characters. */
+function referenceCharsMap(map: PrecompiledCharsMap, s: NormalizedString): NormalizedString {
+  const items: [string, number][] = [];
+  let modified = false;
+  const replace = (old: string, repl: string): void => {
+    const diff = [...repl].length - [...old].length;
+    for (const c of repl) items.push([c, 0]);
+    if (diff > 0) for (let k = items.length - diff; k < items.length; k++) items[k]![1] = 1;
+    else if (diff < 0 && items.length) items[items.length - 1]![1] += diff;
+  };
+  for (const { segment } of segmenter.segment(s.text)) {
+    if (new TextEncoder().encode(segment).length < 6) {
+      const norm = map.lookup(segment);
+      if (norm !== null) {
+        modified = true;
+        replace(segment, norm);
+        continue;
+      }
+    }
+    for (const ch of segment) {
+      const norm = map.lookup(ch);
+      if (norm !== null) {
+        modified = true;
+        replace(ch, norm);
+      } else items.push([ch, 0]);
+    }
+  }
+  return modified ? s.transform(items) : s;
+}
+
+const aligned = (s: NormalizedString): string => JSON.stringify([s.text, Array.from({ length: s.length }, (_, i) => [s.start(i), s.end(i)])]);
+
+test('the streamed charsmap normalisation equals the plain one, text and alignments', () => {
+  const json = JSON.parse(readFileSync('models/deberta-v3-brown-small/tokenizer.json', 'utf8')) as { normalizer: { normalizers: { precompiled_charsmap: string }[] } };
+  const bytes = Uint8Array.from(atob(json.normalizer.normalizers[0]!.precompiled_charsmap), (c) => c.charCodeAt(0));
+  const map = new PrecompiledCharsMap(bytes, 'brown-small');
+  const r = rng(777);
+  const extra = ['ﬁ', '㎏', 'ℌ', 'Ａ', '\u00a0', '\u200b', '\u3000', '①', '½', 'ｶﾞ', '\u2028', '\u0085'];
+  let changed = 0;
+  for (let i = 0; i < 3000; i++) {
+    let t = randomText(r, 40);
+    if (i % 2) t += extra[i % extra.length]! + randomText(r, 5);
+    const s = NormalizedString.fromOriginal(t, 3);
+    const ours = applyCharsMap(map, s);
+    assert.equal(aligned(ours), aligned(referenceCharsMap(map, s)), JSON.stringify(t));
+    if (ours !== s) changed++;
+  }
+  assert.ok(changed > 1000, `${changed} texts changed by the map`);
+});
+
+/** About `n` characters of one kind of text. */
+function longText(kind: string, n: number): string {
+  const r = rng(99);
+  const parts: string[] = [];
+  let len = 0;
+  const pieces: Record<string, string[]> = {
+    words: ['the ', 'jury ', 'said ', 'Friday, ', 'an ', 'investigation ', "Atlanta's "],
+    cjk: ['中', '文', '本', 'の', 'テ', '，', '。'],
+    emoji: ['😀', '👍🏽', '👨\u200d👩\u200d👧', '🇫🇷', '❤️', ' '],
+    rtl: ['שָׁלוֹם ', 'עולם ', 'مرحبا ', 'كِتَابٌ '],
+    surrogates: ['ab', '\ud83d', 'c', '\ude00', ' ', '😀'],
+    marks: ['a\u0300\u0301', 'e\u0323\u0302\u0301 ', 'क\u094d', '\u0301\u0301\u0301', 'ש\u05bc\u05b7'],
+  };
+  while (len < n) {
+    const p = pieces[kind]![Math.floor(r() * pieces[kind]!.length)]!;
+    parts.push(p);
+    len += p.length;
+  }
+  return parts.join('');
+}
+
+test('the segmenter sees each character a bounded number of times, for every kind of text', async () => {
+  const tok = await AutoTokenizer.fromPretrained('models/deberta-v3-brown-small', { use: 'tokenizer.json' });
+  for (const kind of ['words', 'cjk', 'emoji', 'rtl', 'surrogates', 'marks']) {
+    const perChar: number[] = [];
+    for (const n of [20_000, 200_000]) {
+      const t = longText(kind, n);
+      segmenterWork.chars = 0;
+      segmenterWork.calls = 0;
+      tok.encode(t);
+      perChar.push(segmenterWork.chars / t.length);
+      // No call sees more than a window's worth beyond one grapheme (the longest here is short).
+      assert.ok(segmenterWork.calls === 0 || segmenterWork.chars / segmenterWork.calls <= 2 * 256 + 64, `${kind}: ${segmenterWork.chars} characters in ${segmenterWork.calls} calls`);
+    }
+    // Work per character does not grow with the text (it would grow tenfold if quadratic).
+    assert.ok(perChar[1]! <= 2.5 && perChar[1]! <= perChar[0]! * 1.1 + 0.01, `${kind}: segmenter characters per text character ${perChar.join(' -> ')}`);
+    // Texts of standalone characters never reach the segmenter.
+    if (kind === 'words' || kind === 'cjk') assert.deepEqual(perChar, [0, 0]);
+  }
+});
+
+test('a single grapheme of 200k characters is segmented in work linear in its length', () => {
+  const t = `x${'\u0301'.repeat(200_000)}y${'\u0301'.repeat(1000)}`;
+  segmenterWork.chars = 0;
+  segmenterWork.calls = 0;
+  const pieces: [number, number][] = [];
+  forEachGrapheme(t, (a, b) => pieces.push([a, b]));
+  assert.deepEqual(pieces, [[0, 200_001], [200_001, t.length]]);
+  // A standalone letter with marks only is one grapheme without asking the segmenter.
+  assert.equal(segmenterWork.chars, 0);
+  const u = `\u0600${'\u0301'.repeat(200_000)}`; // a Prepend character: the segmenter decides
+  segmenterWork.chars = 0;
+  const got: number[] = [];
+  forEachGrapheme(u, (a) => got.push(a));
+  assert.deepEqual(got, wholeTextStarts(u));
+  // The window doubles inside the grapheme: at most about 4 times its length in all.
+  assert.ok(segmenterWork.chars <= 4 * u.length, `${segmenterWork.chars} characters segmented for ${u.length}`);
+});
