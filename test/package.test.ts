@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { build, transformSync } from 'esbuild';
@@ -164,33 +164,8 @@ test('package: npx deberta runs the compiled command line', () => {
 
 const noChromium = !existsSync(CHROMIUM) && !process.env.CI ? `${CHROMIUM} not installed (apt-get install chromium)` : false;
 
-test('package: esbuild bundles it for the browser, and the page classifies like Node', { skip: noChromium, timeout: 180_000 }, async (t) => {
-  const site = join(work, 'site');
-  mkdirSync(site);
-  writeFileSync(join(app, 'page.js'), `import { pipeline, configureRuntime } from 'deberta-ts';
-// esbuild copies no assets: the WebAssembly files are served from onnxruntime-web's dist folder.
-configureRuntime({ wasmPaths: '/ort/' });
-try {
-  const classify = await pipeline('text-classification', '/model/');
-  window.result = await classify(${JSON.stringify(TEXT)}, { topK: null });
-} catch (err) {
-  window.failure = String(err && err.stack || err);
-}
-`);
-  const r = await build({
-    absWorkingDir: app, entryPoints: ['page.js'], outfile: join(site, 'page.js'), bundle: true, format: 'esm',
-    platform: 'browser', target: 'es2022', minify: true, logLevel: 'silent', metafile: true,
-  });
-  assert.deepEqual(r.errors, []);
-  assert.deepEqual(r.warnings.map((w) => w.text), [], 'esbuild warned');
-  const inputs = Object.keys(r.metafile!.inputs);
-  assert.deepEqual(inputs.filter((f) => f.startsWith('node:') || f.includes('onnxruntime-node')), []);
-  assert.ok(inputs.some((f) => f.includes('node_modules/deberta-ts/dist/browser.js')), 'the browser entry was bundled');
-  const bundleBytes = readFileSync(join(site, 'page.js')).length;
-  writeFileSync(join(site, 'index.html'), '<!doctype html><meta charset="utf-8"><title>deberta-ts</title><script type="module" src="page.js"></script>\n');
-  symlinkSync(checkpoint, join(site, 'model'));
-  symlinkSync(join(app, 'node_modules/onnxruntime-web/dist'), join(site, 'ort'));
-
+/** The page's classification of TEXT, from `site` served on 127.0.0.1 (the page sets `result` or `failure`). */
+async function classifyInChromium(site: string): Promise<ClassificationResult[]> {
   const server = await serveFolder(site);
   const profile = mkdtempSync(join(tmpdir(), 'deberta-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
@@ -208,13 +183,56 @@ try {
       undefined, { timeout: 90_000 });
     const failure = await page.evaluate(() => (globalThis as PageState).failure);
     assert.equal(failure, undefined, `the page failed: ${failure}`);
-    const got = (await page.evaluate(() => (globalThis as PageState).result))!;
-    const worst = assertSameScores(got, expected, 1e-5, 'browser');
     assert.deepEqual(errors, []);
-    t.diagnostic(`browser bundle ${(bundleBytes / 1024).toFixed(0)} KiB minified; scores within ${worst.toExponential(1)} of Node`);
+    return (await page.evaluate(() => (globalThis as PageState).result))!;
   } finally {
     await context.close();
     await server.close();
     rmSync(profile, { recursive: true, force: true });
   }
+}
+
+const PAGE = (setup: string) => `import { pipeline${setup ? ', configureRuntime' : ''} } from 'deberta-ts';
+${setup}
+try {
+  const classify = await pipeline('text-classification', '/model/');
+  window.result = await classify(${JSON.stringify(TEXT)}, { topK: null });
+} catch (err) {
+  window.failure = String(err && err.stack || err);
+}
+`;
+
+test('package: esbuild bundles it for the browser, and the page classifies like Node', { skip: noChromium, timeout: 180_000 }, async (t) => {
+  const site = join(work, 'site');
+  mkdirSync(site);
+  // esbuild copies no assets: the WebAssembly files are served from onnxruntime-web's dist folder.
+  writeFileSync(join(app, 'page.js'), PAGE("configureRuntime({ wasmPaths: '/ort/' });"));
+  const r = await build({
+    absWorkingDir: app, entryPoints: ['page.js'], outfile: join(site, 'page.js'), bundle: true, format: 'esm',
+    platform: 'browser', target: 'es2022', minify: true, logLevel: 'silent', metafile: true,
+  });
+  assert.deepEqual(r.errors, []);
+  assert.deepEqual(r.warnings.map((w) => w.text), [], 'esbuild warned');
+  const inputs = Object.keys(r.metafile!.inputs);
+  assert.deepEqual(inputs.filter((f) => f.startsWith('node:') || f.includes('onnxruntime-node')), []);
+  assert.ok(inputs.some((f) => f.includes('node_modules/deberta-ts/dist/browser.js')), 'the browser entry was bundled');
+  const bundleBytes = readFileSync(join(site, 'page.js')).length;
+  writeFileSync(join(site, 'index.html'), '<!doctype html><meta charset="utf-8"><title>deberta-ts</title><script type="module" src="page.js"></script>\n');
+  symlinkSync(checkpoint, join(site, 'model'));
+  symlinkSync(join(app, 'node_modules/onnxruntime-web/dist'), join(site, 'ort'));
+  const worst = assertSameScores(await classifyInChromium(site), expected, 1e-5, 'browser (esbuild)');
+  t.diagnostic(`esbuild browser bundle ${(bundleBytes / 1024).toFixed(0)} KiB minified; scores within ${worst.toExponential(1)} of Node`);
+});
+
+test('package: Vite builds it with no configuration, copying ONNX Runtime\'s wasm itself, and the page classifies like Node', { skip: noChromium, timeout: 180_000 }, async (t) => {
+  const project = join(app, 'vite-page');
+  mkdirSync(join(project, 'src'), { recursive: true });
+  writeFileSync(join(project, 'index.html'), '<!doctype html><meta charset="utf-8"><title>deberta-ts</title><script type="module" src="/src/main.js"></script>\n');
+  writeFileSync(join(project, 'src/main.js'), PAGE(''));
+  run(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--logLevel', 'error'], project);
+  const assets = readdirSync(join(project, 'dist/assets'));
+  assert.ok(assets.some((f) => /^ort-wasm-simd-threaded\.jsep-.*\.wasm$/.test(f)), `no wasm among ${assets.join(', ')}`);
+  symlinkSync(checkpoint, join(project, 'dist/model'));
+  const worst = assertSameScores(await classifyInChromium(join(project, 'dist')), expected, 1e-5, 'browser (Vite)');
+  t.diagnostic(`Vite build: ${assets.join(', ')}; scores within ${worst.toExponential(1)} of Node`);
 });
