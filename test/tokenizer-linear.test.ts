@@ -68,6 +68,25 @@ test('graphemes found piecewise are the whole text\'s, for any window size', () 
   assert.equal(texts, 3000);
 });
 
+test('graphemes found piecewise: every triple of characters from each grapheme break class', () => {
+  // Control, CR, LF, lone surrogates, Extend (and virama, VS16, emoji modifier), ZWJ, SpacingMark and the
+  // Mc that is not one, Prepend, Hangul L V T LV LVT, pictographs in and out of the emoji blocks, regional
+  // indicators, an Indic consonant, and standalone characters of several scripts.
+  const chars = [
+    '\u0000', '\r', '\n', '\u0085', '\u00ad', '\udfff', '\ud800', '\u0301', '\u094d', '\ufe0f', '\u{1f3fd}', '\u200d', '\u0e33', '\u102b', '\u0903',
+    '\u0600', '\u1100', '\u1161', '\u11a8', '가', '각', '😀', '〰', '©', '🇵', 'क', 'a', ' ', '中', 'ש', 'Ｚ', 'é',
+  ];
+  let checked = 0;
+  for (const a of chars) for (const b of chars) for (const c of chars) {
+    const t = a + b + c;
+    const starts: number[] = [];
+    forEachGrapheme(t, (x) => starts.push(x), 1);
+    assert.deepEqual(starts, wholeTextStarts(t), JSON.stringify(t));
+    checked++;
+  }
+  assert.equal(checked, chars.length ** 3);
+});
+
 /** The charsmap normalisation done the plain way: whole-text segmentation, a list of tagged characters. */
 function referenceCharsMap(map: PrecompiledCharsMap, s: NormalizedString): NormalizedString {
   const items: [string, number][] = [];

@@ -150,11 +150,33 @@ function isMark(c: number): boolean {
   return k === 1;
 }
 
-/** Whether there is a grapheme boundary before `text[i]` (0 < i < length) whatever else the text holds. */
+/** C0 and C1 controls but CR and LF: grapheme break Control. */
+function isControl(c: number): boolean {
+  return (c < 0x20 && c !== 10 && c !== 13) || (c >= 0x7f && c <= 0x9f);
+}
+
+/**
+ * Whether there is a grapheme boundary before `text[i]` (0 < i < length) whatever else the text holds:
+ * around a control, around CR and LF but between them (a lone surrogate is no control to the segmenter); before a `standalone` character
+ * after another, after a mark, a ZWJ (a standalone character is no pictograph) or an emoji-block character
+ * (none is Prepend or a Hangul jamo).
+ */
 function certainBoundary(text: string, i: number): boolean {
-  if (!standalone(text.charCodeAt(i))) return false;
+  const c = text.charCodeAt(i);
   const p = text.charCodeAt(i - 1);
-  return standalone(p) || isMark(p);
+  if (isControl(c) || isControl(p) || c === 13 || p === 10) return true;
+  if (c === 10) return p !== 13;
+  if (p === 13) return true;
+  if (!standalone(c)) return false;
+  if (standalone(p) || isMark(p) || p === 0x200d) return true;
+  if ((p & 0xfc00) === 0xdc00 && i >= 2) {
+    const h = text.charCodeAt(i - 2);
+    if ((h & 0xfc00) === 0xd800) {
+      const cp = 0x10000 + ((h - 0xd800) << 10) + (p - 0xdc00);
+      return cp >= 0x1f000 && cp <= 0x1faff;
+    }
+  }
+  return false;
 }
 
 /**
@@ -178,7 +200,9 @@ export function forEachGrapheme(text: string, f: (start: number, end: number) =>
       if (marksOnly && !isMark(text.charCodeAt(j))) marksOnly = false;
       j++;
     }
-    if (j === pos + 1 || (marksOnly && standalone(text.charCodeAt(pos)))) f(pos, j);
+    // One code point, or a standalone character with marks, between two boundaries: one grapheme.
+    const single = j === pos + 1 || (j === pos + 2 && (text.charCodeAt(pos) & 0xfc00) === 0xd800 && (text.charCodeAt(pos + 1) & 0xfc00) === 0xdc00);
+    if (single || (marksOnly && standalone(text.charCodeAt(pos)))) f(pos, j);
     else segmentWindows(text, pos, j, f, window);
     pos = j;
   }
