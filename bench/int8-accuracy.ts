@@ -1,4 +1,4 @@
-// The accuracy cost of `quantize: 'int8'` on the embedded models (issue 8): held-out spam accuracy of the
+// The accuracy cost of `quantize: 'int8'` on the embedded models: held-out spam accuracy of the
 // float32 and int8 classifiers, and how often int8 fill-mask agrees with float32 on the top-1 token at masked
 // positions of held-out Brown sentences. Usage: node --import tsx bench/int8-accuracy.ts [--emails N] [--sentences N]
 import '../src/platform/node.ts';

@@ -13,7 +13,7 @@ export interface ShapeResult {
   /** createModel from weights in memory / InferenceSession.create, in the bench process (first time). */
   createMs: { ours: number; peer: number };
   cases: CaseResult[];
-  /** `quantize: 'int8'` against the peer's float32, at 8 × 128 (issue 8's int8 target). */
+  /** `quantize: 'int8'` against the peer's float32, at 8 × 128. */
   int8?: CaseResult;
   endToEnd?: EndToEndResult;
   load?: LoadResult;
@@ -34,7 +34,7 @@ export interface BenchResult {
   seconds?: number;
 }
 
-/** The lead's targets (issue 8), for the v3-base shape. */
+/** The performance targets, for the v3-base shape. */
 const TIME_TARGETS: Record<string, number> = { '1x128': 0.85, '8x128': 0.85, '8x512': 0.9 };
 const EQUAL_WITHIN = 1e-4;
 const INT8_TARGET = 0.45;
@@ -122,7 +122,7 @@ export function formatReport(r: BenchResult, markdown = false): string {
     out.push('');
   }
 
-  out.push('Targets (issue 8, v3-base shape)');
+  out.push('Targets (v3-base shape)');
   if (markdown) out.push('');
   out.push(...targets(r).map(([ok, text]) => `${markdown ? '-' : ' '} ${ok === undefined ? '  -' : ok ? 'PASS' : 'FAIL'}  ${text}`));
   if (r.seconds) out.push(`\n(${r.seconds.toFixed(0)} s)`);

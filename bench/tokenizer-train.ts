@@ -1,4 +1,4 @@
-// Full-size check of tokenizer training (issue 5), on the Brown corpus with 8000 pieces, unigram and BPE:
+// Full-size check of tokenizer training, on the Brown corpus with 8000 pieces, unigram and BPE:
 //  - time to train on the training split (450 files) and on the whole corpus (500 files);
 //  - average tokens per word on the held-out files (every tenth file) for our model and for the
 //    reference model SentencePiece trained on the whole corpus (test/fixtures/tokenizers/deberta-v3-*);
