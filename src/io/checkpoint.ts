@@ -4,6 +4,7 @@
 import type { Tensor } from '../tensor.ts';
 import { openFiles } from '../platform/index.ts';
 import { readJson, type ModelFiles } from './files.ts';
+import { checkJsonDepth } from './limits.ts';
 import { parseSafetensors } from './safetensors-format.ts';
 import { parseTorchCheckpoint } from './torch-pickle.ts';
 
@@ -34,6 +35,9 @@ const CANDIDATES: { name: string; sharded: boolean; read: Reader }[] = [
   { name: 'pytorch_model.bin.index.json', sharded: true, read: readTorch },
 ];
 
+/** The weight files a checkpoint may have, in the order they are looked for. */
+export const WEIGHT_FILES: readonly string[] = CANDIDATES.map((c) => c.name);
+
 /** Loads every weight tensor of the checkpoint `ref` (a folder path or URL, or files). */
 export async function loadCheckpointTensors(ref: string | ModelFiles, opts: ReadOptions = {}): Promise<LoadedCheckpoint> {
   const files = await openFiles(ref);
@@ -49,6 +53,7 @@ export async function loadCheckpointTensors(ref: string | ModelFiles, opts: Read
 async function loadSharded(files: ModelFiles, indexName: string, read: (shard: string) => Promise<Map<string, Tensor>>): Promise<LoadedCheckpoint> {
   const indexPath = files.path(indexName);
   const index = await readJson(files, indexName);
+  checkJsonDepth(index, indexPath);
   const weightMap = (index as { weight_map?: unknown } | null)?.weight_map;
   if (typeof weightMap !== 'object' || weightMap === null || Array.isArray(weightMap)) {
     throw new Error(`${indexPath}: 'weight_map' must be an object mapping tensor names to shard files`);

@@ -39,7 +39,9 @@ export function readWholeFile(path: string): Uint8Array {
     throw new Error(`${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
   try {
-    const size = fstatSync(fd).size;
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new Error(`${path}: is a folder or device, not a file`);
+    const size = st.size;
     const bytes = new Uint8Array(size);
     let done = 0;
     while (done < bytes.length) {

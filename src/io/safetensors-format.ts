@@ -2,6 +2,7 @@
 // an 8-byte little-endian header length N, N bytes of JSON describing each tensor
 // ({dtype, shape, data_offsets: [begin, end]} relative to the data section, plus an optional
 // "__metadata__" map of strings), then the raw little-endian tensor bytes. Files on disk: ./safetensors.ts.
+import { checkJsonDepth } from './limits.ts';
 import { BYTES_PER_ELEMENT, emptyArray, numel, type DType, type Tensor, type TypedArray } from '../tensor.ts';
 
 export interface SafetensorsFile {
@@ -51,6 +52,7 @@ export function parseHeader(json: Uint8Array, headerLen: number, fileSize: numbe
     throw new Error(`${label}: corrupt safetensors header (not valid JSON: ${(err as Error).message})`);
   }
   if (!isObject(parsed)) throw new Error(`${label}: corrupt safetensors header (expected a JSON object)`);
+  checkJsonDepth(parsed, `${label}: safetensors header`, 8);
 
   const dataStart = 8 + headerLen;
   const dataSize = fileSize - dataStart;
@@ -66,7 +68,8 @@ export function parseHeader(json: Uint8Array, headerLen: number, fileSize: numbe
       continue;
     }
     if (!isObject(info)) throw new Error(`${label}: tensor '${name}': entry must be an object`);
-    const dtype = FROM_ST[String(info.dtype)];
+    // Own keys only: a dtype of "toString" must not find Object.prototype's.
+    const dtype = typeof info.dtype === 'string' && Object.hasOwn(FROM_ST, info.dtype) ? FROM_ST[info.dtype] : undefined;
     if (!dtype) throw new Error(`${label}: tensor '${name}': unsupported dtype ${JSON.stringify(info.dtype)}`);
     const shape = info.shape;
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
@@ -86,6 +89,15 @@ export function parseHeader(json: Uint8Array, headerLen: number, fileSize: numbe
       throw new Error(`${label}: tensor '${name}': data_offsets span ${end - begin} bytes but ${dtype} [${dims.join(', ')}] needs ${want}`);
     }
     entries.push({ name, dtype, dims: [...dims], begin, end });
+  }
+  // Two tensors may not share bytes (the reference implementation refuses such files too): writing one
+  // would change the other, and no writer produces them except by mistake or on purpose.
+  const byBegin = entries.filter((e) => e.end > e.begin).sort((a, b) => a.begin - b.begin);
+  for (let i = 1; i < byBegin.length; i++) {
+    const a = byBegin[i - 1]!, b = byBegin[i]!;
+    if (b.begin < a.end) {
+      throw new Error(`${label}: tensors '${a.name}' [${a.begin}, ${a.end}) and '${b.name}' [${b.begin}, ${b.end}) overlap in the data section`);
+    }
   }
   return { entries, metadata, dataStart };
 }
@@ -124,7 +136,7 @@ export function parseSafetensors(bytes: Uint8Array, fileLabel: string): Safetens
 }
 
 export function checkTensor(t: Tensor, name: string, path: string): void {
-  if (!(t.dtype in TO_ST)) throw new Error(`${path}: tensor '${name}': unknown dtype ${JSON.stringify(t.dtype)}`);
+  if (!Object.hasOwn(TO_ST, t.dtype)) throw new Error(`${path}: tensor '${name}': unknown dtype ${JSON.stringify(t.dtype)}`);
   if (!(t.data instanceof ARRAY_CLASS[t.dtype])) {
     throw new Error(`${path}: tensor '${name}': ${t.dtype} data must be a ${ARRAY_CLASS[t.dtype]!.name}, got ${t.data.constructor.name}`);
   }

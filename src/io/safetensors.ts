@@ -20,9 +20,11 @@ export interface ReadOptions {
 /** Reads a safetensors file, each tensor straight from disk into its own array (no whole-file buffer). */
 export function readSafetensors(path: string, opts: ReadOptions = {}): SafetensorsFile {
   checkHost(path);
-  const fd = openSync(path, 'r');
+  const fd = openFile(path);
   try {
-    const fileSize = fstatSync(fd).size;
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new Error(`${path}: is a folder or device, not a file`);
+    const fileSize = st.size;
     checkMinSize(fileSize, path);
     const prefix = new Uint8Array(8);
     readFully(fd, prefix, 0, path);
@@ -56,7 +58,7 @@ export class FileTensor implements Tensor {
   get data(): TypedArray {
     if (!this.#data) {
       const data = emptyArray(this.dtype, numel(this.dims));
-      const fd = openSync(this.region.path, 'r');
+      const fd = openFile(this.region.path);
       try { readFully(fd, asBytes(data), this.region.offset, this.region.path, this.key); } finally { closeSync(fd); }
       this.#data = data;
     }
@@ -117,6 +119,15 @@ export function writeSafetensors(
     try { closeSync(fd); } catch { /* already closed */ }
     try { unlinkSync(tmp); } catch { /* nothing to clean */ }
     throw err;
+  }
+}
+
+/** Opens a file for reading; a failure names the file. */
+function openFile(path: string): number {
+  try {
+    return openSync(path, 'r');
+  } catch (err) {
+    throw new Error(`${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
 }
 

@@ -8,8 +8,9 @@
 //
 // Pickles can run arbitrary code, so this is a restricted unpickler: it knows only the opcodes
 // torch.save emits and the handful of globals a state dict needs; anything else is refused.
-import { unzipSync } from 'fflate';
+import { unzipSync, type UnzipFileInfo } from 'fflate';
 import { BYTES_PER_ELEMENT, emptyArray, numel, type DType, type Tensor, type TypedArray } from '../tensor.ts';
+import { loaderLimits } from './limits.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Values the unpickler can produce besides plain JS values (null, boolean, number, bigint,
@@ -62,7 +63,8 @@ function resolveGlobal(module: string, name: string, file: string): unknown {
   const qualname = `${module}.${name}`;
   if (ALLOWED_CALLABLES.has(qualname)) return new Global(module, name);
   if (module === 'torch') {
-    const dtype = STORAGE_DTYPES[name] ?? DTYPE_GLOBALS[name];
+    // Own keys only: 'toString' or 'constructor' must not find Object.prototype's.
+    const dtype = Object.hasOwn(STORAGE_DTYPES, name) ? STORAGE_DTYPES[name] : Object.hasOwn(DTYPE_GLOBALS, name) ? DTYPE_GLOBALS[name] : undefined;
     if (dtype) return new DTypeRef(dtype, qualname);
   }
   throw new Error(`${file}: refusing pickle global '${qualname}'`);
@@ -108,7 +110,7 @@ class Unpickler {
     if (v > BigInt(Number.MAX_SAFE_INTEGER)) this.fail(`length ${v} is too large`);
     return Number(v);
   }
-  private raw(n: number): Uint8Array { const at = this.take(n); return this.bytes.slice(at, at + n); }
+  private raw(n: number): Uint8Array { const at = this.take(n); return copyBytes(this.bytes.subarray(at, at + n)); }
   private utf8(n: number): string { return new TextDecoder().decode(this.raw(n)); }
   private line(): string {
     const end = this.bytes.indexOf(0x0a, this.pos);
@@ -171,7 +173,7 @@ class Unpickler {
         case 0x4d: this.stack.push(this.u16()); break; // BININT2 'M'
         case 0x4a: this.stack.push(this.i32()); break; // BININT 'J'
         case 0x8a: this.stack.push(this.long(this.u8())); break; // LONG1
-        case 0x8b: this.stack.push(this.long(this.u32())); break; // LONG4
+        case 0x8b: { const n = this.u32(); if (n > 64) this.fail(`LONG4 of ${n} bytes: integers that long never occur in a state dict`); this.stack.push(this.long(n)); break; } // LONG4
         case 0x47: this.stack.push(this.view.getFloat64(this.take(8), false)); break; // BINFLOAT 'G' (big-endian)
         case 0x58: this.stack.push(this.utf8(this.u32())); break; // BINUNICODE 'X'
         case 0x8c: this.stack.push(this.utf8(this.u8())); break; // SHORT_BINUNICODE
@@ -220,7 +222,7 @@ class Unpickler {
 
   private appendTo(target: unknown, items: unknown[]): void {
     if (!Array.isArray(target)) this.fail('APPEND(S) on something that is not a list');
-    target.push(...items);
+    for (const item of items) target.push(item); // not push(...items): a long list would overflow the call stack
   }
 
   private call(fn: unknown, args: unknown): unknown {
@@ -240,8 +242,8 @@ class Unpickler {
         // (storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
         const [storage, offset, size, stride] = args;
         if (!(storage instanceof StorageRef)) this.fail('_rebuild_tensor_v2 without a storage');
-        if (!isIntList(size) || !isIntList(stride) || size.length !== stride.length || !isInt(offset)) {
-          this.fail(`_rebuild_tensor_v2 with bad size/stride/offset ${JSON.stringify([size, stride, offset])}`);
+        if (!isIntList(size) || !isIntList(stride) || size.length !== stride.length || !isInt(offset) || offset < 0) {
+          this.fail(`_rebuild_tensor_v2 with bad size/stride/offset ${describe([size, stride, offset])} (sizes, strides and the offset must be non-negative integers)`);
         }
         return new TensorRef(storage, offset, size, stride);
       }
@@ -282,10 +284,10 @@ function storageFromPid(pid: unknown, file: string): StorageRef {
   }
   const [, type, key, , count, view] = pid;
   if (!(type instanceof DTypeRef)) throw new Error(`${file}: storage ${describe(key)} has no known storage type`);
-  if (typeof key !== 'string' || !isInt(count)) throw new Error(`${file}: malformed storage persistent id ${describe(pid)}`);
+  if (typeof key !== 'string' || !isInt(count) || count < 0) throw new Error(`${file}: malformed storage persistent id ${describe(pid)}`);
   if (view != null) {
     // Legacy format only: a view (view_key, element_offset, view_size) into a root storage.
-    if (!Array.isArray(view) || !isInt(view[1]) || !isInt(view[2])) {
+    if (!Array.isArray(view) || !isInt(view[1]) || !isInt(view[2]) || view[1] < 0 || view[2] < 0) {
       throw new Error(`${file}: malformed storage view for storage '${key}'`);
     }
     return new StorageRef(key, type.dtype, count, view[1]);
@@ -293,10 +295,17 @@ function storageFromPid(pid: unknown, file: string): StorageRef {
   return new StorageRef(key, type.dtype, count);
 }
 
-function describe(v: unknown): string {
-  if (Array.isArray(v)) return `(${v.map(describe).join(', ')})`;
+/** A short rendering of an unpickled value for messages: bounded in depth and length, never throws. */
+function describe(v: unknown, depth = 0): string {
+  if (Array.isArray(v)) {
+    if (depth >= 3) return '(…)';
+    const items = v.slice(0, 8).map((x) => describe(x, depth + 1));
+    return `(${items.join(', ')}${v.length > 8 ? `, … ${v.length - 8} more` : ''})`;
+  }
   if (v instanceof DTypeRef || v instanceof Global) return v.qualname;
-  return typeof v === 'string' ? `'${v}'` : String(v);
+  if (typeof v === 'string') return `'${v.length > 64 ? `${v.slice(0, 64)}…` : v}'`;
+  if (typeof v === 'object' && v !== null) return v instanceof Map ? 'a dict' : v instanceof Uint8Array ? 'bytes' : 'an object';
+  return String(v);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -312,39 +321,97 @@ function asStateDict(root: unknown, file: string): Map<string, TensorRef> {
   return out;
 }
 
-/** Bytes for a storage's elements, as an aligned typed array (big-endian archives are swapped). */
-function storageArray(bytes: Uint8Array, dtype: DType, count: number, bigEndian: boolean, what: string): TypedArray {
-  const size = BYTES_PER_ELEMENT[dtype];
-  if (bytes.length < count * size) {
-    throw new Error(`${what} has ${bytes.length} bytes but needs ${count * size} for ${count} ${dtype} values (truncated file?)`);
-  }
-  const arr = emptyArray(dtype, count);
-  const dst = new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength);
-  dst.set(bytes.subarray(0, count * size));
-  if (bigEndian && size > 1) {
-    for (let i = 0; i < dst.length; i += size) dst.subarray(i, i + size).reverse();
-  }
-  return arr;
+/** A storage whose size is known (and checked) when the file is parsed and whose bytes are read when first used. */
+interface StorageSource {
+  dtype: DType;
+  /** Elements the storage holds. */
+  count: number;
+  /** Its elements in a fresh array (for a zip entry: decompressed now). */
+  load(): TypedArray;
 }
 
 /**
- * Copies the strided view `t` out of `src` into a fresh contiguous row-major tensor. When the view
- * is the whole storage and `mayTake` (the storage's first user), the storage array itself is used:
- * loading a checkpoint then costs no extra copy, and later users of that storage still get copies.
+ * A checkpoint tensor whose values are copied out of its storage the first time `data` is read. Model
+ * loading compares `dims` with the shapes the config implies before it reads `data`, so a tensor of the
+ * wrong shape, or one the model does not use, costs no memory (and, in a zip, no decompression).
  */
-function materialise(name: string, t: TensorRef, src: TypedArray, file: string, mayTake: boolean): Tensor {
+class PickledTensor implements Tensor {
+  #data?: TypedArray;
+  #make?: () => TypedArray;
+  constructor(readonly dtype: DType, public dims: number[], make: () => TypedArray) { this.#make = make; }
+
+  get data(): TypedArray {
+    if (!this.#data) {
+      this.#data = this.#make!();
+      this.#make = undefined;
+    }
+    return this.#data;
+  }
+
+  set data(v: TypedArray) { this.#data = v; this.#make = undefined; }
+}
+
+/** A copy in a fresh buffer (a Node Buffer's `slice` would share memory). */
+function copyBytes(b: Uint8Array): Uint8Array {
+  const c = new Uint8Array(b.length);
+  c.set(b);
+  return c;
+}
+
+function typedView(dtype: DType, buffer: ArrayBuffer, byteOffset: number, count: number): TypedArray {
+  switch (dtype) {
+    case 'float32': return new Float32Array(buffer, byteOffset, count);
+    case 'float64': return new Float64Array(buffer, byteOffset, count);
+    case 'float16': case 'bfloat16': return new Uint16Array(buffer, byteOffset, count);
+    case 'int64': return new BigInt64Array(buffer, byteOffset, count);
+    case 'int32': return new Int32Array(buffer, byteOffset, count);
+    case 'int8': return new Int8Array(buffer, byteOffset, count);
+    case 'uint8': case 'bool': return new Uint8Array(buffer, byteOffset, count);
+  }
+}
+
+/** `bytes` (which the caller owns and no one else sees) as the storage's typed array; big-endian data is swapped in place. */
+function storageArray(bytes: Uint8Array, dtype: DType, count: number, bigEndian: boolean): TypedArray {
+  const size = BYTES_PER_ELEMENT[dtype];
+  const own = bytes.byteOffset % size === 0 ? bytes : copyBytes(bytes);
+  if (bigEndian && size > 1) {
+    for (let i = 0; i < count * size; i += size) own.subarray(i, i + size).reverse();
+  }
+  return typedView(dtype, own.buffer as ArrayBuffer, own.byteOffset, count);
+}
+
+/**
+ * Checks, before anything is allocated, that the strided view `t` stays inside a storage of `count`
+ * elements with every index a safe integer, and that it does not repeat elements (a stride-0 view
+ * larger than its storage would multiply a small file into any amount of memory).
+ */
+function checkView(name: string, t: TensorRef, count: number, file: string): number {
+  const what = `${file}: tensor '${name}'`;
+  let n = 1;
+  for (const d of t.size) {
+    n *= d;
+    if (!Number.isSafeInteger(n)) throw new Error(`${what}: size [${t.size.join(', ')}] has more elements than can be indexed`);
+  }
+  const start = t.storage.elementOffset + t.offset;
+  if (n === 0) return 0;
+  let last = start;
+  for (let d = 0; d < t.size.length; d++) last += (t.size[d]! - 1) * t.stride[d]!;
+  if (!Number.isSafeInteger(last) || last >= count) {
+    throw new Error(`${what} reads past its storage '${t.storage.key}' (${count} values): offset ${start}, size [${t.size.join(', ')}], stride [${t.stride.join(', ')}]`);
+  }
+  if (n > count) {
+    throw new Error(`${what}: size [${t.size.join(', ')}] has ${n} elements but its storage '${t.storage.key}' holds only ${count}; views that repeat elements are not loaded`);
+  }
+  return n;
+}
+
+/** Copies the strided view `t` of `src` into a contiguous row-major array, or returns `src` itself when the view is all of it and `mayTake`. */
+function materialise(t: TensorRef, src: TypedArray, mayTake: boolean): TypedArray {
   const dims = t.size;
   const n = numel(dims);
   const start = t.storage.elementOffset + t.offset;
-  if (n > 0) {
-    let last = start;
-    for (let d = 0; d < dims.length; d++) last += (dims[d]! - 1) * t.stride[d]!;
-    if (last >= src.length) {
-      throw new Error(`${file}: tensor '${name}' reads past its storage '${t.storage.key}' (${src.length} values)`);
-    }
-  }
   const contiguous = isContiguous(dims, t.stride);
-  if (mayTake && contiguous && start === 0 && n === src.length) return { dtype: t.storage.dtype, dims: [...dims], data: src };
+  if (mayTake && contiguous && start === 0 && n === src.length) return src;
   const out = emptyArray(t.storage.dtype, n);
   if (contiguous) {
     copyInto(out, src, start, n);
@@ -361,15 +428,34 @@ function materialise(name: string, t: TensorRef, src: TypedArray, file: string, 
       }
     }
   }
-  return { dtype: t.storage.dtype, dims: [...dims], data: out };
+  return out;
 }
 
-function toTensors(refs: Map<string, TensorRef>, load: (s: StorageRef) => TypedArray, file: string): Map<string, Tensor> {
+/**
+ * The state dict's tensors, each checked against its storage now and read when first used. A storage
+ * with one user becomes that tensor's array; a shared one is read once, kept while users remain, and copied.
+ */
+function toTensors(refs: Map<string, TensorRef>, storages: Map<string, StorageSource>, file: string): Map<string, Tensor> {
+  const users = new Map<string, number>();
+  for (const t of refs.values()) users.set(t.storage.key, (users.get(t.storage.key) ?? 0) + 1);
+  const total = new Map(users);
+  const cache = new Map<string, TypedArray>();
   const out = new Map<string, Tensor>();
-  const used = new Set<string>();
   for (const [name, t] of refs) {
-    out.set(name, materialise(name, t, load(t.storage), file, !used.has(t.storage.key)));
-    used.add(t.storage.key);
+    const key = t.storage.key;
+    const src = storages.get(key);
+    if (!src) throw new Error(`${file}: storage '${key}' is used but its data is missing`);
+    if (src.dtype !== t.storage.dtype) {
+      throw new Error(`${file}: tensor '${name}' reads storage '${key}' as ${t.storage.dtype}, another tensor as ${src.dtype}`);
+    }
+    checkView(name, t, src.count, file);
+    out.set(name, new PickledTensor(t.storage.dtype, [...t.size], () => {
+      const arr = cache.get(key) ?? src.load();
+      const left = users.get(key)! - 1;
+      users.set(key, left);
+      if (left > 0) cache.set(key, arr); else cache.delete(key);
+      return materialise(t, arr, total.get(key) === 1);
+    }));
   }
   return out;
 }
@@ -387,39 +473,100 @@ function isContiguous(dims: number[], stride: number[]): boolean {
   return true;
 }
 
+/** The storages the state dict's tensors use, each once: key -> dtype and element count (from the persistent ids). */
+function usedStorages(refs: Map<string, TensorRef>, file: string): Map<string, StorageRef> {
+  const used = new Map<string, StorageRef>();
+  for (const t of refs.values()) {
+    const seen = used.get(t.storage.key);
+    if (seen && (seen.dtype !== t.storage.dtype || seen.numel !== t.storage.numel)) {
+      throw new Error(`${file}: storage '${t.storage.key}' is described twice, as ${seen.numel} ${seen.dtype} and as ${t.storage.numel} ${t.storage.dtype} values`);
+    }
+    used.set(t.storage.key, seen ?? t.storage);
+  }
+  return used;
+}
+
+function byteSize(count: number, dtype: DType, what: string): number {
+  const size = count * BYTES_PER_ELEMENT[dtype];
+  if (!Number.isSafeInteger(size)) throw new Error(`${what}: ${count} ${dtype} values are more than can be addressed`);
+  return size;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The two container layouts.
 
 function readZipCheckpoint(bytes: Uint8Array, file: string): Map<string, Tensor> {
-  let entries: Record<string, Uint8Array>;
+  // One pass over the central directory lists every entry and decompresses only the pickle and the byte
+  // order; storages are decompressed one at a time when a tensor's data is first read.
+  const entries = new Map<string, UnzipFileInfo>();
+  const maxEntries = Math.floor(bytes.length / 46) + 1; // a central directory record is at least 46 bytes
+  let tooBig: string | undefined;
+  let small: Record<string, Uint8Array>;
   try {
-    entries = unzipSync(bytes);
+    small = unzipSync(bytes, {
+      filter: (f) => {
+        if (entries.size >= maxEntries) throw new Error(`the directory lists more entries than ${bytes.length} bytes can hold`);
+        if (!entries.has(f.name)) entries.set(f.name, f);
+        if (!/^[^/]+\/(data\.pkl|byteorder)$/.test(f.name)) return false;
+        if (f.originalSize > loaderLimits.maxPickleBytes) { tooBig ??= `'${f.name}' declares ${f.originalSize} bytes`; return false; }
+        return true;
+      },
+    });
   } catch (err) {
     throw new Error(`${file}: not a readable zip archive (${(err as Error).message})`);
   }
+  if (tooBig) throw new Error(`${file}: ${tooBig}, more than the ${loaderLimits.maxPickleBytes} allowed for a pickle (loaderLimits.maxPickleBytes)`);
   // The top folder is named after the file torch.save wrote ("archive", "pytorch_model", ...).
-  const pkl = Object.keys(entries).find((n) => /^[^/]+\/data\.pkl$/.test(n));
-  if (!pkl) throw new Error(`${file}: zip archive has no '<folder>/data.pkl': not a torch checkpoint`);
+  const pkl = [...entries.keys()].find((n) => /^[^/]+\/data\.pkl$/.test(n));
+  if (!pkl || !small[pkl]) throw new Error(`${file}: zip archive has no '<folder>/data.pkl': not a torch checkpoint`);
   const top = pkl.slice(0, -'data.pkl'.length);
-  const order = entries[`${top}byteorder`];
+  const order = small[`${top}byteorder`];
   const bigEndian = order !== undefined && latin1(order).trim() === 'big';
 
-  const storages = new Map<string, TypedArray>();
-  const load = (s: StorageRef): TypedArray => {
-    let arr = storages.get(s.key);
-    if (!arr) {
-      const name = `${top}data/${s.key}`;
-      const raw = entries[name];
-      if (!raw) throw new Error(`${file}: storage '${s.key}' is missing from the archive (no '${name}')`);
-      arr = storageArray(raw, s.dtype, s.numel, bigEndian, `${file}: storage '${name}'`);
-      storages.set(s.key, arr);
-      delete entries[name]; // the raw bytes are no longer needed
-    }
-    return arr;
-  };
+  const root = new Unpickler(small[pkl]!, file, { persistentLoad: (pid) => storageFromPid(pid, file) }).load();
+  const refs = asStateDict(root, file);
+  const used = usedStorages(refs, file);
+  if (entries.size > used.size + 8 + loaderLimits.maxExtraZipEntries) {
+    throw new Error(`${file}: the archive has ${entries.size} entries but the state dict uses ${used.size} storages; ` +
+      `more than ${loaderLimits.maxExtraZipEntries} unused entries (loaderLimits.maxExtraZipEntries) are not read`);
+  }
 
-  const root = new Unpickler(entries[pkl]!, file, { persistentLoad: (pid) => storageFromPid(pid, file) }).load();
-  return toTensors(asStateDict(root, file), load, file);
+  const storages = new Map<string, StorageSource>();
+  for (const s of used.values()) {
+    const name = `${top}data/${s.key}`;
+    const info = entries.get(name);
+    if (!info) throw new Error(`${file}: storage '${s.key}' is missing from the archive (no '${name}')`);
+    const need = byteSize(s.numel, s.dtype, `${file}: storage '${name}'`);
+    if (info.originalSize < need) {
+      throw new Error(`${file}: storage '${name}' has ${info.originalSize} bytes but needs ${need} for ${s.numel} ${s.dtype} values (truncated file?)`);
+    }
+    if (info.originalSize > need) {
+      throw new Error(`${file}: storage '${name}' declares ${info.originalSize} bytes but its ${s.numel} ${s.dtype} values take ${need}`);
+    }
+    if (info.compression !== 0 && info.compression !== 8) {
+      throw new Error(`${file}: storage '${name}' uses zip compression method ${info.compression} (only stored and deflate are read)`);
+    }
+    if (info.compression === 0 && info.size !== need) {
+      throw new Error(`${file}: storage '${name}' is stored with ${info.size} bytes but declares ${info.originalSize}`);
+    }
+    storages.set(s.key, {
+      dtype: s.dtype,
+      count: s.numel,
+      load: () => {
+        let got: Uint8Array | undefined;
+        try {
+          got = unzipSync(bytes, { filter: (f) => f.name === name })[name];
+        } catch (err) {
+          throw new Error(`${file}: storage '${name}' cannot be decompressed (${(err as Error).message})`);
+        }
+        if (!got || got.length !== need) {
+          throw new Error(`${file}: storage '${name}' holds ${got?.length ?? 0} bytes, not the ${need} its entry declares (corrupt archive)`);
+        }
+        return storageArray(got, s.dtype, s.numel, bigEndian);
+      },
+    });
+  }
+  return toTensors(refs, storages, file);
 }
 
 const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
@@ -457,29 +604,34 @@ function readLegacyCheckpoint(bytes: Uint8Array, file: string): Map<string, Tens
   const keys = p.load();
   if (!Array.isArray(keys)) throw new Error(`${file}: malformed storage key list`);
 
-  // Storages follow in key order, each as an int64 element count then the raw bytes.
-  const storages = new Map<string, TypedArray>();
+  // Storages follow in key order, each as an int64 element count then the raw bytes; they are located
+  // (and their sizes checked) now and copied out when first used.
+  const storages = new Map<string, StorageSource>();
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let pos = p.pos;
   for (const key of keys) {
     const ref = roots.get(String(key));
     if (!ref) throw new Error(`${file}: storage '${String(key)}' is listed but never used`);
+    if (storages.has(ref.key)) throw new Error(`${file}: storage '${ref.key}' is listed twice`);
     if (pos + 8 > bytes.length) throw new Error(`${file}: storage '${ref.key}' is missing (file truncated)`);
     const count = Number(view.getBigInt64(pos, true));
-    if (count < 0) throw new Error(`${file}: storage '${ref.key}' has a negative size (corrupt file)`);
-    const size = count * BYTES_PER_ELEMENT[ref.dtype];
+    if (count < 0 || !Number.isSafeInteger(count)) throw new Error(`${file}: storage '${ref.key}' has an impossible size ${count} (corrupt file)`);
     const what = `${file}: storage '${ref.key}'`;
-    storages.set(ref.key, storageArray(bytes.subarray(pos + 8, pos + 8 + size), ref.dtype, count, bigEndian, what));
-    pos += 8 + size;
+    const size = byteSize(count, ref.dtype, what);
+    const at = pos + 8;
+    if (at + size > bytes.length) {
+      throw new Error(`${what} has ${bytes.length - at} bytes but needs ${size} for ${count} ${ref.dtype} values (truncated file?)`);
+    }
+    storages.set(ref.key, { dtype: ref.dtype, count, load: () => storageArray(copyBytes(bytes.subarray(at, at + size)), ref.dtype, count, bigEndian) });
+    pos = at + size;
   }
-  return toTensors(asStateDict(root, file), (s) => {
-    const src = storages.get(s.key);
-    if (!src) throw new Error(`${file}: storage '${s.key}' is used but its data is missing`);
-    return src;
-  }, file);
+  return toTensors(asStateDict(root, file), storages, file);
 }
 
-/** Parses torch.save bytes (zip or legacy layout) into contiguous tensors. `file` names errors. */
+/**
+ * Parses torch.save bytes (zip or legacy layout). `file` names errors. Every tensor's view is checked
+ * against its storage here; its values are copied out (and a zip entry decompressed) when `data` is first read.
+ */
 export function parseTorchCheckpoint(bytes: Uint8Array, file: string): Map<string, Tensor> {
   if (bytes[0] === 0x50 && bytes[1] === 0x4b) return readZipCheckpoint(bytes, file); // "PK"
   if (startsWithLegacyMagic(bytes)) return readLegacyCheckpoint(bytes, file);

@@ -3,6 +3,7 @@
 // DebertaV2Config constructor defaults, and, for the fields the modeling code reads with
 // getattr(config, name, default), those defaults.
 import { readJson, type ModelFiles } from '../../io/files.ts';
+import { checkJsonDepth } from '../../io/limits.ts';
 import { openFiles } from '../../platform/index.ts';
 
 export type DebertaModelType = 'deberta' | 'deberta-v2';
@@ -123,6 +124,7 @@ export function parseDebertaConfig(json: unknown, file: string): DebertaConfig {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new Error(`${file}: a config must be a JSON object`);
   }
+  checkJsonDepth(json, file); // structuredClone (and JSON.stringify on saving) recurse
   const raw = structuredClone(json) as Record<string, unknown>;
   const f = new FieldReader(raw, file);
 
