@@ -97,7 +97,7 @@ The CLI (bin/deberta.js; \`npx deberta\` once installed as a package):
   node bin/deberta.js embed "A sentence to embed."
   node bin/deberta.js --help                     (every command: train, pretrain, tokenizer-train, export, …)
 
-The HTTP server (POST /v1/<task>, GET /health, GET /metrics):
+The HTTP server (POST /v1/<task>, GET /health, GET /ready, GET /metrics; the API described at /docs):
   node bin/deberta.js serve --model models/deberta-v3-brown-small-spam --model models/deberta-v3-brown-small-pos --port 8080
   curl -s localhost:8080/v1/text-classification -H 'content-type: application/json' -d '{"inputs": "WIN a FREE prize now!!!"}'
 `);
