@@ -14,6 +14,7 @@ export { parseSafetensors, type SafetensorsFile } from './io/safetensors-format.
 export { parseTorchCheckpoint } from './io/torch-pickle.ts';
 export { loadCheckpointTensors, type LoadedCheckpoint } from './io/checkpoint.ts';
 export { memoryFiles, urlFiles, type ModelFiles } from './io/files.ts';
+export { isHubId, type HubOptions, type ProgressInfo, type ProgressCallback } from './hub/id.ts';
 export { Graph } from './graph/graph.ts';
 export * as F from './graph/functional.ts';
 export { Session, type SessionOptions, type ExecutionProvider } from './runtime/session.ts';

@@ -7,3 +7,7 @@ export { readDebertaConfig, writeDebertaConfig } from './models/deberta/config-f
 export { readSafetensors, writeSafetensors } from './io/safetensors.ts';
 export { readTorchCheckpoint, folderFiles } from './io/node-files.ts';
 export { MODELS_DIR } from './platform/node.ts';
+export { hubFiles, type HubFiles } from './hub/files.ts';
+export { downloadModel, type DownloadOptions } from './hub/download.ts';
+export { scanCache, removeFromCache, type CachedRepo } from './hub/cache.ts';
+export { defaultCacheDir } from './hub/settings.ts';

@@ -1,5 +1,5 @@
 // The transformers.js-style API: AutoModel*.fromPretrained(ref) returns a callable model. `ref` is what the
-// platform opens (Node: a folder path or URL; browsers: a URL), or a ModelFiles source.
+// platform opens (Node: a folder path, URL or Hub id; browsers: a URL or Hub id), or a ModelFiles source.
 import { loadCheckpointTensors } from '../io/checkpoint.ts';
 import type { ModelFiles } from '../io/files.ts';
 import { openFiles } from '../platform/index.ts';
@@ -10,7 +10,7 @@ export * from './create.ts';
 
 /** Loads a checkpoint with the given head ('auto': the one in `architectures`). */
 export async function loadModel(ref: string | ModelFiles, head: HeadKind | 'auto' = 'auto', opts: LoadOptions = {}): Promise<DebertaModel> {
-  const src = await openFiles(ref);
+  const src = await openFiles(ref, opts);
   const config = await loadDebertaConfig(src);
   // Lazy: float32 safetensors weights go from the file to ONNX Runtime without a copy in JS.
   const { tensors, files } = await loadCheckpointTensors(src, { lazy: true });

@@ -1,5 +1,6 @@
 // Builds a callable model from a config and weights in memory. No file system: browsers use it too.
 import { Graph } from '../graph/graph.ts';
+import type { HubOptions } from '../hub/id.ts';
 import { quantizeGraphForInference } from '../runtime/quantize.ts';
 import { Session, type ExecutionProvider } from '../runtime/session.ts';
 import { toFloat32, type Tensor } from '../tensor.ts';
@@ -7,7 +8,7 @@ import type { DebertaConfig } from './deberta/config.ts';
 import { buildDeberta, type BuildOptions, type DebertaGraph, type HeadKind } from './deberta/modeling.ts';
 import type { Value } from '../graph/value.ts';
 import { bindWeights } from './deberta/weights.ts';
-import { filled, toInt64, type ModelInputs } from './inputs.ts';
+import { checkInputs, filled, toInt64, type ModelInputs } from './inputs.ts';
 
 export type { ModelInputs } from './inputs.ts';
 export type { HeadKind } from './deberta/modeling.ts';
@@ -15,7 +16,7 @@ export type { HeadKind } from './deberta/modeling.ts';
 export interface OutputTensor { data: Float32Array; dims: number[] }
 export type ModelOutputs = Record<string, OutputTensor>;
 
-export interface LoadOptions extends BuildOptions {
+export interface LoadOptions extends BuildOptions, HubOptions {
   /** Intra-op threads (default: all cores). */
   threads?: number;
   /** ONNX Runtime execution providers (default ['cpu']; 'webgpu'; in browsers e.g. ['webgpu', 'wasm']). */
@@ -55,6 +56,8 @@ export interface ModelGraph {
   inputs: DebertaGraph['inputs'];
   /** By transformers' output names (`logits`, `last_hidden_state`, `start_logits`, ...). */
   outputs: Record<string, Value>;
+  /** The longest sequence the graph accepts (absolute positions, relative-position tables), and what sets it. */
+  maxLength: { tokens: number; why: string };
 }
 
 /** The model's graph with the checkpoint's weights bound: what `createModel` runs and `deberta export` writes. */
@@ -72,14 +75,20 @@ export function buildModelGraph(config: DebertaConfig, tensors: Map<string, Tens
   const built = buildDeberta(g, config, binding.source, kind, prefix, { mlmLayout: layout, ...opts, emd: opts.emd ?? emdCapable });
   const extra = binding.unexpected();
   if (extra.length) throw new Error(`${file}: unexpected weights for this model: ${extra.slice(0, 8).map((k) => `'${k}'`).join(', ')}${extra.length > 8 ? ` and ${extra.length - 8} more` : ''}`);
-  return { graph: g, head: kind, inputs: built.inputs, outputs: built.outputs };
+  const emd = opts.emd ?? emdCapable;
+  const relLimit = config.relative_attention ? opts.maxLength ?? 4096 : Infinity;
+  const posLimit = config.position_biased_input || emd ? config.max_position_embeddings : Infinity;
+  const maxLength = posLimit <= relLimit
+    ? { tokens: posLimit, why: 'max_position_embeddings in config.json' }
+    : { tokens: relLimit, why: `the relative-position tables; load with { maxLength } for longer` };
+  return { graph: g, head: kind, inputs: built.inputs, outputs: built.outputs, maxLength };
 }
 
 /** Builds a model from a config and weights already in memory (`file` names their source in errors). */
 export async function createModel(config: DebertaConfig, tensors: Map<string, Tensor>, head: HeadKind | 'auto' = 'auto',
   opts: LoadOptions & { dir?: string; file?: string } = {}): Promise<DebertaModel> {
   const dir = opts.dir ?? '';
-  const { graph, head: kind, ...built } = buildModelGraph(config, tensors, head, opts);
+  const { graph, head: kind, maxLength, ...built } = buildModelGraph(config, tensors, head, opts);
   // int8: the constant-weight matrix products run as dynamically quantised ones (src/runtime/quantize.ts).
   const q = opts.quantize === 'int8' ? quantizeGraphForInference(graph, built.outputs) : undefined;
   const session = await Session.fromGraph(q?.graph ?? graph, { outputs: q?.outputs ?? built.outputs },
@@ -98,6 +107,9 @@ export async function createModel(config: DebertaConfig, tensors: Map<string, Te
     for (const [k, t] of Object.entries(feeds)) {
       if (t.dims.join() !== ids.dims.join()) throw new Error(`model input: ${k} has dims [${t.dims}], inputIds [${ids.dims}]`);
     }
+    checkInputs(feeds as { input_ids: Tensor; token_type_ids?: Tensor }, {
+      vocabSize: config.vocab_size, typeVocabSize: config.type_vocab_size, maxLength: maxLength.tokens, maxLengthWhy: maxLength.why,
+    });
     const out = await session.run(feeds);
     const result: ModelOutputs = {};
     for (const [k, t] of Object.entries(out)) result[camel(k)] = { data: toFloat32(t), dims: t.dims };

@@ -4,13 +4,15 @@
 import { headFromConfig, loadModel, type DebertaModel, type HeadKind, type ModelOutputs, type OutputTensor } from '../models/auto.ts';
 import { loadDebertaConfig } from '../models/deberta/config.ts';
 import type { ModelFiles } from '../io/files.ts';
+import type { HubOptions } from '../hub/id.ts';
 import { openFiles } from '../platform/index.ts';
 import { AutoTokenizer, PreTrainedTokenizer } from '../tokenizers/index.ts';
 
 export type Device = 'cpu' | 'webgpu';
 export const DEVICES: readonly Device[] = ['cpu', 'webgpu'];
 
-export interface PipelineOptions {
+/** Hub options (`revision`, `cacheDir`, `token`, `localFilesOnly`, `progress_callback`) apply where the model is a Hub id. */
+export interface PipelineOptions extends HubOptions {
   /** Intra-op threads of the ONNX Runtime session (default: all cores). */
   threads?: number;
   /** Where the model runs: 'cpu' (default) or 'webgpu' (ONNX Runtime's WebGPU execution provider). */
@@ -61,7 +63,9 @@ export async function loadForTask(task: string, ref: string | ModelFiles, head: 
   const batchSize = opts.batchSize ?? 8;
   checkPositiveInt(batchSize, 'batchSize');
   if (opts.maxLength !== undefined) checkPositiveInt(opts.maxLength, 'maxLength');
-  const files = await openFiles(ref);
+  const hub: HubOptions = { revision: opts.revision, cacheDir: opts.cacheDir, token: opts.token, localFilesOnly: opts.localFilesOnly,
+    endpoint: opts.endpoint, progress_callback: opts.progress_callback };
+  const files = await openFiles(ref, hub);
   const dir = files.where;
   const config = await loadDebertaConfig(files);
   // A checkpoint saved with another head would fail on a missing weight; say what is wrong instead.
@@ -72,7 +76,7 @@ export async function loadForTask(task: string, ref: string | ModelFiles, head: 
       throw new Error(`${task}: ${dir} holds a ${config.architectures[0]} checkpoint; this task needs a ${HEAD_NAMES[head]} model`);
     }
   }
-  const tokenizer = opts.tokenizer instanceof PreTrainedTokenizer ? opts.tokenizer : await AutoTokenizer.fromPretrained(opts.tokenizer ?? files);
+  const tokenizer = opts.tokenizer instanceof PreTrainedTokenizer ? opts.tokenizer : await AutoTokenizer.fromPretrained(opts.tokenizer ?? files, hub);
   if (tokenizer.vocabSize > config.vocab_size) {
     throw new Error(`${task}: the tokenizer has ${tokenizer.vocabSize} ids but ${dir}/config.json has vocab_size ${config.vocab_size}; they do not belong together`);
   }
@@ -85,6 +89,7 @@ export async function loadForTask(task: string, ref: string | ModelFiles, head: 
   const device = opts.device ?? 'cpu';
   if (!DEVICES.includes(device)) throw new Error(`${task}: unknown device '${device}' (use ${DEVICES.map((d) => `'${d}'`).join(' or ')})`);
   const model = await loadModel(files, head, { threads: opts.threads, executionProviders: [device], ...(maxLength > 4096 ? { maxLength } : {}) });
+  opts.progress_callback?.({ status: 'ready', name: dir, task, model: typeof ref === 'string' ? ref : dir });
   return { task, dir, model, tokenizer, batchSize, maxLength };
 }
 

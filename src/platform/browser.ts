@@ -2,6 +2,7 @@
 // Importing this module registers it.
 import * as ortWeb from 'onnxruntime-web';
 import { urlFiles } from '../io/files.ts';
+import { DEFAULT_ENDPOINT, DEFAULT_REVISION, isHubId, resolveUrl, type HubOptions } from '../hub/id.ts';
 import type { Ort } from '../runtime/ort.ts';
 import { setPlatform, type Platform, type RuntimeOptions } from './index.ts';
 
@@ -21,13 +22,20 @@ function defaultThreads(): number {
   return g.crossOriginIsolated === true ? Math.min(4, g.navigator?.hardwareConcurrency ?? 1) : 1;
 }
 
+// A Hub id (`org/name`, no leading `/` or `.`, no trailing `/`) is fetched from the Hub itself, with the
+// browser's HTTP cache as the only cache; anything else is a URL, relative to the page.
+function browserHubUrl(ref: string, hub: HubOptions = {}): string | undefined {
+  if (!isHubId(ref)) return undefined;
+  return resolveUrl(hub.endpoint ?? DEFAULT_ENDPOINT, ref, hub.revision ?? DEFAULT_REVISION);
+}
+
 export const browserPlatform: Platform = {
   name: 'browser',
   ort: async () => {
     ortWeb.env.wasm.numThreads = defaultThreads();
     return ortWeb as unknown as Ort;
   },
-  open: async (ref) => urlFiles(ref),
+  open: async (ref, hub) => urlFiles(browserHubUrl(ref, hub) ?? ref),
   defaultThreads,
   configure,
 };

@@ -3,6 +3,7 @@
 // onnxruntime-web. Core modules ask `platform()` and never import either, so a browser bundle holds no
 // Node built-in and Node never loads the browser runtime.
 import type { ModelFiles } from '../io/files.ts';
+import type { HubOptions } from '../hub/id.ts';
 import type { Ort } from '../runtime/ort.ts';
 import type { EmittedModel } from '../runtime/onnx-emit.ts';
 
@@ -22,8 +23,11 @@ export interface Platform {
   readonly name: 'node' | 'browser';
   /** ONNX Runtime's JavaScript API. */
   ort(): Promise<Ort>;
-  /** Opens what the user named as a checkpoint: a folder path (Node) or a URL; fails naming it. */
-  open(ref: string): Promise<ModelFiles>;
+  /**
+   * Opens what the user named as a checkpoint: a folder path (Node), a URL, or a Hugging Face Hub id
+   * (`org/name`, fetched as `hub` says: Node through huggingface_hub's cache); fails naming it.
+   */
+  open(ref: string, hub?: HubOptions): Promise<ModelFiles>;
   /** Intra-op threads when none are asked for. */
   defaultThreads(): number;
   /** The embedded model of this name, where the platform ships one (Node: the package's models/ folder). */
@@ -48,9 +52,9 @@ export function platform(): Platform {
   return current;
 }
 
-/** `ref` opened by the platform, or the given files as they are. */
-export async function openFiles(ref: string | ModelFiles): Promise<ModelFiles> {
-  return typeof ref === 'string' ? platform().open(ref) : ref;
+/** `ref` opened by the platform (a Hub id as `hub` says), or the given files as they are. */
+export async function openFiles(ref: string | ModelFiles, hub?: HubOptions): Promise<ModelFiles> {
+  return typeof ref === 'string' ? platform().open(ref, hub) : ref;
 }
 
 /** Sets where ONNX Runtime loads from and how many threads models use by default; call before loading a model. */

@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { urlFiles, type ModelFiles } from '../io/files.ts';
 import { folderFiles } from '../io/node-files.ts';
+import { hubFiles } from '../hub/files.ts';
+import { isHubId, type HubOptions } from '../hub/id.ts';
 import type { Ort } from '../runtime/ort.ts';
 import type { EmittedModel } from '../runtime/onnx-emit.ts';
 import { setPlatform, type Platform, type RuntimeOptions } from './index.ts';
@@ -14,13 +16,17 @@ import { setPlatform, type Platform, type RuntimeOptions } from './index.ts';
 /** The package's models/ folder (embedded default models). */
 export const MODELS_DIR = fileURLToPath(new URL('../../models/', import.meta.url));
 
-async function openFolder(ref: string): Promise<ModelFiles> {
+// An existing folder, else a URL, else a Hub id (as transformers decides), else an error naming the folder.
+async function openFolder(ref: string, hub?: HubOptions): Promise<ModelFiles> {
   if (/^https?:\/\//i.test(ref)) return urlFiles(ref);
   let isDir = false;
   try {
     isDir = statSync(ref).isDirectory();
   } catch (err) {
-    throw new Error(`${ref}: cannot open the checkpoint folder (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && isHubId(ref)) return hubFiles(ref, { ...hub, orFolder: true });
+    throw new Error(`${ref}: cannot open the checkpoint folder (${code ?? (err as Error).message})`
+      + (code === 'ENOENT' ? '; nor is it a Hugging Face Hub id (org/name)' : ''));
   }
   if (!isDir) throw new Error(`${ref}: not a folder (give the checkpoint folder that holds config.json)`);
   return folderFiles(ref);

@@ -5,6 +5,7 @@
 // honoured in every case. Files come through ModelFiles: a folder, a URL or contents in memory.
 import { memoryFiles, readBytes as readFileBytes, readJson as readFileJson, readText, type ModelFiles } from '../io/files.ts';
 import { openFiles } from '../platform/index.ts';
+import type { HubOptions } from '../hub/id.ts';
 import { readSentencePieceModel } from './sentencepiece-proto.ts';
 import { TokenizerPipeline, type AddedToken } from './pipeline.ts';
 import { pipelineFromTokenizerJson } from './tokenizer-json.ts';
@@ -21,7 +22,7 @@ import { translateRegex } from './regex.ts';
 
 export type TokenizerSource = 'tokenizer.json' | 'spm.model' | 'vocab.json';
 
-export interface FromPretrainedOptions {
+export interface FromPretrainedOptions extends HubOptions {
   /** Which model files to read; by default the first present of tokenizer.json, spm.model, vocab.json + merges.txt. */
   use?: TokenizerSource;
 }
@@ -57,9 +58,9 @@ function tokenContent(v: unknown): string | undefined {
 }
 
 export class AutoTokenizer {
-  /** Loads the tokenizer of a Hugging Face checkpoint: a folder path or URL (what the platform opens), or files. */
+  /** Loads the tokenizer of a Hugging Face checkpoint: a folder path, URL or Hub id (what the platform opens), or files. */
   static async fromPretrained(ref: string | ModelFiles, options: FromPretrainedOptions = {}): Promise<PreTrainedTokenizer> {
-    return fromSource(await openFiles(ref), options);
+    return fromSource(await openFiles(ref, options), options);
   }
 
   /**
