@@ -211,7 +211,8 @@ export class HubHttp {
           throw new HubError(`${this.label(file)}: the connection closed after ${have} of ${meta.size} bytes`, 'Network');
         } catch (err) {
           const e = err as HubError;
-          const retryable = !(e instanceof HubError) || e.code === 'Network' || (e.code === 'HTTP' && (e.status ?? 0) >= 500);
+          // 5xx answers were tried again in `fetch` already; a dropped connection is resumed here.
+          const retryable = !(e instanceof HubError) || e.code === 'Network';
           if (!retryable || retry >= 5) {
             if (e instanceof HubError) throw e;
             throw new HubError(`${this.label(file)}: download failed after ${have} bytes (${(e as Error).message}${(e as { cause?: Error }).cause ? `: ${(e as { cause?: Error }).cause!.message}` : ''})`, 'Network');

@@ -80,6 +80,10 @@ export class HubStandIn {
     this.faults.set(file, q);
   }
 
+  clearFaults(): void {
+    this.faults.clear();
+  }
+
   gets(file?: string): LoggedRequest[] {
     return this.requests.filter((r) => r.method === 'GET' && (file === undefined || r.path.endsWith(`/${file}`) || this.blobs.get(r.path.split('/').pop()!)?.file === file));
   }
