@@ -106,8 +106,9 @@ class DebertaBuilder {
    * [batch, heads, n, n] once per call and shared by every layer.
    */
   relativeIndices(ids: Value): RelativeLayout {
-    const maxLen = this.opts.maxLength ?? 4096;
     const span = this.d.span;
+    // Short sequences (2n <= 2 * span) slice 2n rows around the middle, which needs maxLen > span.
+    const maxLen = Math.max(this.opts.maxLength ?? 4096, span + 1);
     const tables = relativeIndexTables({ span, buckets: this.d.isV2 ? this.c.position_buckets : 0, maxRelative: this.d.maxRelative }, maxLen);
     const g = this.g;
     const int = (x: number) => g.constInt64([x]);
