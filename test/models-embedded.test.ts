@@ -108,7 +108,7 @@ test('the committed F16 spam model, measured here: at least 98 % of the held-out
 });
 
 // Held-out re-measurements of the committed (F16) models through the inference path, against the figures the
-// training run recorded in metrics.json. Margins are about 4 standard errors of the sample.
+// training run recorded in metrics.json. Margins are 4–6 standard errors of the sample.
 
 test('the committed POS model, measured here on 400 held-out Brown sentences: within 1 point of metrics.json', async (t) => {
   const sentences = brownPosSplit().heldOut.slice(0, 400);
