@@ -90,6 +90,9 @@ describe('a bad input batched with good ones', () => {
     assert.equal(CONTEXT.slice(answer.start, answer.end), answer.answer);
     assert.deepEqual(b.body.results, [answer, answer]);
     assert.equal(await runs(), before + 1, 'the three requests shared one model run');
+    const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+    assert.match(metrics, /deberta_input_failures_total\{model="qa",task="question-answering",status="422"\} 2\n/); // this one and the 10,000-character question above
+    assert.doesNotMatch(metrics, /deberta_batch_failures_total\{/);
   });
 });
 

@@ -348,6 +348,7 @@ function buildQueues(o: Options, metrics: ServerMetrics): Queue[] {
           metrics.batchSeconds.observe(labels, seconds);
           if (!ok) metrics.batchFailures.inc(labels);
         },
+        onItemFailure: (status) => metrics.inputFailures.inc({ ...labels, status: String(status) }),
       });
       queues.push({ model, task: runner.task, runner, batcher });
     }

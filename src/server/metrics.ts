@@ -115,6 +115,7 @@ export function serverMetrics() {
     batchSeconds: registry.add(new Histogram('deberta_batch_duration_seconds', 'Time one model run takes, by model and task',
       [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5])),
     batchFailures: registry.add(new Counter('deberta_batch_failures_total', 'Model runs that threw, by model and task')),
+    inputFailures: registry.add(new Counter('deberta_input_failures_total', 'Requests failed by one of their inputs (the rest of the batch answered), by model, task and status')),
     rejected: registry.add(new Counter('deberta_queue_rejections_total', 'Requests refused with 503 because the queue was full, by model and task')),
     timeouts: registry.add(new Counter('deberta_request_timeouts_total', 'Requests answered 504 because inference took longer than the timeout, by model and task')),
     cancelled: registry.add(new Counter('deberta_requests_cancelled_total', 'Requests whose client closed the connection before the answer, by model and task')),

@@ -26,6 +26,8 @@ export interface MicroBatcherOptions {
    */
   lock?: Slots;
   onBatch?: (info: BatchInfo) => void;
+  /** An input of a run could not be answered (an ItemFailure): its request fails with `status`. */
+  onItemFailure?: (status: number) => void;
 }
 
 interface Job {
@@ -307,6 +309,7 @@ export class MicroBatcher {
         const r = results[at + k];
         if (r instanceof ItemFailure) {
           // This item cannot be answered: its request fails; the other requests keep their results.
+          this.o.onItemFailure?.(r.status);
           this.fail(job, new HttpError(r.status, r.describe(s.start + k)));
           break;
         }
