@@ -2,6 +2,12 @@
 // commands too), the AdamW / schedule flags (with each command's own defaults) and Ctrl-C handling that
 // saves a resumable checkpoint before exiting.
 import type { Command } from 'commander';
+import { parseIntFlag } from './commands/init.ts';
+
+/** A commander parser for an integer flag: a bad value fails naming the flag, before any work is done. */
+export function intArg(flag: string, min = -Infinity): (value: string) => number {
+  return (value) => parseIntFlag(value, flag, min);
+}
 
 export function num(value: string, flag: string, min = -Infinity): number {
   const n = Number(value);

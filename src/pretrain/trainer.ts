@@ -4,7 +4,7 @@
 // OUT/last (resumable: optimizer state, trainer state, the GDES deltas). An RTD checkpoint folder is the
 // discriminator, a normal checkpoint (the shared embeddings folded in), with the generator in generator/.
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { MODELS_DIR } from '../platform/node.ts';
 import { loadCheckpointTensors } from '../io/checkpoint.ts';
 import { readSafetensors } from '../io/safetensors.ts';
@@ -12,7 +12,7 @@ import { parseDebertaConfig, readDebertaConfig, type DebertaConfig } from '../mo
 import { architectureFor } from '../models/deberta/init.ts';
 import { tensor, toFloat32, toFloat64, type Tensor } from '../tensor.ts';
 import { AutoTokenizer } from '../tokenizers/auto.ts';
-import { readResumeState, saveCheckpoint, TOKENIZER_FILES, type CheckpointContents, type TrainerState } from '../train/checkpoint.ts';
+import { checkWritableFolder, readResumeState, removeStaleTemporaries, saveCheckpoint, TOKENIZER_FILES, type CheckpointContents, type TrainerState } from '../train/checkpoint.ts';
 import { batchIndices } from '../train/data.ts';
 import { AdamW, applyUpdate, GradientAccumulator, learningRate, type ScheduleKind } from '../train/optim.ts';
 import { ProgressBar } from '../train/progress.ts';
@@ -89,6 +89,8 @@ export interface PretrainResult {
   secondsPerStep: number;
   tokensPerSecond: number;
   peakRssBytes: number;
+  /** The resumed run had already done all its updates: nothing was trained or written (lastDir is the resumed folder). */
+  nothingToDo?: boolean;
 }
 
 function check(cond: boolean, flag: string, msg: string): void {
@@ -144,6 +146,13 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   check(maxGradNorm >= 0, '--max-grad-norm', `must be >= 0, got ${maxGradNorm}`);
   const masking: MaskingOptions = { ...(objective === 'rtd' ? RTD_MASKING : MLM_MASKING), ...o.masking };
   checkMasking(masking);
+
+  // The output folder must be writable before anything is loaded; what killed runs left there is tidied
+  // (and a checkpoint caught between its two renames restored) before the resumed folder is read.
+  checkWritableFolder(o.out, '--out');
+  for (const dir of new Set([resolve(o.out), ...(o.resume ? [dirname(resolve(o.resume))] : [])])) {
+    for (const line of removeStaleTemporaries(dir)) log(line);
+  }
 
   // Configs: from --config, or from the checkpoint being resumed.
   const resume = o.resume ? readResumeState(o.resume) : undefined;
@@ -212,6 +221,17 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
       const a = JSON.stringify(before[k]), b = JSON.stringify((args as Record<string, unknown>)[k]);
       if (before[k] !== undefined && a !== b) throw new Error(`${o.resume}: was trained with ${k} ${a}, this run asks for ${b}; resume with the same settings`);
     }
+  }
+  if (resume && resume.trainerState.globalStep >= totalSteps) {
+    const st = resume.trainerState;
+    const best = join(dirname(resolve(o.resume!)), 'best');
+    log(`nothing to do: ${o.resume} has already done all ${totalSteps} updates; nothing was trained or written`);
+    return {
+      globalStep: st.globalStep, interrupted: false, lastDir: o.resume!,
+      bestDir: st.bestStep !== null && existsSync(join(best, 'model.safetensors')) ? best : null, bestMetric: st.bestMetric,
+      metricName: st.metricName, lastEval: null, history: st.logHistory, trainSequences: trainCorpus.count, trainTokens: trainCorpus.tokens,
+      secondsPerStep: NaN, tokensPerSecond: NaN, peakRssBytes: peakRss(), nothingToDo: true,
+    };
   }
 
   // Weights: fresh (seeded), or those of the resumed checkpoint.

@@ -2,9 +2,10 @@
 // architecture), model.safetensors and the tokenizer files, which `from_pretrained` loads as they are;
 // plus, for resuming, optimizer.safetensors (AdamW moments) and trainer_state.json. A folder is written
 // under a temporary name and renamed into place, so a crash never leaves a half-written checkpoint.
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
+import { checkJsonDepth } from '../io/limits.ts';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.ts';
 import { writeDebertaConfig, type DebertaConfig } from '../models/deberta/config-file.ts';
 import { tensor, type Tensor } from '../tensor.ts';
@@ -116,23 +117,116 @@ export interface ResumeState {
   optimizer: { tensors: Map<string, Tensor>; step: number };
 }
 
-/** Reads the resume files of a checkpoint folder written with optimizer and trainer state. */
+/** Reads the resume files of a checkpoint folder written with optimizer and trainer state, checking every field used. */
 export function readResumeState(dir: string): ResumeState {
   const stateFile = join(dir, 'trainer_state.json');
   const optFile = join(dir, 'optimizer.safetensors');
   if (!existsSync(stateFile)) throw new Error(`${dir}: not a resumable checkpoint (no trainer_state.json)`);
   if (!existsSync(optFile)) throw new Error(`${dir}: not a resumable checkpoint (no optimizer.safetensors)`);
-  let trainerState: TrainerState;
+  let parsed: unknown;
   try {
-    trainerState = JSON.parse(readFileSync(stateFile, 'utf8')) as TrainerState;
+    parsed = JSON.parse(readFileSync(stateFile, 'utf8'));
   } catch (err) {
     throw new Error(`${stateFile}: not valid JSON (${(err as Error).message})`);
   }
-  for (const k of ['globalStep', 'epoch', 'batchInEpoch', 'seed'] as const) {
-    if (!Number.isSafeInteger(trainerState[k])) throw new Error(`${stateFile}: field '${k}' must be an integer`);
-  }
+  checkJsonDepth(parsed, stateFile);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error(`${stateFile}: expected a JSON object`);
+  const trainerState = parsed as TrainerState;
+  const field = (k: string, ok: boolean, want: string) => {
+    if (!ok) throw new Error(`${stateFile}: field '${k}' must be ${want}, got ${JSON.stringify((parsed as Record<string, unknown>)[k]) ?? 'nothing'}`);
+  };
+  const count = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+  for (const k of ['globalStep', 'epoch', 'batchInEpoch', 'seed'] as const) field(k, count(trainerState[k]), 'a non-negative integer');
+  field('totalSteps', count(trainerState.totalSteps) && trainerState.totalSteps >= 1, 'a positive integer');
+  field('globalStep', trainerState.globalStep <= trainerState.totalSteps, `at most totalSteps (${trainerState.totalSteps})`);
+  if (trainerState.dropoutStep !== undefined) field('dropoutStep', count(trainerState.dropoutStep), 'a non-negative integer');
+  field('bestMetric', trainerState.bestMetric === null || typeof trainerState.bestMetric === 'number', 'a number or null');
+  field('bestStep', trainerState.bestStep === null || count(trainerState.bestStep), 'a non-negative integer or null');
+  field('metricName', typeof trainerState.metricName === 'string', 'a string');
+  field('logHistory', Array.isArray(trainerState.logHistory), 'a list');
+  field('args', typeof trainerState.args === 'object' && trainerState.args !== null && !Array.isArray(trainerState.args), 'an object');
   const { tensors, metadata } = readSafetensors(optFile);
   const step = Number(metadata.step);
-  if (!Number.isSafeInteger(step)) throw new Error(`${optFile}: metadata 'step' is missing or not an integer`);
+  if (!Number.isSafeInteger(step) || step < 0) throw new Error(`${optFile}: metadata 'step' is missing or not a non-negative integer`);
+  if (step !== trainerState.globalStep) {
+    throw new Error(`${dir}: optimizer.safetensors was saved at update ${step} but trainer_state.json says ${trainerState.globalStep}; the checkpoint was altered`);
+  }
   return { trainerState, optimizer: { tensors, step } };
+}
+
+/** The temporary names saveCheckpoint (and the safetensors and config writers) give what they write. */
+const TEMPORARY = /^\.(.+)\.(\d+)\.[0-9a-f]{8}\.(tmp|old)$/;
+
+function alive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Tidies what killed runs left in `dir`: temporary folders and files are removed, and a `.old` folder whose
+ * checkpoint never got its new version (the process died between the two renames) takes its name back.
+ * Names of processes still running are left alone. Returns what was done, one line each.
+ */
+export function removeStaleTemporaries(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const done: string[] = [];
+  // .old before .tmp is irrelevant: a .tmp is never renamed back, only removed.
+  for (const name of names.sort()) {
+    const m = TEMPORARY.exec(name);
+    if (!m || alive(Number(m[2]))) continue;
+    const path = join(dir, name);
+    const target = join(dir, m[1]!);
+    if (m[3] === 'old' && !existsSync(target)) {
+      renameSync(path, target);
+      done.push(`restored ${target} from ${name}`);
+    } else {
+      rmSync(path, { recursive: true, force: true });
+      done.push(`removed ${path}`);
+    }
+  }
+  return done;
+}
+
+/**
+ * Fails, naming `flag` and the path, unless `dir` is (or can be created as) a writable folder: checked
+ * before any loading or training, so a bad --out does not surface only at the first save.
+ */
+export function checkWritableFolder(dir: string, flag: string): void {
+  let at = resolve(dir);
+  for (;;) {
+    let st;
+    try {
+      st = statSync(at);
+    } catch {
+      const up = dirname(at);
+      if (up === at) throw new Error(`${flag}: ${dir}: no part of the path exists`);
+      at = up;
+      continue;
+    }
+    if (!st.isDirectory()) {
+      throw new Error(at === resolve(dir) ? `${flag}: ${dir} is a file, not a folder` : `${flag}: ${dir} cannot be created: ${at} is a file, not a folder`);
+    }
+    try {
+      accessSync(at, constants.W_OK);
+    } catch {
+      throw new Error(`${flag}: ${dir} is not writable (${at} does not allow writing)`);
+    }
+    return;
+  }
+}
+
+/** As checkWritableFolder, for a file to be written: its folder must be writable and the path not a folder. */
+export function checkWritableFile(file: string, flag: string): void {
+  if (existsSync(file) && statSync(file).isDirectory()) throw new Error(`${flag}: ${file} is a folder, not a file`);
+  checkWritableFolder(dirname(resolve(file)), flag);
 }

@@ -2,8 +2,8 @@
 // accumulation, clipping, AdamW with a schedule -> evaluation each epoch -> checkpoints (the best one,
 // and the last one with optimizer state for resuming). Parameters, optimizer state and the ONNX Runtime
 // sessions live for the whole run; nothing is rebuilt per step.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { loadCheckpointTensors } from '../io/checkpoint.ts';
 import { headFromConfig } from '../models/auto.ts';
 import { readDebertaConfig, type DebertaConfig } from '../models/deberta/config-file.ts';
@@ -11,7 +11,7 @@ import { architectureFor, initParam, paramShapes } from '../models/deberta/init.
 import type { HeadKind } from '../models/deberta/modeling.ts';
 import { tensor, toFloat32, toFloat64, type Tensor } from '../tensor.ts';
 import { AutoTokenizer } from '../tokenizers/auto.ts';
-import { readResumeState, saveCheckpoint, type TrainerState } from './checkpoint.ts';
+import { checkWritableFolder, readResumeState, removeStaleTemporaries, saveCheckpoint, type TrainerState } from './checkpoint.ts';
 import {
   batchIndices, collate, countTokens, encoderFromTokenizer, featurize, lossWeight, readRecords, toExamples,
   TASKS, type ColumnOptions, type SeqClsExample, type Task,
@@ -108,6 +108,8 @@ export interface TrainResult {
   /** Mean seconds per optimizer update, and the peak resident memory of the process (bytes). */
   secondsPerStep: number;
   peakRssBytes: number;
+  /** The resumed run had already done all its updates: nothing was trained or written (lastDir is the resumed folder). */
+  nothingToDo?: boolean;
 }
 
 const HEAD: Record<Task, HeadKind> = {
@@ -189,6 +191,13 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   check(Number.isSafeInteger(seed) && seed >= 0 && seed < 2 ** 32, '--seed', `must be an integer in [0, 2^32), got ${seed}`);
   check(maxGradNorm >= 0, '--max-grad-norm', `must be >= 0, got ${maxGradNorm}`);
 
+  // The output folder must be writable before anything is loaded; what killed runs left there is tidied
+  // (and a checkpoint caught between its two renames restored) before the resumed folder is read.
+  checkWritableFolder(o.out, '--out');
+  for (const dir of new Set([resolve(o.out), ...(o.resume ? [dirname(resolve(o.resume))] : [])])) {
+    for (const line of removeStaleTemporaries(dir)) log(line);
+  }
+
   // Where the weights come from: the model, or the checkpoint being resumed (which has the label map).
   const source = o.resume ?? o.model;
   const resume = o.resume ? readResumeState(o.resume) : undefined;
@@ -260,6 +269,16 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     weightDecay: o.weightDecay ?? 0, decay: o.decay ?? 'no-bias-norm', maxGradNorm, train: o.train, examples: trainFeatures.length,
   };
   sameAsBefore(args, ['examples', 'batchSize', 'gradAccum', 'totalSteps', 'seed', 'maxLength', 'docStride']);
+  if (resume && resume.trainerState.globalStep >= totalSteps) {
+    const st = resume.trainerState;
+    const best = join(dirname(resolve(o.resume!)), 'best');
+    log(`nothing to do: ${o.resume} has already done all ${totalSteps} updates; nothing was trained or written`);
+    return {
+      task, problemType, globalStep: st.globalStep, interrupted: false, bestMetric: st.bestMetric,
+      bestDir: st.bestStep !== null && existsSync(join(best, 'model.safetensors')) ? best : null, lastDir: o.resume!, bestEval: null,
+      history: st.logHistory, labels, metricName: st.metricName, secondsPerStep: NaN, peakRssBytes: peakRss(), nothingToDo: true,
+    };
+  }
 
   // Model, optimizer.
   const { weights, fresh } = await loadTrainingWeights(source, config, head, seed, dtype);

@@ -11,6 +11,7 @@ import type { HeadKind } from '../../models/deberta/modeling.ts';
 import { emitOnnx, OPSET } from '../../runtime/onnx-emit.ts';
 import { quantizeGraphForInference } from '../../runtime/quantize.ts';
 import { parseHead } from './init.ts';
+import { checkWritableFile } from '../../train/checkpoint.ts';
 
 /** Optimum's names for the dynamic axes. */
 const DIM_NAMES = { batch: 'batch_size', sequence: 'sequence_length', choices: 'num_choices' };
@@ -37,6 +38,7 @@ export interface ExportResult {
 }
 
 export async function exportModel(o: ExportOptions): Promise<ExportResult> {
+  checkWritableFile(o.out, '--out');
   const config = readDebertaConfig(o.model);
   const { tensors, files } = await loadCheckpointTensors(o.model);
   const file = files.length === 1 ? files[0]! : `${o.model} (${files.length} shards)`;

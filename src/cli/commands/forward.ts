@@ -4,6 +4,8 @@ import type { Command } from 'commander';
 import { readSafetensors, writeSafetensors } from '../../io/safetensors.ts';
 import { loadModel } from '../../models/auto.ts';
 import { tensor, type Tensor } from '../../tensor.ts';
+import { checkWritableFile } from '../../train/checkpoint.ts';
+import { intArg } from '../training-flags.ts';
 
 export function register(program: Command): void {
   program
@@ -14,8 +16,9 @@ export function register(program: Command): void {
     .requiredOption('--out <file>', 'where to write last_hidden_state / logits / start_logits / end_logits ...')
     .option('--hidden-states', 'also write hidden_states.<i> (embeddings output, then each layer)')
     .option('--attentions', 'also write attentions.<i> (attention probabilities per layer)')
-    .option('--threads <n>', 'intra-op threads (default: all cores)', (v) => parseInt(v, 10))
+    .option('--threads <n>', 'intra-op threads (default: all cores)', intArg('--threads', 1))
     .action(async (opts: { model: string; inputs: string; out: string; hiddenStates?: boolean; attentions?: boolean; threads?: number }) => {
+      checkWritableFile(opts.out, '--out');
       const { tensors } = readSafetensors(opts.inputs);
       const get = (k: string): Tensor | undefined => tensors.get(`input.${k}`);
       const ids = get('input_ids');

@@ -4,11 +4,14 @@ import type { Command } from 'commander';
 import { readSafetensors, writeSafetensors } from '../../io/safetensors.ts';
 import { tensor, toFloat32, type Tensor } from '../../tensor.ts';
 import { loadGradientModel, type TrainBatch } from '../../train/step.ts';
+import { checkWritableFile } from '../../train/checkpoint.ts';
+import { intArg } from '../training-flags.ts';
 
 export interface GradOptions { model: string; inputs: string; out: string; float64?: boolean; threads?: number }
 
 /** Runs the pass and writes `loss` and `grad.<parameter name>` (float32); returns the loss. */
 export async function gradCommand(o: GradOptions): Promise<number> {
+  checkWritableFile(o.out, '--out');
   const { tensors } = readSafetensors(o.inputs);
   const get = (k: string): Tensor | undefined => tensors.get(k);
   const ids = get('input.input_ids');
@@ -41,7 +44,7 @@ export function register(program: Command): void {
     .requiredOption('--inputs <file>', "safetensors with input.input_ids, input.attention_mask, input.token_type_ids and label.labels (or label.start_positions, label.end_positions)")
     .requiredOption('--out <file>', 'where to write loss and grad.<parameter name>')
     .option('--float64', 'compute in float64 (written as float32)')
-    .option('--threads <n>', 'intra-op threads (default: all cores)', (v) => parseInt(v, 10))
+    .option('--threads <n>', 'intra-op threads (default: all cores)', intArg('--threads', 1))
     .action(async (opts: GradOptions) => {
       const loss = await gradCommand(opts);
       process.stderr.write(`loss ${loss}; wrote loss and gradients to ${opts.out}\n`);

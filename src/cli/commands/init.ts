@@ -8,7 +8,7 @@ import { headFromConfig } from '../../models/auto.ts';
 import { parseDebertaConfig, writeDebertaConfig, type DebertaConfig } from '../../models/deberta/config-file.ts';
 import { architectureFor, initWeights } from '../../models/deberta/init.ts';
 import type { HeadKind } from '../../models/deberta/modeling.ts';
-import { copyTokenizerFiles, float32Config } from '../../train/checkpoint.ts';
+import { checkWritableFolder, copyTokenizerFiles, float32Config } from '../../train/checkpoint.ts';
 
 export const HEADS: HeadKind[] = [
   'base', 'masked-lm', 'sequence-classification', 'token-classification', 'question-answering', 'multiple-choice',
@@ -45,6 +45,7 @@ export function initCheckpoint(o: InitOptions): { head: HeadKind; parameters: nu
   } catch (err) {
     throw new Error(`${o.config}: cannot read the config (${(err as Error).message})`);
   }
+  checkWritableFolder(o.out, '--out');
   const config = parseDebertaConfig(json, o.config);
   const head = o.head ?? headFromConfig(config);
   config.architectures = [architectureFor(config, head)];

@@ -3,6 +3,7 @@
 // attention_mask), so the output can be compared with Python's directly.
 import type { Command } from 'commander';
 import { AutoTokenizer, type TokenizerSource } from '../../tokenizers/index.ts';
+import { intArg, oneOf } from '../training-flags.ts';
 
 interface TokenizeOptions {
   tokenizer: string;
@@ -21,11 +22,14 @@ export function register(program: Command): void {
     .requiredOption('--tokenizer <dir>', 'checkpoint folder with tokenizer.json, spm.model, or vocab.json + merges.txt')
     .option('--pairs', 'items are [text, textPair] pairs')
     .option('--use <file>', 'read this file even if others are present: tokenizer.json, spm.model or vocab.json')
-    .option('--max-length <n>', 'truncate to n tokens (special tokens included)', (v) => parseInt(v, 10))
+    .option('--max-length <n>', 'truncate to n tokens (special tokens included)', intArg('--max-length', 1))
     .option('--truncation <strategy>', 'longest_first (default with --max-length), only_first or only_second')
-    .option('--stride <n>', 'with --max-length: also output the overflow windows, overlapping by n tokens', (v) => parseInt(v, 10))
+    .option('--stride <n>', 'with --max-length: also output the overflow windows, overlapping by n tokens', intArg('--stride', 0))
     .option('--no-add-special-tokens', 'do not add [CLS] / [SEP]')
     .action(async (opts: TokenizeOptions) => {
+      if (opts.truncation !== undefined) oneOf(opts.truncation, ['longest_first', 'only_first', 'only_second'] as const, '--truncation');
+      if (opts.use !== undefined) oneOf(opts.use, ['tokenizer.json', 'spm.model', 'vocab.json'] as const, '--use');
+      if (opts.stride !== undefined && opts.maxLength === undefined) throw new Error('--stride: needs --max-length');
       const items = parseInput(await readStdin(), opts.pairs === true);
       const tokenizer = await AutoTokenizer.fromPretrained(opts.tokenizer, opts.use ? { use: opts.use } : {});
       const truncation = opts.maxLength !== undefined ? ((opts.truncation ?? 'longest_first') as 'longest_first') : false;

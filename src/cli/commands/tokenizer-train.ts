@@ -2,6 +2,7 @@
 // and write spm.model, tokenizer.json, tokenizer_config.json and special_tokens_map.json.
 import type { Command } from 'commander';
 import { DEFAULT_OPTIONS, trainTokenizerToDir, type InputFormat, type ModelKind } from '../../tokenizers/train/index.ts';
+import { checkWritableFolder } from '../../train/checkpoint.ts';
 
 interface Opts {
   input: string[];
@@ -51,6 +52,7 @@ export function register(program: Command): void {
       const normalization = oneOf('--normalization', opts.normalization, ['nmt_nfkc', 'identity'] as const);
       const characterCoverage = Number(opts.characterCoverage);
       if (!(characterCoverage > 0 && characterCoverage <= 1)) throw new Error(`--character-coverage must be in (0, 1] (got ${JSON.stringify(opts.characterCoverage)})`);
+      checkWritableFolder(opts.out, '--out');
       const started = Date.now();
       const log = opts.quiet ? undefined : (line: string) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${line}\n`);
       const result = await trainTokenizerToDir(

@@ -81,7 +81,8 @@ export function register(program: Command): void {
       await runInterruptible(async (signal) => {
         const r = await train({ ...opts, signal });
         const mb = (r.peakRssBytes / 2 ** 20).toFixed(0);
-        process.stderr.write(`done: ${r.globalStep} updates, ${(r.secondsPerStep * 1000).toFixed(0)} ms/update, peak memory ${mb} MiB\n`);
+        const pace = Number.isFinite(r.secondsPerStep) ? `, ${(r.secondsPerStep * 1000).toFixed(0)} ms/update` : '';
+        process.stderr.write(`${r.nothingToDo ? 'nothing to do' : 'done'}: ${r.globalStep} updates${pace}, peak memory ${mb} MiB\n`);
         if (r.bestDir) process.stderr.write(`best checkpoint: ${r.bestDir} (${r.metricName} ${r.bestMetric!.toFixed(4)})\n`);
         process.stderr.write(`last checkpoint: ${r.lastDir}\n`);
         if (r.interrupted) process.exitCode = 130;
