@@ -18,8 +18,10 @@ export async function loadModel(ref: string | ModelFiles, head: HeadKind | 'auto
   return createModel(config, tensors, head, { ...opts, dir: src.where, file });
 }
 
+// `from_pretrained` as transformers.js (and Python) spell it.
 function autoClass(head: HeadKind | 'auto') {
-  return { fromPretrained: (ref: string | ModelFiles, opts: LoadOptions = {}) => loadModel(ref, head, opts) };
+  const fromPretrained = (ref: string | ModelFiles, opts: LoadOptions = {}) => loadModel(ref, head, opts);
+  return { fromPretrained, from_pretrained: fromPretrained };
 }
 
 /** The bare encoder (like transformers' AutoModel); `loadModel(dir)` follows `architectures` instead. */

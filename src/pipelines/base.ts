@@ -23,7 +23,16 @@ export interface PipelineOptions extends HubOptions {
   maxLength?: number;
   /** Where to read the tokenizer (a folder, URL or files), or a tokenizer (default: the model's own files). */
   tokenizer?: string | ModelFiles | PreTrainedTokenizer;
+  /** Weights' precision, in transformers.js' words: 'fp32' (default), or 'q8' / 'int8' (dynamic int8 matrix products). */
+  dtype?: Dtype;
 }
+
+export type Dtype = 'fp32' | 'q8' | 'int8';
+export const DTYPES: readonly Dtype[] = ['fp32', 'q8', 'int8'];
+
+/** The names `pipeline()` takes in its options (either spelling: `batchSize` or `batch_size`, …). */
+export const PIPELINE_OPTIONS = ['threads', 'device', 'batchSize', 'maxLength', 'tokenizer', 'dtype',
+  'revision', 'cacheDir', 'token', 'localFilesOnly', 'endpoint', 'progress_callback'] as const;
 
 /** Options every pipeline call takes. */
 export interface RunOptions {
@@ -88,7 +97,11 @@ export async function loadForTask(task: string, ref: string | ModelFiles, head: 
   // The relative-position tables cover 4096 tokens unless asked for more.
   const device = opts.device ?? 'cpu';
   if (!DEVICES.includes(device)) throw new Error(`${task}: unknown device '${device}' (use ${DEVICES.map((d) => `'${d}'`).join(' or ')})`);
-  const model = await loadModel(files, head, { threads: opts.threads, executionProviders: [device], ...(maxLength > 4096 ? { maxLength } : {}) });
+  const dtype = opts.dtype ?? 'fp32';
+  if (!DTYPES.includes(dtype)) throw new Error(`${task}: unsupported dtype '${dtype}' (use ${DTYPES.map((d) => `'${d}'`).join(', ')})`);
+  const model = await loadModel(files, head, {
+    threads: opts.threads, executionProviders: [device], ...(dtype === 'fp32' ? {} : { quantize: 'int8' as const }), ...(maxLength > 4096 ? { maxLength } : {}),
+  });
   opts.progress_callback?.({ status: 'ready', name: dir, task, model: typeof ref === 'string' ? ref : dir });
   return { task, dir, model, tokenizer, batchSize, maxLength };
 }

@@ -4,6 +4,7 @@
 import type { ModelFiles } from '../io/files.ts';
 import { checkText, loadForTask, makePipeline, output, runRows, tokenOf,
   type Loaded, type PipelineBase, type PipelineOptions, type RunOptions } from './base.ts';
+import { readOptions, RUN_OPTIONS } from './options.ts';
 
 export type Pooling = 'mean' | 'cls' | 'none';
 export const POOLINGS: Pooling[] = ['mean', 'cls', 'none'];
@@ -17,6 +18,8 @@ export interface FeatureExtractionCallOptions extends RunOptions {
 type PooledOptions = FeatureExtractionCallOptions & { pooling?: 'mean' | 'cls' };
 type TokenOptions = FeatureExtractionCallOptions & { pooling: 'none' };
 
+export const FEATURE_EXTRACTION_OPTIONS = [...RUN_OPTIONS, 'pooling', 'normalize'] as const;
+
 export interface FeatureExtractionPipeline extends PipelineBase {
   (text: string, options?: PooledOptions): Promise<number[]>;
   (texts: string[], options?: PooledOptions): Promise<number[][]>;
@@ -26,9 +29,9 @@ export interface FeatureExtractionPipeline extends PipelineBase {
 
 export async function featureExtractionPipeline(model: string | ModelFiles, options: PipelineOptions = {}): Promise<FeatureExtractionPipeline> {
   const loaded = await loadForTask('feature-extraction', model, 'base', options);
-  const fn = async (input: string | string[], opts: FeatureExtractionCallOptions = {}) => {
+  const fn = async (input: string | string[], opts?: FeatureExtractionCallOptions) => {
     const texts = Array.isArray(input) ? input : [input];
-    const out = await embed(loaded, texts, opts);
+    const out = await embed(loaded, texts, readOptions('feature-extraction', opts, FEATURE_EXTRACTION_OPTIONS));
     return Array.isArray(input) ? out : out[0]!;
   };
   return makePipeline(loaded, fn) as FeatureExtractionPipeline;

@@ -4,6 +4,7 @@
 import type { ModelFiles } from '../io/files.ts';
 import { checkPositiveInt, checkText, loadForTask, makePipeline, output, runRows, softmax, tokenOf, topIndices,
   type Loaded, type PipelineBase, type PipelineOptions, type RunOptions } from './base.ts';
+import { readOptions, RUN_OPTIONS } from './options.ts';
 
 export interface FillMaskResult {
   score: number;
@@ -25,6 +26,8 @@ export interface FillMaskCallOptions extends RunOptions {
   targets?: string[];
 }
 
+export const FILL_MASK_OPTIONS = [...RUN_OPTIONS, 'topK', 'targets'] as const;
+
 export interface FillMaskPipeline extends PipelineBase {
   (text: string, options?: FillMaskCallOptions): Promise<FillMaskOutput>;
   (texts: string[], options?: FillMaskCallOptions): Promise<FillMaskOutput[]>;
@@ -33,9 +36,9 @@ export interface FillMaskPipeline extends PipelineBase {
 export async function fillMaskPipeline(model: string | ModelFiles, options: PipelineOptions = {}): Promise<FillMaskPipeline> {
   const loaded = await loadForTask('fill-mask', model, 'masked-lm', options);
   const maskId = loaded.tokenizer.maskTokenId; // fails early, naming the tokenizer, if it has no mask token
-  const fn = async (input: string | string[], opts: FillMaskCallOptions = {}) => {
+  const fn = async (input: string | string[], opts?: FillMaskCallOptions) => {
     const texts = Array.isArray(input) ? input : [input];
-    const out = await fillMask(loaded, maskId, texts, opts);
+    const out = await fillMask(loaded, maskId, texts, readOptions('fill-mask', opts, FILL_MASK_OPTIONS));
     return Array.isArray(input) ? out : out[0]!;
   };
   return makePipeline(loaded, fn) as FillMaskPipeline;

@@ -4,7 +4,8 @@
 // Options are camelCase; results keep transformers' field names (token_str, entity_group...), so they
 // compare with Python's directly.
 import type { ModelFiles } from '../io/files.ts';
-import type { PipelineOptions } from './base.ts';
+import { PIPELINE_OPTIONS, type PipelineOptions } from './base.ts';
+import { readOptions } from './options.ts';
 import { defaultModelDir } from './defaults.ts';
 import { featureExtractionPipeline, type FeatureExtractionPipeline } from './feature-extraction.ts';
 import { fillMaskPipeline, type FillMaskPipeline } from './fill-mask.ts';
@@ -47,13 +48,13 @@ export async function pipeline(task: string, model?: string | ModelFiles | null,
   if (model !== undefined && model !== null && typeof model !== 'string' && typeof (model as ModelFiles).read !== 'function') {
     throw new TypeError(`pipeline('${task}'): model must be a checkpoint folder path or URL (or ModelFiles)`);
   }
-  return BUILDERS[t](model ?? defaultModelDir(t), options);
+  return BUILDERS[t](model ?? defaultModelDir(t), readOptions<PipelineOptions>(`pipeline('${task}')`, options, PIPELINE_OPTIONS));
 }
 
 export { TASKS, TASK_ALIASES, resolveTask, type Task, type TaskAlias } from './tasks.ts';
 export { DEFAULT_MODELS, defaultModelDir } from './defaults.ts';
-export type { PipelineBase, PipelineOptions, RunOptions, Device } from './base.ts';
-export { DEVICES } from './base.ts';
+export type { PipelineBase, PipelineOptions, RunOptions, Device, Dtype } from './base.ts';
+export { DEVICES, DTYPES, PIPELINE_OPTIONS } from './base.ts';
 export { fillMaskPipeline, type FillMaskPipeline, type FillMaskResult, type FillMaskOutput, type FillMaskCallOptions } from './fill-mask.ts';
 export {
   textClassificationPipeline, type TextClassificationPipeline, type TextClassificationInput, type ClassificationResult,

@@ -9,6 +9,7 @@
 import type { ModelFiles } from '../io/files.ts';
 import { checkPositiveInt, checkText, loadForTask, makePipeline, output, rowOf, runRows, softmax, trimSpan,
   type Loaded, type PipelineBase, type PipelineOptions, type RunOptions } from './base.ts';
+import { readOptions, RUN_OPTIONS } from './options.ts';
 
 export interface QuestionAnsweringInput {
   question: string;
@@ -38,6 +39,8 @@ export interface QuestionAnsweringCallOptions extends RunOptions {
 
 export type QuestionAnsweringOutput = QuestionAnsweringResult | QuestionAnsweringResult[];
 
+export const QUESTION_ANSWERING_OPTIONS = [...RUN_OPTIONS, 'topK', 'maxSeqLen', 'docStride', 'maxAnswerLen', 'handleImpossibleAnswer'] as const;
+
 export interface QuestionAnsweringPipeline extends PipelineBase {
   (question: string, context: string, options?: QuestionAnsweringCallOptions): Promise<QuestionAnsweringOutput>;
   (input: QuestionAnsweringInput, options?: QuestionAnsweringCallOptions): Promise<QuestionAnsweringOutput>;
@@ -48,12 +51,12 @@ export async function questionAnsweringPipeline(model: string | ModelFiles, opti
   const loaded = await loadForTask('question-answering', model, 'question-answering', options);
   const fn = async (a: string | QuestionAnsweringInput | QuestionAnsweringInput[], b?: string | QuestionAnsweringCallOptions,
     c?: QuestionAnsweringCallOptions) => {
+    const read = (o: unknown) => readOptions<QuestionAnsweringCallOptions>('question-answering', o, QUESTION_ANSWERING_OPTIONS);
     if (typeof a === 'string') {
       if (typeof b !== 'string') throw new TypeError('question-answering: call with (question, context), ({ question, context }) or a list of them');
-      return (await answer(loaded, [{ question: a, context: b }], c ?? {}))[0]!;
+      return (await answer(loaded, [{ question: a, context: b }], read(c)))[0]!;
     }
-    const opts = (b ?? {}) as QuestionAnsweringCallOptions;
-    const out = await answer(loaded, Array.isArray(a) ? a : [a], opts);
+    const out = await answer(loaded, Array.isArray(a) ? a : [a], read(b));
     return Array.isArray(a) ? out : out[0]!;
   };
   return makePipeline(loaded, fn) as QuestionAnsweringPipeline;

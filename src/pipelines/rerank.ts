@@ -5,6 +5,7 @@
 import type { ModelFiles } from '../io/files.ts';
 import { checkPositiveInt, checkText, loadForTask, makePipeline, sigmoid, softmax,
   type PipelineBase, type PipelineOptions, type RunOptions } from './base.ts';
+import { readOptions, RUN_OPTIONS } from './options.ts';
 import { sequenceLogits } from './text-classification.ts';
 
 export interface RerankResult {
@@ -23,6 +24,8 @@ export interface RerankCallOptions extends RunOptions {
   activation?: 'sigmoid' | 'none';
 }
 
+export const RERANK_OPTIONS = [...RUN_OPTIONS, 'topK', 'returnDocuments', 'activation'] as const;
+
 export interface RerankPipeline extends PipelineBase {
   (query: string, documents: string[], options?: RerankCallOptions): Promise<RerankResult[]>;
   /** The score of each [query, document] pair, in order. */
@@ -36,7 +39,8 @@ export async function rerankPipeline(model: string | ModelFiles, options: Pipeli
     await loaded.model.dispose();
     throw new Error(`rerank: ${loaded.dir} has ${n} labels; a cross-encoder has one (a relevance logit) or two (not relevant, relevant)`);
   }
-  const score = async (pairs: [string, string][], o: RerankCallOptions = {}): Promise<number[]> => {
+  const score = async (pairs: [string, string][], opts?: RerankCallOptions): Promise<number[]> => {
+    const o = readOptions<RerankCallOptions>('rerank', opts, RERANK_OPTIONS);
     if (!Array.isArray(pairs)) throw new TypeError('rerank: pairs must be a list of [query, document]');
     pairs.forEach((pr, i) => {
       if (!Array.isArray(pr) || pr.length !== 2) throw new TypeError(`rerank: pairs[${i}] must be [query, document]`);
@@ -48,7 +52,8 @@ export async function rerankPipeline(model: string | ModelFiles, options: Pipeli
     const logits = await sequenceLogits(loaded, pairs, o);
     return logits.map((l) => (n === 2 ? softmax(l)[1]! : activation === 'sigmoid' ? sigmoid(l[0]!) : l[0]!));
   };
-  const fn = async (query: string, documents: string[], o: RerankCallOptions = {}): Promise<RerankResult[]> => {
+  const fn = async (query: string, documents: string[], opts?: RerankCallOptions): Promise<RerankResult[]> => {
+    const o = readOptions<RerankCallOptions>('rerank', opts, RERANK_OPTIONS);
     checkText(query, 'rerank: query');
     if (!Array.isArray(documents)) throw new TypeError('rerank: documents must be a list of strings');
     documents.forEach((d, i) => checkText(d, `rerank: documents[${i}]`));

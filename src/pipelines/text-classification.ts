@@ -5,6 +5,7 @@ import type { ModelFiles } from '../io/files.ts';
 import type { DebertaModel } from '../models/auto.ts';
 import { checkPositiveInt, checkText, labelOf, loadForTask, makePipeline, output, rowOf, runRows, sigmoid, softmax,
   type Loaded, type PipelineBase, type PipelineOptions, type RunOptions } from './base.ts';
+import { readOptions, RUN_OPTIONS } from './options.ts';
 
 export type FunctionToApply = 'softmax' | 'sigmoid' | 'none';
 /** A text, or a pair (`text_pair` is accepted as well, as in Hugging Face's JSON). */
@@ -22,6 +23,8 @@ export interface TextClassificationCallOptions extends RunOptions {
   functionToApply?: FunctionToApply;
 }
 
+export const TEXT_CLASSIFICATION_OPTIONS = [...RUN_OPTIONS, 'topK', 'functionToApply'] as const;
+
 export interface TextClassificationPipeline extends PipelineBase {
   (input: TextClassificationInput, options?: TextClassificationCallOptions): Promise<ClassificationResult[]>;
   (inputs: TextClassificationInput[], options?: TextClassificationCallOptions): Promise<ClassificationResult[][]>;
@@ -29,9 +32,10 @@ export interface TextClassificationPipeline extends PipelineBase {
 
 export async function textClassificationPipeline(model: string | ModelFiles, options: PipelineOptions = {}): Promise<TextClassificationPipeline> {
   const loaded = await loadForTask('text-classification', model, 'sequence-classification', options);
-  const fn = async (input: TextClassificationInput | TextClassificationInput[], opts: TextClassificationCallOptions = {}) => {
+  const fn = async (input: TextClassificationInput | TextClassificationInput[], opts?: TextClassificationCallOptions) => {
     const items = Array.isArray(input) ? input : [input];
-    const out = await classify(loaded, items.map((x, i) => pairOf(x, `text-classification: input ${i}`)), opts);
+    const o = readOptions<TextClassificationCallOptions>('text-classification', opts, TEXT_CLASSIFICATION_OPTIONS);
+    const out = await classify(loaded, items.map((x, i) => pairOf(x, `text-classification: input ${i}`)), o);
     return Array.isArray(input) ? out : out[0]!;
   };
   return makePipeline(loaded, fn) as TextClassificationPipeline;

@@ -12,6 +12,7 @@
 import type { ModelFiles } from '../io/files.ts';
 import { argmax, checkText, labelOf, loadForTask, makePipeline, output, runRows, softmax, tokenOf, trimSpan,
   type Loaded, type PipelineBase, type PipelineOptions, type RunOptions } from './base.ts';
+import { readOptions, RUN_OPTIONS } from './options.ts';
 
 export type AggregationStrategy = 'none' | 'simple' | 'first' | 'average' | 'max';
 export const AGGREGATION_STRATEGIES: AggregationStrategy[] = ['none', 'simple', 'first', 'average', 'max'];
@@ -47,6 +48,8 @@ export interface TokenClassificationCallOptions extends RunOptions {
 
 export type TokenClassificationOutput = (TokenEntity | EntityGroup)[];
 
+export const TOKEN_CLASSIFICATION_OPTIONS = [...RUN_OPTIONS, 'aggregationStrategy', 'ignoreLabels', 'stride'] as const;
+
 export interface TokenClassificationPipeline extends PipelineBase {
   (text: string, options?: TokenClassificationCallOptions): Promise<TokenClassificationOutput>;
   (texts: string[], options?: TokenClassificationCallOptions): Promise<TokenClassificationOutput[]>;
@@ -54,9 +57,9 @@ export interface TokenClassificationPipeline extends PipelineBase {
 
 export async function tokenClassificationPipeline(model: string | ModelFiles, options: PipelineOptions = {}): Promise<TokenClassificationPipeline> {
   const loaded = await loadForTask('token-classification', model, 'token-classification', options);
-  const fn = async (input: string | string[], opts: TokenClassificationCallOptions = {}) => {
+  const fn = async (input: string | string[], opts?: TokenClassificationCallOptions) => {
     const texts = Array.isArray(input) ? input : [input];
-    const out = await classifyTokens(loaded, texts, opts);
+    const out = await classifyTokens(loaded, texts, readOptions('token-classification', opts, TOKEN_CLASSIFICATION_OPTIONS));
     return Array.isArray(input) ? out : out[0]!;
   };
   return makePipeline(loaded, fn) as TokenClassificationPipeline;

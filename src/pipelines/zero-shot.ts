@@ -8,6 +8,7 @@ import type { ModelFiles } from '../io/files.ts';
 import type { DebertaModel } from '../models/auto.ts';
 import { checkText, loadForTask, makePipeline, output, rowOf, runRows, softmax,
   type Loaded, type PipelineBase, type PipelineOptions, type RunOptions } from './base.ts';
+import { readOptions, RUN_OPTIONS } from './options.ts';
 
 export interface ZeroShotResult {
   sequence: string;
@@ -22,6 +23,8 @@ export interface ZeroShotCallOptions extends RunOptions {
   /** Score each label on its own instead of sharing one distribution (default false). */
   multiLabel?: boolean;
 }
+
+export const ZERO_SHOT_OPTIONS = [...RUN_OPTIONS, 'hypothesisTemplate', 'multiLabel'] as const;
 
 export interface ZeroShotClassificationPipeline extends PipelineBase {
   /** `candidateLabels`: a list, or one string of comma-separated labels. */
@@ -61,9 +64,9 @@ export async function zeroShotPipeline(model: string | ModelFiles, options: Pipe
     await loaded.model.dispose();
     throw err;
   }
-  const fn = async (input: string | string[], labels: string | string[], opts: ZeroShotCallOptions = {}) => {
+  const fn = async (input: string | string[], labels: string | string[], opts?: ZeroShotCallOptions) => {
     const texts = Array.isArray(input) ? input : [input];
-    const out = await zeroShot(loaded, ids, texts, parseLabels(labels), opts);
+    const out = await zeroShot(loaded, ids, texts, parseLabels(labels), readOptions('zero-shot-classification', opts, ZERO_SHOT_OPTIONS));
     return Array.isArray(input) ? out : out[0]!;
   };
   return Object.assign(makePipeline(loaded, fn), { entailmentId: ids.entailment, contradictionId: ids.contradiction }) as ZeroShotClassificationPipeline;

@@ -63,6 +63,11 @@ export class AutoTokenizer {
     return fromSource(await openFiles(ref, options), options);
   }
 
+  /** `fromPretrained` as transformers.js (and Python) spell it. */
+  static from_pretrained(ref: string | ModelFiles, options: FromPretrainedOptions = {}): Promise<PreTrainedTokenizer> {
+    return AutoTokenizer.fromPretrained(ref, options);
+  }
+
   /**
    * The same from file contents in memory, by file name (`tokenizer.json`, `tokenizer_config.json`,
    * `spm.model`, ...): text or bytes, as fetched over HTTP in a browser. `label` (e.g. their URL's folder)
