@@ -102,10 +102,17 @@ export class TokenizerPipeline {
     return n;
   }
 
-  /** Tokens of one text, no special tokens added; `seq` (0 or 1) becomes the type and sequence id. */
-  encodeSequence(text: string, seq: 0 | 1): Encoding {
+  /**
+   * Tokens of one text, no special tokens added; `seq` (0 or 1) becomes the type and sequence id.
+   * `budget`: once this many tokens are made, the words after are not run through the model (tokens come
+   * word by word in text order, so the first `budget` tokens are those of the whole text): for a caller
+   * that keeps only the first tokens (truncation on the right, overflow not wanted).
+   */
+  encodeSequence(text: string, seq: 0 | 1, budget = Infinity): Encoding {
     const enc = new Encoding();
+    this.budget = budget;
     for (const [a, b, tok] of this.splitAdded(text, this.rawSplit, this.addedByContent)) {
+      if (enc.ids.length >= budget) break;
       if (tok) {
         pushToken(enc, tok.id, a, b);
         continue;
@@ -139,7 +146,11 @@ export class TokenizerPipeline {
     else this.encodeWord(ns, enc);
   }
 
+  /** The token budget of the `encodeSequence` call under way. */
+  private budget = Infinity;
+
   private encodeWord(w: NormalizedString, enc: Encoding): void {
+    if (enc.ids.length >= this.budget) return;
     let r = this.cache.get(w.text);
     if (!r) {
       r = { ids: [], ends: [] };

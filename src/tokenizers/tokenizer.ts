@@ -207,7 +207,7 @@ export class PreTrainedTokenizer extends CallableBase {
     const sample: number[] = [];
     const texts: [string, string | null][] = [];
     items.forEach(([a, b], i) => {
-      const enc = this.encodeOne(a, b, addSpecial, truncation);
+      const enc = this.encodeOne(a, b, addSpecial, truncation, options.returnOverflowingTokens === true);
       rows.push(enc);
       sample.push(i);
       texts.push([a, b]);
@@ -237,8 +237,15 @@ export class PreTrainedTokenizer extends CallableBase {
     return out;
   }
 
-  private encodeOne(a: string, b: string | null, addSpecial: boolean, truncation: ReturnType<PreTrainedTokenizer['truncationParams']>): Encoding {
-    return this.pipeline.postProcess(this.pipeline.encodeSequence(a, 0), b === null ? null : this.pipeline.encodeSequence(b, 1), addSpecial, truncation);
+  private encodeOne(a: string, b: string | null, addSpecial: boolean, truncation: ReturnType<PreTrainedTokenizer['truncationParams']>, overflow = false): Encoding {
+    // A single text truncated on the right, its overflow not wanted: only its first tokens are kept, so
+    // the model stops one token past them (one past, so that truncation still sees a text too long).
+    let budget = Infinity;
+    if (truncation && b === null && !overflow && truncation.direction === 'right' && truncation.strategy !== 'only_second') {
+      const added = addSpecial && this.pipeline.postProcessor ? this.pipeline.postProcessor.addedTokens(false) : 0;
+      if (truncation.maxLength >= added) budget = truncation.maxLength - added + 1;
+    }
+    return this.pipeline.postProcess(this.pipeline.encodeSequence(a, 0, budget), b === null ? null : this.pipeline.encodeSequence(b, 1), addSpecial, truncation);
   }
 
   private truncationParams(o: CallOptions): { maxLength: number; strategy: TruncationStrategy; stride: number; direction: TruncationDirection } | null {
