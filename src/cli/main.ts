@@ -13,6 +13,8 @@ import { register as registerTokenize } from './commands/tokenize.ts';
 import { register as registerTasks } from './commands/tasks.ts';
 import { register as registerServe } from './commands/serve.ts';
 import { register as registerTokenizerTrain } from './commands/tokenizer-train.ts';
+import { register as registerDownload } from './commands/download.ts';
+import { register as registerCache } from './commands/cache.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -31,6 +33,8 @@ export function buildProgram(): Command {
   registerTasks(program); // fill-mask, classify, zero-shot, ner, qa, embed, rerank
   registerServe(program);
   registerTokenizerTrain(program);
+  registerDownload(program);
+  registerCache(program);
   return program;
 }
 

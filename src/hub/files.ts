@@ -2,11 +2,11 @@
 // huggingface_hub would: offline, a commit already cached, a file known missing, the Hub unreachable);
 // `read` and `safetensors` download into the cache first and then read the snapshot file, so safetensors
 // weights still go from the file to ONNX Runtime. Node only.
-import { existsSync, mkdirSync, realpathSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import type { ModelFiles } from '../io/files.ts';
-import { readWholeFile } from '../io/node-files.ts';
+import { readWholeFile, unlinked } from '../io/node-files.ts';
 import { readSafetensors } from '../io/safetensors.ts';
 import { COMMIT, RepoCache } from './cache.ts';
 import { HubError, HubHttp, type FileMeta } from './http.ts';
@@ -186,7 +186,7 @@ export function hubFiles(repo: string, options: HubFilesOptions = {}): HubFiles 
     read: async (name) => readWholeFile(await fetchFile(name)),
     // ONNX Runtime reads lazy weights from the file itself and refuses a link that leads out of the
     // snapshot folder: give it the blob.
-    safetensors: async (name, opts) => readSafetensors(realpathSync(await fetchFile(name)), opts).tensors,
+    safetensors: async (name, opts) => readSafetensors(unlinked(await fetchFile(name)), opts).tensors,
     fetch: fetchFile,
     snapshot: () => {
       const c = commit ?? cache.commitOf(s.revision);

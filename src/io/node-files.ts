@@ -1,6 +1,6 @@
 // Checkpoint files on disk, for Node: the folder source every loader reads through, whole-file reads that
 // pass fs's 2 GiB limit, and torch checkpoints by path. Nothing here is reachable from the browser entry.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, lstatSync, realpathSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ModelFiles } from './files.ts';
@@ -21,8 +21,20 @@ export function folderFiles(dir: string): ModelFiles {
       }
     },
     read: async (name) => readWholeFile(join(dir, name)),
-    safetensors: async (name, opts) => readSafetensors(join(dir, name), opts).tensors,
+    safetensors: async (name, opts) => readSafetensors(unlinked(join(dir, name)), opts).tensors,
   };
+}
+
+/**
+ * The file a symlink leads to (itself when it is none). ONNX Runtime reads lazy weights from the file and
+ * refuses a link out of the model's folder, as in huggingface_hub's snapshots (links into blobs/).
+ */
+export function unlinked(path: string): string {
+  try {
+    return lstatSync(path).isSymbolicLink() ? realpathSync(path) : path;
+  } catch {
+    return path;
+  }
 }
 
 /** Reads a `pytorch_model.bin` state dict into tensors keyed by parameter name. */

@@ -20,7 +20,7 @@ export interface StandInRepo {
 
 export type FaultKind = 'cut' | '500' | 'corrupt';
 
-export interface LoggedRequest { method: string; path: string; range?: string; auth?: string; server: 'hub' | 'cdn' }
+export interface LoggedRequest { method: string; path: string; range?: string; auth?: string; server: 'hub' | 'cdn'; at: number; finished?: number }
 
 const LFS = /\.(safetensors|bin)$/;
 
@@ -98,7 +98,9 @@ export class HubStandIn {
 
   private handle(req: IncomingMessage, res: ServerResponse, server: 'hub' | 'cdn'): void {
     const path = decodeURI((req.url ?? '/').split('?')[0]!);
-    this.requests.push({ method: req.method ?? '', path, range: req.headers.range, auth: req.headers.authorization, server });
+    const logged: LoggedRequest = { method: req.method ?? '', path, range: req.headers.range, auth: req.headers.authorization, server, at: performance.now() };
+    this.requests.push(logged);
+    res.on('close', () => { logged.finished = performance.now(); });
     if (path.startsWith('/cdn/')) {
       const blob = this.blobs.get(path.slice('/cdn/'.length));
       if (!blob) return void res.writeHead(404).end();

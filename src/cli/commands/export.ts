@@ -12,6 +12,7 @@ import { emitOnnx, OPSET } from '../../runtime/onnx-emit.ts';
 import { quantizeGraphForInference } from '../../runtime/quantize.ts';
 import { parseHead } from './init.ts';
 import { checkWritableFile } from '../../train/checkpoint.ts';
+import { checkRevision, localCheckpoint, REVISION_HELP } from '../hub-args.ts';
 
 /** Optimum's names for the dynamic axes. */
 const DIM_NAMES = { batch: 'batch_size', sequence: 'sequence_length', choices: 'num_choices' };
@@ -77,11 +78,14 @@ export async function exportModel(o: ExportOptions): Promise<ExportResult> {
 export function register(program: Command): void {
   program.command('export')
     .description(`write a checkpoint as a standalone ONNX model (opset ${OPSET}, transformers' input/output names, dynamic batch and sequence axes)`)
-    .requiredOption('--model <dir>', 'Hugging Face checkpoint folder (config.json + weights)')
+    .requiredOption('--model <dir|id>', 'Hugging Face checkpoint folder (config.json + weights), or Hub id')
+    .option('--revision <rev>', REVISION_HELP)
     .requiredOption('--out <file>', 'the .onnx file to write (weights over 1.5 GiB go to <file>_data beside it)')
     .option('--head <name>', 'model head (base, masked-lm, sequence-classification, token-classification, question-answering, multiple-choice); default: from the config')
     .option('--quantize <type>', 'int8: dynamic quantisation of the weight matrices (int8 weights, uint8 activations)')
-    .action(async (opts: { model: string; out: string; head?: string; quantize?: string }) => {
+    .action(async (opts: { model: string; revision?: string; out: string; head?: string; quantize?: string }) => {
+      checkRevision(opts.revision, [opts.model]);
+      opts.model = await localCheckpoint(opts.model, { revision: opts.revision, parts: 'model' });
       if (opts.quantize !== undefined && opts.quantize !== 'int8') throw new Error(`--quantize: unsupported '${opts.quantize}' (expected int8)`);
       const r = await exportModel({
         model: opts.model, out: opts.out, head: opts.head === undefined ? 'auto' : parseHead(opts.head, '--head'),

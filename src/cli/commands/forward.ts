@@ -6,18 +6,22 @@ import { loadModel } from '../../models/auto.ts';
 import { tensor, type Tensor } from '../../tensor.ts';
 import { checkWritableFile } from '../../train/checkpoint.ts';
 import { intArg } from '../training-flags.ts';
+import { checkRevision, localCheckpoint, REVISION_HELP } from '../hub-args.ts';
 
 export function register(program: Command): void {
   program
     .command('forward')
     .description('run a checkpoint on input.* tensors and write its float32 outputs to a safetensors file')
-    .requiredOption('--model <dir>', 'Hugging Face checkpoint folder (config.json + weights)')
+    .requiredOption('--model <dir|id>', 'Hugging Face checkpoint folder (config.json + weights), or Hub id')
+    .option('--revision <rev>', REVISION_HELP)
     .requiredOption('--inputs <file>', 'safetensors with input.input_ids and optionally input.attention_mask, input.token_type_ids (int64 or int32)')
     .requiredOption('--out <file>', 'where to write last_hidden_state / logits / start_logits / end_logits ...')
     .option('--hidden-states', 'also write hidden_states.<i> (embeddings output, then each layer)')
     .option('--attentions', 'also write attentions.<i> (attention probabilities per layer)')
     .option('--threads <n>', 'intra-op threads (default: all cores)', intArg('--threads', 1))
-    .action(async (opts: { model: string; inputs: string; out: string; hiddenStates?: boolean; attentions?: boolean; threads?: number }) => {
+    .action(async (opts: { model: string; revision?: string; inputs: string; out: string; hiddenStates?: boolean; attentions?: boolean; threads?: number }) => {
+      checkRevision(opts.revision, [opts.model]);
+      opts.model = await localCheckpoint(opts.model, { revision: opts.revision, parts: 'model' });
       checkWritableFile(opts.out, '--out');
       const { tensors } = readSafetensors(opts.inputs);
       const get = (k: string): Tensor | undefined => tensors.get(`input.${k}`);

@@ -6,8 +6,9 @@ import { tensor, toFloat32, type Tensor } from '../../tensor.ts';
 import { loadGradientModel, type TrainBatch } from '../../train/step.ts';
 import { checkWritableFile } from '../../train/checkpoint.ts';
 import { intArg } from '../training-flags.ts';
+import { checkRevision, localCheckpoint, REVISION_HELP } from '../hub-args.ts';
 
-export interface GradOptions { model: string; inputs: string; out: string; float64?: boolean; threads?: number }
+export interface GradOptions { model: string; revision?: string; inputs: string; out: string; float64?: boolean; threads?: number }
 
 /** Runs the pass and writes `loss` and `grad.<parameter name>` (float32); returns the loss. */
 export async function gradCommand(o: GradOptions): Promise<number> {
@@ -40,12 +41,15 @@ export function register(program: Command): void {
   program
     .command('grad')
     .description('one forward + backward pass (dropout off) on input.* and label.* tensors; writes loss and grad.<parameter> (float32)')
-    .requiredOption('--model <dir>', 'Hugging Face checkpoint folder (config.json + weights); the head comes from its architectures')
+    .requiredOption('--model <dir|id>', 'Hugging Face checkpoint folder (config.json + weights), or Hub id; the head comes from its architectures')
+    .option('--revision <rev>', REVISION_HELP)
     .requiredOption('--inputs <file>', "safetensors with input.input_ids, input.attention_mask, input.token_type_ids and label.labels (or label.start_positions, label.end_positions)")
     .requiredOption('--out <file>', 'where to write loss and grad.<parameter name>')
     .option('--float64', 'compute in float64 (written as float32)')
     .option('--threads <n>', 'intra-op threads (default: all cores)', intArg('--threads', 1))
     .action(async (opts: GradOptions) => {
+      checkRevision(opts.revision, [opts.model]);
+      opts.model = await localCheckpoint(opts.model, { revision: opts.revision, parts: 'model' });
       const loss = await gradCommand(opts);
       process.stderr.write(`loss ${loss}; wrote loss and gradients to ${opts.out}\n`);
     });

@@ -11,6 +11,7 @@ import type { ServedModel } from '../../server/types.ts';
 import { loadPooledModel } from '../../server/worker-pool.ts';
 import { parseIntFlag } from './init.ts';
 import { oneOf } from '../training-flags.ts';
+import { checkRevision, localCheckpoint, REVISION_HELP } from '../hub-args.ts';
 import { DEVICES } from '../../pipelines/index.ts';
 
 /** The demo site `npm run build:browser` writes; served when --static is not given and it exists. */
@@ -35,6 +36,7 @@ interface ServeOptions {
   shutdownTimeoutMs: string;
   shutdownGraceMs: string;
   logLevel: string;
+  revision?: string;
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -46,7 +48,8 @@ export function register(program: Command): void {
   program
     .command('serve')
     .description('serve checkpoints over an HTTP JSON API: POST /v1/<task>, GET /health, GET /metrics')
-    .requiredOption('--model <spec>', 'a checkpoint folder: DIR, NAME=DIR or NAME:TASK[,TASK]=DIR (repeat for more models); default task: the one its head is for', collect)
+    .requiredOption('--model <spec>', 'a checkpoint folder or Hugging Face Hub id: DIR, NAME=DIR or NAME:TASK[,TASK]=DIR (repeat for more models); default task: the one its head is for', collect)
+    .option('--revision <rev>', REVISION_HELP)
     .option('--port <n>', 'TCP port (0: any free port)', '8080')
     .option('--host <addr>', 'address to bind (0.0.0.0 exposes the server beyond this machine)', '127.0.0.1')
     .option('--token <token>', 'require "Authorization: Bearer <token>" on /v1/* and /metrics (or set DEBERTA_TOKEN)')
@@ -80,6 +83,9 @@ async function serve(opts: ServeOptions): Promise<void> {
   const models: ServedModel[] = [];
   for (const value of opts.model) {
     const spec = parseModelSpec(value);
+    checkRevision(opts.revision, opts.model.map((v) => parseModelSpec(v).dir));
+    // A Hub id is fetched into the cache here, so the workers load a folder.
+    spec.dir = await localCheckpoint(spec.dir, { revision: opts.revision });
     const t0 = performance.now();
     // One pipeline call per micro-batch: let it run the whole batch as one model call.
     const tasks = spec.tasks ?? [defaultTask(spec.dir)];

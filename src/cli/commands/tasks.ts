@@ -20,6 +20,7 @@ import { FORMATS, ItemProgress, defaultFormat, fmt, optionalField, processIO, re
   type OutputFormat, type RawItem, type TaskIO } from '../task-io.ts';
 import { parseIntFlag } from './init.ts';
 import { oneOf } from '../training-flags.ts';
+import { checkRevision, DownloadProgress, localCheckpoint, REVISION_HELP } from '../hub-args.ts';
 
 export interface CommonFlags {
   model?: string;
@@ -34,6 +35,7 @@ export interface CommonFlags {
   output?: string;
   shard?: string;
   workers?: string;
+  revision?: string;
 }
 
 /** How one command turns items into pipeline calls and results into a table. */
@@ -52,6 +54,7 @@ const int = (v: string | undefined, flag: string, min = 1) => (v === undefined ?
 
 /** Reads the items, loads the pipeline, runs it and writes the results. Exported for tests (`io` replaces the process streams). */
 export async function runTaskCommand<I, R>(spec: TaskSpec<I, R>, args: string[], flags: CommonFlags, io: TaskIO = processIO()): Promise<void> {
+  flags = await withLocalCheckpoints(flags);
   if (flags.output !== undefined) return batchJob(spec, args, flags, io);
   if (flags.shard !== undefined || flags.workers !== undefined) throw new Error('--shard and --workers are for batch jobs: give --input FILE and --output FILE');
   const format: OutputFormat = flags.format === undefined ? defaultFormat(io) : oneOf(flags.format, FORMATS, '--format');
@@ -84,6 +87,15 @@ export async function runTaskCommand<I, R>(spec: TaskSpec<I, R>, args: string[],
   }
 }
 
+/** Hub ids in --model and --tokenizer fetched into the cache, the flags then naming their snapshot folders. */
+async function withLocalCheckpoints(flags: CommonFlags): Promise<CommonFlags> {
+  checkRevision(flags.revision, [flags.model, flags.tokenizer]);
+  const progress = new DownloadProgress();
+  const model = await localCheckpoint(flags.model, { revision: flags.revision, progress, parts: flags.tokenizer === undefined ? 'all' : 'model' });
+  const tokenizer = await localCheckpoint(flags.tokenizer, { revision: flags.revision, progress, parts: 'tokenizer' });
+  return { ...flags, model, tokenizer };
+}
+
 /** `--input FILE --output FILE`: the batch job. */
 async function batchJob<I, R>(spec: TaskSpec<I, R>, args: string[], flags: CommonFlags, io: TaskIO): Promise<void> {
   if (!spec.job) throw new Error(`${spec.task}: --output (a batch job) is not available for this command; write its JSON Lines to stdout`);
@@ -104,8 +116,9 @@ async function batchJob<I, R>(spec: TaskSpec<I, R>, args: string[], flags: Commo
 /** The flags all task commands share. */
 function common(cmd: Command): Command {
   return cmd
-    .option('-m, --model <dir>', 'checkpoint folder (config.json, weights, tokenizer); default: the embedded model of the task')
-    .option('--tokenizer <dir>', 'read the tokenizer from this folder instead of the model folder')
+    .option('-m, --model <dir|id>', 'checkpoint folder (config.json, weights, tokenizer), URL or Hugging Face Hub id (org/name); default: the embedded model of the task')
+    .option('--tokenizer <dir|id>', 'read the tokenizer from this folder (URL, Hub id) instead of the model\'s')
+    .option('--revision <rev>', REVISION_HELP)
     .option('-i, --input <file>', 'inputs from a file: .jsonl (one JSON value per line) or one text per line; default: arguments, else stdin')
     .option('-f, --format <fmt>', `output: ${FORMATS.join(' | ')} (default: table on a terminal, else jsonl)`)
     .option('--batch-size <n>', 'rows per model call', '8')

@@ -4,9 +4,11 @@
 import type { Command } from 'commander';
 import { AutoTokenizer, type TokenizerSource } from '../../tokenizers/index.ts';
 import { intArg, oneOf } from '../training-flags.ts';
+import { checkRevision, localCheckpoint, REVISION_HELP } from '../hub-args.ts';
 
 interface TokenizeOptions {
   tokenizer: string;
+  revision?: string;
   pairs?: boolean;
   use?: TokenizerSource;
   maxLength?: number;
@@ -19,7 +21,8 @@ export function register(program: Command): void {
   program
     .command('tokenize')
     .description('tokenize a JSON array read from stdin (strings, or [a, b] pairs with --pairs) and write a JSON array to stdout')
-    .requiredOption('--tokenizer <dir>', 'checkpoint folder with tokenizer.json, spm.model, or vocab.json + merges.txt')
+    .requiredOption('--tokenizer <dir|id>', 'checkpoint folder with tokenizer.json, spm.model, or vocab.json + merges.txt; or a Hub id')
+    .option('--revision <rev>', REVISION_HELP)
     .option('--pairs', 'items are [text, textPair] pairs')
     .option('--use <file>', 'read this file even if others are present: tokenizer.json, spm.model or vocab.json')
     .option('--max-length <n>', 'truncate to n tokens (special tokens included)', intArg('--max-length', 1))
@@ -30,6 +33,11 @@ export function register(program: Command): void {
       if (opts.truncation !== undefined) oneOf(opts.truncation, ['longest_first', 'only_first', 'only_second'] as const, '--truncation');
       if (opts.use !== undefined) oneOf(opts.use, ['tokenizer.json', 'spm.model', 'vocab.json'] as const, '--use');
       if (opts.stride !== undefined && opts.maxLength === undefined) throw new Error('--stride: needs --max-length');
+      if (opts.truncation !== undefined) oneOf(opts.truncation, ['longest_first', 'only_first', 'only_second'] as const, '--truncation');
+      if (opts.use !== undefined) oneOf(opts.use, ['tokenizer.json', 'spm.model', 'vocab.json'] as const, '--use');
+      if (opts.stride !== undefined && opts.maxLength === undefined) throw new Error('--stride: needs --max-length');
+      checkRevision(opts.revision, [opts.tokenizer]);
+      opts.tokenizer = await localCheckpoint(opts.tokenizer, { revision: opts.revision, parts: 'tokenizer' });
       const items = parseInput(await readStdin(), opts.pairs === true);
       const tokenizer = await AutoTokenizer.fromPretrained(opts.tokenizer, opts.use ? { use: opts.use } : {});
       const truncation = opts.maxLength !== undefined ? ((opts.truncation ?? 'longest_first') as 'longest_first') : false;

@@ -5,10 +5,11 @@ import { TASKS, type Task } from '../../train/data.ts';
 import { PROBLEM_TYPES } from '../../train/labels.ts';
 import { train, type TrainOptions } from '../../train/trainer.ts';
 import { parseIntFlag } from './init.ts';
+import { checkRevision, localCheckpoint, REVISION_HELP } from '../hub-args.ts';
 import { addOptimizerOptions, num, oneOf, optimizerOptions, runInterruptible } from '../training-flags.ts';
 
 interface Flags {
-  model: string; task?: string; problemType?: string; train: string; eval?: string; out: string; tokenizer?: string; format?: string;
+  model: string; revision?: string; task?: string; problemType?: string; train: string; eval?: string; out: string; tokenizer?: string; format?: string;
   textColumn?: string; textPairColumn?: string; labelColumn?: string; tokensColumn?: string; questionColumn?: string;
   contextColumn?: string; answersColumn?: string; choicesColumn?: string;
   epochs: string; maxSteps?: string; batchSize: string; evalBatchSize?: string; gradAccum: string; lr: string;
@@ -42,13 +43,14 @@ export function toTrainOptions(f: Flags): TrainOptions {
 export function register(program: Command): void {
   const cmd = program.command('train')
     .description('fine-tune a checkpoint; writes OUT/best (best evaluation) and OUT/last (resumable) as Hugging Face folders')
-    .requiredOption('--model <dir>', 'checkpoint folder to start from (e.g. from `deberta init`)')
+    .requiredOption('--model <dir|id>', 'checkpoint folder to start from (e.g. from `deberta init`), or Hub id')
+    .option('--revision <rev>', REVISION_HELP)
     .option('--task <task>', `${TASKS.join(' | ')} (default: the task of the model's head, from config.json architectures)`)
     .option('--problem-type <type>', `sequence classification: ${PROBLEM_TYPES.join(' | ')} (default: the config's problem_type, else from the labels: lists -> multi-label, fractional numbers -> regression)`)
     .requiredOption('--train <file>', 'training data (.jsonl, .csv or .tsv)')
     .option('--eval <file>', 'evaluation data, scored after each epoch')
     .requiredOption('--out <dir>', 'output folder')
-    .option('--tokenizer <dir>', 'tokenizer folder (default: the model folder)')
+    .option('--tokenizer <dir|id>', 'tokenizer folder or Hub id (default: the model\'s)')
     .option('--format <fmt>', 'jsonl | csv | tsv (default: from the file extension)')
     .option('--text-column <name>', 'text (default: text, sentence, sentence1, ...; multiple choice: context, sent1, ...)')
     .option('--text-pair-column <name>', 'second text (default: text_pair, sentence2, hypothesis, ... when present)')
@@ -76,6 +78,9 @@ export function register(program: Command): void {
     .option('--no-progress', 'no progress bar');
   addOptimizerOptions(cmd, { lr: '5e-5', weightDecay: '0', beta2: '0.999', eps: '1e-8', warmupRatio: '0', decayAllHelp: 'decay every parameter (torch AdamW) instead of skipping biases and LayerNorm (transformers Trainer)' })
     .action(async (flags: Flags) => {
+      checkRevision(flags.revision, [flags.model, flags.tokenizer]);
+      flags.model = await localCheckpoint(flags.model, { revision: flags.revision, parts: flags.tokenizer === undefined ? 'all' : 'model' });
+      flags.tokenizer = await localCheckpoint(flags.tokenizer, { revision: flags.revision, parts: 'tokenizer' });
       const opts = toTrainOptions(flags);
       // First Ctrl-C: finish the update, save OUT/last, exit. Second: exit at once.
       await runInterruptible(async (signal) => {
