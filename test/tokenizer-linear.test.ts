@@ -195,3 +195,48 @@ test('a single grapheme of 200k characters is segmented in work linear in its le
   // The window doubles inside the grapheme: at most about 4 times its length in all.
   assert.ok(segmenterWork.chars <= 4 * u.length, `${segmenterWork.chars} characters segmented for ${u.length}`);
 });
+
+// String.prototype.normalize orders marks by insertion (quadratic in a run of marks: 100k mixed marks took
+// seconds); long runs are ordered by our own stable sort.
+const STORM_MARKS = ['\u0301', '\u0323', '\u0334', '\u0345', '\u05bc', '\u094d', '\u0300', '\u0327', '\u0308', '\u20d7', '\u0f71', '\u0f72'];
+
+function storm(r: () => number, marks: number, kinds: number): string {
+  let t = '';
+  for (let k = 0; k < marks; k++) t += STORM_MARKS[Math.floor(r() * kinds)]!;
+  return t;
+}
+
+test('long runs of marks normalise as String.prototype.normalize does, with or without a base', () => {
+  const r = rng(31337);
+  const bases = ['a', 'e', 'o', '\u1100\u1161', 'ᾳ', '', ' ', 'x\u0301'];
+  for (const form of ['NFC', 'NFD', 'NFKC', 'NFKD'] as const) {
+    for (let i = 0; i < 40; i++) {
+      const text = `${bases[i % bases.length]}${storm(r, 30 + Math.floor(r() * 400), 1 + (i % STORM_MARKS.length))} tail ${bases[(i + 3) % bases.length]}${storm(r, 40, 4)}é`;
+      const ns = NormalizedString.fromOriginal(text).unicodeNormalize(form);
+      assert.equal(ns.text, text.normalize(form), `${form} ${JSON.stringify(text.slice(0, 20))}`);
+      // Alignments stay inside the text and in order.
+      for (let k = 1; k < ns.length; k++) assert.ok(ns.start(k) >= ns.start(k - 1) && ns.end(k) <= text.length);
+    }
+  }
+});
+
+test('no run of 32 marks or more reaches String.prototype.normalize while tokenising', async () => {
+  const tok = await AutoTokenizer.fromPretrained('test/fixtures/tokenizers/deberta-v3-unigram', { use: 'tokenizer.json' });
+  const original = String.prototype.normalize;
+  let longest = 0;
+  let calls = 0;
+  String.prototype.normalize = function (this: string, form?: string) {
+    calls++;
+    for (const m of this.matchAll(/\p{M}+/gu)) longest = Math.max(longest, m[0].length);
+    return original.call(this, form);
+  };
+  try {
+    const text = `word a${storm(rng(5), 20_000, STORM_MARKS.length)} more words e\u0301 ${storm(rng(6), 5_000, 3)}`;
+    const ids = tok.encode(text);
+    assert.ok(ids.length >= 6);
+  } finally {
+    String.prototype.normalize = original;
+  }
+  assert.ok(calls > 0);
+  assert.ok(longest < 32, `a run of ${longest} marks was normalised by String.prototype.normalize`);
+});

@@ -210,7 +210,10 @@ export class NormalizedString {
    */
   unicodeNormalize(form: 'NFC' | 'NFD' | 'NFKC' | 'NFKD'): NormalizedString {
     const t = this.text;
-    if (t.normalize(form) === t) return this;
+    // String.prototype.normalize orders combining marks by insertion: quadratic in a run of marks, so it
+    // is never given one longer than LONG_MARK_RUN allows (such text takes the path below, which sorts).
+    const longRuns = LONG_MARK_RUN.test(t);
+    if (!longRuns && t.normalize(form) === t) return this;
     const b = new Builder(t.length);
     // ASCII characters are starters that neither decompose nor compose with what precedes them, so the
     // text falls into independent segments: an ASCII character (which may take marks) and the non-ASCII
@@ -228,7 +231,7 @@ export class NormalizedString {
       while (j < n && t.charCodeAt(j) >= 0x80) j++;
       b.copy(this, copied, segStart);
       const seg = t.slice(segStart, j);
-      if (seg.normalize(form) === seg) b.copy(this, segStart, j);
+      if (!(longRuns && LONG_MARK_RUN.test(seg)) && seg.normalize(form) === seg) b.copy(this, segStart, j);
       else normalizeAligned(this, segStart, seg, form, b);
       copied = i = j;
     }
@@ -247,7 +250,65 @@ export class NormalizedString {
 // tagged +1 the alignment of the input character before. This reimplements that sequence; the character
 // properties it needs come from `String.prototype.normalize` (cached per character or pair).
 
+/** A run of combining marks too long to hand to `String.prototype.normalize` (see `unicodeNormalize`). */
+const LONG_MARK_RUN = /\p{M}{32}/u;
+
 const starterCache = new Map<number, boolean>();
+const greaterClassCache = new Map<number, boolean>();
+const decompositionCache = new Map<string, string>();
+
+/** The full decomposition of one character (NFD or NFKD). */
+function decomposition(ch: string, form: 'NFD' | 'NFKD'): string {
+  const key = form === 'NFD' ? ch : `K${ch}`;
+  let d = decompositionCache.get(key);
+  if (d === undefined) {
+    d = ch.normalize(form);
+    if (decompositionCache.size >= 50_000) decompositionCache.clear();
+    decompositionCache.set(key, d);
+  }
+  return d;
+}
+
+/** Whether mark `a` has a higher combining class than mark `b` (canonical ordering puts it after). */
+function greaterClass(a: number, b: number): boolean {
+  const key = a * 0x110000 + b;
+  let r = greaterClassCache.get(key);
+  if (r === undefined) {
+    const x = String.fromCodePoint(a);
+    const y = String.fromCodePoint(b);
+    r = `a${x}${y}`.normalize('NFD') !== `a${x}${y}`;
+    greaterClassCache.set(key, r);
+  }
+  return r;
+}
+
+/** Canonical ordering: each run of marks (non-starters) sorted stably by combining class, tags along. */
+function canonicalOrder(cps: number[], tags: number[]): void {
+  const n = cps.length;
+  for (let i = 0; i < n; ) {
+    if (isStarter(cps[i]!)) {
+      i++;
+      continue;
+    }
+    let j = i + 1;
+    let sorted = true;
+    while (j < n && !isStarter(cps[j]!)) {
+      if (sorted && greaterClass(cps[j - 1]!, cps[j]!)) sorted = false;
+      j++;
+    }
+    if (!sorted) {
+      const order = Array.from({ length: j - i }, (_, k) => i + k);
+      order.sort((x, y) => (greaterClass(cps[x]!, cps[y]!) ? 1 : greaterClass(cps[y]!, cps[x]!) ? -1 : x - y));
+      const c = order.map((k) => cps[k]!);
+      const t = order.map((k) => tags[k]!);
+      for (let k = 0; k < c.length; k++) {
+        cps[i + k] = c[k]!;
+        tags[i + k] = t[k]!;
+      }
+    }
+    i = j;
+  }
+}
 const sameClassCache = new Map<number, boolean>();
 const composeCache = new Map<number, number>();
 
@@ -293,29 +354,21 @@ function compose(a: number, b: number): number {
 /** Normalises `seg` (= `src.text` from `start`) into `b` with `tokenizers`' alignments. */
 function normalizeAligned(src: NormalizedString, start: number, seg: string, form: 'NFC' | 'NFD' | 'NFKC' | 'NFKD', b: Builder): void {
   const decomposeForm = form === 'NFC' || form === 'NFD' ? 'NFD' : 'NFKD';
-  // Decomposed characters with their tags, in input order; then in canonical order (the k-th occurrence of
-  // a character in the canonically ordered text is its k-th occurrence before sorting: the sort is stable).
-  const tagsByChar = new Map<number, number[]>();
-  for (const ch of seg) {
-    let first = true;
-    for (const d of ch.normalize(decomposeForm)) {
-      const cp = d.codePointAt(0)!;
-      let list = tagsByChar.get(cp);
-      if (!list) tagsByChar.set(cp, (list = []));
-      list.push(first ? 0 : 1);
-      first = false;
-    }
-  }
-  const used = new Map<number, number>();
+  // Decomposed characters with their tags, in input order; then in canonical order.
   const cps: number[] = [];
   const tags: number[] = [];
-  for (const d of seg.normalize(decomposeForm)) {
-    const cp = d.codePointAt(0)!;
-    const k = used.get(cp) ?? 0;
-    used.set(cp, k + 1);
-    cps.push(cp);
-    tags.push(tagsByChar.get(cp)![k]!);
+  for (let i = 0; i < seg.length; ) {
+    const len = charLen(seg, i);
+    const d = decomposition(len === 1 ? seg[i]! : seg.slice(i, i + len), decomposeForm);
+    for (let k = 0; k < d.length; ) {
+      const cp = d.codePointAt(k)!;
+      cps.push(cp);
+      tags.push(k === 0 ? 0 : 1);
+      k += cp > 0xffff ? 2 : 1;
+    }
+    i += len;
   }
+  canonicalOrder(cps, tags);
   let outCps = cps;
   let outTags = tags;
   if (form === 'NFC' || form === 'NFKC') {
