@@ -13,7 +13,8 @@ import { promisify } from 'node:util';
 import { DownloadProgress } from '../src/cli/hub-args.ts';
 import { pipeline } from '../src/index.ts';
 import { cleanup, tempDir, withTinyTokenizer } from './helpers/pipeline-models.ts';
-import { fakeCommit, folderContents, HubStandIn, sha256, type StandInRepo } from './helpers/hub-server.ts';
+import { fakeCommit, folderContents, HubStandIn, oneCommitRepo as oneCommitRepoOf, sha256, type StandInRepo } from './helpers/hub-server.ts';
+import { SPAM_MODEL, startServe, type ServeProcess } from './helpers/serve-process.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 let hub: HubStandIn;
@@ -48,7 +49,7 @@ test('deberta classify --model org/name: downloads once with progress, then runs
   const env = { HF_ENDPOINT: hub.url, HF_HUB_CACHE: cache };
   const text = 'a cheap and quiet hotel';
   const want = await pipeline('text-classification', folder, { threads: 1 });
-  const expected = await want([text], { topK: 1 });
+  const expected = await want.run([text], { topK: 1 });
   await want.dispose();
   const args = ['classify', '--model', 'org/tiny', text, '--format', 'json', '--threads', '1'];
 
@@ -143,5 +144,30 @@ test('download progress: a bar redrawn in place on a terminal, two lines per fil
     } else {
       assert.match(sink.text, /^downloading org\/x\/model\.safetensors\ndownloaded org\/x\/model\.safetensors in \d+\.\d s\n$/);
     }
+  }
+});
+
+test('deberta serve --model org/name: fetched into the cache, then served from it', async () => {
+  const stand = await HubStandIn.start({ 'org/spam': oneCommitRepoOf(folderContents(SPAM_MODEL)) });
+  const cache = tempDir('hub-cli-');
+  const saved = { HF_ENDPOINT: process.env.HF_ENDPOINT, HF_HUB_CACHE: process.env.HF_HUB_CACHE };
+  Object.assign(process.env, { HF_ENDPOINT: stand.url, HF_HUB_CACHE: cache });
+  let s: ServeProcess | undefined;
+  try {
+    s = await startServe(['--model', 'org/spam', '--workers', '1', '--threads', '1']);
+    assert.match(s.stderr(), /downloaded org\/spam\/model\.safetensors in/);
+    assert.match(s.stderr(), new RegExp(`loaded spam \\(text-classification\\) from ${join(cache, 'models--org--spam', 'snapshots', fakeCommit('main'))}`));
+    const text = 'WIN a FREE cruise! Reply now to claim your prize';
+    const res = await fetch(`${s.base}/v1/text-classification`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: [text] }) });
+    assert.equal(res.status, 200);
+    const body = await res.json() as unknown;
+    const local = await pipeline('text-classification', SPAM_MODEL, { threads: 1 });
+    const want = await local(text);
+    await local.dispose();
+    assert.equal(JSON.stringify(body).includes(`"label":"${want[0]!.label}"`), true, JSON.stringify(body));
+  } finally {
+    await s?.kill();
+    await stand.stop();
+    for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
   }
 });
