@@ -136,9 +136,11 @@ export function longText(kind: string, n: number, seed: number, sentences: strin
         add(pick(r, ['ab', '\ud83d', 'c', '\ude00', ' ', '😀', 'x\ud800y', '\udfff\ud800']));
         break;
       case 'marks': {
-        // Letters carrying 1-8 marks, and now and then a storm of hundreds.
+        // Letters carrying 1-8 marks, now and then a storm of hundreds, and once (at a tenth of the way)
+        // a storm of a tenth of the text on one letter.
         add(pick(r, ['a', 'e', 'o', 'x', 'ש', 'क']));
-        const m = r() < 0.01 ? 200 + Math.floor(r() * 800) : 1 + Math.floor(r() * 8);
+        const big = len < n / 10 && len + 20 >= n / 10;
+        const m = big ? Math.floor(n / 10) : r() < 0.01 ? 200 + Math.floor(r() * 800) : 1 + Math.floor(r() * 8);
         for (let k = 0; k < m; k++) add(pick(r, MARKS));
         if (r() < 0.2) add(' ');
         break;
