@@ -110,6 +110,7 @@ export function longText(kind: string, n: number, seed: number, sentences: strin
   const r = rng(seed);
   const parts: string[] = [];
   let len = 0;
+  let bigStorm = false;
   const add = (s: string): void => {
     parts.push(s);
     len += s.length;
@@ -139,7 +140,8 @@ export function longText(kind: string, n: number, seed: number, sentences: strin
         // Letters carrying 1-8 marks, now and then a storm of hundreds, and once (at a tenth of the way)
         // a storm of a tenth of the text on one letter.
         add(pick(r, ['a', 'e', 'o', 'x', 'ש', 'क']));
-        const big = len < n / 10 && len + 20 >= n / 10;
+        const big = !bigStorm && len >= n / 10;
+        if (big) bigStorm = true;
         const m = big ? Math.floor(n / 10) : r() < 0.01 ? 200 + Math.floor(r() * 800) : 1 + Math.floor(r() * 8);
         for (let k = 0; k < m; k++) add(pick(r, MARKS));
         if (r() < 0.2) add(' ');
