@@ -75,6 +75,17 @@ export function parseAddedTokens(list: unknown, where: string): AddedToken[] {
 
 /** Builds the pipeline a `tokenizer.json` describes; `file` names it in error messages. */
 export function pipelineFromTokenizerJson(json: Json, file: string): TokenizerPipeline {
+  try {
+    return buildPipeline(json, file);
+  } catch (err) {
+    // A malformed file can trip a builder before its own checks do (a null where an object belongs): name the file.
+    const msg = err instanceof Error ? err.message : String(err);
+    if (msg.includes(file)) throw err;
+    throw new Error(`${file}: not a valid tokenizer.json (${msg})`);
+  }
+}
+
+function buildPipeline(json: Json, file: string): TokenizerPipeline {
   if (!json || typeof json !== 'object' || !json.model) throw new Error(`${file}: not a tokenizer.json (no "model")`);
   const model = buildModel(json.model as Json, `${file}: model`);
   const addedTokens = parseAddedTokens(json.added_tokens, `${file}: added_tokens`);
