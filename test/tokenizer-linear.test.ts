@@ -240,3 +240,20 @@ test('no run of 32 marks or more reaches String.prototype.normalize while tokeni
   assert.ok(calls > 0);
   assert.ok(longest < 32, `a run of ${longest} marks was normalised by String.prototype.normalize`);
 });
+
+test('normalisation piece by piece gives String.prototype.normalize\'s text on mixed scripts', () => {
+  const pool = [
+    'a', 'e\u0301', '\u0301', '\u0323', 'ｶ', 'ﾞ', 'ﾟ', '\u3099', 'か', '\u1100', '\u1161', '\u11a8', '가', '\u0b47', '\u0b3e', '\u0b57', '\u0bc6', '\u0bbe',
+    '\u0d46', '\u0d3e', '\u1025', '\u102e', '中', 'ﬁ', '㎏', 'ℌ', 'Å', 'Ω', '\u0958', 'ǅ', '\u1e9b', '\u0344', '\u0f73', '\u0f71', '\u0f72', '😀', '\ud800', ' ', 'x',
+  ];
+  const r = rng(2024);
+  for (let i = 0; i < 4000; i++) {
+    let text = '';
+    const k = 1 + Math.floor(r() * 30);
+    for (let j = 0; j < k; j++) text += pool[Math.floor(r() * pool.length)]!;
+    for (const form of ['NFC', 'NFD', 'NFKC', 'NFKD'] as const) {
+      const ns = NormalizedString.fromOriginal(text).unicodeNormalize(form);
+      assert.equal(ns.text, text.normalize(form), `${form} ${JSON.stringify(text)}`);
+    }
+  }
+});

@@ -277,6 +277,7 @@ function greaterClass(a: number, b: number): boolean {
     const x = String.fromCodePoint(a);
     const y = String.fromCodePoint(b);
     r = `a${x}${y}`.normalize('NFD') !== `a${x}${y}`;
+    if (greaterClassCache.size >= 100_000) greaterClassCache.clear();
     greaterClassCache.set(key, r);
   }
   return r;
@@ -320,6 +321,7 @@ function isStarter(cp: number): boolean {
     // U+0345 has the highest class (240), U+0334 the lowest (1): a mark of any class swaps with one of them
     // under canonical ordering; a starter with neither.
     r = `a\u0345${c}`.normalize('NFD') === `a\u0345${c}` && `a${c}\u0334`.normalize('NFD') === `a${c}\u0334`;
+    if (starterCache.size >= 100_000) starterCache.clear();
     starterCache.set(cp, r);
   }
   return r;
@@ -333,6 +335,7 @@ function sameClass(a: number, b: number): boolean {
     const x = String.fromCodePoint(a);
     const y = String.fromCodePoint(b);
     r = `a${x}${y}`.normalize('NFD') === `a${x}${y}` && `a${y}${x}`.normalize('NFD') === `a${y}${x}`;
+    if (sameClassCache.size >= 100_000) sameClassCache.clear();
     sameClassCache.set(key, r);
   }
   return r;
@@ -346,13 +349,71 @@ function compose(a: number, b: number): number {
     const c = String.fromCodePoint(a, b).normalize('NFC');
     const cp = c.codePointAt(0)!;
     r = c.length === (cp > 0xffff ? 2 : 1) ? cp : -1;
+    if (composeCache.size >= 100_000) composeCache.clear();
     composeCache.set(key, r);
   }
   return r;
 }
 
-/** Normalises `seg` (= `src.text` from `start`) into `b` with `tokenizers`' alignments. */
+const BACKWARD_RE = /[\p{M}\u1160-\u11ff\ud7b0-\ud7ff]/u;
+const independentCache = new Map<string, boolean>();
+const stableCache = new Map<string, boolean>();
+
+/**
+ * Whether the character `ch` starts a piece that normalises independently of what precedes it: its
+ * decomposition starts with a starter that composes with nothing before it (the characters that can are
+ * combining marks and Hangul medial and final jamo).
+ */
+function independent(ch: string, form: 'NFD' | 'NFKD'): boolean {
+  const key = form === 'NFD' ? ch : `K${ch}`;
+  let r = independentCache.get(key);
+  if (r === undefined) {
+    const d = decomposition(ch, form);
+    const first = d.codePointAt(0)!;
+    r = isStarter(first) && !BACKWARD_RE.test(String.fromCodePoint(first));
+    if (independentCache.size >= 50_000) independentCache.clear();
+    independentCache.set(key, r);
+  }
+  return r;
+}
+
+/** Whether one character on its own is left unchanged by `form`. */
+function stableAlone(ch: string, form: 'NFC' | 'NFD' | 'NFKC' | 'NFKD'): boolean {
+  const key = form + ch;
+  let r = stableCache.get(key);
+  if (r === undefined) {
+    r = ch.normalize(form) === ch;
+    if (stableCache.size >= 50_000) stableCache.clear();
+    stableCache.set(key, r);
+  }
+  return r;
+}
+
+/**
+ * Normalises `seg` (= `src.text` from `start`) into `b` with `tokenizers`' alignments, piece by piece: a
+ * piece starts at each `independent` character (the crate's state is the same there whatever came before),
+ * and a piece of one character that normalisation leaves alone is copied.
+ */
 function normalizeAligned(src: NormalizedString, start: number, seg: string, form: 'NFC' | 'NFD' | 'NFKC' | 'NFKD', b: Builder): void {
+  const decomposeForm = form === 'NFC' || form === 'NFD' ? 'NFD' : 'NFKD';
+  const n = seg.length;
+  let p = 0;
+  while (p < n) {
+    let q = p + charLen(seg, p);
+    while (q < n) {
+      const len = charLen(seg, q);
+      if (independent(len === 1 ? seg[q]! : seg.slice(q, q + len), decomposeForm)) break;
+      q += len;
+    }
+    const piece = seg.slice(p, q);
+    if (q - p <= 2 && charLen(seg, p) === q - p && stableAlone(piece, form)) b.copy(src, start + p, start + q);
+    else normalizePiece(src, start + p, piece, form, b);
+    p = q;
+  }
+}
+
+/** Normalises `seg` (= `src.text` from `start`) into `b` with `tokenizers`' alignments. */
+function normalizePiece(src: NormalizedString, start: number, seg: string, form: 'NFC' | 'NFD' | 'NFKC' | 'NFKD', b: Builder): void {
   const decomposeForm = form === 'NFC' || form === 'NFD' ? 'NFD' : 'NFKD';
   // Decomposed characters with their tags, in input order; then in canonical order.
   const cps: number[] = [];
