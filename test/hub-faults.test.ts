@@ -1,10 +1,11 @@
 // The Hub stand-in misbehaving: a connection cut mid-file (resumed with Range), 500s (tried again, then an
 // error), each X-Error-Code, a gated repository, a body whose sha256 is wrong (refused, nothing cached).
 // Then the cache alone: offline warm (same outputs, no request) and cold (an error naming repo and file),
-// the Hub unreachable, and a cache folder written by hand in huggingface_hub's layout.
+// the Hub unreachable, a cache folder written by hand in huggingface_hub's layout, copies where links fail.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import fs, { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -165,4 +166,28 @@ test('a cache folder written by hand in huggingface_hub\'s layout (relative link
     await Promise.all([byFolder.dispose(), byId.dispose(), byCommit.dispose()]);
   }
   assert.deepEqual(readdirSync(join(root, 'snapshots', commit)).sort(), Object.keys(files).sort(), 'nothing added');
+});
+
+test('where the file system refuses symlinks, the snapshot holds copies of the blobs and loads the same', async () => {
+  const cacheDir = tempDir('hub-cache-');
+  const original = fs.symlinkSync;
+  fs.symlinkSync = () => { throw Object.assign(new Error('EPERM: operation not permitted, symlink'), { code: 'EPERM' }); };
+  syncBuiltinESMExports();
+  try {
+    const byId = await pipeline('text-classification', 'org/tiny', { endpoint: hub.url, cacheDir, threads: 1 });
+    const byFolder = await pipeline('text-classification', folder, { threads: 1 });
+    try {
+      assert.deepEqual(round(await byId(TEXT, { topK: null })), round(await byFolder(TEXT, { topK: null })));
+    } finally {
+      await Promise.all([byId.dispose(), byFolder.dispose()]);
+    }
+  } finally {
+    fs.symlinkSync = original;
+    syncBuiltinESMExports();
+  }
+  const snap = join(cacheDir, 'models--org--tiny', 'snapshots', fakeCommit('main'));
+  for (const f of readdirSync(snap)) {
+    assert.ok(lstatSync(join(snap, f)).isFile(), `${f} is a copy`);
+    assert.deepEqual(new Uint8Array(readFileSync(join(snap, f))), files[f]);
+  }
 });
