@@ -63,7 +63,7 @@ export async function main(out: (s: string) => void = (s) => process.stdout.writ
   const spam = await pipeline('text-classification', null, { threads });
   try {
     out('\nSpam classification (models/deberta-v3-brown-small-spam)\n\n');
-    const got = (await spam(SPAM_EXAMPLES)) as ClassificationResult[][];
+    const got = await spam.run(SPAM_EXAMPLES);
     const rows = SPAM_EXAMPLES.map((text, i) => {
       const best = got[i]![0]!;
       result.spam.push({ text, label: best.label, score: best.score });

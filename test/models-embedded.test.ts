@@ -57,7 +57,7 @@ test('models/metrics.json: held-out metrics of the committed run', () => {
 test('the spam model flags an obvious spam and passes an obvious ham; the POS model tags a plain sentence', async () => {
   const spam = await pipeline('text-classification', join(MODELS_DIR, NAMES[1]!), { threads: 1 });
   try {
-    const got = (await spam([
+    const got = (await spam.run([
       'Subject: Make money fast! Earn $5000 a week from home. Click here now to claim your FREE offer, limited time only!!!',
       'Subject: Re: patch for the build script. The attached patch fixes the failing test on Linux; can you review it?',
     ])) as ClassificationResult[][];
@@ -97,7 +97,7 @@ test('the committed F16 spam model, measured here: at least 98 % of the held-out
   assert.equal(heldOut.length, 1209);
   const spam = await pipeline('text-classification', join(MODELS_DIR, NAMES[1]!), { threads: 2 });
   try {
-    const got = (await spam(heldOut.map((e) => e.text), { batchSize: 16 })) as ClassificationResult[][];
+    const got = await spam.run(heldOut.map((e) => e.text), { batchSize: 16 });
     const accuracy = got.filter((r, i) => r[0]!.label === heldOut[i]!.label).length / heldOut.length;
     assert.ok(accuracy >= 0.98, `held-out spam accuracy ${accuracy}`);
     // The float32 run's figure in metrics.json, within a few emails (F16 weights).

@@ -80,7 +80,7 @@ test('cli classify: a JSONL file with pairs, JSON output, a progress bar on a te
   const got = JSON.parse(out) as { label: string; score: number }[][];
   const pipe = await pipeline('text-classification', M.nli!, { threads: 1 });
   try {
-    const want = await pipe(['great film', { text: 'the plot', textPair: 'was thin' }, 'just a string'], { topK: null });
+    const want = await pipe.run(['great film', { text: 'the plot', textPair: 'was thin' }, 'just a string'], { topK: null });
     assert.equal(got.length, 3);
     got.forEach((r, i) => r.forEach((c, k) => {
       assert.equal(c.label, want[i]![k]!.label);

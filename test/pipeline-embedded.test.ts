@@ -33,7 +33,7 @@ test('embedded spam classifier: its labels, probabilities summing to one', { ski
   const pipe = await pipeline('text-classification', null, { threads: 1 });
   try {
     const labels = Object.values(pipe.model.config.id2label);
-    const out = await pipe(['WIN a FREE prize now!!! Click here to claim your cash', 'Are we still meeting for lunch tomorrow?'], { topK: null });
+    const out = await pipe.run(['WIN a FREE prize now!!! Click here to claim your cash', 'Are we still meeting for lunch tomorrow?'], { topK: null });
     for (const r of out) {
       assert.deepEqual(r.map((c) => c.label).sort(), [...labels].sort());
       assert.ok(Math.abs(sum(r.map((c) => c.score)) - 1) < 1e-9);
@@ -64,7 +64,7 @@ test('embedded POS tagger: a tag for every word, spans that map back to the text
 test('embedded encoder: unit-length sentence embeddings', { skip: missing('feature-extraction') }, async () => {
   const pipe = await pipeline('feature-extraction', null, { threads: 1 });
   try {
-    const [a, b] = await pipe(['The cat sat on the mat.', 'A cat was sitting on a mat.'], { normalize: true });
+    const [a, b] = await pipe.run(['The cat sat on the mat.', 'A cat was sitting on a mat.'], { normalize: true });
     assert.equal(a!.length, pipe.model.config.hidden_size);
     assert.ok(Math.abs(Math.hypot(...a!) - 1) < 1e-9 && Math.abs(Math.hypot(...b!) - 1) < 1e-9);
   } finally {

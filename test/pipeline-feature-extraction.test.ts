@@ -20,14 +20,14 @@ const closeVec = (a: number[], b: number[], what: string) => {
   a.forEach((v, i) => assert.ok(Math.abs(v - b[i]!) < 1e-5, `${what}[${i}] ${v} vs ${b[i]}`));
 };
 
-test('feature-extraction: mean / cls / none pooling and normalisation from the last hidden states', async () => {
+test('feature-extraction: mean / cls / none pooling and normalisation from the last hidden states; a tensor when called', async () => {
   const pipe = await pipeline('embeddings', withTinyTokenizer('v3-buckets-base'), { threads: 1, batchSize: 2 });
   try {
     const texts = ['The quick brown fox jumps over the lazy dog.', 'Hi', 'A medium sized sentence here.'];
-    const mean = await pipe(texts);
-    const cls = await pipe(texts, { pooling: 'cls' });
-    const unit = await pipe(texts, { normalize: true });
-    const tokens = await pipe(texts, { pooling: 'none' });
+    const mean = await pipe.run(texts);
+    const cls = await pipe.run(texts, { pooling: 'cls' });
+    const unit = await pipe.run(texts, { normalize: true });
+    const tokens = await pipe.run(texts, { pooling: 'none' });
     for (const [i, text] of texts.entries()) {
       const h = await hidden(pipe, text);
       const m = h[0]!.map((_, k) => h.reduce((s, row) => s + row[k]!, 0) / h.length);
@@ -40,16 +40,28 @@ test('feature-extraction: mean / cls / none pooling and normalisation from the l
       tokens[i]!.forEach((row, t) => closeVec(row, h[t]!, `token ${i},${t}`));
     }
     assert.equal(mean[0]!.length, 32);
-    closeVec(await pipe('Hi'), mean[1]!, 'single call');
-    await assert.rejects(pipe('x', { pooling: 'max' as never }), /unknown pooling "max" \(expected one of mean, cls, none\)/);
-    await assert.rejects(pipe([42 as never]), /input 0 must be a string, got number/);
+    closeVec((await pipe.run(['Hi']))[0]!, mean[1]!, 'single text');
+    // Called as transformers.js calls it: a tensor, batch first; 'none' by default, padded to the longest text.
+    const states = await pipe(texts);
+    const longest = Math.max(...tokens.map((t) => t.length));
+    assert.deepEqual(states.dims, [3, longest, 32]);
+    const list = states.tolist() as number[][][];
+    tokens.forEach((rows, i) => rows.forEach((row, t) => closeVec(list[i]![t]!, row, `tensor token ${i},${t}`)));
+    const pooled = await pipe(texts, { pooling: 'mean' });
+    assert.deepEqual(pooled.dims, [3, 32]);
+    (pooled.tolist() as number[][]).forEach((v, i) => closeVec(v, mean[i]!, `tensor mean ${i}`));
+    const one = await pipe('Hi', { pooling: 'first_token' });
+    assert.deepEqual(one.dims, [1, 32]);
+    closeVec(Array.from(one.data), cls[1]!, 'first_token is cls');
+    await assert.rejects(pipe('x', { pooling: 'max' as never }), /unknown pooling "max" \(expected one of none, mean, cls, first_token\)/);
+    await assert.rejects(pipe.run([42 as never]), /input 0 must be a string, got number/);
   } finally {
     await pipe.dispose();
   }
   // Any checkpoint has the encoder: a masked-LM one embeds too.
   const mlm = await pipeline('feature-extraction', withTinyTokenizer('v3-buckets-mlm'), { threads: 1 });
   try {
-    assert.equal((await mlm('hello')).length, 32);
+    assert.deepEqual((await mlm('hello', { pooling: 'mean' })).dims, [1, 32]);
   } finally {
     await mlm.dispose();
   }

@@ -39,7 +39,7 @@ describe('server over real pipelines', () => {
 
   it('batches concurrent text-classification requests into one run with the pipeline\'s results', async () => {
     const direct = await pipeline('text-classification', CLS);
-    const want = await direct(TEXTS, { topK: null });
+    const want = await direct.run(TEXTS, { topK: null });
     await direct.dispose();
 
     const app = createServer({

@@ -1,40 +1,88 @@
 // feature-extraction: the encoder's last hidden states, pooled into one vector per text (the mean over the
 // text's tokens, special tokens included, as sentence-transformers does, or the [CLS] vector), optionally
-// scaled to unit length; or, with pooling 'none', one vector per token as transformers' pipeline returns.
+// scaled to unit length; or, with pooling 'none', one vector per token.
+// Called as transformers.js calls it, it answers as transformers.js does: a tensor (`dims`, flat `data`,
+// `tolist()`) with the batch first, pooling 'none' by default, and for 'none' every text padded to the
+// longest in the call (the padding positions' states included). `run` gives plain arrays, one per text,
+// pooling 'mean' by default: what the server and the command line return.
 import type { ModelFiles } from '../io/files.ts';
 import { checkText, loadForTask, makePipeline, output, runRows, tokenOf,
   type Loaded, type PipelineBase, type PipelineOptions, type RunOptions } from './base.ts';
 import { readOptions, RUN_OPTIONS } from './options.ts';
 
-export type Pooling = 'mean' | 'cls' | 'none';
-export const POOLINGS: Pooling[] = ['mean', 'cls', 'none'];
+/** 'first_token' is transformers.js' name for 'cls'. */
+export type Pooling = 'none' | 'mean' | 'cls' | 'first_token';
+export const POOLINGS: Pooling[] = ['none', 'mean', 'cls', 'first_token'];
 
 export interface FeatureExtractionCallOptions extends RunOptions {
-  /** Default 'mean'. */
+  /** Called: default 'none'; `run`: default 'mean'. */
   pooling?: Pooling;
   /** Scale each vector to unit L2 norm (default false). */
   normalize?: boolean;
 }
-type PooledOptions = FeatureExtractionCallOptions & { pooling?: 'mean' | 'cls' };
-type TokenOptions = FeatureExtractionCallOptions & { pooling: 'none' };
+type PooledOptions = FeatureExtractionCallOptions & { pooling: 'mean' | 'cls' | 'first_token' };
+type TokenOptions = FeatureExtractionCallOptions & { pooling?: 'none' };
 
 export const FEATURE_EXTRACTION_OPTIONS = [...RUN_OPTIONS, 'pooling', 'normalize'] as const;
 
+/** A float32 tensor as transformers.js returns one: dims, the values flat in row-major order, `tolist()`. */
+export class FeatureTensor {
+  readonly type = 'float32';
+  constructor(readonly data: Float32Array, readonly dims: number[]) {}
+
+  get size(): number { return this.data.length; }
+
+  /** The values as nested arrays, one level per dim. */
+  tolist(): unknown[] {
+    const nest = (at: number, d: number): unknown[] => {
+      const n = this.dims[d]!;
+      if (d === this.dims.length - 1) return Array.from(this.data.subarray(at, at + n));
+      const stride = this.dims.slice(d + 1).reduce((a, b) => a * b, 1);
+      return Array.from({ length: n }, (_, k) => nest(at + k * stride, d + 1));
+    };
+    return nest(0, 0);
+  }
+}
+
 export interface FeatureExtractionPipeline extends PipelineBase {
-  (text: string, options?: PooledOptions): Promise<number[]>;
-  (texts: string[], options?: PooledOptions): Promise<number[][]>;
-  (text: string, options: TokenOptions): Promise<number[][]>;
-  (texts: string[], options: TokenOptions): Promise<number[][][]>;
+  /** [texts, tokens, hidden] for pooling 'none' (the default); [texts, hidden] pooled. One text counts as a batch of one. */
+  (input: string | string[], options?: FeatureExtractionCallOptions): Promise<FeatureTensor>;
+  /** One vector per text (pooled; 'mean' by default), or with pooling 'none' one vector per token of each text. */
+  run(texts: string[], options?: PooledOptions | Omit<FeatureExtractionCallOptions, 'pooling'>): Promise<number[][]>;
+  run(texts: string[], options: TokenOptions & { pooling: 'none' }): Promise<number[][][]>;
 }
 
 export async function featureExtractionPipeline(model: string | ModelFiles, options: PipelineOptions = {}): Promise<FeatureExtractionPipeline> {
   const loaded = await loadForTask('feature-extraction', model, 'base', options);
+  const read = (opts: unknown) => readOptions<FeatureExtractionCallOptions>('feature-extraction', opts, FEATURE_EXTRACTION_OPTIONS);
+  const run = (texts: string[], opts?: FeatureExtractionCallOptions) => {
+    if (!Array.isArray(texts)) throw new TypeError('feature-extraction: run takes a list of texts');
+    return embed(loaded, texts, { pooling: 'mean', ...read(opts) });
+  };
   const fn = async (input: string | string[], opts?: FeatureExtractionCallOptions) => {
     const texts = Array.isArray(input) ? input : [input];
-    const out = await embed(loaded, texts, readOptions('feature-extraction', opts, FEATURE_EXTRACTION_OPTIONS));
-    return Array.isArray(input) ? out : out[0]!;
+    const o = { pooling: 'none' as Pooling, ...read(opts) };
+    if (o.pooling !== 'none') {
+      const vectors = (await embed(loaded, texts, o)) as number[][];
+      return new FeatureTensor(Float32Array.from(vectors.flat()), [vectors.length, vectors[0]?.length ?? 0]);
+    }
+    return paddedStates(loaded, texts, o);
   };
-  return makePipeline(loaded, fn) as FeatureExtractionPipeline;
+  return Object.assign(makePipeline(loaded, fn), { run }) as FeatureExtractionPipeline;
+}
+
+/** Every text's token states, all in one batch padded to the longest (as transformers.js runs it). */
+async function paddedStates(p: Loaded, texts: string[], o: FeatureExtractionCallOptions): Promise<FeatureTensor> {
+  texts.forEach((t, i) => checkText(t, `feature-extraction: input ${i}`));
+  const enc = p.tokenizer.encodeBatch(texts.map((t) => [t, null]), { truncation: true, maxLength: p.maxLength });
+  const rows = enc.inputIds.map((ids, i) => ({ ids, typeIds: enc.tokenTypeIds[i]! }));
+  let dims = [texts.length, 0, 0];
+  const per = await runRows(p.model, rows, p.tokenizer.padTokenId, { batchSize: Math.max(1, rows.length), onProgress: o.onProgress }, (out, b) => {
+    const hidden = output(out, 'lastHiddenState');
+    dims = [texts.length, hidden.dims[1]!, hidden.dims[2]!];
+    return Array.from({ length: dims[1]! }, (_, t) => (o.normalize ? unit(Array.from(tokenOf(hidden, b, t))) : Array.from(tokenOf(hidden, b, t))));
+  });
+  return new FeatureTensor(Float32Array.from(per.flat(2)), dims);
 }
 
 async function embed(p: Loaded, texts: string[], o: FeatureExtractionCallOptions): Promise<(number[] | number[][])[]> {
@@ -48,7 +96,7 @@ async function embed(p: Loaded, texts: string[], o: FeatureExtractionCallOptions
     const n = rows[i]!.ids.length;
     const finish = (v: number[]) => (o.normalize ? unit(v) : v);
     if (pooling === 'none') return Array.from({ length: n }, (_, t) => finish(Array.from(tokenOf(hidden, b, t))));
-    if (pooling === 'cls') return finish(Array.from(tokenOf(hidden, b, 0)));
+    if (pooling === 'cls' || pooling === 'first_token') return finish(Array.from(tokenOf(hidden, b, 0)));
     const sum = new Float64Array(hidden.dims[2]!);
     for (let t = 0; t < n; t++) tokenOf(hidden, b, t).forEach((v, k) => { sum[k] += v; });
     return finish(Array.from(sum, (v) => v / n));

@@ -45,18 +45,25 @@ export interface QuestionAnsweringPipeline extends PipelineBase {
   (question: string, context: string, options?: QuestionAnsweringCallOptions): Promise<QuestionAnsweringOutput>;
   (input: QuestionAnsweringInput, options?: QuestionAnsweringCallOptions): Promise<QuestionAnsweringOutput>;
   (inputs: QuestionAnsweringInput[], options?: QuestionAnsweringCallOptions): Promise<QuestionAnsweringOutput[]>;
+  /** transformers.js' batch: questions[i] is asked of contexts[i]. */
+  (questions: string[], contexts: string[], options?: QuestionAnsweringCallOptions): Promise<QuestionAnsweringOutput[]>;
 }
 
 export async function questionAnsweringPipeline(model: string | ModelFiles, options: PipelineOptions = {}): Promise<QuestionAnsweringPipeline> {
   const loaded = await loadForTask('question-answering', model, 'question-answering', options);
-  const fn = async (a: string | QuestionAnsweringInput | QuestionAnsweringInput[], b?: string | QuestionAnsweringCallOptions,
+  const fn = async (a: string | string[] | QuestionAnsweringInput | QuestionAnsweringInput[], b?: string | string[] | QuestionAnsweringCallOptions,
     c?: QuestionAnsweringCallOptions) => {
     const read = (o: unknown) => readOptions<QuestionAnsweringCallOptions>('question-answering', o, QUESTION_ANSWERING_OPTIONS);
     if (typeof a === 'string') {
       if (typeof b !== 'string') throw new TypeError('question-answering: call with (question, context), ({ question, context }) or a list of them');
       return (await answer(loaded, [{ question: a, context: b }], read(c)))[0]!;
     }
-    const out = await answer(loaded, Array.isArray(a) ? a : [a], read(b));
+    // transformers.js' batch: a list of questions and a list of contexts.
+    if (Array.isArray(b)) {
+      if (!Array.isArray(a) || a.length !== b.length) throw new TypeError(`question-answering: ${Array.isArray(a) ? a.length : 'no list of'} questions for ${b.length} contexts`);
+      return answer(loaded, a.map((question, i) => ({ question: question as string, context: b[i]! })), read(c));
+    }
+    const out = await answer(loaded, (Array.isArray(a) ? a : [a]) as QuestionAnsweringInput[], read(b));
     return Array.isArray(a) ? out : out[0]!;
   };
   return makePipeline(loaded, fn) as QuestionAnsweringPipeline;

@@ -26,19 +26,29 @@ export interface TextClassificationCallOptions extends RunOptions {
 export const TEXT_CLASSIFICATION_OPTIONS = [...RUN_OPTIONS, 'topK', 'functionToApply'] as const;
 
 export interface TextClassificationPipeline extends PipelineBase {
+  /** One text: its top `topK` labels, best first (one label by default). */
   (input: TextClassificationInput, options?: TextClassificationCallOptions): Promise<ClassificationResult[]>;
-  (inputs: TextClassificationInput[], options?: TextClassificationCallOptions): Promise<ClassificationResult[][]>;
+  /** Several texts, as transformers.js returns them: one label each (flat) for `topK` 1, the default; else a list per text. */
+  (inputs: TextClassificationInput[], options?: TextClassificationCallOptions & { topK?: 1; top_k?: 1 }): Promise<ClassificationResult[]>;
+  (inputs: TextClassificationInput[], options: TextClassificationCallOptions): Promise<ClassificationResult[] | ClassificationResult[][]>;
+  /** One list of labels per input, whatever `topK` (what the server and the command line use). */
+  run(inputs: TextClassificationInput[], options?: TextClassificationCallOptions): Promise<ClassificationResult[][]>;
 }
 
 export async function textClassificationPipeline(model: string | ModelFiles, options: PipelineOptions = {}): Promise<TextClassificationPipeline> {
   const loaded = await loadForTask('text-classification', model, 'sequence-classification', options);
-  const fn = async (input: TextClassificationInput | TextClassificationInput[], opts?: TextClassificationCallOptions) => {
-    const items = Array.isArray(input) ? input : [input];
+  const run = async (inputs: TextClassificationInput[], opts?: TextClassificationCallOptions) => {
+    if (!Array.isArray(inputs)) throw new TypeError('text-classification: run takes a list of inputs');
     const o = readOptions<TextClassificationCallOptions>('text-classification', opts, TEXT_CLASSIFICATION_OPTIONS);
-    const out = await classify(loaded, items.map((x, i) => pairOf(x, `text-classification: input ${i}`)), o);
-    return Array.isArray(input) ? out : out[0]!;
+    return classify(loaded, inputs.map((x, i) => pairOf(x, `text-classification: input ${i}`)), o);
   };
-  return makePipeline(loaded, fn) as TextClassificationPipeline;
+  const fn = async (input: TextClassificationInput | TextClassificationInput[], opts?: TextClassificationCallOptions) => {
+    const out = await run(Array.isArray(input) ? input : [input], opts);
+    if (!Array.isArray(input)) return out[0]!;
+    const o = readOptions<TextClassificationCallOptions>('text-classification', opts, TEXT_CLASSIFICATION_OPTIONS);
+    return o.topK === undefined || o.topK === 1 ? out.map((labels) => labels[0]!) : out;
+  };
+  return Object.assign(makePipeline(loaded, fn), { run }) as TextClassificationPipeline;
 }
 
 /** transformers' choice of function when none is given. */

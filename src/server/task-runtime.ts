@@ -4,7 +4,8 @@
 // that only the inputs that fail lose their results. `describeRunner` gives the facts the main thread
 // needs to validate requests without a tokenizer of its own.
 import type {
-  AnyPipeline, FillMaskPipeline, QuestionAnsweringPipeline, RerankPipeline, Task, ZeroShotClassificationPipeline,
+  AnyPipeline, FeatureExtractionPipeline, FillMaskPipeline, QuestionAnsweringPipeline, RerankPipeline, Task, TextClassificationInput, TextClassificationPipeline,
+  ZeroShotClassificationPipeline,
 } from '../pipelines/index.ts';
 import { ItemFailure } from './types.ts';
 
@@ -51,6 +52,9 @@ function callPipeline(task: Task, p: AnyPipeline, items: unknown[], options: Opt
     return (p as ZeroShotClassificationPipeline)(items as string[], candidateLabels as string[], rest);
   }
   if (task === 'rerank') return rerank(p as RerankPipeline, items as { query: string; documents: string[] }[], camelOptions(options));
+  // One result per input: the pipelines' `run` where their transformers.js-style call nests otherwise.
+  if (task === 'text-classification') return (p as TextClassificationPipeline).run(items as TextClassificationInput[], camelOptions(options));
+  if (task === 'feature-extraction') return (p as FeatureExtractionPipeline).run(items as string[], camelOptions(options));
   return (p as unknown as Call)(items, camelOptions(options));
 }
 

@@ -171,7 +171,7 @@ function classifySpec(f: { topK?: string; function?: string; pair?: string }): T
       item: (r) => { const x = parse(r); return typeof x === 'string' ? x : { text: x.text, text_pair: x.textPair }; },
       options: () => ({ top_k: topK, function_to_apply: fn }),
     },
-    run: (p, items, o) => (p as TextClassificationPipeline)(items, { ...o, topK, functionToApply: fn }),
+    run: (p, items, o) => (p as TextClassificationPipeline).run(items, { ...o, topK, functionToApply: fn }),
     table: (items, results) => renderTable(['text', 'label', 'score'], results.flatMap((r, i) => {
       const x = items[i]!;
       const text = typeof x === 'string' ? x : `${x.text} ‖ ${x.textPair}`;
@@ -268,7 +268,7 @@ function embedSpec(f: { pooling?: string; normalize?: boolean }): TaskSpec<strin
   return {
     task: 'feature-extraction',
     parse: (r) => textField(r),
-    run: (p, items, o) => (p as FeatureExtractionPipeline)(items, { ...o, pooling, normalize: f.normalize === true } as { pooling: 'mean' }),
+    run: (p, items, o) => (p as FeatureExtractionPipeline).run(items, { ...o, pooling, normalize: f.normalize === true } as { pooling: 'mean' }),
     job: { task: 'feature-extraction', item: (r) => textField(r), options: () => ({ pooling, normalize: f.normalize === true }) },
     table: (items, results) => renderTable(['text', 'dims', 'norm', 'vector'], results.map((r, i) => {
       const v = (pooling === 'none' ? (r as number[][])[0]! : r) as number[];
