@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { zipSync } from 'fflate';
@@ -190,4 +190,21 @@ test('a torch checkpoint rebuilt tensor by tensor loads the same as its safetens
   const specs = new Map<string, EntrySpec>([['v', { key: '0', dtype: 'float32', numel: 8, bytes: new Uint8Array(new Float32Array([0, 1, 2, 3, 4, 5, 6, 7]).buffer), offset: 2, size: [3, 2], stride: [1, 3] }]]);
   assert.deepEqual([...parseTorchCheckpoint(torchZip(specs), 'v.bin').get('v')!.data], [2, 5, 3, 6, 4, 7]);
   assert.deepEqual(contiguousStride([2, 3, 4]), [12, 4, 1]);
+});
+
+test('stored zip members are used in place: a torch.save file costs its own size in memory, not twice', () => {
+  const bytes = new Uint8Array(readFileSync('test/fixtures/models/v3-buckets-seqcls-bin/pytorch_model.bin'));
+  const t = parseTorchCheckpoint(bytes, 'inplace.bin');
+  const w = t.get('deberta.embeddings.word_embeddings.weight')!;
+  assert.equal(w.data.buffer, bytes.buffer); // a view of the file's bytes (torch aligns members to 64 bytes)
+  // The same bytes one byte off alignment are copied out instead, to the same values.
+  const shifted = new Uint8Array(bytes.length + 1).subarray(1);
+  shifted.set(bytes);
+  const copied = parseTorchCheckpoint(shifted, 'copied.bin');
+  assert.equal(copied.size, 42);
+  for (const [name, x] of t) {
+    const c = copied.get(name)!;
+    assert.notEqual(c.data.buffer, shifted.buffer, name);
+    assert.deepEqual([...x.data], [...c.data], name);
+  }
 });

@@ -8,9 +8,10 @@
 //
 // Pickles can run arbitrary code, so this is a restricted unpickler: it knows only the opcodes
 // torch.save emits and the handful of globals a state dict needs; anything else is refused.
-import { unzipSync, type UnzipFileInfo } from 'fflate';
+import { inflateSync } from 'fflate';
 import { BYTES_PER_ELEMENT, emptyArray, numel, type DType, type Tensor, type TypedArray } from '../tensor.ts';
 import { loaderLimits } from './limits.ts';
+import { zipMembers, type ZipMember } from './zip-index.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Values the unpickler can produce besides plain JS values (null, boolean, number, bigint,
@@ -370,11 +371,15 @@ function typedView(dtype: DType, buffer: ArrayBuffer, byteOffset: number, count:
   }
 }
 
-/** `bytes` (which the caller owns and no one else sees) as the storage's typed array; big-endian data is swapped in place. */
+/**
+ * `bytes` as the storage's typed array: a view of them when aligned (a stored zip member is used in place,
+ * sharing the file's buffer), else a copy; big-endian data is swapped in a copy of its own.
+ */
 function storageArray(bytes: Uint8Array, dtype: DType, count: number, bigEndian: boolean): TypedArray {
   const size = BYTES_PER_ELEMENT[dtype];
-  const own = bytes.byteOffset % size === 0 ? bytes : copyBytes(bytes);
-  if (bigEndian && size > 1) {
+  const swap = bigEndian && size > 1;
+  const own = !swap && bytes.byteOffset % size === 0 ? bytes : copyBytes(bytes);
+  if (swap) {
     for (let i = 0; i < count * size; i += size) own.subarray(i, i + size).reverse();
   }
   return typedView(dtype, own.buffer as ArrayBuffer, own.byteOffset, count);
@@ -495,27 +500,35 @@ function byteSize(count: number, dtype: DType, what: string): number {
 // ---------------------------------------------------------------------------------------------
 // The two container layouts.
 
+/** A member's bytes: stored ones in place, deflated ones inflated into a buffer of their declared size. */
+function memberBytes(bytes: Uint8Array, m: ZipMember): Uint8Array {
+  const data = bytes.subarray(m.dataOffset, m.dataOffset + m.compressedSize);
+  if (m.compression === 0) return data;
+  const out = inflateSync(data, { out: new Uint8Array(m.size) });
+  return out;
+}
+
 function readZipCheckpoint(bytes: Uint8Array, file: string): Map<string, Tensor> {
-  // One pass over the central directory lists every entry and decompresses only the pickle and the byte
-  // order; storages are decompressed one at a time when a tensor's data is first read.
-  const entries = new Map<string, UnzipFileInfo>();
-  const maxEntries = Math.floor(bytes.length / 46) + 1; // a central directory record is at least 46 bytes
-  let tooBig: string | undefined;
+  // The central directory says where every member is; only the pickle and the byte order are read now.
+  // Storages are read when a tensor's data is first used: stored ones in place, deflated ones inflated then.
+  const entries = new Map<string, ZipMember>();
   let small: Record<string, Uint8Array>;
   try {
-    small = unzipSync(bytes, {
-      filter: (f) => {
-        if (entries.size >= maxEntries) throw new Error(`the directory lists more entries than ${bytes.length} bytes can hold`);
-        if (!entries.has(f.name)) entries.set(f.name, f);
-        if (!/^[^/]+\/(data\.pkl|byteorder)$/.test(f.name)) return false;
-        if (f.originalSize > loaderLimits.maxPickleBytes) { tooBig ??= `'${f.name}' declares ${f.originalSize} bytes`; return false; }
-        return true;
-      },
-    });
+    for (const m of zipMembers(bytes)) if (!entries.has(m.name)) entries.set(m.name, m);
+    small = {};
+    for (const m of entries.values()) {
+      if (!/^[^/]+\/(data\.pkl|byteorder)$/.test(m.name)) continue;
+      if (m.size > loaderLimits.maxPickleBytes) {
+        throw new Error(`'${m.name}' declares ${m.size} bytes, more than the ${loaderLimits.maxPickleBytes} allowed for a pickle (loaderLimits.maxPickleBytes)`);
+      }
+      if (m.compression !== 0 && m.compression !== 8) throw new Error(`'${m.name}' uses compression method ${m.compression}`);
+      const got = memberBytes(bytes, m);
+      if (got.length !== m.size) throw new Error(`'${m.name}' holds ${got.length} bytes, not the ${m.size} it declares`);
+      small[m.name] = got;
+    }
   } catch (err) {
     throw new Error(`${file}: not a readable zip archive (${(err as Error).message})`);
   }
-  if (tooBig) throw new Error(`${file}: ${tooBig}, more than the ${loaderLimits.maxPickleBytes} allowed for a pickle (loaderLimits.maxPickleBytes)`);
   // The top folder is named after the file torch.save wrote ("archive", "pytorch_model", ...).
   const pkl = [...entries.keys()].find((n) => /^[^/]+\/data\.pkl$/.test(n));
   if (!pkl || !small[pkl]) throw new Error(`${file}: zip archive has no '<folder>/data.pkl': not a torch checkpoint`);
@@ -537,30 +550,30 @@ function readZipCheckpoint(bytes: Uint8Array, file: string): Map<string, Tensor>
     const info = entries.get(name);
     if (!info) throw new Error(`${file}: storage '${s.key}' is missing from the archive (no '${name}')`);
     const need = byteSize(s.numel, s.dtype, `${file}: storage '${name}'`);
-    if (info.originalSize < need) {
-      throw new Error(`${file}: storage '${name}' has ${info.originalSize} bytes but needs ${need} for ${s.numel} ${s.dtype} values (truncated file?)`);
+    if (info.size < need) {
+      throw new Error(`${file}: storage '${name}' has ${info.size} bytes but needs ${need} for ${s.numel} ${s.dtype} values (truncated file?)`);
     }
-    if (info.originalSize > need) {
-      throw new Error(`${file}: storage '${name}' declares ${info.originalSize} bytes but its ${s.numel} ${s.dtype} values take ${need}`);
+    if (info.size > need) {
+      throw new Error(`${file}: storage '${name}' declares ${info.size} bytes but its ${s.numel} ${s.dtype} values take ${need}`);
     }
     if (info.compression !== 0 && info.compression !== 8) {
       throw new Error(`${file}: storage '${name}' uses zip compression method ${info.compression} (only stored and deflate are read)`);
     }
-    if (info.compression === 0 && info.size !== need) {
-      throw new Error(`${file}: storage '${name}' is stored with ${info.size} bytes but declares ${info.originalSize}`);
+    if (info.compression === 0 && info.compressedSize !== need) {
+      throw new Error(`${file}: storage '${name}' is stored with ${info.compressedSize} bytes but declares ${info.size}`);
     }
     storages.set(s.key, {
       dtype: s.dtype,
       count: s.numel,
       load: () => {
-        let got: Uint8Array | undefined;
+        let got: Uint8Array;
         try {
-          got = unzipSync(bytes, { filter: (f) => f.name === name })[name];
+          got = memberBytes(bytes, info);
         } catch (err) {
           throw new Error(`${file}: storage '${name}' cannot be decompressed (${(err as Error).message})`);
         }
-        if (!got || got.length !== need) {
-          throw new Error(`${file}: storage '${name}' holds ${got?.length ?? 0} bytes, not the ${need} its entry declares (corrupt archive)`);
+        if (got.length !== need) {
+          throw new Error(`${file}: storage '${name}' holds ${got.length} bytes, not the ${need} its entry declares (corrupt archive)`);
         }
         return storageArray(got, s.dtype, s.numel, bigEndian);
       },
