@@ -257,3 +257,30 @@ test('normalisation piece by piece gives String.prototype.normalize\'s text on m
     }
   }
 });
+
+test('every standalone character: the boundaries claimed around it are the segmenter\'s', () => {
+  // The characters forEachGrapheme cuts without the segmenter, each after every kind of character it claims
+  // a boundary after (another standalone one, a mark, ZWJ, an emoji) and before a standalone one.
+  const ranges: [number, number][] = [
+    [0x20, 0x7e], [0xc0, 0x2ff], [0x370, 0x3ff], [0x400, 0x482], [0x48a, 0x52f], [0x5d0, 0x5ea], [0x620, 0x64a],
+    [0x3000, 0x3029], [0x3041, 0x3096], [0x30a1, 0x30fa], [0x3400, 0x4dbf], [0x4e00, 0x9fff], [0xac00, 0xd7a3], [0xff01, 0xff9d],
+  ];
+  const before = ['a', '中', '\u0301', '\u20dd', '\u200d', '😀', '\u{1f3fd}', '🇫', '\u0000'];
+  const after = ['a', '가', 'Ｚ'];
+  let checked = 0;
+  for (const [lo, hi] of ranges) {
+    for (let c = lo; c <= hi; c++) {
+      const ch = String.fromCharCode(c);
+      for (const p of before) {
+        const t = p + ch;
+        const starts: number[] = [];
+        forEachGrapheme(t, (x) => starts.push(x));
+        assert.deepEqual(starts, wholeTextStarts(t), JSON.stringify(t));
+        assert.ok(starts.includes(p.length), `no boundary before ${JSON.stringify(ch)} after ${JSON.stringify(p)}`);
+      }
+      for (const q of after) assert.deepEqual(wholeTextStarts(ch + q), [0, 1], JSON.stringify(ch + q));
+      checked++;
+    }
+  }
+  assert.ok(checked > 40_000);
+});
