@@ -13,6 +13,7 @@ export { parseDebertaConfig, loadDebertaConfig, debertaConfigToJson, type Debert
 export { parseSafetensors, type SafetensorsFile } from './io/safetensors-format.ts';
 export { parseTorchCheckpoint } from './io/torch-pickle.ts';
 export { loadCheckpointTensors, type LoadedCheckpoint } from './io/checkpoint.ts';
+export { loaderLimits } from './io/limits.ts';
 export { memoryFiles, urlFiles, type ModelFiles } from './io/files.ts';
 export { isHubId, type HubOptions, type ProgressInfo, type ProgressCallback } from './hub/id.ts';
 export { Graph } from './graph/graph.ts';

@@ -14,6 +14,7 @@ import { loadCheckpointTensors } from '../src/io/checkpoint.ts';
 import { memoryFiles } from '../src/io/files.ts';
 import { loadDebertaConfig } from '../src/models/deberta/config.ts';
 import { loadModel } from '../src/models/auto.ts';
+import { loaderLimits } from '../src/api.ts';
 import { Pickle, contiguousStride, specsOf, torchZip, type EntrySpec } from './helpers/torch-zip.ts';
 
 const FIXTURE = 'test/fixtures/models/v3-buckets-seqcls';
@@ -207,4 +208,16 @@ test('stored zip members are used in place: a torch.save file costs its own size
     assert.notEqual(c.data.buffer, shifted.buffer, name);
     assert.deepEqual([...x.data], [...c.data], name);
   }
+});
+
+test('the limits can be changed through loaderLimits, as docs/security.md says', () => {
+  const bin = torchZip(specsOf(WEIGHTS));
+  const saved = loaderLimits.maxPickleBytes;
+  loaderLimits.maxPickleBytes = 100;
+  try {
+    assert.throws(() => parseTorchCheckpoint(bin, 'lim.bin'), /^Error: lim\.bin: not a readable zip archive \('archive\/data\.pkl' declares \d+ bytes, more than the 100 allowed for a pickle \(loaderLimits\.maxPickleBytes\)\)$/);
+  } finally {
+    loaderLimits.maxPickleBytes = saved;
+  }
+  assert.equal(parseTorchCheckpoint(bin, 'lim.bin').size, WEIGHTS.size);
 });

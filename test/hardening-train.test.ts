@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { initCheckpoint } from '../src/cli/commands/init.ts';
 import { checkWritableFolder, readResumeState, removeStaleTemporaries } from '../src/train/checkpoint.ts';
 import { train, type TrainOptions } from '../src/train/trainer.ts';
+import { pretrain } from '../src/pretrain/trainer.ts';
 
 const TOKENIZER = join(import.meta.dirname, 'fixtures', 'tokenizers', 'deberta-v3-unigram');
 const DEAD = 4_000_000_000; // above any pid_max: no such process
@@ -121,6 +122,8 @@ test('output folders are checked before anything is loaded', async () => {
   const started = performance.now();
   await assert.rejects(train({ ...base, out: join(file, 'out') }), { message: `--out: ${join(file, 'out')} cannot be created: ${file} is a file, not a folder` });
   assert.ok(performance.now() - started < 200, 'fails before loading or tokenizing anything');
+  await assert.rejects(pretrain({ config: join(dir, 'config.json'), objective: 'mlm', train: [base.train], out: join(file, 'pre'), tokenizer: TOKENIZER, log: () => {} }),
+    { message: `--out: ${join(file, 'pre')} cannot be created: ${file} is a file, not a folder` });
 });
 
 function cli(...args: string[]) {
