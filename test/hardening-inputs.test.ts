@@ -77,6 +77,11 @@ test('deberta forward with an id of -1 prints one line naming it, and nothing fr
     const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'forward', '--model', V3, '--inputs', inputs, '--out', join(dir, 'out.safetensors')], { encoding: 'utf8' });
     assert.equal(r.status, 1);
     assert.equal(r.stderr, 'deberta: inputIds[0][1]: id -1 is outside [0, 128) (vocab_size in config.json)\n');
+    // deberta grad reads its ids from a file too: the same check, naming the file and the tensor.
+    writeSafetensors(inputs, { 'input.input_ids': tensor('int64', [1, 3], new BigInt64Array([1n, 2n, 99999n])), 'label.labels': tensor('int64', [1], new BigInt64Array([1n])) });
+    const g = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'grad', '--model', V3, '--inputs', inputs, '--out', join(dir, 'grad.safetensors')], { encoding: 'utf8' });
+    assert.equal(g.stderr, `deberta: ${inputs}: input.input_ids[0][2]: id 99999 is outside [0, 128) (vocab_size in config.json)\n`);
+    assert.equal(g.status, 1);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -70,6 +70,24 @@ test('a connection cut mid-file is resumed with Range from the byte it stopped a
   assert.deepEqual(blobsOf(cacheDir), [sha256(weights)]);
 });
 
+test('a connection that stops sending mid-file is given up after HF_HUB_DOWNLOAD_TIMEOUT and resumed', async () => {
+  const cacheDir = tempDir('hub-cache-');
+  hub.fault('model.safetensors', 'stall');
+  process.env.HF_HUB_DOWNLOAD_TIMEOUT = '1';
+  const from = hub.requests.length;
+  const t0 = performance.now();
+  try {
+    const path = await hubFiles('org/tiny', { endpoint: hub.url, cacheDir }).fetch('model.safetensors');
+    assert.deepEqual(new Uint8Array(readFileSync(path)), files['model.safetensors']);
+  } finally {
+    delete process.env.HF_HUB_DOWNLOAD_TIMEOUT;
+  }
+  const ms = performance.now() - t0;
+  assert.ok(ms >= 1000 && ms < 10_000, `gave up after ${ms.toFixed(0)} ms`);
+  const gets = hub.requests.slice(from).filter((r) => r.method === 'GET');
+  assert.deepEqual(gets.map((g) => g.range), [undefined, `bytes=${files['model.safetensors']!.length >> 1}-`]);
+});
+
 test('500 is tried again; one that persists is an error naming the file, and nothing is cached', async () => {
   const cacheDir = tempDir('hub-cache-');
   hub.fault('config.json', '500');

@@ -175,10 +175,23 @@ export class HubHttp {
           at += bytesRead;
         }
       }
+      // Received bytes are written in blocks of a few MB, one write in flight while the next block fills.
+      let block: Uint8Array[] = [];
+      let blockBytes = 0;
+      let writing: Promise<unknown> = Promise.resolve();
+      const writeBlock = async () => {
+        await writing;
+        if (blockBytes === 0) return;
+        const bufs = block;
+        block = [];
+        blockBytes = 0;
+        writing = fh.writev(bufs);
+      };
       for (let retry = 0; ; retry++) {
         if (meta.size !== undefined && have === meta.size) break;
         const ctl = new AbortController();
-        let timer = setTimeout(() => ctl.abort(new Error(`no data for ${stallMs / 1000} s`)), stallMs);
+        let lastData = Date.now();
+        const timer = setInterval(() => { if (Date.now() - lastData > stallMs) ctl.abort(new Error(`no data for ${stallMs / 1000} s`)); }, Math.min(1000, stallMs));
         try {
           const res = await this.get(meta.location, file, have, ctl.signal);
           if (res.status === 416) {
@@ -198,11 +211,12 @@ export class HubHttp {
           onBytes?.(have, meta.size);
           if (res.body) {
             for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-              clearTimeout(timer);
-              timer = setTimeout(() => ctl.abort(new Error(`no data for ${stallMs / 1000} s`)), stallMs);
-              await fh.write(chunk);
+              lastData = Date.now();
               hash?.update(chunk);
+              block.push(chunk);
+              blockBytes += chunk.length;
               have += chunk.length;
+              if (blockBytes >= 4 << 20) await writeBlock();
               onBytes?.(have, meta.size);
             }
           }
@@ -219,7 +233,10 @@ export class HubHttp {
           }
           await sleep(Math.min(2000, 100 * 2 ** retry));
         } finally {
-          clearTimeout(timer);
+          clearInterval(timer);
+          // What arrived before a failure is kept: the next attempt resumes after it.
+          await writeBlock();
+          await writing;
         }
       }
       if (hash) {

@@ -2,7 +2,7 @@
 // URL scheme (/{repo}/resolve/{revision}/{file}) with its headers (X-Repo-Commit, ETag, X-Linked-Etag,
 // X-Linked-Size, X-Error-Code), answers LFS files (*.safetensors, *.bin) with a 302 to /cdn/{sha256} (on
 // its own origin or on a second server), supports Range, and injects faults on request: a connection cut
-// mid-file, 500, a corrupted body. Every request is logged.
+// mid-file, one that stops sending mid-file and stays open, 500, a corrupted body. Every request is logged.
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -18,14 +18,17 @@ export interface StandInRepo {
   gatedToken?: string;
 }
 
-export type FaultKind = 'cut' | '500' | 'corrupt';
+export type FaultKind = 'cut' | 'stall' | '500' | 'corrupt';
 
 export interface LoggedRequest { method: string; path: string; range?: string; auth?: string; server: 'hub' | 'cdn'; at: number; finished?: number }
 
 const LFS = /\.(safetensors|bin)$/;
 
-export const gitSha1 = (b: Uint8Array) => createHash('sha1').update(`blob ${b.length}\0`).update(b).digest('hex');
-export const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+// Hashes are remembered per byte array: the stand-in answers many HEADs for the same files.
+const hashes = new WeakMap<Uint8Array, { sha1?: string; sha256?: string }>();
+const memo = (b: Uint8Array) => { let h = hashes.get(b); if (!h) hashes.set(b, (h = {})); return h; };
+export const gitSha1 = (b: Uint8Array) => (memo(b).sha1 ??= createHash('sha1').update(`blob ${b.length}\0`).update(b).digest('hex'));
+export const sha256 = (b: Uint8Array) => (memo(b).sha256 ??= createHash('sha256').update(b).digest('hex'));
 export const fakeCommit = (seed: string) => createHash('sha1').update(seed).digest('hex');
 
 /** A folder's files (recursively), by relative path. */
@@ -150,12 +153,12 @@ export class HubStandIn {
       ...(range ? { 'content-range': `bytes ${start}-${bytes.length - 1}/${bytes.length}` } : {}),
     });
     if (req.method === 'HEAD') return void res.end();
-    const end = fault === 'cut' ? body.length >> 1 : body.length;
+    const end = fault === 'cut' || fault === 'stall' ? body.length >> 1 : body.length;
     const step = 64 << 10;
     const send = (at: number) => {
       if (at >= end) {
         if (fault === 'cut') res.socket?.destroy();
-        else res.end();
+        else if (fault !== 'stall') res.end(); // a stalled answer stays open until the client gives up or stop()
         return;
       }
       const ok = res.write(body.subarray(at, Math.min(end, at + step)));

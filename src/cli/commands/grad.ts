@@ -6,6 +6,7 @@ import { tensor, toFloat32, type Tensor } from '../../tensor.ts';
 import { loadGradientModel, type TrainBatch } from '../../train/step.ts';
 import { checkWritableFile } from '../../train/checkpoint.ts';
 import { intArg } from '../training-flags.ts';
+import { checkRange } from '../../models/inputs.ts';
 import { checkRevision, localCheckpoint, REVISION_HELP } from '../hub-args.ts';
 
 export interface GradOptions { model: string; revision?: string; inputs: string; out: string; float64?: boolean; threads?: number }
@@ -27,6 +28,11 @@ export async function gradCommand(o: GradOptions): Promise<number> {
   }
   const model = await loadGradientModel(o.model, 'auto', { dtype: o.float64 ? 'float64' : 'float32', threads: o.threads });
   try {
+    // Ids out of range would reach ONNX Runtime as a Gather error on a graph node; name the tensor instead.
+    checkRange(ids, `${o.inputs}: input.input_ids`, model.config.vocab_size, 'vocab_size in config.json');
+    if (batch.tokenTypeIds && model.config.type_vocab_size > 0) {
+      checkRange(batch.tokenTypeIds, `${o.inputs}: input.token_type_ids`, model.config.type_vocab_size, 'type_vocab_size in config.json');
+    }
     const { loss, grads } = await model.computeGradients(batch);
     const out = new Map<string, Tensor>([['loss', tensor('float32', [1], Float32Array.of(loss))]]);
     for (const [name, g] of grads) out.set(`grad.${name}`, tensor('float32', g.dims, toFloat32(g)));
