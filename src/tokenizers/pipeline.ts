@@ -209,7 +209,8 @@ export class TokenizerPipeline {
 
   /**
    * Truncates (when `truncation` is given) then adds special tokens: the post-processing of `tokenizers`.
-   * `truncation.maxLength` counts the special tokens.
+   * `truncation.maxLength` counts the special tokens. `a` and `b` are the call's own: the result may take
+   * their columns over, so they are not to be used afterwards.
    */
   postProcess(a: Encoding, b: Encoding | null, addSpecialTokens: boolean, truncation: TruncationParams | null): Encoding {
     if (truncation) {
