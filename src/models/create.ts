@@ -3,7 +3,8 @@ import { Graph } from '../graph/graph.ts';
 import type { HubOptions } from '../hub/id.ts';
 import { quantizeGraphForInference } from '../runtime/quantize.ts';
 import { Session, type ExecutionProvider } from '../runtime/session.ts';
-import { toFloat32, type Tensor } from '../tensor.ts';
+import { isNode } from '../runtime/ort.ts';
+import { fileRegionOf, toFloat32, type Tensor } from '../tensor.ts';
 import type { DebertaConfig } from './deberta/config.ts';
 import { buildDeberta, type BuildOptions, type DebertaGraph, type HeadKind } from './deberta/modeling.ts';
 import type { Value } from '../graph/value.ts';
@@ -91,7 +92,11 @@ export async function createModel(config: DebertaConfig, tensors: Map<string, Te
   const { graph, head: kind, maxLength, ...built } = buildModelGraph(config, tensors, head, opts);
   // int8: the constant-weight matrix products run as dynamically quantised ones (src/runtime/quantize.ts).
   const q = opts.quantize === 'int8' ? quantizeGraphForInference(graph, built.outputs) : undefined;
-  const session = await Session.fromGraph(q?.graph ?? graph, { outputs: q?.outputs ?? built.outputs },
+  // Weights held in memory (a pytorch_model.bin, converted float16) go to ONNX Runtime through a side file
+  // rather than inside the model's protobuf, which would hold a third copy of them while the session loads.
+  const runGraph = q?.graph ?? graph;
+  const inMemory = isNode && ![...runGraph.params.values()].some((v) => v.constValue && fileRegionOf(v.constValue));
+  const session = await Session.fromGraph(runGraph, { outputs: q?.outputs ?? built.outputs, ...(inMemory ? { externalAbove: 0 } : {}) },
     { threads: opts.threads, executionProviders: opts.executionProviders });
   const rank = kind === 'multiple-choice' ? 3 : 2;
   const usesTypes = Boolean(built.inputs.tokenTypeIds);
