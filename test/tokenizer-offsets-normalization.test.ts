@@ -78,7 +78,8 @@ function clusters(): string[] {
 /** Each cluster first, in the middle and last in a text; spaced from words and glued to them. */
 function texts(cluster: string, i: number): string[] {
   const all = [`${cluster} word`, `the ${cluster} end`, `last ${cluster}`, `ab${cluster}cd`, cluster];
-  return every(all, 2, i); // alternate halves keep the run short; each shape still meets every mark
+  // One or two shapes per cluster keep the run short; across the bases each mark pair meets every shape.
+  return every(all, 3, i);
 }
 
 // --- the pipeline's view of a text ---------------------------------------------------------------------------
