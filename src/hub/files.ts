@@ -96,11 +96,14 @@ export function hubFiles(repo: string, options: HubFilesOptions = {}): HubFiles 
       return { kind: 'remote', meta };
     } catch (err) {
       const e = err as HubError;
-      if (e.code === 'EntryNotFound' && e.commit) {
-        commit = e.commit;
-        cache.markMissing(e.commit, file);
-        cache.writeRef(s.revision, e.commit);
-        return { kind: 'missing', commit: e.commit };
+      if (e.code === 'EntryNotFound') {
+        // Remembered as missing at its commit when the answer names one (as huggingface_hub does).
+        if (e.commit) {
+          commit = e.commit;
+          cache.markMissing(e.commit, file);
+          cache.writeRef(s.revision, e.commit);
+        }
+        return { kind: 'missing', commit: e.commit ?? '' };
       }
       if (e.code === 'Network' || (e.code === 'HTTP' && (e.status ?? 0) >= 500)) {
         unreachable = e;
@@ -160,7 +163,7 @@ export function hubFiles(repo: string, options: HubFilesOptions = {}): HubFiles 
         const r = await resolve(file);
         let path: string;
         if (r.kind === 'cached') path = r.path;
-        else if (r.kind === 'missing') throw new HubError(`${label}/${file}: the repository has no such file at revision '${s.revision}' (commit ${r.commit})`, 'EntryNotFound', r.commit);
+        else if (r.kind === 'missing') throw new HubError(`${label}/${file}: the repository has no such file at revision '${s.revision}'${r.commit ? ` (commit ${r.commit})` : ''}`, 'EntryNotFound', r.commit || undefined);
         else if (r.kind === 'uncached') throw new HubError(`${label}/${file}: not in the cache (${cache.snapshotDir(r.commit)}) and ${r.why}`, 'Network', r.commit);
         else path = await download(file, r.meta);
         emit({ status: 'done', name: repo, file });
