@@ -21,6 +21,7 @@ let hub: HubStandIn;
 let folder: string;
 let files: Record<string, Uint8Array>;
 let big: Record<string, Uint8Array>;
+let repos: Record<string, StandInRepo>;
 
 before(async () => {
   folder = withTinyTokenizer('v3-buckets-seqcls', (c) => { c.id2label = { 0: 'neg', 1: 'mid', 2: 'pos' }; c.label2id = { neg: 0, mid: 1, pos: 2 }; });
@@ -28,7 +29,10 @@ before(async () => {
   const main = fakeCommit('main');
   const v1 = fakeCommit('v1');
   const repo: StandInRepo = { commits: { [main]: files, [v1]: files }, refs: { main, v1 } };
-  hub = await HubStandIn.start({ 'org/tiny': repo });
+  // Weights of 8 MB (not parsed by `deberta download`), sent slowly so that two downloads overlap.
+  big = { ...files, 'model.safetensors': new Uint8Array(randomBytes(8 << 20)) };
+  repos = { 'org/tiny': repo, 'org/twice': { commits: { [main]: big }, refs: { main } } };
+  hub = await HubStandIn.start(repos);
 });
 
 after(async () => {
@@ -91,15 +95,14 @@ test('deberta classify --model org/name: downloads once with progress, then runs
   assert.equal((await deberta(['cache', 'ls'], env)).out, `no models in ${cache}\n`);
   await assert.rejects(deberta(['classify', '--model', 'org/tiny', 'x'], { ...env, HF_HUB_OFFLINE: '1' }),
     /deberta: org\/tiny\/config\.json: not in the cache .* and the Hub is not asked \(HF_HUB_OFFLINE=1 or localFilesOnly\)/);
-  // Weights of 8 MB (not parsed by `deberta download`), sent slowly so that two downloads overlap.
-  big = { ...files, 'model.safetensors': randomBytes(8 << 20) };
-  hub = await HubStandIn.start({ 'org/twice': { commits: { [fakeCommit('main')]: big }, refs: { main: fakeCommit('main') } } });
+  hub = await HubStandIn.start(repos); // again, for the tests after this one
 });
 
 test('two processes downloading the same repository at once: one download of each file, one whole copy', async () => {
   const cache = tempDir('hub-cli-');
   const env = { HF_ENDPOINT: hub.url, HF_HUB_CACHE: cache };
   hub.chunkDelayMs = 20; // 128 chunks: about 2.6 s for the weights
+  hub.gates.set('model.safetensors', 2); // and they start only once both processes asked for them
   const from = hub.requests.length;
   try {
     const [a, b] = await Promise.all([deberta(['download', 'org/twice'], env), deberta(['download', 'org/twice'], env)]);
@@ -120,6 +123,7 @@ test('two processes downloading the same repository at once: one download of eac
     assert.ok(heads.every((h) => h.at < get.finished!), 'the second process waited for the first one\'s download');
   } finally {
     hub.chunkDelayMs = 0;
+    hub.gates.clear();
   }
 });
 

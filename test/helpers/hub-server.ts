@@ -56,6 +56,8 @@ export class HubStandIn {
   private readonly faults = new Map<string, FaultKind[]>();
   /** Milliseconds to wait between 64 KiB chunks of a body (to make downloads overlap). */
   chunkDelayMs = 0;
+  /** A GET of this file sends no byte before this many HEADs of it have come in (waits at most 60 s). */
+  readonly gates = new Map<string, number>();
   private blobs = new Map<string, { bytes: Uint8Array; file: string }>();
 
   private constructor(readonly repos: Map<string, StandInRepo>, private hub: Server, private cdn: Server | undefined, readonly url: string, readonly cdnUrl: string) {}
@@ -135,6 +137,20 @@ export class HubStandIn {
   }
 
   private sendBody(req: IncomingMessage, res: ServerResponse, bytes: Uint8Array, file: string, headers: Record<string, string>): void {
+    const gate = req.method === 'GET' ? this.gates.get(file) : undefined;
+    if (gate !== undefined) {
+      const deadline = performance.now() + 60_000;
+      const heads = () => this.requests.filter((r) => r.method === 'HEAD' && r.path.endsWith(`/resolve/main/${file}`)).length;
+      const wait = () => {
+        if (heads() >= gate || performance.now() > deadline) this.sendOpen(req, res, bytes, file, headers);
+        else setTimeout(wait, 20);
+      };
+      return wait();
+    }
+    this.sendOpen(req, res, bytes, file, headers);
+  }
+
+  private sendOpen(req: IncomingMessage, res: ServerResponse, bytes: Uint8Array, file: string, headers: Record<string, string>): void {
     const fault = req.method === 'GET' ? this.faults.get(file)?.shift() : undefined;
     if (fault === '500') return void res.writeHead(500).end('internal error');
     let start = 0;
