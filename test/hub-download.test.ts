@@ -164,6 +164,22 @@ test('sharded safetensors and pickled weights by id: the index and every shard, 
   assert.deepEqual(pickled, ['config.json', 'pytorch_model.bin', 'tokenizer.json', 'tokenizer_config.json']);
 });
 
+test('a renamed repository: the Hub\'s relative redirect is followed, and the files land under the id asked for', async () => {
+  const cacheDir = tempDir('hub-cache-');
+  hub.renamed.set('old-org/tiny', 'org/tiny');
+  try {
+    const p = await pipeline('text-classification', 'old-org/tiny', { endpoint: hub.url, cacheDir, threads: 1 });
+    const ref = await pipeline('text-classification', folder, { threads: 1 });
+    assert.deepEqual(round(await p(TEXTS, { topK: null })), round(await ref(TEXTS, { topK: null })));
+    await Promise.all([p.dispose(), ref.dispose()]);
+  } finally {
+    hub.renamed.clear();
+  }
+  assert.equal(readFileSync(join(cacheDir, 'models--old-org--tiny', 'refs', 'main'), 'utf8'), fakeCommit('main'));
+  const moved = hub.requests.filter((r) => r.path.startsWith('/old-org/tiny/')).map((r) => r.method);
+  assert.ok(moved.length > 0 && moved.every((m) => m === 'HEAD'), 'the old id is only asked with HEAD; the GETs go where it moved');
+});
+
 test('a path that is neither a folder nor a Hub id, and an id the Hub does not know, are named in the error', async () => {
   const cacheDir = tempDir('hub-cache-');
   await assert.rejects(loadModel('./no/such/folder', 'auto'), /no\/such\/folder: cannot open the checkpoint folder \(ENOENT\); nor is it a Hugging Face Hub id/);

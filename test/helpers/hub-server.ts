@@ -56,6 +56,8 @@ export class HubStandIn {
   private readonly faults = new Map<string, FaultKind[]>();
   /** Milliseconds to wait between 64 KiB chunks of a body (to make downloads overlap). */
   chunkDelayMs = 0;
+  /** Renamed repositories: old id → new id, answered with a relative 307 as the Hub does. */
+  readonly renamed = new Map<string, string>();
   /** A GET of this file sends no byte before this many HEADs of it have come in (waits at most 60 s). */
   readonly gates = new Map<string, number>();
   private blobs = new Map<string, { bytes: Uint8Array; file: string }>();
@@ -117,6 +119,8 @@ export class HubStandIn {
     const [revRaw, ...fileParts] = path.slice(at + '/resolve/'.length).split('/');
     const rev = decodeURIComponent(revRaw ?? '');
     const file = fileParts.join('/');
+    const moved = this.renamed.get(repoId);
+    if (moved !== undefined) return void res.writeHead(307, { location: `/${moved}${path.slice(at)}` }).end();
     const repo = this.repos.get(repoId);
     const err = (status: number, code: string, extra: Record<string, string> = {}) =>
       void res.writeHead(status, { 'x-error-code': code, 'content-type': 'application/json', ...extra }).end(req.method === 'HEAD' ? undefined : JSON.stringify({ error: code }));
