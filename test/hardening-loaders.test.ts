@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { constants as zlibConstants, deflateRawSync, inflateRawSync } from 'node:zlib';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +16,7 @@ import { memoryFiles } from '../src/io/files.ts';
 import { loadDebertaConfig } from '../src/models/deberta/config.ts';
 import { loadModel } from '../src/models/auto.ts';
 import { loaderLimits } from '../src/api.ts';
+import { initCheckpoint } from '../src/cli/commands/init.ts';
 import { Pickle, contiguousStride, specsOf, torchZip, type EntrySpec } from './helpers/torch-zip.ts';
 
 const FIXTURE = 'test/fixtures/models/v3-buckets-seqcls';
@@ -57,6 +59,24 @@ function declareSize(zip: Uint8Array, name: string, size: number): Uint8Array {
   return z;
 }
 
+/** Marks the member `name` as deflated (method 8) in its local header and central directory record. */
+function markDeflated(zip: Uint8Array, name: string): Uint8Array {
+  const v = new DataView(zip.buffer, zip.byteOffset, zip.byteLength);
+  const nameBytes = Buffer.from(name);
+  for (let i = 0; i + 46 < zip.length; i++) {
+    const sig = v.getUint32(i, true);
+    if (sig === 0x04034b50 && Buffer.from(zip.subarray(i + 30, i + 30 + nameBytes.length)).equals(nameBytes)) v.setUint16(i + 8, 8, true);
+    if (sig === 0x02014b50 && Buffer.from(zip.subarray(i + 46, i + 46 + nameBytes.length)).equals(nameBytes)) v.setUint16(i + 10, 8, true);
+  }
+  return zip;
+}
+
+/** A raw deflate stream of `blocks` × 64 MiB of zeros, about 64 KB per block: full-flushed blocks repeat, then an empty final block. */
+function deflatedZeros(blocks: number): Uint8Array {
+  const block = deflateRawSync(Buffer.alloc(64 * MB), { level: 9, finishFlush: zlibConstants.Z_FULL_FLUSH });
+  return Buffer.concat([...Array.from({ length: blocks }, () => block), Buffer.from([0x03, 0x00])]);
+}
+
 const reference = (async () => {
   const m = await loadModel(FIXTURE);
   try { return [...(await m({ inputIds: [[1, 5, 9, 2]] })).logits!.data]; } finally { await m.dispose(); }
@@ -77,9 +97,11 @@ test('a stride-0 view of 2e9 elements in a small file is refused before anything
 }));
 
 test('a zip member of 3 GiB that nothing references is never decompressed; the model loads right', withDir(async (dir) => {
-  // A real deflated member, its declared size raised to 3 GiB: decompressing it would allocate that much.
-  const zeros = new Uint8Array(4 * MB);
-  const bin = declareSize(torchZip(specsOf(WEIGHTS), { 'archive/junk': zeros }, 6), 'archive/junk', 3 * 2 ** 30);
+  // 3 GiB of zeros, deflated into 3 MB, in a member nothing references: inflating it would take 3 GiB.
+  const zeros = deflatedZeros(48);
+  assert.equal(inflateRawSync(deflatedZeros(1)).length, 64 * MB); // the stream is what it claims: 64 MiB per block
+  const bin = declareSize(markDeflated(torchZip(specsOf(WEIGHTS), { 'archive/junk': zeros }, 0), 'archive/junk'), 'archive/junk', 3 * 2 ** 30);
+  assert.ok(bin.length < 4 * MB, `${bin.length} bytes`);
   const ck = binCheckpoint(dir, bin);
   const r = childLoad(ck, 'model');
   assert.equal(r.ok, true, r.error);
@@ -221,3 +243,23 @@ test('the limits can be changed through loaderLimits, as docs/security.md says',
   }
   assert.equal(parseTorchCheckpoint(bin, 'lim.bin').size, WEIGHTS.size);
 });
+
+test('an 83 MB pytorch_model.bin loads within its weights plus 256 MB, and its tensors within their own size', withDir(async (dir) => {
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({
+    model_type: 'deberta-v2', vocab_size: 16000, hidden_size: 512, num_hidden_layers: 4, num_attention_heads: 8, intermediate_size: 2048,
+    relative_attention: true, position_buckets: 64, pos_att_type: ['p2c', 'c2p'], norm_rel_ebd: 'layer_norm', share_att_key: true,
+    position_biased_input: false, architectures: ['DebertaV2ForSequenceClassification'],
+  }));
+  initCheckpoint({ config: join(dir, 'config.json'), out: join(dir, 'st'), seed: 1 });
+  const tensors = readSafetensors(join(dir, 'st', 'model.safetensors')).tensors;
+  const weights = [...tensors.values()].reduce((n, t) => n + t.data.byteLength, 0);
+  assert.ok(weights > 80 * MB);
+  const ck = binCheckpoint(dir, torchZip(specsOf(tensors), {}, 0, true)); // members aligned as torch.save aligns them
+  copyFileSync(join(dir, 'st', 'config.json'), join(ck, 'config.json'));
+  const file = childLoad(join(ck, 'pytorch_model.bin'), 'torch');
+  assert.equal(file.ok, true, file.error);
+  assert.ok(file.addedBytes < weights * 1.05 + 16 * MB, `reading every tensor added ${(file.addedBytes / MB).toFixed(0)} MB for ${(weights / MB).toFixed(0)} MB of weights`);
+  const model = childLoad(ck, 'model');
+  assert.equal(model.ok, true, model.error);
+  assert.ok(model.addedBytes < weights + 256 * MB, `loading the model added ${(model.addedBytes / MB).toFixed(0)} MB for ${(weights / MB).toFixed(0)} MB of weights`);
+}));

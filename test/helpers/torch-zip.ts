@@ -78,8 +78,12 @@ export function specsOf(tensors: Map<string, Tensor>): Map<string, EntrySpec> {
   return out;
 }
 
-/** A torch zip of the given entries; `extra` adds archive members as they are (e.g. unused ones). */
-export function torchZip(specs: Map<string, EntrySpec>, extra: Record<string, Uint8Array> = {}, level: 0 | 1 | 6 = 0): Uint8Array {
+/**
+ * A torch zip of the given entries; `extra` adds archive members as they are (e.g. unused ones). `align`
+ * (stored members only) pads each local header with an extra field, as torch.save does, so that every
+ * member's data starts at a multiple of 64 bytes.
+ */
+export function torchZip(specs: Map<string, EntrySpec>, extra: Record<string, Uint8Array> = {}, level: 0 | 1 | 6 = 0, align = false): Uint8Array {
   const p = new Pickle().proto().global('collections', 'OrderedDict').op(0x29, 0x52).op(0x28);
   for (const [name, s] of specs) p.str(name).tensor(STORAGE[s.dtype], s.key, s.numel, s.offset, s.size, s.stride);
   p.op(0x75, 0x2e); // SETITEMS STOP
@@ -89,7 +93,18 @@ export function torchZip(specs: Map<string, EntrySpec>, extra: Record<string, Ui
     'archive/version': Buffer.from('3\n'),
   };
   for (const s of specs.values()) files[`archive/data/${s.key}`] ??= s.bytes;
-  return zipSync({ ...files, ...extra }, { level });
+  const all = { ...files, ...extra };
+  if (!align || level !== 0) return zipSync(all, { level });
+  // zipSync writes members in order, each as a 30-byte local header, its name, its extra field and its data.
+  const padded: Record<string, [Uint8Array, { extra: Record<number, Uint8Array> }]> = {};
+  let at = 0;
+  for (const [name, data] of Object.entries(all)) {
+    const head = 30 + Buffer.byteLength(name) + 4;
+    const pad = (64 - ((at + head) % 64)) % 64;
+    padded[name] = [data, { extra: { 0x4246: new Uint8Array(pad) } }];
+    at += head + pad + data.length;
+  }
+  return zipSync(padded, { level: 0 });
 }
 
 export function bytesPerElement(dtype: DType): number { return BYTES_PER_ELEMENT[dtype]; }
