@@ -175,3 +175,19 @@ test('deberta serve --model org/name: fetched into the cache, then served from i
     for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
   }
 });
+
+test('--tokenizer org/name with a model folder: only the tokenizer\'s files are fetched; the table of cache ls', async () => {
+  const cache = tempDir('hub-cli-');
+  const env = { HF_ENDPOINT: hub.url, HF_HUB_CACHE: cache };
+  const from = hub.requests.length;
+  const args = ['classify', 'a cheap and quiet hotel', '--format', 'json', '--threads', '1'];
+  const byId = await deberta([...args, '--model', folder, '--tokenizer', 'org/tiny'], env);
+  const byFolder = await deberta([...args, '--model', folder], env);
+  assert.equal(byId.out, byFolder.out);
+  const got = hub.requests.slice(from).filter((r) => r.method === 'GET').map((r) => r.path.split('/').pop()).sort();
+  assert.deepEqual(got, ['tokenizer.json', 'tokenizer_config.json']);
+  const table = (await deberta(['cache', 'ls'], env)).out.split('\n');
+  assert.match(table[0]!, /^repo\s+size\s+revisions\s+files\s+modified\s+path$/);
+  assert.match(table.find((l) => l.startsWith('org/tiny'))!, new RegExp(`^org/tiny\\s+\\d+(\\.\\d)?K\\s+main\\s+2\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d\\s+${join(cache, 'models--org--tiny')}$`));
+  await assert.rejects(deberta([...args, '--model', folder, '--revision', 'v1'], env), /--revision is for Hugging Face Hub ids/);
+});
