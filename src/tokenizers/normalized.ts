@@ -565,6 +565,7 @@ export class Builder {
     this.n += s.length;
   }
   build(origin: number): NormalizedString {
-    return new NormalizedString(this.parts.join(''), this.starts.slice(0, this.n), this.ends.slice(0, this.n), origin);
+    // Views, not copies: the arrays are at most twice what they hold (a long text's alignments are big).
+    return new NormalizedString(this.parts.join(''), this.starts.subarray(0, this.n), this.ends.subarray(0, this.n), origin);
   }
 }
