@@ -127,7 +127,8 @@ test('output folders are checked before anything is loaded', async () => {
 });
 
 function cli(...args: string[]) {
-  return spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8', input: '["hello"]' });
+  // Offline: a Hub id would be answered from the cache alone, never fetched.
+  return spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8', input: '["hello"]', env: { ...process.env, HF_HUB_OFFLINE: '1' } });
 }
 
 test('numeric flags are checked with the flag\'s name before any work', () => {
@@ -139,6 +140,11 @@ test('numeric flags are checked with the flag\'s name before any work', () => {
     [['grad', '--model', base.model, '--inputs', 'x', '--out', 'y', '--threads', '0'], "deberta: --threads: expected an integer >= 1, got '0'\n"],
     [['train', '--model', base.model, '--train', base.train, '--out', join(dir, 'x'), '--threads', 'abc'], "deberta: --threads: expected an integer >= 1, got 'abc'\n"],
     [['init', '--config', join(dir, 'config.json'), '--out', join(dir, 'a-file', 'x'), '--seed', '1'], `deberta: --out: ${join(dir, 'a-file', 'x')} cannot be created: ${join(dir, 'a-file')} is a file, not a folder\n`],
+    // With a Hub id, the flags and --out are checked before anything would be downloaded.
+    [['train', '--model', 'nobody/nothing', '--train', base.train, '--out', join(dir, 'a-file', 'x')], `deberta: --out: ${join(dir, 'a-file', 'x')} cannot be created: ${join(dir, 'a-file')} is a file, not a folder\n`],
+    [['train', '--model', 'nobody/nothing', '--train', base.train, '--out', join(dir, 'x'), '--seed', '-1'], "deberta: --seed: expected an integer >= 0, got '-1'\n"],
+    [['export', '--model', 'nobody/nothing', '--out', join(dir, 'x.onnx'), '--quantize', 'int4'], "deberta: --quantize: unsupported 'int4' (expected int8)\n"],
+    [['forward', '--model', 'nobody/nothing', '--inputs', 'x', '--out', join(dir, 'a-file', 'y')], `deberta: --out: ${join(dir, 'a-file', 'y')} cannot be created: ${join(dir, 'a-file')} is a file, not a folder\n`],
   ];
   writeFileSync(join(dir, 'a-file'), 'x');
   for (const [args, want] of cases) {

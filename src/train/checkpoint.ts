@@ -202,6 +202,11 @@ export function removeStaleTemporaries(dir: string): string[] {
  * before any loading or training, so a bad --out does not surface only at the first save.
  */
 export function checkWritableFolder(dir: string, flag: string): void {
+  writableFolder(dir, flag, dir);
+}
+
+/** `shown` is the path the user gave (the folder, or the file to be written in it). */
+function writableFolder(dir: string, flag: string, shown: string): void {
   let at = resolve(dir);
   for (;;) {
     let st;
@@ -209,17 +214,17 @@ export function checkWritableFolder(dir: string, flag: string): void {
       st = statSync(at);
     } catch {
       const up = dirname(at);
-      if (up === at) throw new Error(`${flag}: ${dir}: no part of the path exists`);
+      if (up === at) throw new Error(`${flag}: ${shown}: no part of the path exists`);
       at = up;
       continue;
     }
     if (!st.isDirectory()) {
-      throw new Error(at === resolve(dir) ? `${flag}: ${dir} is a file, not a folder` : `${flag}: ${dir} cannot be created: ${at} is a file, not a folder`);
+      throw new Error(at === resolve(shown) ? `${flag}: ${shown} is a file, not a folder` : `${flag}: ${shown} cannot be created: ${at} is a file, not a folder`);
     }
     try {
       accessSync(at, constants.W_OK);
     } catch {
-      throw new Error(`${flag}: ${dir} is not writable (${at} does not allow writing)`);
+      throw new Error(`${flag}: ${shown} is not writable (${at} does not allow writing)`);
     }
     return;
   }
@@ -228,5 +233,5 @@ export function checkWritableFolder(dir: string, flag: string): void {
 /** As checkWritableFolder, for a file to be written: its folder must be writable and the path not a folder. */
 export function checkWritableFile(file: string, flag: string): void {
   if (existsSync(file) && statSync(file).isDirectory()) throw new Error(`${flag}: ${file} is a folder, not a file`);
-  checkWritableFolder(dirname(resolve(file)), flag);
+  writableFolder(dirname(resolve(file)), flag, file);
 }

@@ -84,11 +84,14 @@ export function register(program: Command): void {
     .option('--head <name>', 'model head (base, masked-lm, sequence-classification, token-classification, question-answering, multiple-choice); default: from the config')
     .option('--quantize <type>', 'int8: dynamic quantisation of the weight matrices (int8 weights, uint8 activations)')
     .action(async (opts: { model: string; revision?: string; out: string; head?: string; quantize?: string }) => {
+      // Flags and the output path are checked before anything is downloaded.
+      if (opts.quantize !== undefined && opts.quantize !== 'int8') throw new Error(`--quantize: unsupported '${opts.quantize}' (expected int8)`);
+      const head = opts.head === undefined ? 'auto' : parseHead(opts.head, '--head');
+      checkWritableFile(opts.out, '--out');
       checkRevision(opts.revision, [opts.model]);
       opts.model = await localCheckpoint(opts.model, { revision: opts.revision, parts: 'model' });
-      if (opts.quantize !== undefined && opts.quantize !== 'int8') throw new Error(`--quantize: unsupported '${opts.quantize}' (expected int8)`);
       const r = await exportModel({
-        model: opts.model, out: opts.out, head: opts.head === undefined ? 'auto' : parseHead(opts.head, '--head'),
+        model: opts.model, out: opts.out, head,
         quantize: opts.quantize as 'int8' | undefined,
       });
       const mb = (r.bytes / 2 ** 20).toFixed(1);

@@ -20,9 +20,9 @@ export function register(program: Command): void {
     .option('--attentions', 'also write attentions.<i> (attention probabilities per layer)')
     .option('--threads <n>', 'intra-op threads (default: all cores)', intArg('--threads', 1))
     .action(async (opts: { model: string; revision?: string; inputs: string; out: string; hiddenStates?: boolean; attentions?: boolean; threads?: number }) => {
+      checkWritableFile(opts.out, '--out'); // before anything is downloaded
       checkRevision(opts.revision, [opts.model]);
       opts.model = await localCheckpoint(opts.model, { revision: opts.revision, parts: 'model' });
-      checkWritableFile(opts.out, '--out');
       const { tensors } = readSafetensors(opts.inputs);
       const get = (k: string): Tensor | undefined => tensors.get(`input.${k}`);
       const ids = get('input_ids');

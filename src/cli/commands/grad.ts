@@ -54,6 +54,7 @@ export function register(program: Command): void {
     .option('--float64', 'compute in float64 (written as float32)')
     .option('--threads <n>', 'intra-op threads (default: all cores)', intArg('--threads', 1))
     .action(async (opts: GradOptions) => {
+      checkWritableFile(opts.out, '--out'); // before anything is downloaded
       checkRevision(opts.revision, [opts.model]);
       opts.model = await localCheckpoint(opts.model, { revision: opts.revision, parts: 'model' });
       const loss = await gradCommand(opts);

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { TASKS, type Task } from '../../train/data.ts';
 import { PROBLEM_TYPES } from '../../train/labels.ts';
 import { train, type TrainOptions } from '../../train/trainer.ts';
+import { checkWritableFolder } from '../../train/checkpoint.ts';
 import { parseIntFlag } from './init.ts';
 import { checkRevision, localCheckpoint, REVISION_HELP } from '../hub-args.ts';
 import { addOptimizerOptions, num, oneOf, optimizerOptions, runInterruptible } from '../training-flags.ts';
@@ -78,6 +79,8 @@ export function register(program: Command): void {
     .option('--no-progress', 'no progress bar');
   addOptimizerOptions(cmd, { lr: '5e-5', weightDecay: '0', beta2: '0.999', eps: '1e-8', warmupRatio: '0', decayAllHelp: 'decay every parameter (torch AdamW) instead of skipping biases and LayerNorm (transformers Trainer)' })
     .action(async (flags: Flags) => {
+      toTrainOptions(flags); // every flag checked, and the output folder, before anything is downloaded
+      checkWritableFolder(flags.out, '--out');
       checkRevision(flags.revision, [flags.model, flags.tokenizer]);
       flags.model = await localCheckpoint(flags.model, { revision: flags.revision, parts: flags.tokenizer === undefined ? 'all' : 'model' });
       flags.tokenizer = await localCheckpoint(flags.tokenizer, { revision: flags.revision, parts: 'tokenizer' });
