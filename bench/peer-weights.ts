@@ -117,7 +117,7 @@ function readInitializer(t: TensorProto, dir: string): Tensor {
       const got = readSync(fd, bytes, 0, bytes.length, Number(kv.offset ?? 0));
       if (got !== bytes.length) throw new Error(`initializer ${t.name}: short read from ${kv.location}`);
     } finally { closeSync(fd); }
-  } else if (t.rawData && t.rawData.length) {
+  } else if (t.rawData?.length) {
     if (t.rawData.length !== bytes.length) throw new Error(`initializer ${t.name}: ${t.rawData.length} bytes for [${dims}]`);
     bytes.set(t.rawData);
   } else {

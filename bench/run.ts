@@ -6,8 +6,7 @@
 //                    [--settle-ms MS (idle before each timed run, default 100; 0: back to back)] [--no-int8]
 import '../src/platform/node.ts';
 import { availableParallelism, cpus, loadavg } from 'node:os';
-import { statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { brownSentences } from './corpus.ts';

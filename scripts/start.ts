@@ -6,7 +6,6 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pipeline } from '../src/pipelines/index.ts';
 import type { FillMaskResult } from '../src/pipelines/fill-mask.ts';
-import type { ClassificationResult } from '../src/pipelines/text-classification.ts';
 import type { EntityGroup } from '../src/pipelines/token-classification.ts';
 
 export const FILL_MASK_EXAMPLES = [

@@ -106,7 +106,7 @@ function deberta(args: string[]): number {
 /** The nlp-corpus sentences, doc-0 … doc-99 in numeric order. */
 function nlpCorpus(): string[] {
   const dir = join(ROOT, 'node_modules', 'nlp-corpus', 'builds');
-  return readdirSync(dir).filter((f) => /^doc-\d+\.json$/.test(f)).sort((a, b) => parseInt(a.slice(4)) - parseInt(b.slice(4)))
+  return readdirSync(dir).filter((f) => /^doc-\d+\.json$/.test(f)).sort((a, b) => parseInt(a.slice(4), 10) - parseInt(b.slice(4), 10))
     .flatMap((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as string[])
     .map((s) => s.replace(/\s+/g, ' ').trim()).filter((s) => s !== '');
 }

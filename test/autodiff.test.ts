@@ -41,14 +41,14 @@ const op = (g: Graph, type: string, xs: (Value | null)[], attrs = {}) => g.op1(t
 
 const CASES: Case[] = [
   // Elementwise, with numpy broadcasting summed back.
-  { name: 'Add broadcast', inputs: [{ dims: [2, 3, 4] }, { dims: [3, 1] }], build: (g, [a, b]) => a!.add(b!) },
-  { name: 'Sub broadcast', inputs: [{ dims: [3, 1] }, { dims: [2, 1, 4] }], build: (g, [a, b]) => a!.sub(b!) },
-  { name: 'Mul broadcast', inputs: [{ dims: [2, 1, 4] }, { dims: [3, 1] }], build: (g, [a, b]) => a!.mul(b!) },
-  { name: 'Div broadcast', inputs: [{ dims: [2, 3] }, { dims: [3], map: positive }], build: (g, [a, b]) => a!.div(b!) },
+  { name: 'Add broadcast', inputs: [{ dims: [2, 3, 4] }, { dims: [3, 1] }], build: (_g, [a, b]) => a!.add(b!) },
+  { name: 'Sub broadcast', inputs: [{ dims: [3, 1] }, { dims: [2, 1, 4] }], build: (_g, [a, b]) => a!.sub(b!) },
+  { name: 'Mul broadcast', inputs: [{ dims: [2, 1, 4] }, { dims: [3, 1] }], build: (_g, [a, b]) => a!.mul(b!) },
+  { name: 'Div broadcast', inputs: [{ dims: [2, 3] }, { dims: [3], map: positive }], build: (_g, [a, b]) => a!.div(b!) },
   { name: 'Pow', inputs: [{ dims: [2, 3], map: positive }, { dims: [3] }], build: (g, [a, b]) => op(g, 'Pow', [a!, b!]) },
   { name: 'Pow constant exponent', inputs: [{ dims: [4], map: positive }], build: (g, [a]) => op(g, 'Pow', [a!, g.scalar(3, 'float64')]) },
   { name: 'Max/Min broadcast', inputs: [{ dims: [2, 3] }, { dims: [3] }], build: (g, [a, b]) => [op(g, 'Max', [a!, b!]), op(g, 'Min', [a!, b!])] },
-  { name: 'Neg Exp Tanh Sigmoid', inputs: [{ dims: [5] }], build: (g, [x]) => [x!.neg(), F.exp(x!), F.tanh(x!), F.sigmoid(x!)] },
+  { name: 'Neg Exp Tanh Sigmoid', inputs: [{ dims: [5] }], build: (_g, [x]) => [x!.neg(), F.exp(x!), F.tanh(x!), F.sigmoid(x!)] },
   { name: 'Log Sqrt Reciprocal', inputs: [{ dims: [5], map: positive }], build: (g, [x]) => [F.log(x!), F.sqrt(x!), op(g, 'Reciprocal', [x!])] },
   { name: 'Relu Abs', inputs: [{ dims: [6], map: awayFromZero }], build: (g, [x]) => [F.relu(x!), op(g, 'Abs', [x!])] },
   { name: 'Identity', inputs: [{ dims: [2, 2] }], build: (g, [x]) => op(g, 'Identity', [x!]) },
@@ -62,15 +62,15 @@ const CASES: Case[] = [
     build: (g, [a]) => F.where(bools(g, [1, 0, 1, 0, 0, 1], [2, 3]), a!, g.scalar(-3.4e38, 'float64')).mul(0).add(F.where(bools(g, [1, 0, 1, 0, 0, 1], [2, 3]), a!, g.scalar(0, 'float64'))),
   },
   // Erf (and the float64 GELU) run through float32 in ONNX Runtime, so these compare at float32 precision.
-  { name: 'Erf via float32, Cast', inputs: [{ dims: [6] }], build: (g, [x]) => F.erf(x!), tol: 2e-3, step: 3e-3 },
-  { name: 'GELU (float64 graph)', inputs: [{ dims: [6] }], build: (g, [x]) => F.gelu(x!), tol: 2e-3, step: 3e-3 },
-  { name: 'GELU tanh', inputs: [{ dims: [6] }], build: (g, [x]) => F.geluTanh(x!) },
+  { name: 'Erf via float32, Cast', inputs: [{ dims: [6] }], build: (_g, [x]) => F.erf(x!), tol: 2e-3, step: 3e-3 },
+  { name: 'GELU (float64 graph)', inputs: [{ dims: [6] }], build: (_g, [x]) => F.gelu(x!), tol: 2e-3, step: 3e-3 },
+  { name: 'GELU tanh', inputs: [{ dims: [6] }], build: (_g, [x]) => F.geluTanh(x!) },
 
   // Matrix products.
-  { name: 'MatMul shared weight', inputs: [{ dims: [2, 3, 4] }, { dims: [4, 5] }], build: (g, [a, b]) => a!.matmul(b!) },
-  { name: 'MatMul batch broadcast', inputs: [{ dims: [2, 1, 3, 4] }, { dims: [3, 4, 2] }], build: (g, [a, b]) => a!.matmul(b!) },
-  { name: 'MatMul rank-2 by batched', inputs: [{ dims: [3, 4] }, { dims: [2, 4, 5] }], build: (g, [a, b]) => a!.matmul(b!) },
-  { name: 'MatMul 1-D operands', inputs: [{ dims: [4] }, { dims: [4, 3] }, { dims: [2, 3, 4] }], build: (g, [v, m, t]) => [v!.matmul(m!), t!.matmul(v!), v!.matmul(v!)] },
+  { name: 'MatMul shared weight', inputs: [{ dims: [2, 3, 4] }, { dims: [4, 5] }], build: (_g, [a, b]) => a!.matmul(b!) },
+  { name: 'MatMul batch broadcast', inputs: [{ dims: [2, 1, 3, 4] }, { dims: [3, 4, 2] }], build: (_g, [a, b]) => a!.matmul(b!) },
+  { name: 'MatMul rank-2 by batched', inputs: [{ dims: [3, 4] }, { dims: [2, 4, 5] }], build: (_g, [a, b]) => a!.matmul(b!) },
+  { name: 'MatMul 1-D operands', inputs: [{ dims: [4] }, { dims: [4, 3] }, { dims: [2, 3, 4] }], build: (_g, [v, m, t]) => [v!.matmul(m!), t!.matmul(v!), v!.matmul(v!)] },
   {
     name: 'FusedMatMul transA, transB, alpha', inputs: [{ dims: [2, 4, 3] }, { dims: [5, 4] }, { dims: [2, 3, 4] }],
     build: (g, [a, b, c]) => [
@@ -87,22 +87,22 @@ const CASES: Case[] = [
   },
   {
     name: 'MatMul symbolic batch', inputs: [{ dims: [3, 2, 4], shape: ['b', 2, 4] }, { dims: [4, 2] }],
-    build: (g, [a, b]) => a!.matmul(b!),
+    build: (_g, [a, b]) => a!.matmul(b!),
   },
 
   // Data movement.
-  { name: 'Reshape', inputs: [{ dims: [2, 3, 4] }], build: (g, [x]) => x!.reshape([6, 4]) },
-  { name: 'Reshape symbolic', inputs: [{ dims: [3, 2, 4], shape: ['b', 2, 4] }], build: (g, [x]) => x!.reshape([0, -1]) },
-  { name: 'Transpose', inputs: [{ dims: [2, 3, 4] }], build: (g, [x]) => x!.transpose([2, 0, 1]) },
-  { name: 'Unsqueeze Squeeze', inputs: [{ dims: [2, 3] }, { dims: [2, 1, 3] }], build: (g, [a, b]) => [F.unsqueeze(a!, [0, 2]), F.squeeze(b!, [1])] },
-  { name: 'Concat', inputs: [{ dims: [2, 1, 3] }, { dims: [2, 2, 3] }, { dims: [2, 3, 3] }], build: (g, xs) => F.concat(xs, 1) },
+  { name: 'Reshape', inputs: [{ dims: [2, 3, 4] }], build: (_g, [x]) => x!.reshape([6, 4]) },
+  { name: 'Reshape symbolic', inputs: [{ dims: [3, 2, 4], shape: ['b', 2, 4] }], build: (_g, [x]) => x!.reshape([0, -1]) },
+  { name: 'Transpose', inputs: [{ dims: [2, 3, 4] }], build: (_g, [x]) => x!.transpose([2, 0, 1]) },
+  { name: 'Unsqueeze Squeeze', inputs: [{ dims: [2, 3] }, { dims: [2, 1, 3] }], build: (_g, [a, b]) => [F.unsqueeze(a!, [0, 2]), F.squeeze(b!, [1])] },
+  { name: 'Concat', inputs: [{ dims: [2, 1, 3] }, { dims: [2, 2, 3] }, { dims: [2, 3, 3] }], build: (_g, xs) => F.concat(xs, 1) },
   {
     name: 'Concat symbolic', inputs: [{ dims: [2, 3], shape: ['b', 'n'] }, { dims: [2, 4], shape: ['b', 'm'] }, { dims: [2, 1] }],
-    build: (g, xs) => F.concat(xs, 1),
+    build: (_g, xs) => F.concat(xs, 1),
   },
   {
     name: 'Slice constant', inputs: [{ dims: [3, 5, 2] }],
-    build: (g, [x]) => [F.slice(x!, [1, -4], [3, -1], [0, 1]), F.slice(x!, [0], [Number.MAX_SAFE_INTEGER], [2]), F.slice(x!, [2], [10], [1])],
+    build: (_g, [x]) => [F.slice(x!, [1, -4], [3, -1], [0, 1]), F.slice(x!, [0], [Number.MAX_SAFE_INTEGER], [2]), F.slice(x!, [2], [10], [1])],
   },
   {
     // Runtime starts and ends on a symbolic dim, as the model's relative-position shift slices.
@@ -133,8 +133,8 @@ const CASES: Case[] = [
     name: 'ReduceSum', inputs: [{ dims: [2, 3, 4] }],
     build: (g, [x]) => [F.reduceSum(x!, [1], false), F.reduceSum(x!, [0, 2], true), op(g, 'ReduceSum', [x!], { keepdims: 0 })],
   },
-  { name: 'ReduceMean', inputs: [{ dims: [2, 3, 4] }], build: (g, [x]) => [F.reduceMean(x!, [-1], false), F.reduceMean(x!, [0, 1], true)] },
-  { name: 'ReduceMean symbolic', inputs: [{ dims: [2, 3, 4], shape: ['b', 'n', 4] }], build: (g, [x]) => F.reduceMean(x!, [0, 1], false) },
+  { name: 'ReduceMean', inputs: [{ dims: [2, 3, 4] }], build: (_g, [x]) => [F.reduceMean(x!, [-1], false), F.reduceMean(x!, [0, 1], true)] },
+  { name: 'ReduceMean symbolic', inputs: [{ dims: [2, 3, 4], shape: ['b', 'n', 4] }], build: (_g, [x]) => F.reduceMean(x!, [0, 1], false) },
   {
     name: 'ReduceMax ReduceLogSumExp', inputs: [{ dims: [2, 5] }],
     build: (g, [x]) => [op(g, 'ReduceMax', [x!, g.constInt64([1])], { keepdims: 0 }), op(g, 'ReduceLogSumExp', [x!, g.constInt64([0])], { keepdims: 1 })],
@@ -142,8 +142,8 @@ const CASES: Case[] = [
   { name: 'Expand then ReduceSum', inputs: [{ dims: [1, 3] }], build: (g, [x]) => F.reduceSum(F.expand(x!, g.constInt64([4, 3])).mul(x!), [0], false) },
 
   // Neural-network ops.
-  { name: 'Softmax', inputs: [{ dims: [2, 3, 4] }], build: (g, [x]) => [F.softmax(x!), F.softmax(x!, 1)] },
-  { name: 'LogSoftmax', inputs: [{ dims: [3, 4] }], build: (g, [x]) => [F.logSoftmax(x!), F.logSoftmax(x!, 0)] },
+  { name: 'Softmax', inputs: [{ dims: [2, 3, 4] }], build: (_g, [x]) => [F.softmax(x!), F.softmax(x!, 1)] },
+  { name: 'LogSoftmax', inputs: [{ dims: [3, 4] }], build: (_g, [x]) => [F.logSoftmax(x!), F.logSoftmax(x!, 0)] },
   {
     name: 'LayerNormalization', inputs: [{ dims: [2, 3, 4] }, { dims: [4] }, { dims: [4] }, { dims: [3, 4] }, { dims: [3, 4] }],
     build: (g, [x, w, b, w2, b2]) => [F.layerNorm(x!, w!, b!, 1e-5), op(g, 'LayerNormalization', [x!, w2!, b2!], { axis: 1, epsilon: 1e-3 })],
@@ -153,7 +153,7 @@ const CASES: Case[] = [
   // shifted copies) in float64.
   {
     name: 'Conv 1-D, padded (float32)', inputs: [{ dims: [2, 3, 5] }, { dims: [4, 3, 3] }, { dims: [4] }],
-    build: (g, [x, w, b]) => F.conv1d(x!, w!, b!, 1, 1), dtype: 'float32', step: 1e-2, tol: 1e-3,
+    build: (_g, [x, w, b]) => F.conv1d(x!, w!, b!, 1, 1), dtype: 'float32', step: 1e-2, tol: 1e-3,
   },
   {
     name: 'Conv 1-D, groups (float32)', inputs: [{ dims: [2, 4, 6] }, { dims: [6, 2, 3] }],
@@ -162,7 +162,7 @@ const CASES: Case[] = [
   },
   {
     name: 'conv1d in a float64 graph, groups', inputs: [{ dims: [2, 4, 6], shape: ['b', 4, 'n'] }, { dims: [6, 2, 3] }, { dims: [6] }],
-    build: (g, [x, w, b]) => F.conv1d(x!, w!, b!, 1, 2),
+    build: (_g, [x, w, b]) => F.conv1d(x!, w!, b!, 1, 2),
   },
   {
     name: 'Gelu, BiasGelu contrib ops (float32)', inputs: [{ dims: [2, 3] }, { dims: [3] }],

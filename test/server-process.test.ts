@@ -159,6 +159,6 @@ describe('deberta serve on SIGTERM', () => {
     assert.match(got, /\r\nconnection: close\r\n/i);
     assert.match(got, /server is shutting down/);
     assert.equal(await s.exited, 0);
-    assert.match(s.stderr(), /SIGTERM: finishing requests in flight, then exiting\n[^]*stopped\n/);
+    assert.match(s.stderr(), /SIGTERM: finishing requests in flight, then exiting\n[\s\S]*stopped\n/);
   });
 });

@@ -94,7 +94,6 @@ export function shapeOf(x: Value): Value { return g(x).op1('Shape', [x]); }
 
 /** One dim of x's runtime shape, as a 1-element int64 vector. */
 export function dimOf(x: Value, axis: number): Value {
-  const gr = g(x);
   const a = axis < 0 ? axis + x.rank : axis;
   return slice(shapeOf(x), [a], [a + 1], [0]);
 }

@@ -38,8 +38,6 @@ export function normalizeEtag(v: string | null): string | undefined {
   return v.replace(/^W\//, '').replace(/^"|"$/g, '') || undefined;
 }
 
-const isRelative = (location: string) => !/^[a-z][a-z0-9+.-]*:/i.test(location) && !location.startsWith('//');
-
 export class HubHttp {
   private readonly origin: string;
 

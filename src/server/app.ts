@@ -109,7 +109,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
   STATES.set(app, state);
 
   // Before anything else: a server shutting down answers new requests 503 and closes their connection.
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', async (_request, reply) => {
     state.inFlight++;
     reply.raw.once('close', () => {
       state.inFlight--;

@@ -103,7 +103,7 @@ export class HubStandIn {
     }
   }
 
-  private handle(req: IncomingMessage, res: ServerResponse, server: 'hub' | 'cdn'): void {
+  private handle(req: IncomingMessage, res: ServerResponse, server: 'hub' | 'cdn') {
     const path = decodeURI((req.url ?? '/').split('?')[0]!);
     const logged: LoggedRequest = { method: req.method ?? '', path, range: req.headers.range, auth: req.headers.authorization, server, at: performance.now() };
     this.requests.push(logged);
@@ -140,7 +140,7 @@ export class HubStandIn {
     this.sendBody(req, res, bytes, file, { 'x-repo-commit': commit, etag: `"${gitSha1(bytes)}"` });
   }
 
-  private sendBody(req: IncomingMessage, res: ServerResponse, bytes: Uint8Array, file: string, headers: Record<string, string>): void {
+  private sendBody(req: IncomingMessage, res: ServerResponse, bytes: Uint8Array, file: string, headers: Record<string, string>) {
     const gate = req.method === 'GET' ? this.gates.get(file) : undefined;
     if (gate !== undefined) {
       const deadline = performance.now() + 60_000;

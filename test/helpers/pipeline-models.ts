@@ -34,6 +34,7 @@ let tinyTokenizer: { json: string; config: string } | null = null;
 /** tokenizer.json + tokenizer_config.json of the 128-id tokenizer ([MASK] is id 127). */
 function tinyTokenizerFiles(): { json: string; config: string } {
   if (tinyTokenizer) return tinyTokenizer;
+  // biome-ignore lint/suspicious/noExplicitAny: tokenizer.json as parsed; the fields used are read below
   const full = JSON.parse(readFileSync(join(UNIGRAM, 'tokenizer.json'), 'utf8')) as Record<string, any>;
   const vocab = full.model.vocab as [string, number][];
   const specials = vocab.slice(0, 4);

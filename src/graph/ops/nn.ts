@@ -71,7 +71,7 @@ function convSizes(w: Value, attrs: Record<string, unknown>) {
   if (w.rank !== 3 || !isKnown(cout!) || !isKnown(cinPerGroup!) || !isKnown(k!)) throw new Error(`Conv: gradient needs a 1-D kernel of known shape, got [${w.shape.join(', ')}]`);
   for (const key of ['strides', 'dilations'] as const) {
     const v = attrs[key] as number[] | undefined;
-    if (v && v.some((s) => s !== 1)) throw new Error(`Conv: no gradient rule for ${key} [${v.join(', ')}]`);
+    if (v?.some((s) => s !== 1)) throw new Error(`Conv: no gradient rule for ${key} [${v.join(', ')}]`);
   }
   if (attrs.auto_pad !== undefined && attrs.auto_pad !== 'NOTSET') throw new Error('Conv: no gradient rule for auto_pad');
   const [pl, pr] = (attrs.pads as number[] | undefined) ?? [0, 0];

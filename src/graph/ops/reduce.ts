@@ -7,7 +7,7 @@ import { defineOp, type GradContext } from './registry.ts';
 function reducedAxes(x: Value, a: Value | null | undefined): number[] {
   const axes = a ? constInts(a) : undefined;
   if (a && !axes) throw new Error('reduction gradient: axes must be constant');
-  return (axes && axes.length ? axes : x.shape.map((_, i) => i)).map((ax) => normAxis(ax, x.rank)).sort((p, q) => p - q);
+  return (axes?.length ? axes : x.shape.map((_, i) => i)).map((ax) => normAxis(ax, x.rank)).sort((p, q) => p - q);
 }
 
 /**

@@ -40,7 +40,7 @@ function wrapIndices(idx: Value, data: Value, axis: number): Value {
   const g = idx.graph;
   const i = idx.cast('int64');
   const known = constInts(i);
-  if (known && known.every((k) => k >= 0)) return i;
+  if (known?.every((k) => k >= 0)) return i;
   const dim = data.shape[axis]!;
   const size = isKnown(dim) ? g.scalar(dim, 'int64') : g.op1('Squeeze', [runtimeDim(data, axis), g.constInt64([0])]);
   return g.op1('Where', [g.op1('Less', [i, g.scalar(0, 'int64')]), i.add(size), i]);
