@@ -1,6 +1,6 @@
 // Pre-tokenisers of the `tokenizer.json` format: each cuts aligned strings into smaller ones (the words the
 // model then sees), following the split behaviours of Hugging Face `tokenizers`.
-import { NormalizedString, escapeRegExp, isWhitespace } from './normalized.ts';
+import { type NormalizedString, escapeRegExp, isWhitespace } from './normalized.ts';
 import { translateRegex } from './regex.ts';
 import { byteLevelAlphabet, GPT2_PATTERN, toByteLevel } from './byte-level.ts';
 

@@ -30,7 +30,7 @@ export class SentencePieceProcessor {
   ) {
     const ns = model.normalizerSpec;
     const map = ns.precompiledCharsmap;
-    this.charsMap = map && map.length ? new PrecompiledCharsMap(map, `${file}: normalizer_spec.precompiled_charsmap`) : null;
+    this.charsMap = map?.length ? new PrecompiledCharsMap(map, `${file}: normalizer_spec.precompiled_charsmap`) : null;
     this.addDummyPrefix = ns.addDummyPrefix ?? NORMALIZER_SPEC_DEFAULTS.addDummyPrefix;
     this.removeExtraWhitespaces = ns.removeExtraWhitespaces ?? NORMALIZER_SPEC_DEFAULTS.removeExtraWhitespaces;
     this.escapeWhitespaces = ns.escapeWhitespaces ?? NORMALIZER_SPEC_DEFAULTS.escapeWhitespaces;

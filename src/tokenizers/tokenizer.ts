@@ -77,18 +77,22 @@ const NO_LIMIT = 1e12;
 class CallableBase {
   constructor() {
     const f = (...args: unknown[]): unknown => (f as unknown as { invoke(...a: unknown[]): unknown }).invoke(...args);
+    // biome-ignore lint/correctness/noConstructorReturn: the instance is a function with the class's prototype
     return Object.setPrototypeOf(f, new.target.prototype) as CallableBase;
   }
 }
 
+// The call signature of the class below (its instances are functions): an interface merged with the class.
 export interface PreTrainedTokenizer {
   /**
    * Tokenises one text, a pair (`tokenizer(a, b)`), a batch of texts, or a batch of pairs
    * (`tokenizer([a1, a2], [b1, b2])` or `tokenizer([[a1, b1], [a2, b2]])`). Always returns rows.
    */
+  // biome-ignore lint/style/useShorthandFunctionType: merged with the class, so it must stay an interface
   (text: TextInput, textPairOrOptions?: string | string[] | CallOptions, options?: CallOptions): BatchEncoding;
 }
 
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: see the interface above
 export class PreTrainedTokenizer extends CallableBase {
   readonly pipeline: TokenizerPipeline;
   readonly settings: TokenizerSettings;
@@ -184,6 +188,7 @@ export class PreTrainedTokenizer extends CallableBase {
     return m;
   }
 
+  // biome-ignore lint/correctness/noUnusedPrivateClassMembers: called through the instance-as-function (CallableBase)
   private invoke(text: unknown, pairOrOptions?: unknown, options?: unknown): BatchEncoding {
     let pair: unknown;
     let opts: CallOptions;

@@ -30,7 +30,7 @@ export class SpmNormalizer {
   private decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
   constructor(readonly options: NormalizerOptions) {
-    if (options.charsMap && options.charsMap.length) {
+    if (options.charsMap?.length) {
       const { units, normalized } = decodeCharsMap(options.charsMap, 'normalizer');
       this.units = units;
       this.blob = normalized;

@@ -1,7 +1,7 @@
 // The lattices the unigram trainer runs EM and pruning on: every place a live piece matches inside each
 // distinct word (or inside the pieces themselves), as flat typed arrays, with forward-backward (in linear
 // space while it cannot underflow, else in log space) and Viterbi over them.
-import { CodePointTrie } from './trie.ts';
+import type { CodePointTrie } from './trie.ts';
 
 /** The distinct words as code points, with their counts. */
 export interface WordArrays {

@@ -256,7 +256,7 @@ function prune(
       continue;
     }
     const best = own.bestPath(i, score, unkScore, -1);
-    if (!best || best.length !== 1 || best[0] !== i) continue; // already split on its best path: removable
+    if (best?.length !== 1 || best[0] !== i) continue; // already split on its best path: removable
     alwaysKeep[i] = 1;
     alternatives[i] = own.bestPath(i, score, unkScore, own.wholeEdge(i, i));
   }

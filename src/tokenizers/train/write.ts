@@ -51,7 +51,7 @@ export function tokenizerJson(model: SentencePieceModel, special: SpecialPieces)
   // SentencePiece: the character map, then spaces squeezed and trimmed (remove_extra_whitespaces); the
   // space in front (add_dummy_prefix) and "▁" for spaces come from the Metaspace pre-tokenizer.
   const normalizers: Json[] = [];
-  if (ns.precompiledCharsmap && ns.precompiledCharsmap.length) {
+  if (ns.precompiledCharsmap?.length) {
     normalizers.push({ type: 'Precompiled', precompiled_charsmap: Buffer.from(ns.precompiledCharsmap).toString('base64') });
   }
   if (ns.removeExtraWhitespaces ?? true) {
