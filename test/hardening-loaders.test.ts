@@ -164,6 +164,17 @@ test('names are looked up only in the loaders\' own tables (toString, constructo
   }
 });
 
+test('keys named __proto__ in a safetensors header or config.json stay data', async () => {
+  const header = '{"__metadata__":{"__proto__":"x","format":"pt"},"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}';
+  const bytes = Buffer.concat([Buffer.from(Uint8Array.from([header.length, 0, 0, 0, 0, 0, 0, 0])), Buffer.from(header), Buffer.alloc(4)]);
+  const st = parseSafetensors(bytes, 'p.safetensors');
+  assert.deepEqual(Object.keys(st.metadata), ['__proto__', 'format']);
+  assert.equal(Object.getPrototypeOf(st.metadata), Object.prototype);
+  const config = await loadDebertaConfig(memoryFiles({ 'config.json': '{"model_type":"deberta-v2","id2label":{"0":"__proto__","1":"b"},"label2id":{"__proto__":0,"b":1}}' }, 'ck'));
+  assert.deepEqual(Object.entries(config.label2id), [['__proto__', 0], ['b', 1]]);
+  assert.equal(config.id2label[0], '__proto__');
+});
+
 function zipOf(pkl: Uint8Array): Uint8Array {
   // torchZip with a hand-written pickle in place of the generated one.
   return zipSync({ 'archive/data.pkl': pkl }, { level: 0 });

@@ -63,7 +63,7 @@ export function parseHeader(json: Uint8Array, headerLen: number, fileSize: numbe
       if (!isObject(info)) throw new Error(`${label}: '__metadata__' must be an object of strings`);
       for (const [k, v] of Object.entries(info)) {
         if (typeof v !== 'string') throw new Error(`${label}: '__metadata__.${k}' must be a string, got ${JSON.stringify(v)}`);
-        metadata[k] = v;
+        Object.defineProperty(metadata, k, { value: v, enumerable: true, writable: true, configurable: true }); // "__proto__" stays a key
       }
       continue;
     }

@@ -230,7 +230,8 @@ function readLabels(raw: Record<string, unknown>, f: FieldReader, file: string) 
       if (typeof id !== 'number' || !Number.isSafeInteger(id)) {
         throw new Error(`${file}: field 'label2id.${name}' must be an integer, got ${JSON.stringify(id)}`);
       }
-      label2id[name] = id;
+      // defineProperty: a label named "__proto__" is a label, not the object's prototype.
+      Object.defineProperty(label2id, name, { value: id, enumerable: true, writable: true, configurable: true });
     }
   } else {
     label2id = Object.fromEntries(Object.entries(id2label).map(([id, name]) => [name, Number(id)]));
