@@ -1,4 +1,4 @@
-// Tokenizer training against SentencePiece itself, on the Brown corpus (issue 5's check, scaled to the
+// Tokenizer training against SentencePiece itself, on the Brown corpus (the full-size check, scaled to the
 // test suite): the reference models test/fixtures/tokenizers/deberta-v3-{unigram,bpe}/spm.model were
 // trained by SentencePiece on all 500 Brown files with 8000 pieces, so we train on the same text with
 // the same settings (read once, shared by both trainers; about 10 s of CPU in all) and compare:

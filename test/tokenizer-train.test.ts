@@ -1,4 +1,4 @@
-// Tokenizer training (issue 5), the quick checks: the double-array trie and the nmt_nfkc character map
+// Tokenizer training, the quick checks: the double-array trie and the nmt_nfkc character map
 // against the reference models' own, SentencePiece's normaliser and encoders against the fixtures'
 // recorded `spm_ids`, piece rules, errors that name the flag or file, the written spm.model read back
 // by the project's reader, and ids from spm.model equal to ids from the written tokenizer.json.

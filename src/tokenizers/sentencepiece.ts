@@ -2,7 +2,7 @@
 // precompiled character map, longest match, then the whitespace rules of NormalizerSpec) and its unigram
 // or BPE model. DeBERTa does NOT tokenise this way under transformers 5, which rebuilds any spm.model as a
 // `tokenizers` unigram pipeline (see auto.ts); this is for checking models trained with SentencePiece
-// (issue 5) against `spm.encode`, and what the fixtures' `spm_pieces` / `spm_ids` record.
+// against `spm.encode`, and what the fixtures' `spm_pieces` / `spm_ids` record.
 import { readSentencePieceModel, TRAINER_SPEC_DEFAULTS, NORMALIZER_SPEC_DEFAULTS, type SentencePieceModel } from './sentencepiece-proto.ts';
 import { PrecompiledCharsMap } from './precompiled.ts';
 import { UnigramModel } from './models/unigram.ts';
