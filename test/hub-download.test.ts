@@ -136,7 +136,7 @@ test('revisions: a tag, a commit (answered from the cache without a request once
   assert.equal(hub.requests.length, n, 'a cached commit needs no request');
   assert.deepEqual(Object.values(model.config.id2label).sort(), ['bad', 'good', 'meh']);
   const { logits } = await model(tok([TEXTS[0]!]));
-  assert.deepEqual(logits.dims, [1, 3]);
+  assert.deepEqual(logits!.dims, [1, 3]);
   await model.dispose();
 
   const bare = await loadModel('tiny', 'auto', o);

@@ -267,7 +267,7 @@ test('transformers offsets derived from the rule: a letter and two marks, first,
   for (const name of ['deberta-v3-unigram', 'deberta-v3-bpe']) {
     for (const use of ['spm.model', 'tokenizer.json'] as const) {
       const tok = await AutoTokenizer.fromPretrained(join(ROOT, name), { use });
-      const offsets = (t: string) => tok(t, { returnOffsets: true }).offsets![0];
+      const offsets = (t: string) => tok(t, { returnOffsets: true }).offsets![0]!;
       // NFC lays à over the a and absorbs U+0300; U+0301 stays, laid over itself: [UNK] spans [0, 3).
       const r = tok('a\u0300\u0301', { returnOffsets: true, returnTokens: true });
       assert.deepEqual(r.tokens![0], ['[CLS]', '\u2581', '[UNK]', '[SEP]']);

@@ -98,7 +98,7 @@ async function embed(p: Loaded, texts: string[], o: FeatureExtractionCallOptions
     if (pooling === 'none') return Array.from({ length: n }, (_, t) => finish(Array.from(tokenOf(hidden, b, t))));
     if (pooling === 'cls' || pooling === 'first_token') return finish(Array.from(tokenOf(hidden, b, 0)));
     const sum = new Float64Array(hidden.dims[2]!);
-    for (let t = 0; t < n; t++) tokenOf(hidden, b, t).forEach((v, k) => { sum[k] += v; });
+    for (let t = 0; t < n; t++) tokenOf(hidden, b, t).forEach((v, k) => { sum[k]! += v; });
     return finish(Array.from(sum, (v) => v / n));
   });
 }

@@ -188,8 +188,8 @@ export class PreTrainedTokenizer extends CallableBase {
     return m;
   }
 
-  // biome-ignore lint/correctness/noUnusedPrivateClassMembers: called through the instance-as-function (CallableBase)
-  private invoke(text: unknown, pairOrOptions?: unknown, options?: unknown): BatchEncoding {
+  /** What calling the tokenizer runs (CallableBase forwards the call here). */
+  protected invoke(text: unknown, pairOrOptions?: unknown, options?: unknown): BatchEncoding {
     let pair: unknown;
     let opts: CallOptions;
     if (typeof pairOrOptions === 'string' || Array.isArray(pairOrOptions)) {

@@ -166,7 +166,7 @@ export class HubStandIn {
     let body = bytes.subarray(start);
     if (fault === 'corrupt') {
       body = body.slice();
-      body[body.length >> 1] ^= 0xff;
+      body[body.length >> 1]! ^= 0xff;
     }
     res.writeHead(range ? 206 : 200, {
       ...headers, 'accept-ranges': 'bytes', 'content-length': String(body.length),

@@ -54,7 +54,7 @@ function shapeFromInput(v: Value, g: Graph, where: string): Shape {
   const known = constInts(v);
   if (known) return known;
   const n = v.shape[0];
-  if (!isKnown(n)) throw new Error(`${where}: shape input of unknown length`);
+  if (n === undefined || !isKnown(n)) throw new Error(`${where}: shape input of unknown length`);
   return Array.from({ length: n }, () => g.freshDim());
 }
 
@@ -199,7 +199,7 @@ defineOp({
     const stepVals = steps ? constInts(steps) : undefined;
     if (steps && (!stepVals || stepVals.some((s) => s !== 1))) throw new Error('Slice: gradient only for steps of 1');
     const n = starts!.shape[0];
-    if (!isKnown(n)) throw new Error('Slice: gradient needs starts of known length');
+    if (n === undefined || !isKnown(n)) throw new Error('Slice: gradient needs starts of known length');
     const axes = axesIn ? constInts(axesIn) : Array.from({ length: n }, (_, i) => i);
     if (!axes) throw new Error('Slice: gradient needs constant axes');
     const before: (number | Value)[] = data.shape.map(() => 0);

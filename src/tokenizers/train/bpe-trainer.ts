@@ -142,7 +142,7 @@ export function trainBpe(tw: TrainingWords, o: TrainOptions, wanted: number, log
     if (r < 0) continue;
     const id = pairOf(sym[q]!, sym[r]!, true);
     if (id < 0) continue;
-    pairFreq[id] += posFreq[q]!;
+    pairFreq[id]! += posFreq[q]!;
     pairPos[id]!.push(q);
   }
   for (let id = 0; id < pairLeft.length; id++) push(id, pairFreq[id]!);
@@ -194,11 +194,11 @@ export function trainBpe(tw: TrainingWords, o: TrainOptions, wanted: number, log
       // The adjacencies around the occurrence go away…
       if (pv >= 0) {
         const id = pairOf(sym[pv]!, L0, false);
-        if (id >= 0 && id !== best) pairFreq[id] -= f;
+        if (id >= 0 && id !== best) pairFreq[id]! -= f;
       }
       if (nx >= 0) {
         const id = pairOf(R0, sym[nx]!, false);
-        if (id >= 0 && id !== best) pairFreq[id] -= f;
+        if (id >= 0 && id !== best) pairFreq[id]! -= f;
       }
       // …the two symbols become one…
       sym[L] = bestSym;
@@ -209,7 +209,7 @@ export function trainBpe(tw: TrainingWords, o: TrainOptions, wanted: number, log
       if (pv >= 0) {
         const id = pairOf(sym[pv]!, bestSym, true);
         if (id >= 0) {
-          pairFreq[id] += f;
+          pairFreq[id]! += f;
           pairPos[id]!.push(pv);
           pending.add(id);
         }
@@ -217,7 +217,7 @@ export function trainBpe(tw: TrainingWords, o: TrainOptions, wanted: number, log
       if (nx >= 0) {
         const id = pairOf(bestSym, sym[nx]!, true);
         if (id >= 0) {
-          pairFreq[id] += f;
+          pairFreq[id]! += f;
           pairPos[id]!.push(L);
           pending.add(id);
         }

@@ -138,9 +138,9 @@ export class Lattices {
       for (; e < e1 && start[e] === pos; e++) {
         const l = len[e]!;
         if (l === 1) single = true;
-        alpha[pos + l] += a * prob[piece[e]!]!;
+        alpha[pos + l]! += a * prob[piece[e]!]!;
       }
-      if (!single) alpha[pos + 1] += a * unkProb;
+      if (!single) alpha[pos + 1]! += a * unkProb;
     }
     const Z = alpha[L]!;
     beta[L] = 1;
@@ -160,7 +160,7 @@ export class Lattices {
     for (let k = e0; k < e1; k++) {
       const s = start[k]!;
       const id = piece[k]!;
-      expected[id] += scale * alpha[s]! * prob[id]! * beta[s + len[k]!]!;
+      expected[id]! += scale * alpha[s]! * prob[id]! * beta[s + len[k]!]!;
     }
     return Math.log(Z);
   }
@@ -200,7 +200,7 @@ export class Lattices {
     for (let k = e0; k < e1; k++) {
       const s = start[k]!;
       const id = piece[k]!;
-      expected[id] += f * Math.exp(alpha[s]! + score[id]! + beta[s + len[k]!]! - Z);
+      expected[id]! += f * Math.exp(alpha[s]! + score[id]! + beta[s + len[k]!]! - Z);
     }
     return Z;
   }
@@ -222,7 +222,7 @@ export class Lattices {
         tokens += f;
         if (k < 0) pos -= 1;
         else {
-          counts[piece[k]!] += f;
+          counts[piece[k]!]! += f;
           pos -= len[k]!;
         }
       }
