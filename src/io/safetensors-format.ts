@@ -70,14 +70,14 @@ export function parseHeader(json: Uint8Array, headerLen: number, fileSize: numbe
     if (!isObject(info)) throw new Error(`${label}: tensor '${name}': entry must be an object`);
     // Own keys only: a dtype of "toString" must not find Object.prototype's.
     const dtype = typeof info.dtype === 'string' && Object.hasOwn(FROM_ST, info.dtype) ? FROM_ST[info.dtype] : undefined;
-    if (!dtype) throw new Error(`${label}: tensor '${name}': unsupported dtype ${JSON.stringify(info.dtype)}`);
+    if (!dtype) throw new Error(`${label}: tensor '${name}': ${info.dtype === undefined ? 'has no dtype' : `unsupported dtype ${JSON.stringify(info.dtype)}`}`);
     const shape = info.shape;
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      throw new Error(`${label}: tensor '${name}': shape must be a list of non-negative integers, got ${JSON.stringify(shape)}`);
+      throw new Error(`${label}: tensor '${name}': shape must be a list of non-negative integers, got ${shown(shape)}`);
     }
     const offs = info.data_offsets;
     if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isSafeInteger(o) && o >= 0) || offs[0] > offs[1]) {
-      throw new Error(`${label}: tensor '${name}': data_offsets must be [begin, end] with 0 <= begin <= end, got ${JSON.stringify(offs)}`);
+      throw new Error(`${label}: tensor '${name}': data_offsets must be [begin, end] with 0 <= begin <= end, got ${shown(offs)}`);
     }
     const [begin, end] = offs as [number, number];
     if (end > dataSize) {
@@ -147,6 +147,11 @@ export function checkTensor(t: Tensor, name: string, path: string): void {
 
 export function asBytes(a: TypedArray): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}
+
+/** A header value in a message: JSON, or "nothing" where the field is missing. */
+function shown(v: unknown): string {
+  return v === undefined ? 'nothing' : JSON.stringify(v);
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -1,5 +1,5 @@
-// The fuzz properties of the checkpoint loaders, shared by test/fuzz-loaders.test.ts (in process) and
-// the child process that runs them again under a memory cap. Each call gives a result or an Error whose
+// The fuzz properties of the checkpoint loaders, run by test/fuzz-loaders.test.ts in child processes
+// (test/helpers/fuzz-child.ts). Each call gives a result or an Error whose
 // message names the file; the run is seeded and bounded in time.
 import fc from 'fast-check';
 import { zipSync } from 'fflate';
@@ -9,15 +9,19 @@ import { parseDebertaConfig } from '../../src/models/deberta/config.ts';
 import { numel, type Tensor } from '../../src/tensor.ts';
 import { Pickle } from './torch-zip.ts';
 
-export const SEED = 20261203;
 
-/** Runs `fn`; an exception must be an Error naming `label`. Returns the result, or undefined after a good error. */
-export function resultOrNamedError<T>(label: string, fn: () => T): T | undefined {
+/**
+ * Runs `fn`; an exception must be an Error naming `label` (and, when `strict`, with no NaN, undefined or
+ * function source in its message). Returns the result, or undefined after a good error.
+ */
+export function resultOrNamedError<T>(label: string, fn: () => T, strict = true): T | undefined {
   try {
     return fn();
   } catch (err) {
     if (!(err instanceof Error)) throw new Error(`threw a non-Error: ${String(err)}`);
     if (!err.message.includes(label)) throw new Error(`error does not name ${label}: ${err.message}`);
+    // A message built from a value that should never have got that far.
+    if (strict && /\bNaN\b|\bundefined\b|\[native code\]|\[object Object\]/.test(err.message)) throw new Error(`garbled error: ${err.message}`);
     return undefined;
   }
 }
