@@ -109,6 +109,10 @@ test('tampered trainer state is refused naming the file and the field', () => {
   assert.throws(tamper({ args: [] }), { message: `${stateFile}: field 'args' must be an object, got []` });
   writeFileSync(stateFile, `{"globalStep":${'['.repeat(10000)}${']'.repeat(10000)}}`);
   assert.throws(() => readResumeState(copy), { message: `${stateFile}: JSON nested more than 64 levels deep` });
+  rmSync(stateFile);
+  mkdirSync(stateFile);
+  assert.throws(() => readResumeState(copy), { message: `${stateFile}: cannot read (EISDIR)` });
+  rmSync(stateFile, { recursive: true });
   writeFileSync(stateFile, JSON.stringify(good));
   assert.equal(readResumeState(copy).trainerState.globalStep, 2);
 });

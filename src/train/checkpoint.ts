@@ -123,9 +123,15 @@ export function readResumeState(dir: string): ResumeState {
   const optFile = join(dir, 'optimizer.safetensors');
   if (!existsSync(stateFile)) throw new Error(`${dir}: not a resumable checkpoint (no trainer_state.json)`);
   if (!existsSync(optFile)) throw new Error(`${dir}: not a resumable checkpoint (no optimizer.safetensors)`);
+  let text: string;
+  try {
+    text = readFileSync(stateFile, 'utf8');
+  } catch (err) {
+    throw new Error(`${stateFile}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(stateFile, 'utf8'));
+    parsed = JSON.parse(text);
   } catch (err) {
     throw new Error(`${stateFile}: not valid JSON (${(err as Error).message})`);
   }
