@@ -157,7 +157,7 @@ test('a truncated file is an error naming the file and the tensor cut short', ()
     assert.throws(() => readSafetensors(path), (err: Error) =>
       err.message.startsWith(`${path}:`) && /header length \d+ runs past the end/.test(err.message));
     writeFileSync(path, bytes.subarray(0, 5));
-    assert.throws(() => readSafetensors(path), new RegExp(`^Error: ${escape(path)}: too short`));
+    assert.throws(() => readSafetensors(path), new RegExp(`^Error: ${escapeRegExp(path)}: too short`));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -202,7 +202,7 @@ test('writing validates tensors and never clobbers an existing file on failure',
     const before = readFileSync(path);
     assert.throws(
       () => writeSafetensors(path, { ok: ALL_DTYPES.f32!, bad: { dtype: 'float32', dims: [5], data: new Float32Array(4) } }),
-      new RegExp(`^Error: ${escape(path)}: tensor 'bad': 4 values do not fill dims \\[5\\]`),
+      new RegExp(`^Error: ${escapeRegExp(path)}: tensor 'bad': 4 values do not fill dims \\[5\\]`),
     );
     assert.throws(
       () => writeSafetensors(path, { half: { dtype: 'float16', dims: [2], data: new Float32Array(2) } }),
@@ -220,6 +220,6 @@ test('writing validates tensors and never clobbers an existing file on failure',
   }
 });
 
-function escape(s: string): string {
+function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

@@ -20,7 +20,7 @@ export const TO_ST: Record<DType, string> = {
 };
 
 // The typed array class each dtype must be stored in (see src/tensor.ts).
-const ARRAY_CLASS: Record<DType, Function> = {
+const ARRAY_CLASS: Record<DType, abstract new (...args: never) => unknown> = {
   float32: Float32Array, float64: Float64Array, float16: Uint16Array, bfloat16: Uint16Array,
   int64: BigInt64Array, int32: Int32Array, int8: Int8Array, uint8: Uint8Array, bool: Uint8Array,
 };

@@ -78,8 +78,6 @@ interface Hooks {
   persistentLoad(pid: unknown): unknown;
 }
 
-const MARK = Symbol('mark');
-
 class Unpickler {
   pos: number;
   private stack: unknown[] = [];

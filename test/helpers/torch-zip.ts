@@ -101,7 +101,7 @@ export function torchZip(specs: Map<string, EntrySpec>, extra: Record<string, Ui
   for (const [name, data] of Object.entries(all)) {
     const head = 30 + Buffer.byteLength(name) + 4;
     const pad = (64 - ((at + head) % 64)) % 64;
-    padded[name] = [data, { extra: { 0x4246: new Uint8Array(pad) } }];
+    padded[name] = [data, { extra: { 16966: new Uint8Array(pad) } }]; // 0x4246, the id torch.save pads with
     at += head + pad + data.length;
   }
   return zipSync(padded, { level: 0 });

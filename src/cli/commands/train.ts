@@ -7,7 +7,7 @@ import { train, type TrainOptions } from '../../train/trainer.ts';
 import { checkWritableFolder } from '../../train/checkpoint.ts';
 import { parseIntFlag } from './init.ts';
 import { checkRevision, localCheckpoint, REVISION_HELP } from '../hub-args.ts';
-import { addOptimizerOptions, num, oneOf, optimizerOptions, runInterruptible } from '../training-flags.ts';
+import { addOptimizerOptions, oneOf, optimizerOptions, runInterruptible } from '../training-flags.ts';
 
 interface Flags {
   model: string; revision?: string; task?: string; problemType?: string; train: string; eval?: string; out: string; tokenizer?: string; format?: string;
