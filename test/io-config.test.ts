@@ -22,6 +22,7 @@ function withDir(fn: (dir: string) => void): void {
   }
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: config.json as parsed, its fields compared one by one
 function rawOf(dir: string): Record<string, any> {
   return JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
 }
@@ -34,7 +35,7 @@ test('every fixture config parses, and each field it sets comes through unchange
     assert.deepEqual(c.raw, raw, dir);
     for (const [key, value] of Object.entries(raw)) {
       if (!(key in c) || key === 'id2label' || key === 'pos_att_type') continue; // normalised, checked below
-      assert.deepEqual((c as any)[key], value, `${dir}: ${key}`);
+      assert.deepEqual((c as unknown as Record<string, unknown>)[key], value, `${dir}: ${key}`);
     }
     assert.deepEqual(c.pos_att_type, raw.pos_att_type ?? [], dir);
     assert.equal(c.num_labels, raw.id2label ? Object.keys(raw.id2label).length : 2, dir);

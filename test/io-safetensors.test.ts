@@ -32,6 +32,7 @@ function withHeader(header: object, data: Uint8Array): Uint8Array {
   return Buffer.concat([prefix, json, data]);
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: the header as parsed, its fields checked by the tests
 function headerOf(bytes: Uint8Array): { len: number; json: Record<string, any> } {
   const len = Number(Buffer.from(bytes.buffer, bytes.byteOffset, 8).readBigUInt64LE(0));
   return { len, json: JSON.parse(Buffer.from(bytes.subarray(8, 8 + len)).toString('utf8')) };

@@ -47,7 +47,7 @@ test('GDES: the RTD loss alone sends no gradient into the generator\'s embedding
     const spec = rtdSpec(sharing);
     const weights = initPretrainWeights(spec, 4);
     const g = new Graph();
-    const built = buildRtdGraph(g, spec.generator!, spec.config, (name, dims) => g.params.get(name) ?? g.param(name, weights.get(name)!),
+    const built = buildRtdGraph(g, spec.generator!, spec.config, (name, _dims) => g.params.get(name) ?? g.param(name, weights.get(name)!),
       { ...spec.rtd!, emd: true }, { dtype: 'float32' });
     const wrt = [GEN_WORDS, 'generator.deberta.encoder.layer.0.attention.self.query_proj.weight', sharing === 'gdes' ? DELTA : 'discriminator.mask_predictions.dense.weight'];
     const d = gradients(built.outputs.rtd_loss!, wrt.map((n) => g.params.get(n)!));
@@ -63,7 +63,7 @@ test('GDES: the RTD loss alone sends no gradient into the generator\'s embedding
     const feeds: Record<string, Tensor> = { input_ids: batch.inputIds, attention_mask: batch.attentionMask, masked_index: batch.maskedIndex, masked_labels: batch.maskedLabels, sampling_noise: noise };
     for (const [k, t] of weights) feeds[k] = t;
     const out = await session.run(feeds);
-    const last = out[`grad2`]!;
+    const last = out.grad2!;
     assert.ok(maxAbs(last.data as Float32Array) > 0, `${sharing}: the discriminator's ${wrt[2]} gets a gradient`);
     if (sharing === 'es') assert.ok(maxAbs(out.grad0!.data as Float32Array) > 0);
     await session.release();
