@@ -8,6 +8,7 @@ import { zipSync } from 'fflate';
 import { parseTorchCheckpoint } from '../src/io/torch-pickle.ts';
 import { readTorchCheckpoint } from '../src/io/node-files.ts';
 import { readSafetensors } from '../src/io/safetensors.ts';
+import { le, Pickle, type StorageSpec } from './helpers/torch-zip.ts';
 import { floatToHalf, type Tensor, type TypedArray } from '../src/tensor.ts';
 
 /** Whether two arrays occupy separate memory: other buffers, or byte ranges of one buffer that do not overlap. */
@@ -89,53 +90,6 @@ test('the EMD checkpoints (torch 1.13, Microsoft layout) load', () => {
 // ---------------------------------------------------------------------------------------------
 // Hand-built pickles, written opcode by opcode as torch.save (protocol 2) would.
 
-class Pickle {
-  private out: number[] = [];
-  op(...b: number[]): this { this.out.push(...b); return this; }
-  proto(): this { return this.op(0x80, 2); }
-  mark(): this { return this.op(0x28); }
-  tuple(): this { return this.op(0x74); }
-  stop(): this { return this.op(0x2e); }
-  reduce(): this { return this.op(0x52); }
-  str(s: string): this {
-    const b = Buffer.from(s, 'utf8');
-    return this.op(0x58, ...le(b.length, 4), ...b);
-  }
-  int(n: number): this {
-    if (n >= 0 && n < 256) return this.op(0x4b, n);
-    if (n >= 0 && n < 65536) return this.op(0x4d, ...le(n, 2));
-    return this.op(0x4a, ...le(n >>> 0, 4));
-  }
-  ints(xs: number[]): this {
-    this.mark();
-    for (const x of xs) this.int(x);
-    return this.tuple();
-  }
-  global(mod: string, name: string): this {
-    return this.op(0x63, ...Buffer.from(`${mod}\n${name}\n`, 'ascii'));
-  }
-  orderedDict(): this { return this.global('collections', 'OrderedDict').op(0x29).reduce(); }
-  /** _rebuild_tensor_v2(storage, offset, size, stride, False, OrderedDict()). */
-  tensor(s: StorageSpec, offset: number, size: number[], stride: number[], view?: [string, number, number]): this {
-    this.global('torch._utils', '_rebuild_tensor_v2').mark();
-    this.mark().str('storage').global('torch', s.type).str(s.key).str('cpu').int(s.numel);
-    if (s.legacy) {
-      if (view) this.mark().str(view[0]).int(view[1]).int(view[2]).tuple();
-      else this.op(0x4e); // None
-    }
-    this.tuple().op(0x51); // BINPERSID
-    this.int(offset).ints(size).ints(stride).op(0x89).orderedDict();
-    return this.tuple().reduce();
-  }
-  bytes(): Uint8Array { return Uint8Array.from(this.out); }
-}
-
-interface StorageSpec { type: string; key: string; numel: number; legacy?: boolean }
-
-function le(n: number, width: number): number[] {
-  return Array.from({ length: width }, (_, i) => Math.floor(n / 2 ** (8 * i)) & 0xff);
-}
-
 function torchZip(pkl: Uint8Array, storages: Record<string, Uint8Array>, top = 'archive', level: 0 | 6 = 0): Uint8Array {
   const files: Record<string, Uint8Array> = {
     [`${top}/data.pkl`]: pkl,
@@ -164,15 +118,15 @@ function stateDictPickle(legacy = false): Uint8Array {
   const p = new Pickle().proto();
   // An OrderedDict with a `_metadata` attribute set through BUILD, as model.state_dict() returns.
   p.orderedDict().mark();
-  p.str('t.T').tensor(s(FLOATS), 1, [3, 2], [1, 3]); // transposed view with an offset
-  p.str('t.tail').tensor(s(FLOATS), 6, [2, 3], [3, 1]);
-  p.str('t.scalar').tensor(s(FLOATS), 11, [], []);
-  p.str('t.expand').tensor(s(FLOATS), 0, [2, 3], [0, 1]); // broadcast (stride 0)
+  p.str('t.T').storageTensor(s(FLOATS), 1, [3, 2], [1, 3]); // transposed view with an offset
+  p.str('t.tail').storageTensor(s(FLOATS), 6, [2, 3], [3, 1]);
+  p.str('t.scalar').storageTensor(s(FLOATS), 11, [], []);
+  p.str('t.expand').storageTensor(s(FLOATS), 0, [2, 3], [0, 1]); // broadcast (stride 0)
   p.str('param').global('torch._utils', '_rebuild_parameter').mark();
-  p.tensor(s(FLOATS), 0, [4], [1]).op(0x89).orderedDict().tuple().reduce();
-  p.str('ids').tensor(s(LONGS), 0, [3], [1]);
-  p.str('half').tensor(s(HALFS), 0, [1, 2], [2, 1]);
-  p.str('mask').tensor(s(BOOLS), 0, [3], [1]);
+  p.storageTensor(s(FLOATS), 0, [4], [1]).op(0x89).orderedDict().tuple().reduce();
+  p.str('ids').storageTensor(s(LONGS), 0, [3], [1]);
+  p.str('half').storageTensor(s(HALFS), 0, [1, 2], [2, 1]);
+  p.str('mask').storageTensor(s(BOOLS), 0, [3], [1]);
   p.str('version').int(3); // not a tensor: skipped
   p.op(0x75); // SETITEMS
   p.op(0x7d).str('_metadata').orderedDict().op(0x73).op(0x62); // {'_metadata': OrderedDict()} BUILD
@@ -228,7 +182,7 @@ test('the legacy (pre-zip) torch.save layout, including storage views', () => {
   // The main pickle, plus one tensor that reads through a storage view (elements 4..9 of '0').
   const body = stateDictPickle(true);
   const withView = new Pickle().proto().op(0x7d).mark()
-    .str('viewed').tensor({ ...FLOATS, legacy: true }, 1, [2, 2], [2, 1], ['0v', 4, 6])
+    .str('viewed').storageTensor({ ...FLOATS, legacy: true }, 1, [2, 2], [2, 1], ['0v', 4, 6])
     .op(0x75).stop().bytes();
 
   checkStateDict(parseTorchCheckpoint(file(body, ['0', '1', '2', '3']), 'legacy.bin'));
@@ -261,13 +215,13 @@ test('a pickle asking for os.system is refused, naming the file and the global',
 });
 
 test('broken archives are errors naming the file and what is wrong', () => {
-  const pkl = new Pickle().proto().op(0x7d).str('w').tensor(FLOATS, 0, [12], [1]).op(0x73).stop().bytes();
+  const pkl = new Pickle().proto().op(0x7d).str('w').storageTensor(FLOATS, 0, [12], [1]).op(0x73).stop().bytes();
   assert.throws(() => parseTorchCheckpoint(torchZip(pkl, {}), 'a.bin'), /a\.bin: storage '0' is missing from the archive \(no 'archive\/data\/0'\)/);
   assert.throws(
     () => parseTorchCheckpoint(torchZip(pkl, { '0': F([1, 2, 3]) }), 'b.bin'),
     /b\.bin: storage 'archive\/data\/0' has 12 bytes but needs 48 for 12 float32 values/,
   );
-  const past = new Pickle().proto().op(0x7d).str('too.far').tensor(FLOATS, 10, [4], [1]).op(0x73).stop().bytes();
+  const past = new Pickle().proto().op(0x7d).str('too.far').storageTensor(FLOATS, 10, [4], [1]).op(0x73).stop().bytes();
   assert.throws(() => parseTorchCheckpoint(torchZip(past, STORAGE_BYTES), 'c.bin'), /c\.bin: tensor 'too\.far' reads past its storage '0'/);
   for (const cut of [20, 40, pkl.length - 1]) {
     assert.throws(() => parseTorchCheckpoint(torchZip(pkl.subarray(0, cut), {}), 'd.bin'), /d\.bin: bad pickle at byte \d+: unexpected end of data/);

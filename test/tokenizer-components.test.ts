@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AutoTokenizer, readSentencePieceModel } from '../src/tokenizers/index.ts';
+import { wordPieceJson, WORDPIECE_SPECIALS } from './helpers/wordpiece.ts';
 
 const ROOT = 'test/fixtures/tokenizers';
 const V3 = join(ROOT, 'deberta-v3-unigram');
@@ -21,19 +22,9 @@ async function inDir<T>(files: Record<string, string | Buffer>, fn: (dir: string
   }
 }
 
-const special = (id: number, content: string) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
 
 test('WordPiece with the BERT normaliser, pre-tokeniser, post-processor and decoder', async () => {
-  const vocab = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'hello', 'world', '##s', 'un', '##aff', '##able', ',', '!', '中'];
-  const json = {
-    version: '1.0',
-    added_tokens: ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'].map((t, i) => special(i, t)),
-    normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
-    pre_tokenizer: { type: 'BertPreTokenizer' },
-    post_processor: { type: 'BertProcessing', sep: ['[SEP]', 3], cls: ['[CLS]', 2] },
-    decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
-    model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab: Object.fromEntries(vocab.map((t, i) => [t, i])) },
-  };
+  const json = wordPieceJson([...WORDPIECE_SPECIALS, 'hello', 'world', '##s', 'un', '##aff', '##able', ',', '!', '中']);
   await inDir({ 'tokenizer.json': JSON.stringify(json) }, async (dir) => {
     const tok = await AutoTokenizer.fromPretrained(dir);
     const text = 'Héllo, WORLDS!\tunaffable中 zzz';

@@ -30,6 +30,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AutoTokenizer, type PreTrainedTokenizer } from '../src/tokenizers/index.ts';
 import { NormalizedString } from '../src/tokenizers/normalized.ts';
+import { wordPieceJson, WORDPIECE_SPECIALS } from './helpers/wordpiece.ts';
 
 const ROOT = 'test/fixtures/tokenizers';
 
@@ -182,17 +183,7 @@ function unigramWithNormalizer(normalizer: unknown): unknown {
 
 function wordPiece(): unknown {
   const letters = 'abcdefghijklmnopqrstuvwxyz'.split('');
-  const vocab = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...letters, ...letters.map((l) => `##${l}`), 'the', 'word', 'end', 'last', 'fi', '中'];
-  const special = (id: number, content: string) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
-  return {
-    version: '1.0',
-    added_tokens: ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'].map((t, i) => special(i, t)),
-    normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
-    pre_tokenizer: { type: 'BertPreTokenizer' },
-    post_processor: { type: 'BertProcessing', sep: ['[SEP]', 3], cls: ['[CLS]', 2] },
-    decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
-    model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab: Object.fromEntries(vocab.map((t, i) => [t, i])) },
-  };
+  return wordPieceJson([...WORDPIECE_SPECIALS, ...letters, ...letters.map((l) => `##${l}`), 'the', 'word', 'end', 'last', 'fi', '中']);
 }
 
 type Setup = [string, () => Promise<PreTrainedTokenizer>];

@@ -8,10 +8,17 @@ const STORAGE: Record<DType, string> = {
   int64: 'LongStorage', int32: 'IntStorage', uint8: 'ByteStorage', bool: 'BoolStorage', int8: 'CharStorage',
 };
 
+/** A storage as a pickle names it: its class (FloatStorage, …), key and element count; `legacy`: the old layout's extra view field. */
+export interface StorageSpec { type: string; key: string; numel: number; legacy?: boolean }
+
 export class Pickle {
   readonly out: number[] = [];
   op(...b: number[]): this { for (const x of b) this.out.push(x); return this; }
   proto(): this { return this.op(0x80, 2); }
+  mark(): this { return this.op(0x28); }
+  tuple(): this { return this.op(0x74); }
+  stop(): this { return this.op(0x2e); }
+  reduce(): this { return this.op(0x52); }
   str(s: string): this {
     const b = Buffer.from(s, 'utf8');
     return this.op(0x58, ...le(b.length, 4), ...b);
@@ -23,18 +30,26 @@ export class Pickle {
     return this.op(0x8a, 8, ...le64(BigInt(n))); // LONG1
   }
   ints(xs: number[]): this {
-    this.op(0x28);
+    this.mark();
     for (const x of xs) this.int(x);
-    return this.op(0x74);
+    return this.tuple();
   }
   global(mod: string, name: string): this { return this.op(0x63, ...Buffer.from(`${mod}\n${name}\n`, 'ascii')); }
-  /** _rebuild_tensor_v2(('storage', type, key, 'cpu', numel), offset, size, stride, False, OrderedDict()). */
+  orderedDict(): this { return this.global('collections', 'OrderedDict').op(0x29).reduce(); }
+  /** _rebuild_tensor_v2(('storage', type, key, 'cpu', numel[, view]), offset, size, stride, False, OrderedDict()). */
+  storageTensor(s: StorageSpec, offset: number, size: number[], stride: number[], view?: [string, number, number]): this {
+    this.global('torch._utils', '_rebuild_tensor_v2').mark();
+    this.mark().str('storage').global('torch', s.type).str(s.key).str('cpu').int(s.numel);
+    if (s.legacy) {
+      if (view) this.mark().str(view[0]).int(view[1]).int(view[2]).tuple();
+      else this.op(0x4e); // None
+    }
+    this.tuple().op(0x51); // BINPERSID
+    this.int(offset).ints(size).ints(stride).op(0x89).orderedDict();
+    return this.tuple().reduce();
+  }
   tensor(storageType: string, key: string, numel: number, offset: number, size: number[], stride: number[]): this {
-    this.global('torch._utils', '_rebuild_tensor_v2').op(0x28);
-    this.op(0x28).str('storage').global('torch', storageType).str(key).str('cpu').int(numel).op(0x74, 0x51);
-    this.int(offset).ints(size).ints(stride).op(0x89);
-    this.global('collections', 'OrderedDict').op(0x29, 0x52);
-    return this.op(0x74, 0x52);
+    return this.storageTensor({ type: storageType, key, numel }, offset, size, stride);
   }
   bytes(): Uint8Array { return Uint8Array.from(this.out); }
 }
