@@ -6,7 +6,7 @@ import { parseDebertaConfig } from '../src/models/deberta/config.ts';
 import { initWeights } from '../src/models/deberta/init.ts';
 import { tensor } from '../src/tensor.ts';
 import { AdamW, applyUpdate } from '../src/train/optim.ts';
-import { Rng } from '../src/train/random.ts';
+import { Rng } from '../src/util/random.ts';
 import { gradientModelFromTensors } from '../src/train/step.ts';
 import { peakRss } from '../src/train/trainer.ts';
 

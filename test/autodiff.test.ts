@@ -10,7 +10,7 @@ import { Graph } from '../src/graph/graph.ts';
 import type { Shape, Value } from '../src/graph/value.ts';
 import { Session } from '../src/runtime/session.ts';
 import { tensor, type Tensor } from '../src/tensor.ts';
-import { Rng } from '../src/train/random.ts';
+import { Rng } from '../src/util/random.ts';
 
 interface FloatInput {
   dims: number[];

@@ -14,7 +14,7 @@ import { tensor, toFloat64, type Tensor } from '../src/tensor.ts';
 import { Graph } from '../src/graph/graph.ts';
 import { DropoutMasks } from '../src/train/dropout.ts';
 import { gradientModelFromTensors, loadGradientModel, type TrainBatch } from '../src/train/step.ts';
-import { Rng } from '../src/train/random.ts';
+import { Rng } from '../src/util/random.ts';
 
 const root = join(import.meta.dirname, 'fixtures', 'models');
 const expectedOf = (name: string) => readSafetensors(join(root, name, 'expected.safetensors')).tensors;

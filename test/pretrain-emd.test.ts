@@ -12,7 +12,7 @@ import { MLM_MASKING } from '../src/pretrain/masking.ts';
 import { createPretrainModel, initPretrainWeights, pretrainParamShapes, type PretrainModel, type PretrainSpec } from '../src/pretrain/model.ts';
 import { tensor, toFloat64, type Tensor } from '../src/tensor.ts';
 import { AdamW } from '../src/train/optim.ts';
-import { Rng } from '../src/train/random.ts';
+import { Rng } from '../src/util/random.ts';
 import { brown, tinyConfig, tokenizer } from './helpers/pretrain.ts';
 
 const f64 = (t: Tensor) => tensor('float64', t.dims, toFloat64(t));

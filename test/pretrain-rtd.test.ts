@@ -21,7 +21,7 @@ import { createPretrainModel, generatorConfig, importCheckpoints, initPretrainWe
 import { buildRtdGraph, type EmbeddingSharing } from '../src/pretrain/rtd.ts';
 import { pretrain, type PretrainOptions } from '../src/pretrain/trainer.ts';
 import { tensor, toFloat64, type Tensor } from '../src/tensor.ts';
-import { Rng } from '../src/train/random.ts';
+import { Rng } from '../src/util/random.ts';
 import { brown, tinyConfig, tinyConfigJson, tokenizer } from './helpers/pretrain.ts';
 
 const GEN_WORDS = 'generator.deberta.embeddings.word_embeddings.weight';

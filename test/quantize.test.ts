@@ -7,7 +7,7 @@ import * as F from '../src/graph/functional.ts';
 import { emitOnnx } from '../src/runtime/onnx-emit.ts';
 import { quantizeGraphForInference, quantizeWeight } from '../src/runtime/quantize.ts';
 import { Session } from '../src/runtime/session.ts';
-import { Rng } from '../src/train/random.ts';
+import { Rng } from '../src/util/random.ts';
 import { tensor } from '../src/tensor.ts';
 import { relError } from './helpers/compare.ts';
 

@@ -13,7 +13,7 @@ import { AutoTokenizer } from '../src/tokenizers/auto.ts';
 import { collate, encoderFromTokenizer, featurize, parseCsv, parseJsonl, toExamples, type SeqClsExample } from '../src/train/data.ts';
 import { inferProblemType, sequenceLabelMap } from '../src/train/labels.ts';
 import { multiLabelScores } from '../src/train/metrics.ts';
-import { Rng } from '../src/train/random.ts';
+import { Rng } from '../src/util/random.ts';
 import { train } from '../src/train/trainer.ts';
 
 const tokenizerDir = join(import.meta.dirname, 'fixtures', 'tokenizers', 'deberta-v3-unigram');

@@ -11,7 +11,7 @@ import { initCheckpoint } from '../src/cli/commands/init.ts';
 import { AutoTokenizer } from '../src/tokenizers/auto.ts';
 import { encoderFromTokenizer, featurize, parseJsonl, readRecords, toExamples, type QaExample } from '../src/train/data.ts';
 import { answerTokens, qaPredictions } from '../src/train/qa.ts';
-import { Rng } from '../src/train/random.ts';
+import { Rng } from '../src/util/random.ts';
 import { train } from '../src/train/trainer.ts';
 
 const tokenizerDir = join(import.meta.dirname, 'fixtures', 'tokenizers', 'deberta-v3-unigram');

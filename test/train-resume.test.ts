@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { initCheckpoint } from '../src/cli/commands/init.ts';
 import { readSafetensors } from '../src/io/safetensors.ts';
 import { readResumeState } from '../src/train/checkpoint.ts';
-import { Rng } from '../src/train/random.ts';
+import { Rng } from '../src/util/random.ts';
 import { train, type TrainOptions } from '../src/train/trainer.ts';
 
 const tokenizerDir = join(import.meta.dirname, 'fixtures', 'tokenizers', 'deberta-v3-unigram');

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { initCheckpoint } from '../src/cli/commands/init.ts';
 import { toTrainOptions } from '../src/cli/commands/train.ts';
 import { loadModel } from '../src/models/auto.ts';
-import { Rng } from '../src/train/random.ts';
+import { Rng } from '../src/util/random.ts';
 import { train, type TrainOptions } from '../src/train/trainer.ts';
 import { buildProgram } from '../src/cli/main.ts';
 

@@ -1,24 +1,8 @@
-// What `deberta train` and `deberta pretrain` share: flag parsers (`oneOf` serves the task and serve
-// commands too), the AdamW / schedule flags (with each command's own defaults) and Ctrl-C handling that
-// saves a resumable checkpoint before exiting.
+// What `deberta train` and `deberta pretrain` share: the AdamW / schedule flags (with each command's own
+// defaults) and Ctrl-C handling that saves a resumable checkpoint before exiting.
 import type { Command } from 'commander';
-import { parseIntFlag } from './commands/init.ts';
+import { num, oneOf } from './flags.ts';
 
-/** A commander parser for an integer flag: a bad value fails naming the flag, before any work is done. */
-export function intArg(flag: string, min = -Infinity): (value: string) => number {
-  return (value) => parseIntFlag(value, flag, min);
-}
-
-export function num(value: string, flag: string, min = -Infinity): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < min) throw new Error(`${flag}: expected a number${min > -Infinity ? ` >= ${min}` : ''}, got '${value}'`);
-  return n;
-}
-
-export function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {
-  if (!(allowed as readonly string[]).includes(value)) throw new Error(`${flag}: expected one of ${allowed.join(', ')}, got '${value}'`);
-  return value as T;
-}
 
 export interface OptimizerDefaults { lr: string; weightDecay: string; beta2: string; eps: string; warmupRatio: string; decayAllHelp: string }
 

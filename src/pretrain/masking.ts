@@ -3,7 +3,7 @@
 // spans of up to `maxNgram` words or tokens (a span of n is picked with probability proportional to 1/n,
 // as the DeBERTa authors' n-gram masker does); each chosen token becomes [MASK] (80 %), a random token
 // (10 %) or stays itself (10 %). RTD pretraining uses the same selection with every chosen token masked.
-import { Rng } from '../train/random.ts';
+import { Rng } from '../util/random.ts';
 
 export interface MaskingOptions {
   /** Fraction of the maskable tokens to predict (default 0.15). */

@@ -11,7 +11,7 @@ import type { DropoutHook, ParamSource } from '../models/deberta/modeling.ts';
 import { Session } from '../runtime/session.ts';
 import { tensor, toFloat64, type Tensor } from '../tensor.ts';
 import { DropoutMasks, dropoutRates } from '../train/dropout.ts';
-import { Rng } from '../train/random.ts';
+import { Rng } from '../util/random.ts';
 import type { PretrainBatch } from './data.ts';
 import { buildMlmGraph, checkMlmConfig, type PretrainGraph } from './mlm.ts';
 import { buildRtdGraph, deltaName, DISCRIMINATOR, GENERATOR, sharedEmbeddings, type RtdOptions } from './rtd.ts';

@@ -16,7 +16,7 @@ import { checkWritableFolder, readResumeState, removeStaleTemporaries, saveCheck
 import { batchIndices } from '../train/data.ts';
 import { AdamW, applyUpdate, GradientAccumulator, learningRate, type ScheduleKind } from '../train/optim.ts';
 import { ProgressBar } from '../train/progress.ts';
-import { Rng } from '../train/random.ts';
+import { Rng } from '../util/random.ts';
 import { peakRss, type RunControl } from '../train/trainer.ts';
 import { batchTokens, corpusFiles, maskedBatch, maskVocabulary, packCorpus, type CorpusFormat, type PackedCorpus } from './data.ts';
 import { checkMasking, MLM_MASKING, RTD_MASKING, type MaskingOptions, type MaskVocabulary } from './masking.ts';

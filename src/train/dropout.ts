@@ -7,7 +7,7 @@ import type { Shape } from '../graph/value.ts';
 import type { DebertaConfig } from '../models/deberta/config.ts';
 import type { DropoutHook, DropoutSite } from '../models/deberta/modeling.ts';
 import { tensor, type Tensor } from '../tensor.ts';
-import { Rng } from './random.ts';
+import { Rng } from '../util/random.ts';
 
 export type DropoutRates = Record<DropoutSite, number>;
 

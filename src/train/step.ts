@@ -14,7 +14,7 @@ import { Session } from '../runtime/session.ts';
 import { tensor, toFloat64, type Tensor } from '../tensor.ts';
 import { DropoutMasks, dropoutRates } from './dropout.ts';
 import { headLoss, labelSpecs, type LabelSpec } from './losses.ts';
-import { Rng } from './random.ts';
+import { Rng } from '../util/random.ts';
 
 export type { HeadKind } from '../models/deberta/modeling.ts';
 

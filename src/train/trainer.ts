@@ -20,7 +20,7 @@ import { defaultMetric, evaluate, improves, type EvalResult } from './evaluate.t
 import { buildLabelMap, inferProblemType, labelNames, sequenceLabelMap, type LabelMap, type ProblemType } from './labels.ts';
 import { AdamW, applyUpdate, GradientAccumulator, learningRate, type ScheduleKind } from './optim.ts';
 import { ProgressBar } from './progress.ts';
-import { Rng } from './random.ts';
+import { Rng } from '../util/random.ts';
 import { gradientModelFromTensors } from './step.ts';
 
 export { evaluate, type EvalResult, type EvalSettings } from './evaluate.ts';

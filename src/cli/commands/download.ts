@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { downloadModel } from '../../hub/download.ts';
 import { isHubId } from '../../hub/id.ts';
 import { DownloadProgress, REVISION_HELP } from '../hub-args.ts';
-import { oneOf } from '../training-flags.ts';
+import { oneOf } from '../flags.ts';
 
 export function register(program: Command): void {
   program

@@ -10,9 +10,9 @@ import { readDebertaConfig } from '../../models/deberta/config-file.ts';
 import type { HeadKind } from '../../models/deberta/modeling.ts';
 import { emitOnnx, OPSET } from '../../runtime/onnx-emit.ts';
 import { quantizeGraphForInference } from '../../runtime/quantize.ts';
-import { parseHead } from './init.ts';
 import { checkWritableFile } from '../../train/checkpoint.ts';
 import { checkRevision, localCheckpoint, REVISION_HELP } from '../hub-args.ts';
+import { parseHead } from '../flags.ts';
 
 /** Optimum's names for the dynamic axes. */
 const DIM_NAMES = { batch: 'batch_size', sequence: 'sequence_length', choices: 'num_choices' };

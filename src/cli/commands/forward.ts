@@ -5,8 +5,8 @@ import { readSafetensors, writeSafetensors } from '../../io/safetensors.ts';
 import { loadModel } from '../../models/auto.ts';
 import { tensor, type Tensor } from '../../tensor.ts';
 import { checkWritableFile } from '../../train/checkpoint.ts';
-import { intArg } from '../training-flags.ts';
 import { checkRevision, localCheckpoint, REVISION_HELP } from '../hub-args.ts';
+import { intArg } from '../flags.ts';
 
 export function register(program: Command): void {
   program

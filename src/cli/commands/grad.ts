@@ -5,9 +5,9 @@ import { readSafetensors, writeSafetensors } from '../../io/safetensors.ts';
 import { tensor, toFloat32, type Tensor } from '../../tensor.ts';
 import { loadGradientModel, type TrainBatch } from '../../train/step.ts';
 import { checkWritableFile } from '../../train/checkpoint.ts';
-import { intArg } from '../training-flags.ts';
 import { checkRange } from '../../models/inputs.ts';
 import { checkRevision, localCheckpoint, REVISION_HELP } from '../hub-args.ts';
+import { intArg } from '../flags.ts';
 
 export interface GradOptions { model: string; revision?: string; inputs: string; out: string; float64?: boolean; threads?: number }
 

@@ -9,23 +9,7 @@ import { parseDebertaConfig, writeDebertaConfig, type DebertaConfig } from '../.
 import { architectureFor, initWeights } from '../../models/deberta/init.ts';
 import type { HeadKind } from '../../models/deberta/modeling.ts';
 import { checkWritableFolder, copyTokenizerFiles, float32Config } from '../../train/checkpoint.ts';
-
-export const HEADS: HeadKind[] = [
-  'base', 'masked-lm', 'sequence-classification', 'token-classification', 'question-answering', 'multiple-choice',
-];
-
-export function parseHead(value: string, flag: string): HeadKind {
-  if (!(HEADS as string[]).includes(value)) throw new Error(`${flag}: unknown head '${value}' (expected one of ${HEADS.join(', ')})`);
-  return value as HeadKind;
-}
-
-export function parseIntFlag(value: string, flag: string, min = -Infinity): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isSafeInteger(n) || n < min) {
-    throw new Error(`${flag}: expected an integer${min > -Infinity ? ` >= ${min}` : ''}, got '${value}'`);
-  }
-  return n;
-}
+import { HEADS, parseHead, parseIntFlag } from '../flags.ts';
 
 export interface InitOptions {
   config: string;

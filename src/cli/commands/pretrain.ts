@@ -6,8 +6,8 @@ import { CORPUS_FORMATS, type CorpusFormat } from '../../pretrain/data.ts';
 import { OBJECTIVES, type Objective } from '../../pretrain/model.ts';
 import { EMBEDDING_SHARING, type EmbeddingSharing } from '../../pretrain/rtd.ts';
 import { DEFAULT_TOKENIZER, pretrain, type PretrainOptions } from '../../pretrain/trainer.ts';
-import { parseIntFlag } from './init.ts';
-import { addOptimizerOptions, num, oneOf, optimizerOptions, runInterruptible } from '../training-flags.ts';
+import { addOptimizerOptions, optimizerOptions, runInterruptible } from '../training-flags.ts';
+import { num, oneOf, parseIntFlag } from '../flags.ts';
 
 export interface PretrainFlags {
   config: string; objective: string; train: string[]; eval?: string[]; out: string; tokenizer?: string; format?: string;

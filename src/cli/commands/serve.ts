@@ -9,10 +9,9 @@ import { createServer, DEFAULTS, shutdown as stopServer } from '../../server/app
 import { defaultTask, parseModelSpec } from '../../server/pipeline-runner.ts';
 import type { ServedModel } from '../../server/types.ts';
 import { loadPooledModel } from '../../server/worker-pool.ts';
-import { parseIntFlag } from './init.ts';
-import { oneOf } from '../training-flags.ts';
 import { checkRevision, localCheckpoint, REVISION_HELP } from '../hub-args.ts';
 import { DEVICES } from '../../pipelines/index.ts';
+import { oneOf, parseIntFlag } from '../flags.ts';
 
 /** The demo site `npm run build:browser` writes; served when --static is not given and it exists. */
 const BUILT_DEMO = fileURLToPath(new URL('../../../dist/demo/', import.meta.url));

@@ -18,9 +18,8 @@ import { POOLINGS, type FeatureExtractionPipeline, type Pooling } from '../../pi
 import type { RerankPipeline, RerankResult } from '../../pipelines/rerank.ts';
 import { FORMATS, ItemProgress, defaultFormat, fmt, optionalField, processIO, readItems, renderTable, textField,
   type OutputFormat, type RawItem, type TaskIO } from '../task-io.ts';
-import { parseIntFlag } from './init.ts';
-import { oneOf } from '../training-flags.ts';
 import { checkRevision, DownloadProgress, localCheckpoint, REVISION_HELP } from '../hub-args.ts';
+import { oneOf, parseIntFlag } from '../flags.ts';
 
 export interface CommonFlags {
   model?: string;

@@ -3,8 +3,8 @@
 // attention_mask), so the output can be compared with Python's directly.
 import type { Command } from 'commander';
 import { AutoTokenizer, type TokenizerSource } from '../../tokenizers/index.ts';
-import { intArg, oneOf } from '../training-flags.ts';
 import { checkRevision, localCheckpoint, REVISION_HELP } from '../hub-args.ts';
+import { intArg, oneOf } from '../flags.ts';
 
 interface TokenizeOptions {
   tokenizer: string;

@@ -5,9 +5,9 @@ import { TASKS, type Task } from '../../train/data.ts';
 import { PROBLEM_TYPES } from '../../train/labels.ts';
 import { train, type TrainOptions } from '../../train/trainer.ts';
 import { checkWritableFolder } from '../../train/checkpoint.ts';
-import { parseIntFlag } from './init.ts';
 import { checkRevision, localCheckpoint, REVISION_HELP } from '../hub-args.ts';
-import { addOptimizerOptions, oneOf, optimizerOptions, runInterruptible } from '../training-flags.ts';
+import { addOptimizerOptions, optimizerOptions, runInterruptible } from '../training-flags.ts';
+import { oneOf, parseIntFlag } from '../flags.ts';
 
 interface Flags {
   model: string; revision?: string; task?: string; problemType?: string; train: string; eval?: string; out: string; tokenizer?: string; format?: string;

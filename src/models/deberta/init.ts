@@ -4,7 +4,7 @@
 // (uniform ±1/sqrt(fan_in)), which `_init_weights` does not touch.
 // The parameter list comes from building the model graph itself, so there is no second list of names.
 import { Graph } from '../../graph/graph.ts';
-import { Rng } from '../../train/random.ts';
+import { Rng } from '../../util/random.ts';
 import { tensor, type Tensor } from '../../tensor.ts';
 import type { DebertaConfig } from './config.ts';
 import { buildDeberta, type HeadKind } from './modeling.ts';
