@@ -34,7 +34,7 @@ test('JSONL: blank lines skipped, errors give line and column', () => {
 test('examples: default and flagged columns, located errors', () => {
   const rows = parseJsonl('{"sentence1":"a","sentence2":"b","label":"yes"}\n{"sentence1":"c","sentence2":"d","label":"no"}\n', 'p.jsonl');
   const ex = toExamples('sequence-classification', rows, 'p.jsonl');
-  assert.deepEqual(ex[0], { line: 1, text: 'a', pair: 'b', label: 'yes' });
+  assert.deepEqual(ex[0], { task: 'sequence-classification', line: 1, text: 'a', pair: 'b', label: 'yes' });
   assert.throws(() => toExamples('sequence-classification', rows, 'p.jsonl', { text: 'body' }), /--text-column: column 'body' not found in p\.jsonl/);
   const noLabel = parseJsonl('{"text":"a"}\n', 'n.jsonl');
   assert.throws(() => toExamples('sequence-classification', noLabel, 'n.jsonl'), /n\.jsonl: no label column \(looked for 'label'.*--label-column\)/);
@@ -43,7 +43,7 @@ test('examples: default and flagged columns, located errors', () => {
   const qa = parseJsonl('{"question":"q","context":"the cat sat","answers":{"text":["dog"],"answer_start":[4]}}\n', 'q.jsonl');
   assert.throws(() => toExamples('question-answering', qa, 'q.jsonl'), /q\.jsonl:1: answer "dog" is not in the context at 4/);
   const mc = parseCsv('sent1,sent2,ending0,ending1,label\nA man,He,runs,sleeps,1\n', 'm.csv');
-  assert.deepEqual(toExamples('multiple-choice', mc, 'm.csv')[0], { line: 2, context: 'A man', endings: ['He runs', 'He sleeps'], label: 1 });
+  assert.deepEqual(toExamples('multiple-choice', mc, 'm.csv')[0], { task: 'multiple-choice', line: 2, context: 'A man', endings: ['He runs', 'He sleeps'], label: 1 });
 });
 
 test('label maps: sorted data labels, numeric order for integers, the model\'s own names kept', () => {

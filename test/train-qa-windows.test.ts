@@ -73,7 +73,7 @@ test('answer tokens: an answer cut by the window edge is not in the window; span
   // best is 'aa' (3 + 3); the second's 'cc dd ee' (5 + 4), three tokens: the best of all with answers of
   // up to 3 tokens; with up to 2, the second window offers only 'cc dd' (5 + 0), and 'aa' wins.
   const context = 'aa bb cc dd ee';
-  const example: QaExample = { line: 1, id: 'x', question: 'q', context, answers: [{ text: 'dd', start: 9 }] };
+  const example: QaExample = { task: 'question-answering', line: 1, id: 'x', question: 'q', context, answers: [{ text: 'dd', start: 9 }] };
   const win = (spans: [number, number][]) => [null, ...spans, null] as ([number, number] | null)[];
   const features = [
     { example: 0, inputIds: [], typeIds: [], contextOffsets: win([[0, 2], [2, 5], [5, 8]]) },

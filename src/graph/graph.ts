@@ -3,6 +3,7 @@
 import { tensor, type DType, type Tensor } from '../tensor.ts';
 import { getOp } from './ops/registry.ts';
 import { Node, Value, type Attrs, type Shape, type ValueKind } from './value.ts';
+import type { AttrsOf } from './attrs.ts';
 import './ops/index.ts';
 
 export class Graph {
@@ -68,6 +69,7 @@ export class Graph {
   }
 
   /** Apply an op; returns its outputs. `outputs` asks for more than the op's default count. */
+  op<T extends string>(type: T, inputs: (Value | null)[], attrs?: AttrsOf<T>, outputs?: number): Value[];
   op(type: string, inputs: (Value | null)[], attrs: Attrs = {}, outputs?: number): Value[] {
     const def = getOp(type);
     for (const v of inputs) if (v && v.graph !== this) throw new Error(`${type}: input from another graph`);
@@ -84,7 +86,7 @@ export class Graph {
   }
 
   /** Single-output convenience. */
-  op1(type: string, inputs: (Value | null)[], attrs: Attrs = {}): Value {
-    return this.op(type, inputs, attrs, 1)[0]!;
+  op1<T extends string>(type: T, inputs: (Value | null)[], attrs?: AttrsOf<T>): Value {
+    return this.op(type as string, inputs, attrs as Attrs | undefined, 1)[0]!;
   }
 }

@@ -3,6 +3,7 @@
 // bypasses are dropped by the emitter when nothing else uses them. Training graphs emit the plain ops.
 import type { Attrs, Node, Value } from '../graph/value.ts';
 import { getOp } from '../graph/ops/registry.ts';
+import { attrsIf } from '../graph/attrs.ts';
 
 /** A node as emitted: its ONNX op, inputs and attributes. */
 export interface Emitted { opType: string; domain: string; inputs: (Value | null)[]; attrs: Attrs }
@@ -20,7 +21,7 @@ function linearAsFusedMatMul(n: Node, isConstant: (v: Value) => boolean): Emitte
   if (n.type !== 'MatMul' || x?.dtype !== 'float32' || isConstant(x)) return undefined;
   const t = n.inputs[1]?.producer;
   const w = t?.inputs[0];
-  if (t?.type !== 'Transpose' || (t.attrs.perm as number[] | undefined)?.join() !== '1,0' || !isWeight(w)) return undefined;
+  if (attrsIf(t, 'Transpose')?.perm?.join() !== '1,0' || !isWeight(w)) return undefined;
   return { opType: 'FusedMatMul', domain: 'com.microsoft', inputs: [x, w], attrs: { transB: 1 } };
 }
 

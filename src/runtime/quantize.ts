@@ -9,6 +9,7 @@
 import { Graph } from '../graph/graph.ts';
 import type { Value } from '../graph/value.ts';
 import { numel, tensor, type Tensor } from '../tensor.ts';
+import { attrsIf } from '../graph/attrs.ts';
 
 export interface QuantizeOptions {
   op?: 'MatMulInteger' | 'DynamicQuantizeMatMul';
@@ -42,7 +43,7 @@ const isWeight = (v: Value | null | undefined): boolean =>
 function constantRhs(b: Value): { source: Value; transposed: boolean } | undefined {
   if (isWeight(b)) return { source: b, transposed: false };
   const t = b.producer;
-  if (t?.type === 'Transpose' && isWeight(t.inputs[0]) && (t.attrs.perm as number[] | undefined)?.join() === '1,0') {
+  if (t && isWeight(t.inputs[0]) && attrsIf(t, 'Transpose')?.perm?.join() === '1,0') {
     return { source: t.inputs[0]!, transposed: true };
   }
   return undefined;

@@ -134,11 +134,21 @@ const DEFAULTS = {
 };
 
 /** `label`: a name or number, or (multi-label) a list of names or a 0/1 vector. */
-export interface SeqClsExample { line: number; text: string; pair?: string; label: string | string[] | number[] }
-export interface TokClsExample { line: number; tokens: string[]; tags: string[] }
-export interface QaExample { line: number; id: string; question: string; context: string; answers: { text: string; start: number }[] }
-export interface McExample { line: number; context: string; endings: string[]; label: number }
+export interface SeqClsExample { task: 'sequence-classification'; line: number; text: string; pair?: string; label: string | string[] | number[] }
+export interface TokClsExample { task: 'token-classification'; line: number; tokens: string[]; tags: string[] }
+export interface QaExample { task: 'question-answering'; line: number; id: string; question: string; context: string; answers: { text: string; start: number }[] }
+export interface McExample { task: 'multiple-choice'; line: number; context: string; endings: string[]; label: number }
+/** One training example, tagged with the task it is for. */
 export type Example = SeqClsExample | TokClsExample | QaExample | McExample;
+export type ExampleOf<T extends Task> = Extract<Example, { task: T }>;
+
+/** The examples of `task`; fails naming the line of one that is for another task. */
+export function examplesOf<T extends Task>(examples: readonly Example[], task: T): ExampleOf<T>[] {
+  return examples.map((e) => {
+    if (e.task !== task) throw new Error(`line ${e.line}: a ${e.task} example where ${task} ones were expected`);
+    return e as ExampleOf<T>;
+  });
+}
 
 function pickColumn(rows: DataRow[], file: string, flag: string, given: string | undefined, defaults: string[], required: boolean): string | undefined {
   const first = rows[0]!.values;
@@ -206,28 +216,28 @@ export function toExamples(task: Task, rows: DataRow[], file: string, cols: Colu
       const text = pickColumn(rows, file, '--text-column', cols.text, DEFAULTS.text, true)!;
       const pair = pickColumn(rows, file, '--text-pair-column', cols.textPair, DEFAULTS.textPair, false);
       const label = pickColumn(rows, file, '--label-column', cols.label, DEFAULTS.label, true)!;
-      return rows.map((r) => ({ line: r.line, text: str(r, text, file), ...(pair ? { pair: str(r, pair, file) } : {}), label: sequenceLabel(r, label, file) }));
+      return rows.map((r): Example => ({ task, line: r.line, text: str(r, text, file), ...(pair ? { pair: str(r, pair, file) } : {}), label: sequenceLabel(r, label, file) }));
     }
     case 'token-classification': {
       const tokens = pickColumn(rows, file, '--tokens-column', cols.tokens, DEFAULTS.tokens, true)!;
       const tags = pickColumn(rows, file, '--label-column', cols.label, DEFAULTS.tags, true)!;
-      return rows.map((r) => {
+      return rows.map((r): Example => {
         const words = list(r, tokens, file).map(String);
         const t = list(r, tags, file).map((x) => String(x).trim());
         if (words.length !== t.length) throw new Error(`${file}:${r.line}: ${words.length} tokens but ${t.length} tags`);
         if (words.some((w) => w.trim() === '')) throw new Error(`${file}:${r.line}: column '${tokens}' holds an empty token`);
-        return { line: r.line, tokens: words, tags: t };
+        return { task, line: r.line, tokens: words, tags: t };
       });
     }
     case 'question-answering': {
       const q = pickColumn(rows, file, '--question-column', cols.question, DEFAULTS.question, true)!;
       const c = pickColumn(rows, file, '--context-column', cols.context, DEFAULTS.context, true)!;
       const a = pickColumn(rows, file, '--answers-column', cols.answers, DEFAULTS.answers, true)!;
-      return rows.map((r, i) => {
+      return rows.map((r, i): Example => {
         const context = str(r, c, file);
         const answers = readAnswers(r, a, context, file);
         const id = typeof r.values.id === 'string' || typeof r.values.id === 'number' ? String(r.values.id) : String(i);
-        return { line: r.line, id, question: str(r, q, file), context, answers };
+        return { task, line: r.line, id, question: str(r, q, file), context, answers };
       });
     }
     case 'multiple-choice': {
@@ -239,14 +249,14 @@ export function toExamples(task: Task, rows: DataRow[], file: string, cols: Colu
       if (!choiceCol && endingCols.length === 0) {
         throw new Error(`${file}: no choices column (looked for ${DEFAULTS.choices.map((d) => `'${d}'`).join(', ')} and ending0, ending1, ...; name it with --choices-column)`);
       }
-      return rows.map((r) => {
+      return rows.map((r): Example => {
         const prefix = pair ? `${str(r, pair, file)} ` : '';
         const endings = (choiceCol ? list(r, choiceCol, file).map(String) : endingCols.map((k) => str(r, k, file))).map((e) => prefix + e);
         const l = Number(labelValue(r, label, file));
         if (!Number.isSafeInteger(l) || l < 0 || l >= endings.length) {
           throw new Error(`${file}:${r.line}: column '${label}' must be the index of the right choice (0-${endings.length - 1}), got ${JSON.stringify(r.values[label])}`);
         }
-        return { line: r.line, context: str(r, ctx, file), endings, label: l };
+        return { task, line: r.line, context: str(r, ctx, file), endings, label: l };
       });
     }
   }
@@ -354,19 +364,17 @@ export interface FeatureOptions {
 
 /** The features of `examples`: one each, but question answering makes one per context window. */
 export function featurize(task: Task, examples: Example[], enc: TextEncoder, o: FeatureOptions): Feature[] {
-  if (task === 'question-answering') return examples.flatMap((e, i) => qaFeatures(e as QaExample, i, enc, o));
-  return examples.map((e, i) => featurizeOne(task, e, i, enc, o));
+  if (task === 'question-answering') return examplesOf(examples, task).flatMap((e, i) => qaFeatures(e, i, enc, o));
+  return examplesOf(examples, task).map((e, i) => featurizeOne(e, i, enc, o));
 }
 
-function featurizeOne(task: Task, e: Example, i: number, enc: TextEncoder, o: FeatureOptions): Feature {
-  switch (task) {
+function featurizeOne(x: Example, i: number, enc: TextEncoder, o: FeatureOptions): Feature {
+  switch (x.task) {
     case 'sequence-classification': {
-      const x = e as SeqClsExample;
       const t = enc.encode(x.text, x.pair, o.maxLength);
       return { example: i, inputIds: t.ids, typeIds: t.typeIds, ...sequenceTarget(o.problemType ?? 'single_label_classification', x, o.labels!, o.file) };
     }
     case 'token-classification': {
-      const x = e as TokClsExample;
       const { text, spans } = joinWords(x.tokens);
       const t = enc.encode(text, undefined, o.maxLength);
       const words = wordOfTokens(t, spans);
@@ -377,7 +385,6 @@ function featurizeOne(task: Task, e: Example, i: number, enc: TextEncoder, o: Fe
     case 'question-answering':
       throw new Error('question answering features come from qaFeatures');
     case 'multiple-choice': {
-      const x = e as McExample;
       const choices = x.endings.map((end) => enc.encode(x.context, end, o.maxLength));
       return { example: i, inputIds: choices.map((c) => c.ids), typeIds: choices.map((c) => c.typeIds), label: x.label };
     }

@@ -3,7 +3,7 @@
 // class ids (accuracy, macro F1), 0/1 vectors (micro / macro F1 and exact match at sigmoid 0.5), or
 // values (MSE, Pearson, Spearman).
 import type { Tensor } from '../tensor.ts';
-import { batchIndices, collate, type Example, type Feature, type QaExample, type Task } from './data.ts';
+import { batchIndices, collate, examplesOf, type Example, type Feature, type Task } from './data.ts';
 import type { LabelMap } from './labels.ts';
 import {
   accuracy, argmax, entityScores, macroF1, meanSquaredError, multiLabelScores, pearson, spearman, squadScores, tokenAccuracy,
@@ -73,7 +73,7 @@ export async function evaluate(gm: GradientModel, task: Task, features: Feature[
     case 'token-classification':
       return { metrics: tokenMetrics(features, rows, s.labels) };
     case 'question-answering': {
-      const qa = examples as QaExample[];
+      const qa = examplesOf(examples, 'question-answering');
       const preds = qaPredictions(features, rows, rows2, qa, s.maxAnswerLength);
       const sc = squadScores(preds, qa.map((e) => e.answers.map((a) => a.text)));
       return { metrics: { exact_match: sc.exactMatch, f1: sc.f1 } };

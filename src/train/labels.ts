@@ -15,11 +15,11 @@ export interface LabelMap { id2label: Record<number, string>; label2id: Record<s
 export function labelNames(examples: Example[]): string[] {
   const seen = new Set<string>();
   for (const e of examples) {
-    if ('tags' in e) {
+    if (e.task === 'token-classification') {
       for (const t of e.tags) seen.add(t);
-    } else if ('label' in e && typeof e.label === 'string') {
+    } else if (e.task === 'sequence-classification' && typeof e.label === 'string') {
       seen.add(e.label);
-    } else if ('label' in e && Array.isArray(e.label)) {
+    } else if (e.task === 'sequence-classification' && Array.isArray(e.label)) {
       for (const n of e.label) if (typeof n === 'string') seen.add(n);
     }
   }

@@ -13,7 +13,7 @@ import { tensor, toFloat32, toFloat64, type Tensor } from '../tensor.ts';
 import { AutoTokenizer } from '../tokenizers/auto.ts';
 import { checkWritableFolder, readResumeState, removeStaleTemporaries, saveCheckpoint, type TrainerState } from './checkpoint.ts';
 import {
-  batchIndices, collate, countTokens, encoderFromTokenizer, featurize, lossWeight, readRecords, toExamples,
+  batchIndices, collate, countTokens, encoderFromTokenizer, examplesOf, featurize, lossWeight, readRecords, toExamples,
   TASKS, type ColumnOptions, type SeqClsExample, type Task,
 } from './data.ts';
 import { defaultMetric, evaluate, improves, type EvalResult } from './evaluate.ts';
@@ -239,9 +239,9 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   let labels: LabelMap = { id2label: config.id2label, label2id: config.label2id };
   let problemType: ProblemType | undefined;
   if (task === 'sequence-classification') {
-    problemType = sequenceProblem(config, trainEx as SeqClsExample[], o, log);
+    problemType = sequenceProblem(config, examplesOf(trainEx, task), o, log);
     sameAsBefore({ problemType }, ['problemType']);
-    if (!resume) labels = sequenceLabelMap(problemType, trainEx as SeqClsExample[], labels, o.train);
+    if (!resume) labels = sequenceLabelMap(problemType, examplesOf(trainEx, task), labels, o.train);
   } else if (task === 'token-classification' && !resume) {
     labels = buildLabelMap(labelNames(trainEx), labels);
   }

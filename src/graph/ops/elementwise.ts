@@ -104,7 +104,7 @@ defineOp({
   type: 'Cast',
   infer(inputs, attrs) {
     const [x] = present(inputs, 'Cast');
-    return [{ dtype: attrs.to as DType, shape: [...x!.shape] }];
+    return [{ dtype: attrs.to, shape: [...x!.shape] }];
   },
   // Between float types the gradient is cast back; nothing flows into integer or bool inputs.
   grad: ({ x: [x], dy: [d] }) => [['float32', 'float64', 'float16', 'bfloat16'].includes(x!.dtype) ? d!.cast(x!.dtype) : null],

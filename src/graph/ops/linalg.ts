@@ -89,7 +89,7 @@ defineOp({
   // The plain MatMul rule on op(A), op(B), with the transposes undone on the way back.
   grad: ({ x: [a, b], attrs, dy: [d] }) => {
     if (attrs.transBatchA || attrs.transBatchB) throw new Error('FusedMatMul: no gradient rule for transBatchA/transBatchB');
-    const alpha = (attrs.alpha as number | undefined) ?? 1;
+    const alpha = attrs.alpha ?? 1;
     const [da, db] = matmulGrads(attrs.transA ? swapAxes(a!) : a!, attrs.transB ? swapAxes(b!) : b!, alpha === 1 ? d! : d!.mul(alpha));
     return [attrs.transA ? swapAxes(da) : da, attrs.transB ? swapAxes(db) : db];
   },
@@ -106,7 +106,7 @@ defineOp({
   },
   // alpha * op(A) @ op(B) + beta * C: the FusedMatMul rule, and C's share summed back over its broadcast.
   grad: ({ x: [a, b, c], attrs, dy: [d] }) => {
-    const alpha = (attrs.alpha as number | undefined) ?? 1, beta = (attrs.beta as number | undefined) ?? 1;
+    const alpha = attrs.alpha ?? 1, beta = attrs.beta ?? 1;
     const [da, db] = matmulGrads(attrs.transA ? swapAxes(a!) : a!, attrs.transB ? swapAxes(b!) : b!, alpha === 1 ? d! : d!.mul(alpha));
     return [attrs.transA ? swapAxes(da) : da, attrs.transB ? swapAxes(db) : db, c ? reduceTo(beta === 1 ? d! : d!.mul(beta), c.shape) : null];
   },

@@ -5,12 +5,13 @@ import type { Graph } from '../graph.ts';
 import { constInts, isKnown, normAxis } from '../shape-rules.ts';
 import type { Dim, Value } from '../value.ts';
 import { defineOp } from './registry.ts';
+import type { OpAttrs } from '../attrs.ts';
 
 const sumKeep = (x: Value, axes: number[]) => x.graph.op1('ReduceSum', [x, x.graph.constInt64(axes)], { keepdims: 1 });
 const meanKeep = (x: Value, axes: number[]) => x.graph.op1('ReduceMean', [x, x.graph.constInt64(axes)], { keepdims: 1 });
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
-for (const type of ['Softmax', 'LogSoftmax']) {
+for (const type of ['Softmax', 'LogSoftmax'] as const) {
   defineOp({
     type,
     infer([x]) {
@@ -19,7 +20,7 @@ for (const type of ['Softmax', 'LogSoftmax']) {
     },
     // softmax: dx = y * (dy - sum(dy * y)); log-softmax: dx = dy - softmax * sum(dy).
     grad: ({ g, y: [y], attrs, dy: [d] }) => {
-      const axis = normAxis((attrs.axis as number | undefined) ?? -1, y!.rank);
+      const axis = normAxis(attrs.axis ?? -1, y!.rank);
       if (type === 'Softmax') return [y!.mul(d!.sub(sumKeep(d!.mul(y!), [axis])))];
       return [d!.sub(g.op1('Exp', [y!]).mul(sumKeep(d!, [axis])))];
     },
@@ -31,7 +32,7 @@ defineOp({
   type: 'LayerNormalization',
   infer([x], attrs) {
     if (!x) throw new Error('LayerNormalization: input is missing');
-    const axis = normAxis((attrs.axis as number | undefined) ?? -1, x.rank);
+    const axis = normAxis(attrs.axis ?? -1, x.rank);
     const stat: Dim[] = x.shape.map((d, i) => (i < axis ? d : 1));
     const statType = x.dtype === 'float64' ? 'float64' : 'float32';
     return [{ dtype: x.dtype, shape: [...x.shape] }, { dtype: statType, shape: stat }, { dtype: statType, shape: stat }];
@@ -39,8 +40,8 @@ defineOp({
   // The statistics are recomputed in the backward graph (the forward node usually has one output).
   grad: ({ g, x: [x, scale, bias], attrs, dy: [d, dMean, dInv] }) => {
     if (dMean || dInv) throw new Error('LayerNormalization: no gradient through the mean / inverse-stddev outputs');
-    const axis = normAxis((attrs.axis as number | undefined) ?? -1, x!.rank);
-    const eps = (attrs.epsilon as number | undefined) ?? 1e-5;
+    const axis = normAxis(attrs.axis ?? -1, x!.rank);
+    const eps = attrs.epsilon ?? 1e-5;
     const axes = range(x!.rank).slice(axis);
     const centred = x!.sub(meanKeep(x!, axes));
     const inv = g.scalar(1, x!.dtype).div(g.op1('Sqrt', [meanKeep(centred.mul(centred), axes).add(eps)]));
@@ -56,7 +57,7 @@ defineOp({
   type: 'Conv',
   infer([x, w], attrs, g) {
     if (!x || !w) throw new Error('Conv: needs X and W');
-    const pads = (attrs.pads as number[] | undefined) ?? [0, 0];
+    const pads = attrs.pads ?? [0, 0];
     const k = w.shape[2]!;
     const len = x.shape[2]!;
     const out: Dim = isKnown(len) && isKnown(k) ? len + pads[0]! + pads[1]! - k + 1 : g.freshDim();
@@ -66,21 +67,21 @@ defineOp({
 });
 
 /** Conv sizes, checking the attributes the gradient rules support (1-D, stride and dilation 1). */
-function convSizes(w: Value, attrs: Record<string, unknown>) {
+function convSizes(w: Value, attrs: OpAttrs['Conv']) {
   const [cout, cinPerGroup, k] = w.shape;
   if (w.rank !== 3 || !isKnown(cout!) || !isKnown(cinPerGroup!) || !isKnown(k!)) throw new Error(`Conv: gradient needs a 1-D kernel of known shape, got [${w.shape.join(', ')}]`);
   for (const key of ['strides', 'dilations'] as const) {
-    const v = attrs[key] as number[] | undefined;
+    const v = attrs[key];
     if (v?.some((s) => s !== 1)) throw new Error(`Conv: no gradient rule for ${key} [${v.join(', ')}]`);
   }
   if (attrs.auto_pad !== undefined && attrs.auto_pad !== 'NOTSET') throw new Error('Conv: no gradient rule for auto_pad');
-  const [pl, pr] = (attrs.pads as number[] | undefined) ?? [0, 0];
-  const groups = (attrs.group as number | undefined) ?? 1;
+  const [pl, pr] = attrs.pads ?? [0, 0];
+  const groups = attrs.group ?? 1;
   return { cout, cinPerGroup, k, pl: pl!, pr: pr!, groups, coutPerGroup: cout / groups };
 }
 
 /** dx: the correlation of dy with the kernel flipped in time and transposed within each group. */
-function convInputGrad(g: Graph, d: Value, w: Value, attrs: Record<string, unknown>): Value {
+function convInputGrad(g: Graph, d: Value, w: Value, attrs: OpAttrs['Conv']): Value {
   const { cinPerGroup, k, pl, pr, groups, coutPerGroup } = convSizes(w, attrs);
   if (pl > k - 1 || pr > k - 1) throw new Error(`Conv: no gradient rule for pads [${pl}, ${pr}] wider than the kernel`);
   const flipped = g.op1('Gather', [
@@ -91,7 +92,7 @@ function convInputGrad(g: Graph, d: Value, w: Value, attrs: Record<string, unkno
 }
 
 /** dW[:, :, t] = sum over batch and time of dy times the input shifted by t, per group. */
-function convWeightGrad(g: Graph, x: Value, d: Value, w: Value, attrs: Record<string, unknown>): Value {
+function convWeightGrad(g: Graph, x: Value, d: Value, w: Value, attrs: OpAttrs['Conv']): Value {
   const { cout, cinPerGroup, k, pl, pr, groups, coutPerGroup } = convSizes(w, attrs);
   const padded = pl || pr ? g.op1('Pad', [x, g.constInt64([0, 0, pl, 0, 0, pr])]) : x;
   const dg = d.reshape([0, groups, coutPerGroup, -1]); // [B, G, Cout/G, L]
@@ -131,7 +132,7 @@ defineOp({
   type: 'SoftmaxCrossEntropyLoss',
   infer([scores, labels], attrs) {
     if (!scores || !labels) throw new Error('SoftmaxCrossEntropyLoss: needs scores and labels');
-    const reduction = (attrs.reduction as string | undefined) ?? 'mean';
+    const reduction = attrs.reduction ?? 'mean';
     return [
       { dtype: scores.dtype, shape: reduction === 'none' ? [...labels.shape] : [] },
       { dtype: scores.dtype, shape: [...scores.shape] },
@@ -144,13 +145,13 @@ defineOp({
     let ds: Value | null = null;
     if (dLoss) {
       // Each sample's weight: its class weight (1 without weights), 0 where its label is ignored.
-      const ignore = attrs.ignore_index as number | undefined;
+      const ignore = attrs.ignore_index;
       const valid = ignore === undefined ? undefined : g.op1('Not', [g.op1('Equal', [lab, g.scalar(ignore, lab.dtype)])]);
       const safe = valid ? g.op1('Where', [valid, lab, g.scalar(0, lab.dtype)]) : lab;
       let w: Value | undefined = weights ? g.op1('Gather', [weights, safe], { axis: 0 }) : undefined;
       if (valid) w = w ? w.mul(valid.cast(dt)) : valid.cast(dt);
       w ??= g.op1('ConstantOfShape', [g.op1('Shape', [lab])], { value: scalarTensor(dt, 1) });
-      const reduction = (attrs.reduction as string | undefined) ?? 'mean';
+      const reduction = attrs.reduction ?? 'mean';
       const perSample = reduction === 'mean' ? dLoss.div(g.op1('ReduceSum', [w], { keepdims: 0 })) : dLoss;
       const coef = g.op1('Unsqueeze', [w.mul(perSample), g.constInt64([1])]);
       const classes = classIndices(s).cast(lab.dtype);

@@ -34,23 +34,25 @@ const RULES: Record<string, (dk: Value, x: Value, yk: Value, axes: number[]) => 
   ReduceLogSumExp: (dk, x, yk) => dk.mul(x.graph.op1('Exp', [x.sub(yk)])),
 };
 
-function reduceGrad(type: string, { g, x: [x, a], y: [y], attrs, dy: [d] }: GradContext): (Value | null)[] {
+type ReduceType = 'ReduceSum' | 'ReduceMean' | 'ReduceMax' | 'ReduceLogSumExp';
+
+function reduceGrad(type: ReduceType, { g, x: [x, a], y: [y], attrs, dy: [d] }: GradContext<ReduceType>): (Value | null)[] {
   const data = x!;
   if (attrs.noop_with_empty_axes && (!a || constInts(a)?.length === 0)) return [d!, null];
   const axes = reducedAxes(data, a);
-  const keep = ((attrs.keepdims as number | undefined) ?? 1) !== 0;
+  const keep = (attrs.keepdims ?? 1) !== 0;
   const unreduce = (v: Value) => (keep ? v : g.op1('Unsqueeze', [v, g.constInt64(axes)]));
   const shape = data.shape.every(isKnown) ? g.constInt64(data.shape as number[]) : g.op1('Shape', [data]);
   const dk = g.op1('Expand', [unreduce(d!), shape]);
   return [RULES[type]!(dk, data, unreduce(y!), axes), null];
 }
 
-for (const type of ['ReduceSum', 'ReduceMean', 'ReduceMax', 'ReduceLogSumExp']) {
+for (const type of ['ReduceSum', 'ReduceMean', 'ReduceMax', 'ReduceLogSumExp'] as ReduceType[]) {
   defineOp({
     type,
     infer([x, a], attrs) {
       if (!x) throw new Error(`${type}: data is missing`);
-      const keep = (attrs.keepdims as number | undefined) ?? 1;
+      const keep = attrs.keepdims ?? 1;
       const axes = a ? constInts(a) : x.shape.map((_, i) => i);
       if (!axes) throw new Error(`${type}: axes must be constant`);
       const set = new Set(axes.map((ax) => normAxis(ax, x.rank)));

@@ -1,5 +1,4 @@
 // Ops that move data without arithmetic: reshapes, transposes, slices, gathers and scatters.
-import type { Tensor } from '../../tensor.ts';
 import { reduceTo, zerosLike } from '../autodiff.ts';
 import type { Graph } from '../graph.ts';
 import { broadcast, constInts, dimProduct, isKnown, normAxis } from '../shape-rules.ts';
@@ -92,12 +91,12 @@ defineOp({
   type: 'Transpose',
   infer([x], attrs) {
     const data = need(x, 'Transpose: data');
-    const perm = (attrs.perm as number[] | undefined) ?? data.shape.map((_, i) => data.rank - 1 - i);
+    const perm = attrs.perm ?? data.shape.map((_, i) => data.rank - 1 - i);
     if (perm.length !== data.rank) throw new Error(`Transpose: perm [${perm}] for rank ${data.rank}`);
     return [{ dtype: data.dtype, shape: perm.map((p) => data.shape[p]!) }];
   },
   grad: ({ x: [x], attrs, dy: [d] }) => {
-    const perm = (attrs.perm as number[] | undefined) ?? x!.shape.map((_, i) => x!.rank - 1 - i);
+    const perm = attrs.perm ?? x!.shape.map((_, i) => x!.rank - 1 - i);
     const inverse: number[] = [];
     perm.forEach((p, i) => { inverse[p] = i; });
     return [d!.transpose(inverse)];
@@ -138,7 +137,7 @@ defineOp({
   infer(inputs, attrs, g) {
     const xs = inputs.map((v, i) => need(v, `Concat: input #${i}`));
     const rank = xs[0]!.rank;
-    const axis = normAxis(attrs.axis as number, rank);
+    const axis = normAxis(attrs.axis, rank);
     const out = [...xs[0]!.shape];
     let total: Dim = 0;
     for (const x of xs) {
@@ -151,7 +150,7 @@ defineOp({
   },
   // Each input gets its own stretch of the gradient along the axis.
   grad: ({ g, x, attrs, dy: [d] }) => {
-    const axis = normAxis(attrs.axis as number, x[0]!.rank);
+    const axis = normAxis(attrs.axis, x[0]!.rank);
     const asValue = (o: number | Value) => (typeof o === 'number' ? g.constInt64([o]) : o);
     let start: number | Value = 0; // a number while every size so far is known
     return x.map((v) => {
@@ -289,12 +288,12 @@ defineOp({
   infer([x, idx], attrs) {
     const data = need(x, 'Gather: data');
     const indices = need(idx, 'Gather: indices');
-    const axis = normAxis((attrs.axis as number | undefined) ?? 0, data.rank);
+    const axis = normAxis(attrs.axis ?? 0, data.rank);
     return [{ dtype: data.dtype, shape: [...data.shape.slice(0, axis), ...indices.shape, ...data.shape.slice(axis + 1)] }];
   },
   // Scatter-add of the gradient rows into zeros shaped like the data (repeated indices accumulate).
   grad: ({ g, x: [data, idx], attrs, dy: [d] }) => {
-    const axis = normAxis((attrs.axis as number | undefined) ?? 0, data!.rank);
+    const axis = normAxis(attrs.axis ?? 0, data!.rank);
     const q = idx!.rank;
     const rows = g.op1('Unsqueeze', [wrapIndices(idx!, data!, axis), g.constInt64([-1])]);
     if (axis === 0) return [g.op1('ScatterND', [zerosLike(data!), rows, d!], { reduction: 'add' }), null];
@@ -316,7 +315,7 @@ defineOp({
     return [{ dtype: need(x, 'GatherElements: data').dtype, shape: [...need(idx, 'GatherElements: indices').shape] }];
   },
   grad: ({ g, x: [data, idx], attrs, dy: [d] }) => {
-    const axis = normAxis((attrs.axis as number | undefined) ?? 0, data!.rank);
+    const axis = normAxis(attrs.axis ?? 0, data!.rank);
     const i = wrapIndices(idx!, data!, axis);
     return [g.op1('ScatterElements', [zerosLike(data!), i, d!], { axis, reduction: 'add' }), null];
   },
@@ -344,7 +343,7 @@ defineOp({
 defineOp({
   type: 'ConstantOfShape',
   infer([s], attrs, g) {
-    const value = attrs.value as Tensor | undefined;
+    const value = attrs.value;
     return [{ dtype: value?.dtype ?? 'float32', shape: shapeFromInput(need(s, 'ConstantOfShape: shape'), g, 'ConstantOfShape') }];
   },
 });

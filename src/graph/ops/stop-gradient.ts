@@ -21,8 +21,8 @@ defineOp({
   type: 'ArgMax',
   infer([x], attrs) {
     if (!x) throw new Error('ArgMax: input is missing');
-    const axis = normAxis((attrs.axis as number | undefined) ?? 0, x.rank);
-    const keep = ((attrs.keepdims as number | undefined) ?? 1) !== 0;
+    const axis = normAxis(attrs.axis ?? 0, x.rank);
+    const keep = (attrs.keepdims ?? 1) !== 0;
     return [{ dtype: 'int64', shape: x.shape.flatMap((d, i) => (i !== axis ? [d] : keep ? [1] : [])) }];
   },
 });
