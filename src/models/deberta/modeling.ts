@@ -73,6 +73,7 @@ class DebertaBuilder {
     return F.layerNorm(x, this.w(`${name}.weight`, [size]), this.w(`${name}.bias`, [size]), this.c.layer_norm_eps);
   }
 
+  /** transformers: DebertaV2Embeddings.forward (DebertaEmbeddings in v1), in models/deberta_v2/modeling_deberta_v2.py. */
   embeddings(ids: Value, mask: Value, tokenTypes: Value | undefined): Value {
     const { c, d } = this;
     const E = d.embeddingSize;
@@ -89,7 +90,10 @@ class DebertaBuilder {
     return this.drop(x.mul(F.unsqueeze(mask, [2])), 'hidden');
   }
 
-  /** The relative embedding rows in use, [2 * span, hidden], normalised in v2 when norm_rel_ebd asks. */
+  /**
+   * The relative embedding rows in use, [2 * span, hidden], normalised in v2 when norm_rel_ebd asks.
+   * transformers: DebertaV2Encoder.get_rel_embedding.
+   */
   relativeEmbeddings(): Value {
     const { c, d } = this;
     const rows = d.isV2 ? 2 * d.span : 2 * d.maxRelative;
@@ -104,6 +108,8 @@ class DebertaBuilder {
    * last is padding), else the whole table (a long sequence touches every row anyway). A gather then
    * picks, for query i and key j, the column of its distance. Its int32 index is expanded to
    * [batch, heads, n, n] once per call and shared by every layer.
+   * transformers: build_relative_position / make_log_bucket_position (DebertaV2Encoder.get_rel_pos), and the
+   * index arithmetic of DisentangledSelfAttention.disentangled_attention_bias.
    */
   relativeIndices(ids: Value): RelativeLayout {
     const span = this.d.span;
@@ -150,7 +156,11 @@ class DebertaBuilder {
     return [q.add(bias('q_bias')), part(perHead, 1), part(perHead, 2).add(bias('v_bias'))];
   }
 
-  /** Queries come from `query` (the layer input, except in the Enhanced Mask Decoder); keys and values from x. */
+  /**
+   * Queries come from `query` (the layer input, except in the Enhanced Mask Decoder); keys and values from x.
+   * transformers: DebertaV2Attention — DisentangledSelfAttention.forward and .disentangled_attention_bias, then
+   * DebertaV2SelfOutput (v1: DisentangledSelfAttention in models/deberta/modeling_deberta.py, c2p/p2c over build_relative_position).
+   */
   attention(x: Value, mask4: Value, rel: Value | undefined, idx: RelativeLayout | undefined, name: string, query = x) {
     const { c, d } = this;
     const H = c.hidden_size;
@@ -196,6 +206,7 @@ class DebertaBuilder {
     return { out, probs, context };
   }
 
+  /** transformers: DebertaV2Layer.forward (attention, DebertaV2Intermediate, DebertaV2Output). */
   layer(x: Value, mask4: Value, rel: Value | undefined, idx: RelativeLayout | undefined, i: number, query = x) {
     const { c } = this;
     const name = `encoder.layer.${i}`;
@@ -206,7 +217,7 @@ class DebertaBuilder {
     return { hidden: this.layerNorm(out.add(attOut), `${name}.output.LayerNorm`, c.hidden_size), probs: att.probs };
   }
 
-  /** DeBERTa-v2's convolution beside the first layer: LayerNorm(layer output + act(conv(layer input))). */
+  /** DeBERTa-v2's convolution beside the first layer: LayerNorm(layer output + act(conv(layer input))). transformers: ConvLayer.forward. */
   conv(layerInput: Value, layerOutput: Value, maskF: Value): Value {
     const { c } = this;
     const k = c.conv_kernel_size;
@@ -223,6 +234,7 @@ class DebertaBuilder {
   /**
    * `firstTokenOnly`: the last layer computes only the first token's row (queries, attention rows, FFN),
    * for heads that read nothing else (the pooler); keys and values still come from every token.
+   * transformers: DebertaV2Encoder.forward (get_attention_mask, the layers, ConvLayer after the first).
    */
   encoder(ids: Value, mask: Value, tokenTypes: Value | undefined, firstTokenOnly = false) {
     const { c } = this;
@@ -253,6 +265,7 @@ class DebertaBuilder {
    * The Enhanced Mask Decoder as Microsoft's code runs it: the last layer, applied twice with shared
    * weights, to queries that carry absolute positions (P + H) over keys and values H, the output of the
    * layer before it; the second pass takes the first pass's output as its queries.
+   * Not in transformers: Microsoft's DeBERTa, apps/models/masked_language_model.py (EnhancedMaskDecoder).
    */
   enhancedMaskDecoder(ids: Value, enc: ReturnType<DebertaBuilder['encoder']>): Value {
     const { c, d } = this;
@@ -272,6 +285,8 @@ const firstRow = (x: Value): Value => F.slice(x, [0], [1], [2]);
 /**
  * Builds the model with the given head. `prefix` is the checkpoint's prefix of encoder weights
  * ('deberta.' for heads, '' or 'deberta.' for a bare model).
+ * transformers: DebertaV2Model and the DebertaV2For{MaskedLM, SequenceClassification (with ContextPooler),
+ * TokenClassification, QuestionAnswering, MultipleChoice} forwards; v1 the same classes of modeling_deberta.py.
  */
 export function buildDeberta(g: Graph, c: DebertaConfig, p: ParamSource, head: HeadKind, prefix: string,
   opts: BuildOptions = {}): DebertaGraph {
@@ -344,7 +359,11 @@ export function encodeDeberta(g: Graph, c: DebertaConfig, p: ParamSource, prefix
   return { last: enc.last, hidden: enc.hidden, emd: () => b.enhancedMaskDecoder(ids, enc) };
 }
 
-/** Both masked-LM layouts: `cls.predictions.*` (legacy) and `lm_predictions.lm_head.*`; decoder tied to the word embeddings. */
+/**
+ * Both masked-LM layouts: `cls.predictions.*` (legacy) and `lm_predictions.lm_head.*`; decoder tied to the word embeddings.
+ * transformers: LegacyDebertaV2OnlyMLMHead / LegacyDebertaV2LMPredictionHead (`legacy: true`) and DebertaV2OnlyMLMHead /
+ * DebertaV2LMPredictionHead (`legacy: false`).
+ */
 export function maskedLmHead(c: DebertaConfig, h: Value, p: ParamSource, wordEmbeddings: Value, layout?: 'cls' | 'lm_head'): Value {
   const legacy = (layout ?? (c.legacy !== false ? 'cls' : 'lm_head')) === 'cls';
   const base = legacy ? 'cls.predictions.transform' : 'lm_predictions.lm_head';
