@@ -17,7 +17,7 @@ import { batchIndices } from '../train/data.ts';
 import { AdamW, applyUpdate, GradientAccumulator, learningRate, type ScheduleKind } from '../train/optim.ts';
 import { ProgressBar } from '../train/progress.ts';
 import { Rng } from '../util/random.ts';
-import { peakRss, type RunControl } from '../train/trainer.ts';
+import { peakRss, type RunControl, type TrainingSettings } from '../train/trainer.ts';
 import { batchTokens, corpusFiles, maskedBatch, maskVocabulary, packCorpus, type CorpusFormat, type PackedCorpus } from './data.ts';
 import { checkMasking, MLM_MASKING, RTD_MASKING, type MaskingOptions, type MaskVocabulary } from './masking.ts';
 import {
@@ -30,7 +30,7 @@ import type { EmbeddingSharing } from './rtd.ts';
 /** The embedded models' tokenizer (8,001 SentencePiece pieces trained on the Brown corpus), shipped in the package. */
 export const DEFAULT_TOKENIZER = join(MODELS_DIR, 'deberta-v3-brown-small');
 
-export interface PretrainOptions extends RunControl {
+export interface PretrainOptions extends RunControl, TrainingSettings {
   /** A DeBERTa config.json: the model (MLM) or the discriminator (RTD). */
   config: string;
   objective: Objective;
@@ -40,25 +40,6 @@ export interface PretrainOptions extends RunControl {
   /** Tokenizer folder (default: the config's folder when it holds one, else DEFAULT_TOKENIZER). */
   tokenizer?: string;
   format?: CorpusFormat;
-  maxLength?: number;
-  batchSize?: number;
-  evalBatchSize?: number;
-  gradAccum?: number;
-  epochs?: number;
-  maxSteps?: number;
-  lr?: number;
-  weightDecay?: number;
-  decay?: 'all' | 'no-bias-norm';
-  betas?: [number, number];
-  eps?: number;
-  schedule?: ScheduleKind;
-  warmupSteps?: number;
-  warmupRatio?: number;
-  maxGradNorm?: number;
-  seed?: number;
-  dtype?: 'float32' | 'float64';
-  threads?: number;
-  dropout?: boolean;
   /** Masking: rate (0.15), whole words, spans up to maxNgram, [MASK] / random fractions (MLM 0.8 / 0.1; RTD 1 / 0). */
   masking?: Partial<MaskingOptions>;
   /** Enhanced Mask Decoder (default: on when the config's position_biased_input is false). */

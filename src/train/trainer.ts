@@ -25,7 +25,7 @@ import { gradientModelFromTensors } from './step.ts';
 
 export { evaluate, type EvalResult, type EvalSettings } from './evaluate.ts';
 
-export interface TrainOptions extends RunControl {
+export interface TrainOptions extends RunControl, TrainingSettings {
   /** Checkpoint folder to fine-tune (config.json + weights; its tokenizer unless `tokenizer` is given). */
   model: string;
   /** Default: the task of the model's head (config.json `architectures`). */
@@ -42,6 +42,19 @@ export interface TrainOptions extends RunControl {
   tokenizer?: string;
   format?: 'jsonl' | 'csv' | 'tsv';
   columns?: ColumnOptions;
+  /** Question answering: overlap, in tokens, of consecutive context windows (default min(maxLength / 2, 128)). */
+  docStride?: number;
+  /**
+   * Metric that picks the best checkpoint (default: accuracy; micro_f1 for multi-label, mse (lower is
+   * better) for regression, f1 for token classification and QA).
+   */
+  metric?: string;
+  /** Longest answer, in tokens, question answering predicts. */
+  maxAnswerLength?: number;
+}
+
+/** The batching, optimiser and schedule settings that fine-tuning and pretraining share. */
+export interface TrainingSettings {
   epochs?: number;
   /** Stop after this many optimizer updates (overrides `epochs`). */
   maxSteps?: number;
@@ -60,20 +73,11 @@ export interface TrainOptions extends RunControl {
   /** Global gradient-norm clipping; 0 turns it off. */
   maxGradNorm?: number;
   maxLength?: number;
-  /** Question answering: overlap, in tokens, of consecutive context windows (default min(maxLength / 2, 128)). */
-  docStride?: number;
   seed?: number;
   dtype?: 'float32' | 'float64';
   threads?: number;
   /** Dropout as the config sets it (default true). */
   dropout?: boolean;
-  /**
-   * Metric that picks the best checkpoint (default: accuracy; micro_f1 for multi-label, mse (lower is
-   * better) for regression, f1 for token classification and QA).
-   */
-  metric?: string;
-  /** Longest answer, in tokens, question answering predicts. */
-  maxAnswerLength?: number;
 }
 
 /** How a training run (fine-tuning or pretraining) is resumed, saved, stopped, watched and logged. */
