@@ -15,10 +15,8 @@ export interface Tensor {
 /** Where a tensor's little-endian bytes lie in a file (src/io/safetensors.ts, FileTensor). */
 export interface FileRegion { path: string; offset: number; length: number }
 
-/** The file bytes of a tensor whose data has not been read into memory yet, if it is such a tensor. */
-export function fileRegionOf(t: Tensor): FileRegion | undefined {
-  return (t as { fileRegion?: FileRegion }).fileRegion;
-}
+/** Where a weight's bytes still lie in a file (not read into memory), for the emitter to reference them; undefined otherwise. */
+export type WeightRegion = (t: Tensor) => FileRegion | undefined;
 
 export function numel(dims: readonly number[]): number {
   let n = 1;

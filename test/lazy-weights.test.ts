@@ -11,7 +11,11 @@ import { loadCheckpointTensors } from '../src/io/checkpoint.ts';
 import { readDebertaConfig } from '../src/models/deberta/config-file.ts';
 import { buildModelGraph, createModel } from '../src/models/create.ts';
 import { emitOnnx } from '../src/runtime/onnx-emit.ts';
-import { fileRegionOf } from '../src/tensor.ts';
+import { platform } from '../src/platform/index.ts';
+import type { Tensor } from '../src/tensor.ts';
+
+/** Where the Node platform says a weight's bytes still lie in its file. */
+const fileRegionOf = (t: Tensor) => platform().weightRegion!(t);
 
 const dir = join(import.meta.dirname, 'fixtures', 'models', 'v3-buckets-seqcls');
 const weightsFile = join(dir, 'model.safetensors');
@@ -39,7 +43,7 @@ test('emitOnnx references on-disk weights by file name and keeps read ones inlin
   const changed = 'classifier.weight';
   (tensors.get(changed)!.data as Float32Array)[0] = 123; // read and changed: must go inline
   const mg = buildModelGraph(config, tensors);
-  const m = emitOnnx(mg.graph, { outputs: mg.outputs, referenceWeightFiles: true, onnxRuntimeOps: true });
+  const m = emitOnnx(mg.graph, { outputs: mg.outputs, weightRegion: platform().weightRegion, onnxRuntimeOps: true });
   assert.deepEqual(m.weightFiles, { 'model.safetensors': weightsFile });
   const proto = onnx.ModelProto.decode(m.model);
   const init = new Map(proto.graph!.initializer!.map((t) => [t.name!, t]));

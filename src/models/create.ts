@@ -3,8 +3,8 @@ import { Graph } from '../graph/graph.ts';
 import type { HubOptions } from '../hub/id.ts';
 import { quantizeGraphForInference } from '../runtime/quantize.ts';
 import { Session, type ExecutionProvider } from '../runtime/session.ts';
-import { isNode } from '../runtime/ort.ts';
-import { fileRegionOf, toFloat32, type Tensor } from '../tensor.ts';
+import { toFloat32, type Tensor } from '../tensor.ts';
+import { platform } from '../platform/index.ts';
 import type { DebertaConfig } from './deberta/config.ts';
 import { buildDeberta, type BuildOptions, type DebertaGraph, type HeadKind } from './deberta/modeling.ts';
 import type { Value } from '../graph/value.ts';
@@ -95,7 +95,8 @@ export async function createModel(config: DebertaConfig, tensors: Map<string, Te
   // Weights held in memory (a pytorch_model.bin, converted float16) go to ONNX Runtime through a side file
   // rather than inside the model's protobuf, which would hold a third copy of them while the session loads.
   const runGraph = q?.graph ?? graph;
-  const inMemory = isNode && ![...runGraph.params.values()].some((v) => v.constValue && fileRegionOf(v.constValue));
+  const region = platform().weightRegion;
+  const inMemory = region !== undefined && ![...runGraph.params.values()].some((v) => v.constValue && region(v.constValue));
   const session = await Session.fromGraph(runGraph, { outputs: q?.outputs ?? built.outputs, ...(inMemory ? { externalAbove: 0 } : {}) },
     { threads: opts.threads, executionProviders: opts.executionProviders });
   const rank = kind === 'multiple-choice' ? 3 : 2;

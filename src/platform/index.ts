@@ -6,6 +6,7 @@ import type { ModelFiles } from '../io/files.ts';
 import type { HubOptions } from '../hub/id.ts';
 import type { Ort } from '../runtime/ort.ts';
 import type { EmittedModel } from '../runtime/onnx-emit.ts';
+import type { WeightRegion } from '../tensor.ts';
 
 export interface RuntimeOptions {
   /**
@@ -34,6 +35,8 @@ export interface Platform {
   embeddedModel?(name: string): string | undefined;
   /** Applies runtime settings (see `configureRuntime`). */
   configure(opts: RuntimeOptions): void;
+  /** Node: where a weight's bytes still lie in its checkpoint file (a FileTensor not yet read), so ONNX Runtime can read them there. */
+  weightRegion?: WeightRegion;
   /** Node: runs `use` on the model written with its external data to a temporary folder (models over protobuf's 2 GB). */
   withModelFolder?<T>(model: EmittedModel, use: (path: string) => Promise<T>): Promise<T>;
 }

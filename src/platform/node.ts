@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { urlFiles, type ModelFiles } from '../io/files.ts';
 import { folderFiles } from '../io/node-files.ts';
+import { FileTensor } from '../io/safetensors.ts';
 import { hubFiles } from '../hub/files.ts';
 import { isHubId, type HubOptions } from '../hub/id.ts';
 import type { Ort } from '../runtime/ort.ts';
@@ -59,6 +60,7 @@ export const nodePlatform: Platform = {
     const dir = join(MODELS_DIR, name);
     return existsSync(join(dir, 'config.json')) ? dir : undefined;
   },
+  weightRegion: (t) => (t instanceof FileTensor ? t.fileRegion : undefined),
   withModelFolder,
 };
 

@@ -1,7 +1,7 @@
 // Compiles a Graph to an ONNX ModelProto: only what the requested outputs need, weights as
 // initializers (inference) or as graph inputs (training), external data for models over 2 GB.
 import onnxProto from 'onnx-proto';
-import { fileRegionOf, type DType, type Tensor } from '../tensor.ts';
+import type { DType, Tensor, WeightRegion } from '../tensor.ts';
 import type { Graph } from '../graph/graph.ts';
 import type { Attrs, Node, Value } from '../graph/value.ts';
 import { lowered, type Emitted } from './lowering.ts';
@@ -30,11 +30,11 @@ export interface EmitOptions {
   /** Names for the symbolic dims in the model's inputs and outputs (e.g. batch -> batch_size). */
   dimNames?: Record<string, string>;
   /**
-   * Weights still on disk (FileTensor, not yet read) become external data that points into their own
-   * files by file name (listed in `weightFiles`); the caller tells ONNX Runtime their folder. Saves
-   * reading them into JS and copying them into the protobuf.
+   * Asked of every weight: where its bytes still lie in a file. Those weights become external data that
+   * points into their own files by file name (listed in `weightFiles`); the caller tells ONNX Runtime
+   * their folder. Saves reading them into JS and copying them into the protobuf.
    */
-  referenceWeightFiles?: boolean;
+  weightRegion?: WeightRegion;
   /**
    * Emit ONNX Runtime's contrib ops where they save memory or time (src/runtime/lowering.ts). Sessions do;
    * `deberta export` does not, so exported models stay standard ONNX for any runtime.
@@ -47,7 +47,7 @@ export interface EmittedModel {
   model: Uint8Array;
   /** Large models: weights kept outside the protobuf, in a file the model names (`location`). */
   externalData?: { location: string; chunks: Uint8Array[]; size: number };
-  /** With `referenceWeightFiles`: the file names the external data refers to -> the files' paths. */
+  /** With `weightRegion`: the file names the external data refers to -> the files' paths. */
   weightFiles?: Record<string, string>;
   inputNames: string[];
   outputNames: string[];
@@ -158,7 +158,7 @@ export function emitOnnx(g: Graph, opts: EmitOptions): EmittedModel {
     return valueInfo(name, v, opts.dimNames);
   });
 
-  const inMemory = initializers.filter((i) => !(opts.referenceWeightFiles && fileRegionOf(i.t)));
+  const inMemory = initializers.filter((i) => !opts.weightRegion?.(i.t));
   const totalBytes = inMemory.reduce((s, i) => s + i.t.data.byteLength, 0);
   const external = totalBytes > (opts.externalAbove ?? EXTERNAL_THRESHOLD);
   const location = opts.externalLocation ?? 'model.onnx_data';
@@ -175,7 +175,7 @@ export function emitOnnx(g: Graph, opts: EmitOptions): EmittedModel {
     ],
   });
   const initializerProtos = initializers.map(({ name, t }) => {
-    const region = opts.referenceWeightFiles ? fileRegionOf(t) : undefined;
+    const region = opts.weightRegion?.(t);
     if (region) {
       const where = splitPath(region.path).name;
       weightFiles.set(region.path, where);

@@ -43,13 +43,14 @@ export class Session {
 
   static async fromGraph(g: Graph, emit: EmitOptions, opts: SessionOptions = {}): Promise<Session> {
     const onnxRuntimeOps = cpuOnly(opts.executionProviders);
-    if (isNode) {
+    const weightRegion = platform().weightRegion;
+    if (weightRegion) {
       // Weights still on disk go to ONNX Runtime straight from their files (no copy through JS), when
       // they share one folder and nothing else needs external data.
-      const model = emitOnnx(g, { referenceWeightFiles: true, onnxRuntimeOps, ...emit });
+      const model = emitOnnx(g, { weightRegion, onnxRuntimeOps, ...emit });
       if (!model.weightFiles || (!model.externalData && weightFolder(model.weightFiles) !== undefined)) return Session.fromModel(model, opts);
     }
-    return Session.fromModel(emitOnnx(g, { onnxRuntimeOps, ...emit, referenceWeightFiles: false }), opts);
+    return Session.fromModel(emitOnnx(g, { onnxRuntimeOps, ...emit, weightRegion: undefined }), opts);
   }
 
   static async fromModel(model: EmittedModel | Uint8Array | string, opts: SessionOptions = {}): Promise<Session> {
