@@ -1,4 +1,4 @@
-// The benchmark's result object (what --json prints) and the readable table, with the lead's targets judged.
+// The benchmark's result object (what --json prints) and the readable table, with the targets judged.
 import type { EndToEndResult } from './end-to-end.ts';
 import type { MatmulRate } from './flops.ts';
 import type { CaseResult } from './inference.ts';
