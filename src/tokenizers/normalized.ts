@@ -253,35 +253,50 @@ export class NormalizedString {
 /** A run of combining marks too long to hand to `String.prototype.normalize` (see `unicodeNormalize`). */
 const LONG_MARK_RUN = /\p{M}{32}/u;
 
-const starterCache = new Map<number, boolean>();
-const greaterClassCache = new Map<number, boolean>();
-const decompositionCache = new Map<string, string>();
+/**
+ * `compute` with its results remembered, up to `limit` keys; past that the memory starts over (a long text
+ * moves on to other characters). Unicode's tables are read through String.prototype.normalize, so each
+ * character's facts cost a normalisation once.
+ */
+function remembered<K, V>(limit: number, compute: (key: K) => V): (key: K) => V {
+  const cache = new Map<K, V>();
+  return (key) => {
+    let v = cache.get(key);
+    if (v === undefined) {
+      v = compute(key);
+      if (cache.size >= limit) cache.clear();
+      cache.set(key, v);
+    }
+    return v;
+  };
+}
+
+/** Two code points as one number key. */
+const pair = (a: number, b: number) => a * 0x110000 + b;
+const first = (key: number) => Math.floor(key / 0x110000);
+const second = (key: number) => key % 0x110000;
+
+/** A normalisation form and one character as one string key, and back. */
+const formKey = (form: string, ch: string) => `${form}:${ch}`;
+const fromKey = (key: string): [NormalizationForm, string] => {
+  const at = key.indexOf(':');
+  return [key.slice(0, at) as NormalizationForm, key.slice(at + 1)];
+};
+type NormalizationForm = 'NFC' | 'NFD' | 'NFKC' | 'NFKD';
 
 /** The full decomposition of one character (NFD or NFKD). */
-function decomposition(ch: string, form: 'NFD' | 'NFKD'): string {
-  const key = form === 'NFD' ? ch : `K${ch}`;
-  let d = decompositionCache.get(key);
-  if (d === undefined) {
-    d = ch.normalize(form);
-    if (decompositionCache.size >= 50_000) decompositionCache.clear();
-    decompositionCache.set(key, d);
-  }
-  return d;
-}
+const decomposed = remembered(50_000, (key: string) => {
+  const [form, ch] = fromKey(key);
+  return ch.normalize(form);
+});
+const decomposition = (ch: string, form: 'NFD' | 'NFKD'): string => decomposed(formKey(form, ch));
 
 /** Whether mark `a` has a higher combining class than mark `b` (canonical ordering puts it after). */
-function greaterClass(a: number, b: number): boolean {
-  const key = a * 0x110000 + b;
-  let r = greaterClassCache.get(key);
-  if (r === undefined) {
-    const x = String.fromCodePoint(a);
-    const y = String.fromCodePoint(b);
-    r = `a${x}${y}`.normalize('NFD') !== `a${x}${y}`;
-    if (greaterClassCache.size >= 100_000) greaterClassCache.clear();
-    greaterClassCache.set(key, r);
-  }
-  return r;
-}
+const greaterClassOf = remembered(100_000, (key: number) => {
+  const ab = `a${String.fromCodePoint(first(key))}${String.fromCodePoint(second(key))}`;
+  return ab.normalize('NFD') !== ab;
+});
+const greaterClass = (a: number, b: number): boolean => greaterClassOf(pair(a, b));
 
 /** Canonical ordering: each run of marks (non-starters) sorted stably by combining class, tags along. */
 function canonicalOrder(cps: number[], tags: number[]): void {
@@ -310,84 +325,50 @@ function canonicalOrder(cps: number[], tags: number[]): void {
     i = j;
   }
 }
-const sameClassCache = new Map<number, boolean>();
-const composeCache = new Map<number, number>();
-
 /** Canonical combining class 0, for a character already in decomposed form. */
-function isStarter(cp: number): boolean {
-  let r = starterCache.get(cp);
-  if (r === undefined) {
-    const c = String.fromCodePoint(cp);
-    // U+0345 has the highest class (240), U+0334 the lowest (1): a mark of any class swaps with one of them
-    // under canonical ordering; a starter with neither.
-    r = `a\u0345${c}`.normalize('NFD') === `a\u0345${c}` && `a${c}\u0334`.normalize('NFD') === `a${c}\u0334`;
-    if (starterCache.size >= 100_000) starterCache.clear();
-    starterCache.set(cp, r);
-  }
-  return r;
-}
+const isStarter = remembered(100_000, (cp: number): boolean => {
+  const c = String.fromCodePoint(cp);
+  // U+0345 has the highest class (240), U+0334 the lowest (1): a mark of any class swaps with one of them
+  // under canonical ordering; a starter with neither.
+  return `a\u0345${c}`.normalize('NFD') === `a\u0345${c}` && `a${c}\u0334`.normalize('NFD') === `a${c}\u0334`;
+});
 
 /** Whether two marks (non-starters) have the same combining class: canonical ordering swaps neither way. */
-function sameClass(a: number, b: number): boolean {
-  const key = a * 0x110000 + b;
-  let r = sameClassCache.get(key);
-  if (r === undefined) {
-    const x = String.fromCodePoint(a);
-    const y = String.fromCodePoint(b);
-    r = `a${x}${y}`.normalize('NFD') === `a${x}${y}` && `a${y}${x}`.normalize('NFD') === `a${y}${x}`;
-    if (sameClassCache.size >= 100_000) sameClassCache.clear();
-    sameClassCache.set(key, r);
-  }
-  return r;
-}
+const sameClassOf = remembered(100_000, (key: number): boolean => {
+  const x = String.fromCodePoint(first(key));
+  const y = String.fromCodePoint(second(key));
+  return `a${x}${y}`.normalize('NFD') === `a${x}${y}` && `a${y}${x}`.normalize('NFD') === `a${y}${x}`;
+});
+const sameClass = (a: number, b: number): boolean => sameClassOf(pair(a, b));
 
 /** The primary composite of a starter and the character after it, or -1. */
-function compose(a: number, b: number): number {
-  const key = a * 0x110000 + b;
-  let r = composeCache.get(key);
-  if (r === undefined) {
-    const c = String.fromCodePoint(a, b).normalize('NFC');
-    const cp = c.codePointAt(0)!;
-    r = c.length === (cp > 0xffff ? 2 : 1) ? cp : -1;
-    if (composeCache.size >= 100_000) composeCache.clear();
-    composeCache.set(key, r);
-  }
-  return r;
-}
+const composeOf = remembered(100_000, (key: number): number => {
+  const c = String.fromCodePoint(first(key), second(key)).normalize('NFC');
+  const cp = c.codePointAt(0)!;
+  return c.length === (cp > 0xffff ? 2 : 1) ? cp : -1;
+});
+const compose = (a: number, b: number): number => composeOf(pair(a, b));
 
 const BACKWARD_RE = /[\p{M}\u1160-\u11ff\ud7b0-\ud7ff]/u;
-const independentCache = new Map<string, boolean>();
-const stableCache = new Map<string, boolean>();
 
 /**
  * Whether the character `ch` starts a piece that normalises independently of what precedes it: its
  * decomposition starts with a starter that composes with nothing before it (the characters that can are
  * combining marks and Hangul medial and final jamo).
  */
-function independent(ch: string, form: 'NFD' | 'NFKD'): boolean {
-  const key = form === 'NFD' ? ch : `K${ch}`;
-  let r = independentCache.get(key);
-  if (r === undefined) {
-    const d = decomposition(ch, form);
-    const first = d.codePointAt(0)!;
-    r = isStarter(first) && !BACKWARD_RE.test(String.fromCodePoint(first));
-    if (independentCache.size >= 50_000) independentCache.clear();
-    independentCache.set(key, r);
-  }
-  return r;
-}
+const independentOf = remembered(50_000, (key: string): boolean => {
+  const d = decomposed(key); // the same key: form and character
+  const cp = d.codePointAt(0)!;
+  return isStarter(cp) && !BACKWARD_RE.test(String.fromCodePoint(cp));
+});
+const independent = (ch: string, form: 'NFD' | 'NFKD'): boolean => independentOf(formKey(form, ch));
 
 /** Whether one character on its own is left unchanged by `form`. */
-function stableAlone(ch: string, form: 'NFC' | 'NFD' | 'NFKC' | 'NFKD'): boolean {
-  const key = form + ch;
-  let r = stableCache.get(key);
-  if (r === undefined) {
-    r = ch.normalize(form) === ch;
-    if (stableCache.size >= 50_000) stableCache.clear();
-    stableCache.set(key, r);
-  }
-  return r;
-}
+const stableAloneOf = remembered(50_000, (key: string): boolean => {
+  const [form, ch] = fromKey(key);
+  return ch.normalize(form) === ch;
+});
+const stableAlone = (ch: string, form: NormalizationForm): boolean => stableAloneOf(formKey(form, ch));
 
 /**
  * Normalises `seg` (= `src.text` from `start`) into `b` with `tokenizers`' alignments, piece by piece: a
