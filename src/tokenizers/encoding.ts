@@ -133,6 +133,12 @@ export class Encoding {
     return c;
   }
 
+  /** An encoding whose every column is `column(the field of an encoding)`. */
+  private static fromColumns(column: (field: (e: Encoding) => number[]) => number[]): Encoding {
+    return new Encoding(column((e) => e.ids), column((e) => e.typeIds), column((e) => e.starts), column((e) => e.ends),
+      column((e) => e.specialTokensMask), column((e) => e.attentionMask), column((e) => e.sequenceIds));
+  }
+
   /**
    * The encodings one after the other. Columns of an encoding in `owned` (used once in `list`, not read
    * again by the caller) may be taken over and extended in place when what goes around it is short (the
@@ -156,27 +162,10 @@ export class Encoding {
           for (const e of after) append(arr, f(e));
           return arr;
         };
-        return new Encoding(
-          col((e) => e.ids),
-          col((e) => e.typeIds),
-          col((e) => e.starts),
-          col((e) => e.ends),
-          col((e) => e.specialTokensMask),
-          col((e) => e.attentionMask),
-          col((e) => e.sequenceIds),
-        );
+        return Encoding.fromColumns(col);
       }
       // No windows to combine: each column is the concatenation (one copy, not a push per token).
-      const cat = (f: (e: Encoding) => number[]): number[] => ([] as number[]).concat(...list.map(f));
-      return new Encoding(
-        cat((e) => e.ids),
-        cat((e) => e.typeIds),
-        cat((e) => e.starts),
-        cat((e) => e.ends),
-        cat((e) => e.specialTokensMask),
-        cat((e) => e.attentionMask),
-        cat((e) => e.sequenceIds),
-      );
+      return Encoding.fromColumns((f) => ([] as number[]).concat(...list.map(f)));
     }
     const out = new Encoding();
     for (const e of list) out.mergeWith(e);
