@@ -11,7 +11,7 @@ import { exportModel } from '../src/cli/commands/export.ts';
 import { readSafetensors } from '../src/io/safetensors.ts';
 import { loadModel, camel } from '../src/models/auto.ts';
 import { toFloat64, type Tensor } from '../src/tensor.ts';
-import { assertClose, relError } from './helpers/compare.ts';
+import { assertClose, F32_FLOOR, relError } from './helpers/compare.ts';
 
 const fixtures = join(import.meta.dirname, 'fixtures', 'models');
 const INPUTS = ['input_ids', 'attention_mask', 'token_type_ids'];
@@ -19,10 +19,19 @@ const INPUTS = ['input_ids', 'attention_mask', 'token_type_ids'];
  * int8 (per-column int8 weights, per-tensor uint8 activations) against float32: max |difference| over the
  * largest |logit|. The fixtures' weights are drawn wide on purpose (matrices std 0.3), which makes this
  * larger than for trained checkpoints: 0.09 measured here with every layer on every token, 0.135 since the
- * last layer runs on the first token only (its activations get their own quantisation scale). On the
- * embedded spam model the accuracy cost is measured instead (`npm run bench:int8`).
+ * last layer runs on the first token only (its activations get their own quantisation scale; measured 0.135 at
+ * 1 and 2 threads, `scripts/measure-tolerances.ts export`). 2× that: the integer products are exact, but CPUs
+ * without VNNI multiply uint8 × int8 through 16-bit sums that can saturate. On the embedded spam model the
+ * accuracy cost is measured instead (`npm run bench:int8`).
  */
-const INT8_TOL = 0.2;
+const INT8_TOL = 0.27;
+/** The exported graph against float64: measured 3.8e-7 to 1.6e-6 (v1-clamp-abs-base), 1 and 2 threads. */
+const F64_TOL = 4e-6;
+/**
+ * The exported file against the library, or transformers.js against onnxruntime-node on the same file: the
+ * same graph on the same kernels, measured exactly 0 (1 and 2 threads). A float32 floor, not 0.
+ */
+const SAME_GRAPH_TOL = F32_FLOOR;
 
 function fixture(name: string) {
   const { tensors } = readSafetensors(join(fixtures, name, 'expected.safetensors'));
@@ -72,8 +81,8 @@ for (const [name, inputs, outputs] of CASES) {
       const lib = await model({ inputIds: feeds.input_ids as never, attentionMask: feeds.attention_mask as never, tokenTypeIds: feeds.token_type_ids as never });
       await model.dispose();
       for (const out of outputs) {
-        assertClose(got[out]!, lib[camel(out)]!.data, 1e-4, `${name} ${out} vs library`);
-        assertClose(got[out]!, toFloat64(tensors.get(`f64.${out}`)!), 1e-4, `${name} ${out} vs float64`);
+        assertClose(got[out]!, lib[camel(out)]!.data, SAME_GRAPH_TOL, `${name} ${out} vs library`);
+        assertClose(got[out]!, toFloat64(tensors.get(`f64.${out}`)!), F64_TOL, `${name} ${out} vs float64`);
         t.diagnostic(`${out}: vs library ${relError(got[out]!, lib[camel(out)]!.data).toExponential(1)}, vs float64 ${relError(got[out]!, toFloat64(tensors.get(`f64.${out}`)!)).toExponential(1)}`);
       }
     } finally {
@@ -111,12 +120,13 @@ test('export v3-buckets-seqcls: transformers.js runs it (float32 and int8) with 
     const model = await loadModel(join(fixtures, name), 'auto', { threads: 1 });
     const lib = (await model({ inputIds: feeds.input_ids as never, attentionMask: feeds.attention_mask as never })).logits!.data;
     await model.dispose();
-    assertClose(results.fp32!, lib, 1e-4, 'transformers.js vs the library');
-    assertClose(results.fp32!, fp32, 1e-4, 'transformers.js vs onnxruntime-node (float32)');
-    assertClose(results.fp32!, ref, 1e-4, 'transformers.js vs float64 reference');
-    assertClose(results.int8!, int8, 1e-4, 'transformers.js vs onnxruntime-node (int8)');
+    assertClose(results.fp32!, lib, SAME_GRAPH_TOL, 'transformers.js vs the library');
+    assertClose(results.fp32!, fp32, SAME_GRAPH_TOL, 'transformers.js vs onnxruntime-node (float32)');
+    assertClose(results.fp32!, ref, F64_TOL, 'transformers.js vs float64 reference'); // measured 8.2e-7
+    assertClose(results.int8!, int8, SAME_GRAPH_TOL, 'transformers.js vs onnxruntime-node (int8)');
     const int8Err = relError(int8, fp32);
-    assert.ok(int8Err <= INT8_TOL, `int8 vs float32: ${int8Err}`);
+    // Below: a third of the measured 0.135, so that a graph left mostly in float32 fails too.
+    assert.ok(int8Err <= INT8_TOL && int8Err > 0.045, `int8 vs float32: ${int8Err}`);
     const argmax = (x: Float32Array, row: number) => { const r = Array.from(x.slice(row * 3, row * 3 + 3)); return r.indexOf(Math.max(...r)); };
     for (let row = 0; row < 3; row++) assert.equal(argmax(int8, row), argmax(fp32, row), `int8 label of row ${row}`);
     t.diagnostic(`transformers.js vs library ${relError(results.fp32!, lib).toExponential(1)}, vs float64 ${relError(results.fp32!, ref).toExponential(1)}; `
@@ -126,7 +136,7 @@ test('export v3-buckets-seqcls: transformers.js runs it (float32 and int8) with 
   }
 });
 
-test('export with external data: the weights go to model.onnx_data, which ONNX Runtime and transformers.js read', async () => {
+test('export with external data: the weights go to model.onnx_data, which ONNX Runtime and transformers.js read', async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'deberta-export-ext-'));
   try {
     const name = 'v3-buckets-seqcls';
@@ -139,7 +149,8 @@ test('export with external data: the weights go to model.onnx_data, which ONNX R
 
     const { tensors, feeds } = fixture(name);
     const ref = toFloat64(tensors.get('f64.logits')!);
-    assertClose((await runOrt(r.files[0]!, feeds)).logits!, ref, 1e-4, 'onnxruntime-node with external data');
+    const viaOrt = (await runOrt(r.files[0]!, feeds)).logits!;
+    assertClose(viaOrt, ref, F64_TOL, 'onnxruntime-node with external data'); // measured 8.2e-7
     const { AutoModelForSequenceClassification, Tensor: TjsTensor, env } = await import('@huggingface/transformers');
     env.allowRemoteModels = false;
     env.localModelPath = root;
@@ -147,7 +158,8 @@ test('export with external data: the weights go to model.onnx_data, which ONNX R
     const input = (k: string) => new TjsTensor('int64', feeds[k]!.data as BigInt64Array, feeds[k]!.dims);
     const out = await model({ input_ids: input('input_ids'), attention_mask: input('attention_mask') });
     await model.dispose();
-    assertClose(out.logits.data as Float32Array, ref, 1e-4, 'transformers.js with external data');
+    assertClose(out.logits.data as Float32Array, ref, F64_TOL, 'transformers.js with external data'); // measured 8.2e-7
+    t.diagnostic(`vs float64: onnxruntime-node ${relError(viaOrt, ref).toExponential(2)}, transformers.js ${relError(out.logits.data as Float32Array, ref).toExponential(2)}`);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

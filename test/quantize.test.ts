@@ -9,7 +9,7 @@ import { quantizeGraphForInference, quantizeWeight } from '../src/runtime/quanti
 import { Session } from '../src/runtime/session.ts';
 import { Rng } from '../src/util/random.ts';
 import { tensor } from '../src/tensor.ts';
-import { relError } from './helpers/compare.ts';
+import { F32_FLOOR, relError } from './helpers/compare.ts';
 
 function randn(rng: Rng, n: number, std = 1): Float32Array {
   return Float32Array.from({ length: n }, () => rng.normal() * std);
@@ -24,10 +24,13 @@ test('quantizeWeight: symmetric per-column int8 within half a step', () => {
   for (let i = 0; i < k; i++) {
     for (let j = 0; j < n; j++) {
       assert.ok(Math.abs(q[i * n + j]!) <= 127);
+      // Measured: never beyond half a step; the 1e-7 allows float32 rounding of q · scale.
       assert.ok(Math.abs(q[i * n + j]! * scale[j]! - w[i * n + j]!) <= scale[j]! / 2 + 1e-7);
     }
   }
-  assert.ok(Math.abs(scale[3]! - 40 / 127) < 1e-6);
+  // Measured 1.2e-9 (scale is float32): a floor of 4 ulp of float32 at 0.31.
+  assert.ok(Math.abs(scale[3]! - 40 / 127) < 1.2e-7);
+  // The outlier column's neighbour keeps its own step: measured 0.0242 (max |w| of 37 normal draws / 127); 2×.
   assert.ok(scale[4]! < 0.05);
 });
 
@@ -60,7 +63,9 @@ test('quantizeGraphForInference: both int8 forms run, agree, and land near float
 
   const qa = await run(a.graph, a.outputs as typeof outputs);
   const qb = await run(b.graph, b.outputs as typeof outputs);
-  assert.ok(relError(qa.y, qb.y) < 1e-6, 'the two forms compute the same');
-  assert.ok(relError(qa.y, f32.y) < 0.02, `int8 vs float32: ${relError(qa.y, f32.y)}`);
-  assert.ok(relError(qa.z, f32.z) < 0.02, `int8 vs float32: ${relError(qa.z, f32.z)}`);
+  // Measured exactly 0 (1 and 2 threads): a float32 floor.
+  assert.ok(relError(qa.y, qb.y) <= F32_FLOOR, `the two forms compute the same: ${relError(qa.y, qb.y)}`);
+  // Measured 1.15e-2 (y) and 3.45e-3 (z), 1 and 2 threads; about 2.2× and 2.9×. Not float32 either: quantised.
+  assert.ok(relError(qa.y, f32.y) < 0.025 && relError(qa.y, f32.y) > 1e-3, `int8 vs float32: ${relError(qa.y, f32.y)}`);
+  assert.ok(relError(qa.z, f32.z) < 0.01 && relError(qa.z, f32.z) > 3e-4, `int8 vs float32: ${relError(qa.z, f32.z)}`);
 });
