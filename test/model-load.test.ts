@@ -44,12 +44,14 @@ const convert = (to: 'float16' | 'bfloat16') => (w: Map<string, Tensor>) => {
 
 test('F16 weights load and match the float64 reference to half precision', async () => {
   const err = await logitsError(variant(convert('float16')));
-  assert.ok(err < 5e-3 && err > 1e-7, `f16 logits error ${err}`);
+  // Measured 2.53e-3 (1 and 2 threads); a float32 run lands 1.2e-6 away, so the lower bound shows the rounding happened.
+  assert.ok(err < 5e-3 && err > 8e-4, `f16 logits error ${err}`);
 });
 
 test('BF16 weights load and match the float64 reference to bfloat16 precision', async () => {
   const err = await logitsError(variant(convert('bfloat16')));
-  assert.ok(err < 5e-2 && err > 1e-6, `bf16 logits error ${err}`);
+  // Measured 2.36e-2 (1 and 2 threads): about 2.1× above, a third below.
+  assert.ok(err < 5e-2 && err > 8e-3, `bf16 logits error ${err}`);
 });
 
 test('a missing weight is named with its file', async () => {
@@ -99,7 +101,7 @@ test('AutoModel loads the bare encoder from a classifier checkpoint', async () =
   const ids = ref.get('input.input_ids')!;
   const out = await model({ inputIds: { data: ids.data as BigInt64Array, dims: ids.dims }, attentionMask: { data: ref.get('input.attention_mask')!.data as BigInt64Array, dims: ids.dims } });
   assert.deepEqual(out.lastHiddenState!.dims, [3, 40, 32]);
-  assert.ok(relError(out.lastHiddenState!.data, toFloat64(ref.get('f64.hidden_states.2')!)) < 1e-4);
+  assert.ok(relError(out.lastHiddenState!.data, toFloat64(ref.get('f64.hidden_states.2')!)) < 3e-6); // measured 1.19e-6 (1 and 2 threads)
   await model.dispose();
 });
 
@@ -119,7 +121,8 @@ test("quantize: 'int8' runs the matrix products in int8, close to float32", asyn
   const out = await int8(inputs);
   await int8.dispose();
   const err = relError(out.logits!.data, toFloat64(ref.get('f64.logits')!));
-  // The fixture's weights are drawn wide on purpose, so int8 lands 0.01-0.15 away (0.14 with the last layer on the
-  // first token only: its activations get their own scale); exact equality would mean nothing was quantised.
-  assert.ok(err > 1e-5 && err < 0.2, `int8 logits error ${err}`);
+  // The fixture's weights are drawn wide on purpose, so int8 lands far away: measured 0.135 at 1 and 2 threads (the
+  // last layer on the first token only: its activations get their own scale). Bounds: 2× above (CPUs without VNNI
+  // sum uint8 × int8 products in 16 bits that can saturate), a third below (float32 lands 1.2e-6 away).
+  assert.ok(err > 0.045 && err < 0.27, `int8 logits error ${err}`);
 });
