@@ -44,7 +44,7 @@ const convert = (to: 'float16' | 'bfloat16') => (w: Map<string, Tensor>) => {
 
 test('F16 weights load and match the float64 reference to half precision', async () => {
   const err = await logitsError(variant(convert('float16')));
-  // Measured 2.53e-3 (1 and 2 threads); a float32 run lands 1.2e-6 away, so the lower bound shows the rounding happened.
+  // Measured 2.53e-3 (1 and 2 threads); float32 weights land 8.2e-7 away, so the lower bound shows the rounding happened.
   assert.ok(err < 5e-3 && err > 8e-4, `f16 logits error ${err}`);
 });
 
@@ -123,6 +123,6 @@ test("quantize: 'int8' runs the matrix products in int8, close to float32", asyn
   const err = relError(out.logits!.data, toFloat64(ref.get('f64.logits')!));
   // The fixture's weights are drawn wide on purpose, so int8 lands far away: measured 0.135 at 1 and 2 threads (the
   // last layer on the first token only: its activations get their own scale). Bounds: 2× above (CPUs without VNNI
-  // sum uint8 × int8 products in 16 bits that can saturate), a third below (float32 lands 1.2e-6 away).
+  // sum uint8 × int8 products in 16 bits that can saturate), a third below (float32 lands 8.2e-7 away).
   assert.ok(err > 0.045 && err < 0.27, `int8 logits error ${err}`);
 });
