@@ -87,7 +87,8 @@ test('GDES: the RTD loss alone sends no gradient into the generator\'s embedding
       assert.equal(maxAbs(with0!.get(DELTA)!.data as Float32Array), 0, 'and only from it');
     } else {
       const diff = maxAbs(a.map((x, i) => x - b[i]!));
-      assert.ok(diff > 1e-3 * maxAbs(b), `plain sharing: the RTD loss changes the generator embedding gradient (${diff})`);
+      // Measured 3.7 × maxAbs(b) (1 and 2 threads); a third of that.
+      assert.ok(diff > 1.2 * maxAbs(b), `plain sharing: the RTD loss changes the generator embedding gradient (${diff})`);
     }
   }
 });
@@ -118,7 +119,7 @@ test('RTD labels: a sampled token equal to the original counts as original', asy
   logits.forEach((x, i) => { bce += Math.max(x, 0) - x * target[i]! + Math.log1p(Math.exp(-Math.abs(x))); });
   bce /= logits.length;
   const graphLoss = Number(outputs.rtd_loss!.data[0]);
-  assert.ok(Math.abs(bce - graphLoss) < 1e-6 * bce, `RTD loss ${graphLoss} vs ${bce}`);
+  assert.ok(Math.abs(bce - graphLoss) < 1e-8 * bce, `RTD loss ${graphLoss} vs ${bce}`); // measured 3.3e-9 (1 and 2 threads)
   await model.dispose();
 });
 
@@ -143,7 +144,10 @@ test('RTD run: the saved discriminator and generator reload to the training mode
   assert.deepEqual(readdirSync(last).sort(), ['config.json', 'gdes_delta.safetensors', 'generator', 'model.safetensors', 'optimizer.safetensors',
     'special_tokens_map.json', 'spm.model', 'tokenizer.json', 'tokenizer_config.json', 'trainer_state.json']);
   const evals = r.history.filter((h) => h.rtd_accuracy !== undefined && h.perplexity !== undefined);
-  assert.ok(evals.length >= 1 && r.lastEval && r.lastEval.rtd_accuracy! > 0.5 && r.lastEval.perplexity! > 1);
+  // RTD accuracy after 4 updates: measured 0.8598 (seed 5; seeds 1-3 gave 0.8585-0.8608; the same at 1 and 2 threads);
+  // the bound is 0.01 below. Calling every token original scores 0.8585 on this data (438 of 3,095 tokens replaced),
+  // so this shows the discriminator has learned the prior (0.43 on the first batch), not yet detection.
+  assert.ok(evals.length >= 1 && r.lastEval && r.lastEval.rtd_accuracy! > 0.85 && r.lastEval.perplexity! > 1, `RTD accuracy ${r.lastEval?.rtd_accuracy}`);
   const deltas = readSafetensors(join(last, 'gdes_delta.safetensors')).tensors;
   assert.ok(maxAbs(deltas.get(DELTA)!.data as Float32Array) > 0, 'the delta moved away from zero');
 
@@ -161,14 +165,15 @@ test('RTD run: the saved discriminator and generator reload to the training mode
   const re = await disc(discIds, batch.attentionMask);
   const trained = outputs.rtd_logits!.data as Float32Array;
   const gap = maxAbs((re.logits.data as Float32Array).map((x, i) => x - trained[i]!));
-  assert.ok(gap <= 1e-5 * Math.max(1, maxAbs(trained)), `reloaded discriminator logits differ by ${gap}`);
+  // Measured exactly 0 (1 and 2 threads): a floor of 4 float32 ulp at the logits' scale.
+  assert.ok(gap <= 4 * 2 ** -23 * Math.max(1, maxAbs(trained)), `reloaded discriminator logits differ by ${gap}`);
   t.diagnostic(`discriminator logits: reloaded vs training graph, max difference ${gap.toExponential(2)} (largest logit ${maxAbs(trained).toFixed(3)})`);
   // A normal checkpoint: loadModel reads it as the bare encoder, with the same hidden states.
   const base = await loadModel(last, 'auto', { threads: 1 });
   assert.equal(base.head, 'base');
   const h = await base({ inputIds: { data: discIds.data as BigInt64Array, dims: discIds.dims }, attentionMask: { data: batch.attentionMask.data as BigInt64Array, dims: discIds.dims } });
   const hd = re.lastHiddenState.data as Float32Array;
-  assert.ok(maxAbs(h.lastHiddenState!.data.map((x, i) => x - hd[i]!)) <= 1e-5);
+  assert.ok(maxAbs(h.lastHiddenState!.data.map((x, i) => x - hd[i]!)) <= 4 * 2 ** -23 * Math.max(1, maxAbs(hd))); // measured 0: a float32 floor
   // The generator decodes through the EMD when loaded on its own: its masked-LM loss is the training model's.
   const gen = await loadModel(join(last, 'generator'), 'auto', { threads: 1 });
   const lg = await gen({ inputIds: { data: batch.inputIds.data as BigInt64Array, dims: batch.inputIds.dims }, attentionMask: { data: batch.attentionMask.data as BigInt64Array, dims: batch.inputIds.dims } });
@@ -183,7 +188,8 @@ test('RTD run: the saved discriminator and generator reload to the training mode
   });
   ce /= labels.length;
   const mlm = Number(outputs.mlm_loss!.data[0]);
-  assert.ok(Math.abs(ce - mlm) < 1e-4 * mlm, `generator reloaded: masked-LM loss ${ce} vs ${mlm}`);
+  // Measured 2.9e-8 to 3.0e-8 relative (1 and 2 threads), below float32 rounding: a floor of 4 float32 ulp.
+  assert.ok(Math.abs(ce - mlm) < 4 * 2 ** -23 * mlm, `generator reloaded: masked-LM loss ${ce} vs ${mlm}`);
   t.diagnostic(`generator reloaded through the EMD: masked-LM loss ${ce.toFixed(6)} vs training graph ${mlm.toFixed(6)}`);
   await Promise.all([model.dispose(), disc.dispose(), base.dispose(), gen.dispose()]);
 
