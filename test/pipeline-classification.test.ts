@@ -51,7 +51,7 @@ test('text-classification: softmax over id2label, top-k, pairs; batches in input
     const raw = await pipe('ok', { topK: null, functionToApply: 'none' });
     const logits = await rawLogits(pipe, 'ok');
     for (const r of raw) close(r.score, logits[['negative', 'neutral', 'positive'].indexOf(r.label)]!);
-    await assert.rejects(pipe('ok', { functionToApply: 'tanh' as never }), /functionToApply must be 'softmax', 'sigmoid' or 'none', got "tanh"/);
+    await assert.rejects(pipe('ok', { functionToApply: 'tanh' as never }), /text-classification: unknown functionToApply "tanh" \(expected one of softmax, sigmoid, none\)$/);
     await assert.rejects(pipe({ text: 1 } as never), /input 0: text must be a string/);
   } finally {
     await pipe.dispose();
@@ -119,7 +119,7 @@ test('zero-shot: single-label scores sum to one; multi-label: entailment against
 
     await assert.rejects(pipe(text, []), /candidateLabels is empty/);
     await assert.rejects(pipe(text, ' , '), /candidateLabels is empty/);
-    await assert.rejects(pipe(text, labels, { hypothesisTemplate: 'no slot' }), /hypothesisTemplate "no slot" has no \{\}/);
+    await assert.rejects(pipe(text, labels, { hypothesisTemplate: 'no slot' }), /zero-shot-classification: hypothesisTemplate has no \{\} where the label goes$/);
   } finally {
     await pipe.dispose();
   }
@@ -178,4 +178,33 @@ test('rerank: cross-encoder scores (sigmoid of the one logit) per query/document
     await pipe.dispose();
   }
   await assert.rejects(pipeline('rerank', withTinyTokenizer('v3-buckets-seqcls'), { threads: 1 }), /has 3 labels; a cross-encoder has one/);
+});
+
+test('rerank: several queries in one call give what one call per query gives', async () => {
+  const pipe = await pipeline('rerank', withTinyTokenizer('v3-buckets-seqcls-regression'), { threads: 1, batchSize: 3 });
+  try {
+    const inputs = [
+      { query: 'where do cats sleep', documents: ['Cats sleep in the sun.', 'The stock market fell.', 'A dog barked at night.'] },
+      { query: 'market news', documents: ['The stock market fell.', 'x'] },
+      { query: 'one', documents: ['a single document about nothing'] },
+    ];
+    const singles = await Promise.all(inputs.map((x) => pipe(x.query, x.documents, { returnDocuments: true })));
+    const batch = await pipe(inputs, { returnDocuments: true });
+    assert.equal(batch.length, 3);
+    for (const [q, ranking] of batch.entries()) {
+      assert.deepEqual(ranking.map((r) => [r.index, r.document]), singles[q]!.map((r) => [r.index, r.document]), `query ${q}: the same order`);
+      ranking.forEach((r, k) => close(r.score, singles[q]![k]!.score, `query ${q} document ${r.index}`));
+      // Real scores: the sigmoid of the pair's own logit.
+      for (const r of ranking) close(r.score, sigmoid((await rawLogits(pipe, inputs[q]!.query, inputs[q]!.documents[r.index]!))[0]!), `query ${q} doc ${r.index}`);
+    }
+    // The two-list form and one {query, documents} give the same; top_k applies per query.
+    const lists = await pipe(inputs.map((x) => x.query), inputs.map((x) => x.documents), { top_k: 1 } as never);
+    assert.deepEqual(lists.map((r) => r.map((x) => x.index)), singles.map((s) => [s[0]!.index]));
+    assert.deepEqual(await pipe(inputs[1]!, { returnDocuments: true }), singles[1]);
+    await assert.rejects(pipe(['a', 'b'], [['x']]), /rerank: 2 queries for 1 lists of documents/);
+    await assert.rejects(pipe([{ query: 'q', documents: ['ok', 3] } as never]), /rerank: input 0: documents\[1\] must be a string, got number/);
+    await assert.rejects(pipe('q', ['d'], { activation: 'relu' } as never), /^Error: rerank: unknown activation "relu" \(expected one of sigmoid, none\)$/);
+  } finally {
+    await pipe.dispose();
+  }
 });

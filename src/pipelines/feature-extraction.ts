@@ -8,11 +8,9 @@
 import type { ModelFiles } from '../io/files.ts';
 import { checkText, loadForTask, makePipeline, output, runRows, tokenOf,
   type Loaded, type PipelineBase, type PipelineOptions, type RunOptions } from './base.ts';
-import { readOptions, RUN_OPTIONS } from './options.ts';
+import { readTaskOptions, type Pooling } from './tasks.ts';
 
-/** 'first_token' is transformers.js' name for 'cls'. */
-export type Pooling = 'none' | 'mean' | 'cls' | 'first_token';
-export const POOLINGS: Pooling[] = ['none', 'mean', 'cls', 'first_token'];
+export { POOLINGS, type Pooling } from './tasks.ts';
 
 export interface FeatureExtractionCallOptions extends RunOptions {
   /** Called: default 'none'; `run`: default 'mean'. */
@@ -22,8 +20,6 @@ export interface FeatureExtractionCallOptions extends RunOptions {
 }
 type PooledOptions = FeatureExtractionCallOptions & { pooling: 'mean' | 'cls' | 'first_token' };
 type TokenOptions = FeatureExtractionCallOptions & { pooling?: 'none' };
-
-export const FEATURE_EXTRACTION_OPTIONS = [...RUN_OPTIONS, 'pooling', 'normalize'] as const;
 
 /** A float32 tensor as transformers.js returns one: dims, the values flat in row-major order, `tolist()`. */
 export class FeatureTensor {
@@ -54,7 +50,7 @@ export interface FeatureExtractionPipeline extends PipelineBase {
 
 export async function featureExtractionPipeline(model: string | ModelFiles, options: PipelineOptions = {}): Promise<FeatureExtractionPipeline> {
   const loaded = await loadForTask('feature-extraction', model, 'base', options);
-  const read = (opts: unknown) => readOptions<FeatureExtractionCallOptions>('feature-extraction', opts, FEATURE_EXTRACTION_OPTIONS);
+  const read = (opts: unknown) => readTaskOptions<FeatureExtractionCallOptions>('feature-extraction', opts);
   const run = (texts: string[], opts?: FeatureExtractionCallOptions) => {
     if (!Array.isArray(texts)) throw new TypeError('feature-extraction: run takes a list of texts');
     return embed(loaded, texts, { pooling: 'mean', ...read(opts) });
@@ -87,7 +83,6 @@ async function paddedStates(p: Loaded, texts: string[], o: FeatureExtractionCall
 
 async function embed(p: Loaded, texts: string[], o: FeatureExtractionCallOptions): Promise<(number[] | number[][])[]> {
   const pooling = o.pooling ?? 'mean';
-  if (!POOLINGS.includes(pooling)) throw new Error(`feature-extraction: unknown pooling ${JSON.stringify(pooling)} (expected one of ${POOLINGS.join(', ')})`);
   texts.forEach((t, i) => checkText(t, `feature-extraction: input ${i}`));
   const enc = p.tokenizer.encodeBatch(texts.map((t) => [t, null]), { truncation: true, maxLength: p.maxLength });
   const rows = enc.inputIds.map((ids, i) => ({ ids, typeIds: enc.tokenTypeIds[i]! }));

@@ -2,9 +2,9 @@
 // the vocabulary at the masked position, the top k (or the given targets), each with the text it gives.
 // Checkpoints with the Enhanced Mask Decoder need nothing here: the model applies it.
 import type { ModelFiles } from '../io/files.ts';
-import { checkPositiveInt, checkText, loadForTask, makePipeline, output, runRows, softmax, tokenOf, topIndices,
+import { checkText, loadForTask, makePipeline, output, runRows, softmax, tokenOf, topIndices,
   type Loaded, type PipelineBase, type PipelineOptions, type RunOptions } from './base.ts';
-import { readOptions, RUN_OPTIONS } from './options.ts';
+import { readTaskOptions } from './tasks.ts';
 
 export interface FillMaskResult {
   score: number;
@@ -26,8 +26,6 @@ export interface FillMaskCallOptions extends RunOptions {
   targets?: string[];
 }
 
-export const FILL_MASK_OPTIONS = [...RUN_OPTIONS, 'topK', 'targets'] as const;
-
 export interface FillMaskPipeline extends PipelineBase {
   (text: string, options?: FillMaskCallOptions): Promise<FillMaskOutput>;
   (texts: string[], options?: FillMaskCallOptions): Promise<FillMaskOutput[]>;
@@ -38,7 +36,7 @@ export async function fillMaskPipeline(model: string | ModelFiles, options: Pipe
   const maskId = loaded.tokenizer.maskTokenId; // fails early, naming the tokenizer, if it has no mask token
   const fn = async (input: string | string[], opts?: FillMaskCallOptions) => {
     const texts = Array.isArray(input) ? input : [input];
-    const out = await fillMask(loaded, maskId, texts, readOptions('fill-mask', opts, FILL_MASK_OPTIONS));
+    const out = await fillMask(loaded, maskId, texts, readTaskOptions('fill-mask', opts));
     return Array.isArray(input) ? out : out[0]!;
   };
   return makePipeline(loaded, fn) as FillMaskPipeline;
@@ -48,7 +46,6 @@ async function fillMask(p: Loaded, maskId: number, texts: string[], o: FillMaskC
   const { tokenizer, model } = p;
   texts.forEach((t, i) => checkText(t, `fill-mask: input ${i}`));
   const topK = o.topK ?? 5;
-  checkPositiveInt(topK, 'fill-mask: topK');
   const targets = o.targets ? targetIds(p, o.targets) : null;
   const enc = tokenizer.encodeBatch(texts.map((t) => [t, null]), { truncation: true, maxLength: p.maxLength });
   const masks = enc.inputIds.map((ids, i) => {
@@ -85,11 +82,9 @@ async function fillMask(p: Loaded, maskId: number, texts: string[], o: FillMaskC
 
 /** Ids of the target words: the vocabulary entry when there is one, else the first token of the word. */
 function targetIds(p: Loaded, targets: string[]): number[] {
-  if (!Array.isArray(targets) || targets.length === 0) throw new Error('fill-mask: targets must be a non-empty list of words');
   const vocab = p.tokenizer.getVocab();
   const ids: number[] = [];
-  targets.forEach((t, i) => {
-    checkText(t, `fill-mask: targets[${i}]`);
+  targets.forEach((t) => {
     let id = vocab.get(t);
     if (id === undefined) {
       id = p.tokenizer.encode(t, null, { addSpecialTokens: false })[0];

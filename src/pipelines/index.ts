@@ -11,12 +11,12 @@ import { featureExtractionPipeline, type FeatureExtractionPipeline } from './fea
 import { fillMaskPipeline, type FillMaskPipeline } from './fill-mask.ts';
 import { questionAnsweringPipeline, type QuestionAnsweringPipeline } from './question-answering.ts';
 import { rerankPipeline, type RerankPipeline } from './rerank.ts';
-import { resolveTask, type TASK_ALIASES, type Task, type TaskAlias } from './tasks.ts';
+import { resolveTask, type Task, type TaskAlias, type TaskOfAlias } from './tasks.ts';
 import { textClassificationPipeline, type TextClassificationPipeline } from './text-classification.ts';
 import { tokenClassificationPipeline, type TokenClassificationPipeline } from './token-classification.ts';
 import { zeroShotPipeline, type ZeroShotClassificationPipeline } from './zero-shot.ts';
 
-interface PipelineByTask {
+export interface PipelineByTask {
   'fill-mask': FillMaskPipeline;
   'text-classification': TextClassificationPipeline;
   'zero-shot-classification': ZeroShotClassificationPipeline;
@@ -25,7 +25,7 @@ interface PipelineByTask {
   'feature-extraction': FeatureExtractionPipeline;
   rerank: RerankPipeline;
 }
-type AliasTargets = { [A in TaskAlias]: PipelineByTask[(typeof TASK_ALIASES)[A]] };
+type AliasTargets = { [A in TaskAlias]: PipelineByTask[TaskOfAlias<A>] };
 export type PipelineFor = PipelineByTask & AliasTargets;
 export type TaskName = keyof PipelineFor;
 export type AnyPipeline = PipelineByTask[Task];
@@ -51,7 +51,10 @@ export async function pipeline(task: string, model?: string | ModelFiles | null,
   return BUILDERS[t](model ?? defaultModelDir(t), readOptions<PipelineOptions>(`pipeline('${task}')`, options, PIPELINE_OPTIONS));
 }
 
-export { TASKS, TASK_ALIASES, resolveTask, type Task, type TaskAlias } from './tasks.ts';
+export {
+  TASKS, TASK_ALIASES, TASK_TABLE, resolveTask, taskDecl, type Task, type TaskAlias, type TaskDecl, type TaskResult, type RunnerInfo,
+  FUNCTIONS_TO_APPLY, ACTIVATIONS,
+} from './tasks.ts';
 export { DEFAULT_MODELS, defaultModelDir } from './defaults.ts';
 export type { PipelineBase, PipelineOptions, RunOptions, Device, Dtype } from './base.ts';
 export { DEVICES, DTYPES, PIPELINE_OPTIONS } from './base.ts';
@@ -70,4 +73,4 @@ export {
   type QuestionAnsweringOutput, type QuestionAnsweringCallOptions,
 } from './question-answering.ts';
 export { featureExtractionPipeline, POOLINGS, type FeatureExtractionPipeline, type FeatureExtractionCallOptions, type Pooling } from './feature-extraction.ts';
-export { rerankPipeline, type RerankPipeline, type RerankResult, type RerankCallOptions } from './rerank.ts';
+export { rerankPipeline, type RerankPipeline, type RerankInput, type RerankResult, type RerankCallOptions } from './rerank.ts';

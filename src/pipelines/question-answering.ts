@@ -7,9 +7,9 @@
 // Answers are character spans of the context (JavaScript string indices), leading and trailing spaces
 // left out. Unlike transformers, a span found in two overlapping windows is listed once (its best score).
 import type { ModelFiles } from '../io/files.ts';
-import { checkPositiveInt, checkText, loadForTask, makePipeline, output, rowOf, runRows, softmax, trimSpan,
+import { checkText, loadForTask, makePipeline, output, rowOf, runRows, softmax, trimSpan,
   type Loaded, type PipelineBase, type PipelineOptions, type RunOptions } from './base.ts';
-import { readOptions, RUN_OPTIONS } from './options.ts';
+import { qaWindow, readTaskOptions } from './tasks.ts';
 
 export interface QuestionAnsweringInput {
   question: string;
@@ -39,8 +39,6 @@ export interface QuestionAnsweringCallOptions extends RunOptions {
 
 export type QuestionAnsweringOutput = QuestionAnsweringResult | QuestionAnsweringResult[];
 
-export const QUESTION_ANSWERING_OPTIONS = [...RUN_OPTIONS, 'topK', 'maxSeqLen', 'docStride', 'maxAnswerLen', 'handleImpossibleAnswer'] as const;
-
 export interface QuestionAnsweringPipeline extends PipelineBase {
   (question: string, context: string, options?: QuestionAnsweringCallOptions): Promise<QuestionAnsweringOutput>;
   (input: QuestionAnsweringInput, options?: QuestionAnsweringCallOptions): Promise<QuestionAnsweringOutput>;
@@ -53,7 +51,7 @@ export async function questionAnsweringPipeline(model: string | ModelFiles, opti
   const loaded = await loadForTask('question-answering', model, 'question-answering', options);
   const fn = async (a: string | string[] | QuestionAnsweringInput | QuestionAnsweringInput[], b?: string | string[] | QuestionAnsweringCallOptions,
     c?: QuestionAnsweringCallOptions) => {
-    const read = (o: unknown) => readOptions<QuestionAnsweringCallOptions>('question-answering', o, QUESTION_ANSWERING_OPTIONS);
+    const read = (o: unknown) => readTaskOptions<QuestionAnsweringCallOptions>('question-answering', o);
     if (typeof a === 'string') {
       if (typeof b !== 'string') throw new TypeError('question-answering: call with (question, context), ({ question, context }) or a list of them');
       return (await answer(loaded, [{ question: a, context: b }], read(c)))[0]!;
@@ -81,12 +79,7 @@ interface Window {
 async function answer(p: Loaded, inputs: QuestionAnsweringInput[], o: QuestionAnsweringCallOptions): Promise<QuestionAnsweringOutput[]> {
   const topK = o.topK ?? 1;
   const maxAnswerLen = o.maxAnswerLen ?? 15;
-  const maxSeqLen = o.maxSeqLen ?? Math.min(p.maxLength, 384);
-  const docStride = o.docStride ?? Math.min(Math.floor(maxSeqLen / 2), 128);
-  checkPositiveInt(topK, 'question-answering: topK');
-  checkPositiveInt(maxAnswerLen, 'question-answering: maxAnswerLen');
-  checkPositiveInt(maxSeqLen, 'question-answering: maxSeqLen');
-  if (!Number.isSafeInteger(docStride) || docStride < 0) throw new Error(`question-answering: docStride must be a non-negative integer, got ${docStride}`);
+  const { maxSeqLen, docStride } = qaWindow(p.maxLength, o);
   if (docStride >= maxSeqLen) throw new Error(`question-answering: docStride (${docStride}) must be smaller than maxSeqLen (${maxSeqLen})`);
   if (maxSeqLen > p.maxLength) throw new Error(`question-answering: maxSeqLen (${maxSeqLen}) exceeds the pipeline's maxLength (${p.maxLength})`);
 

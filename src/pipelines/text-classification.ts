@@ -3,11 +3,11 @@
 // num_labels) unless `functionToApply` says otherwise; labels from id2label.
 import type { ModelFiles } from '../io/files.ts';
 import type { DebertaModel } from '../models/auto.ts';
-import { checkPositiveInt, checkText, labelOf, loadForTask, makePipeline, output, rowOf, runRows, sigmoid, softmax,
+import { checkText, labelOf, loadForTask, makePipeline, output, rowOf, runRows, sigmoid, softmax,
   type Loaded, type PipelineBase, type PipelineOptions, type RunOptions } from './base.ts';
-import { readOptions, RUN_OPTIONS } from './options.ts';
+import { FUNCTIONS_TO_APPLY, readTaskOptions, type FunctionToApply } from './tasks.ts';
 
-export type FunctionToApply = 'softmax' | 'sigmoid' | 'none';
+export type { FunctionToApply } from './tasks.ts';
 /** A text, or a pair (`text_pair` is accepted as well, as in Hugging Face's JSON). */
 export type TextClassificationInput = string | { text: string; textPair?: string; text_pair?: string };
 
@@ -23,8 +23,6 @@ export interface TextClassificationCallOptions extends RunOptions {
   functionToApply?: FunctionToApply;
 }
 
-export const TEXT_CLASSIFICATION_OPTIONS = [...RUN_OPTIONS, 'topK', 'functionToApply'] as const;
-
 export interface TextClassificationPipeline extends PipelineBase {
   /** One text: its top `topK` labels, best first (one label by default). */
   (input: TextClassificationInput, options?: TextClassificationCallOptions): Promise<ClassificationResult[]>;
@@ -39,13 +37,13 @@ export async function textClassificationPipeline(model: string | ModelFiles, opt
   const loaded = await loadForTask('text-classification', model, 'sequence-classification', options);
   const run = async (inputs: TextClassificationInput[], opts?: TextClassificationCallOptions) => {
     if (!Array.isArray(inputs)) throw new TypeError('text-classification: run takes a list of inputs');
-    const o = readOptions<TextClassificationCallOptions>('text-classification', opts, TEXT_CLASSIFICATION_OPTIONS);
+    const o = readTaskOptions<TextClassificationCallOptions>('text-classification', opts);
     return classify(loaded, inputs.map((x, i) => pairOf(x, `text-classification: input ${i}`)), o);
   };
   const fn = async (input: TextClassificationInput | TextClassificationInput[], opts?: TextClassificationCallOptions) => {
     const out = await run(Array.isArray(input) ? input : [input], opts);
     if (!Array.isArray(input)) return out[0]!;
-    const o = readOptions<TextClassificationCallOptions>('text-classification', opts, TEXT_CLASSIFICATION_OPTIONS);
+    const o = readTaskOptions<TextClassificationCallOptions>('text-classification', opts);
     return o.topK === undefined || o.topK === 1 ? out.map((labels) => labels[0]!) : out;
   };
   return Object.assign(makePipeline(loaded, fn), { run }) as TextClassificationPipeline;
@@ -63,7 +61,7 @@ export function applyFunction(logits: ArrayLike<number>, fn: FunctionToApply): n
   if (fn === 'softmax') return softmax(logits);
   if (fn === 'sigmoid') return Array.from(logits, sigmoid);
   if (fn === 'none') return Array.from(logits);
-  throw new Error(`functionToApply must be 'softmax', 'sigmoid' or 'none', got ${JSON.stringify(fn)}`);
+  throw new Error(`unknown functionToApply ${JSON.stringify(fn)} (expected one of ${FUNCTIONS_TO_APPLY.join(', ')})`);
 }
 
 /** Logits of each [text, pair] item, one Float32Array per item (shared by text classification and rerank). */
@@ -76,9 +74,7 @@ export async function sequenceLogits(p: Loaded, items: [string, string | null][]
 
 async function classify(p: Loaded, items: [string, string | null][], o: TextClassificationCallOptions): Promise<ClassificationResult[][]> {
   const fn = o.functionToApply ?? defaultFunction(p.model);
-  applyFunction([], fn); // checks the name before any work
   const topK = o.topK === undefined ? 1 : o.topK;
-  if (topK !== null) checkPositiveInt(topK, 'text-classification: topK');
   const logits = await sequenceLogits(p, items, o);
   return logits.map((l) => {
     const ranked = applyFunction(l, fn).map((score, i) => ({ label: labelOf(p.model, i), score }))

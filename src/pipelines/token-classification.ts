@@ -12,10 +12,9 @@
 import type { ModelFiles } from '../io/files.ts';
 import { argmax, checkText, labelOf, loadForTask, makePipeline, output, runRows, softmax, tokenOf, trimSpan,
   type Loaded, type PipelineBase, type PipelineOptions, type RunOptions } from './base.ts';
-import { readOptions, RUN_OPTIONS } from './options.ts';
+import { readTaskOptions, type AggregationStrategy } from './tasks.ts';
 
-export type AggregationStrategy = 'none' | 'simple' | 'first' | 'average' | 'max';
-export const AGGREGATION_STRATEGIES: AggregationStrategy[] = ['none', 'simple', 'first', 'average', 'max'];
+export { AGGREGATION_STRATEGIES, type AggregationStrategy } from './tasks.ts';
 
 /** One token ('none'). */
 export interface TokenEntity {
@@ -48,8 +47,6 @@ export interface TokenClassificationCallOptions extends RunOptions {
 
 export type TokenClassificationOutput = (TokenEntity | EntityGroup)[];
 
-export const TOKEN_CLASSIFICATION_OPTIONS = [...RUN_OPTIONS, 'aggregationStrategy', 'ignoreLabels', 'stride'] as const;
-
 export interface TokenClassificationPipeline extends PipelineBase {
   (text: string, options?: TokenClassificationCallOptions): Promise<TokenClassificationOutput>;
   (texts: string[], options?: TokenClassificationCallOptions): Promise<TokenClassificationOutput[]>;
@@ -59,7 +56,7 @@ export async function tokenClassificationPipeline(model: string | ModelFiles, op
   const loaded = await loadForTask('token-classification', model, 'token-classification', options);
   const fn = async (input: string | string[], opts?: TokenClassificationCallOptions) => {
     const texts = Array.isArray(input) ? input : [input];
-    const out = await classifyTokens(loaded, texts, readOptions('token-classification', opts, TOKEN_CLASSIFICATION_OPTIONS));
+    const out = await classifyTokens(loaded, texts, readTaskOptions('token-classification', opts));
     return Array.isArray(input) ? out : out[0]!;
   };
   return makePipeline(loaded, fn) as TokenClassificationPipeline;
@@ -88,13 +85,9 @@ interface Labelled {
 
 async function classifyTokens(p: Loaded, texts: string[], o: TokenClassificationCallOptions): Promise<TokenClassificationOutput[]> {
   const strategy = o.aggregationStrategy ?? 'none';
-  if (!AGGREGATION_STRATEGIES.includes(strategy)) {
-    throw new Error(`token-classification: unknown aggregationStrategy ${JSON.stringify(strategy)} (expected one of ${AGGREGATION_STRATEGIES.join(', ')})`);
-  }
   const ignore = new Set(o.ignoreLabels ?? ['O']);
   texts.forEach((t, i) => checkText(t, `token-classification: input ${i}`));
   const windows = o.stride !== undefined;
-  if (windows && (!Number.isSafeInteger(o.stride) || o.stride! < 0)) throw new Error(`token-classification: stride must be a non-negative integer, got ${o.stride}`);
   const { tokenizer } = p;
   const enc = tokenizer.encodeBatch(texts.map((t) => [t, null]), {
     truncation: true, maxLength: p.maxLength, returnOffsets: true, offsetUnits: 'utf16', returnSpecialTokensMask: true,

@@ -8,7 +8,9 @@ import type { ModelFiles } from '../io/files.ts';
 import type { DebertaModel } from '../models/auto.ts';
 import { checkText, loadForTask, makePipeline, output, rowOf, runRows, softmax,
   type Loaded, type PipelineBase, type PipelineOptions, type RunOptions } from './base.ts';
-import { readOptions, RUN_OPTIONS } from './options.ts';
+import { DEFAULT_TEMPLATE, readTaskOptions } from './tasks.ts';
+
+export { DEFAULT_TEMPLATE } from './tasks.ts';
 
 export interface ZeroShotResult {
   sequence: string;
@@ -24,8 +26,6 @@ export interface ZeroShotCallOptions extends RunOptions {
   multiLabel?: boolean;
 }
 
-export const ZERO_SHOT_OPTIONS = [...RUN_OPTIONS, 'hypothesisTemplate', 'multiLabel'] as const;
-
 export interface ZeroShotClassificationPipeline extends PipelineBase {
   /** `candidateLabels`: a list, or one string of comma-separated labels. */
   (sequence: string, candidateLabels: string | string[], options?: ZeroShotCallOptions): Promise<ZeroShotResult>;
@@ -34,8 +34,6 @@ export interface ZeroShotClassificationPipeline extends PipelineBase {
   /** null when label2id has no contradiction label: then only single-label mode with two or more labels works. */
   readonly contradictionId: number | null;
 }
-
-export const DEFAULT_TEMPLATE = 'This example is {}.';
 
 /** The NLI class ids of a model, from its label2id. */
 export function nliIds(model: DebertaModel, dir = model.dir): { entailment: number; contradiction: number | null } {
@@ -66,7 +64,7 @@ export async function zeroShotPipeline(model: string | ModelFiles, options: Pipe
   }
   const fn = async (input: string | string[], labels: string | string[], opts?: ZeroShotCallOptions) => {
     const texts = Array.isArray(input) ? input : [input];
-    const out = await zeroShot(loaded, ids, texts, parseLabels(labels), readOptions('zero-shot-classification', opts, ZERO_SHOT_OPTIONS));
+    const out = await zeroShot(loaded, ids, texts, parseLabels(labels), readTaskOptions('zero-shot-classification', opts));
     return Array.isArray(input) ? out : out[0]!;
   };
   return Object.assign(makePipeline(loaded, fn), { entailmentId: ids.entailment, contradictionId: ids.contradiction }) as ZeroShotClassificationPipeline;
@@ -87,8 +85,6 @@ export function parseLabels(labels: string | string[]): string[] {
 async function zeroShot(p: Loaded, ids: { entailment: number; contradiction: number | null }, texts: string[], labels: string[],
   o: ZeroShotCallOptions): Promise<ZeroShotResult[]> {
   const template = o.hypothesisTemplate ?? DEFAULT_TEMPLATE;
-  checkText(template, 'zero-shot-classification: hypothesisTemplate');
-  if (!template.includes('{}')) throw new Error(`zero-shot-classification: hypothesisTemplate ${JSON.stringify(template)} has no {} where the label goes`);
   const independent = o.multiLabel === true || labels.length === 1;
   if (independent && ids.contradiction === null) {
     throw new Error(`zero-shot-classification: ${p.dir}: config.json's label2id has no contradiction (or not_entailment) label, which ${labels.length === 1 ? 'a single candidate label' : 'multiLabel'} needs`);
