@@ -16,8 +16,9 @@ export interface LoadedCheckpoint {
 
 export interface ReadOptions {
   /**
-   * Leave safetensors bytes in storage until used, where the source can (Node: each tensor is then a
-   * FileTensor, which ONNX Runtime reads from the file itself). Pickled checkpoints are always read whole.
+   * Leave weights in storage until used, where the source can (Node: each safetensors tensor, and each
+   * torch tensor stored as it would lie in memory, is then a FileTensor, which ONNX Runtime reads from the
+   * file itself). Elsewhere pickled checkpoints are read whole.
    */
   lazy?: boolean;
 }
@@ -26,7 +27,8 @@ type Reader = (files: ModelFiles, name: string, opts: ReadOptions) => Promise<Ma
 
 const readSt: Reader = async (files, name, opts) =>
   files.safetensors ? files.safetensors(name, opts) : parseSafetensors(await files.read(name), files.path(name)).tensors;
-const readTorch: Reader = async (files, name) => parseTorchCheckpoint(await files.read(name), files.path(name));
+const readTorch: Reader = async (files, name, opts) =>
+  files.torch ? files.torch(name, opts) : parseTorchCheckpoint(await files.read(name), files.path(name));
 
 const CANDIDATES: { name: string; sharded: boolean; read: Reader }[] = [
   { name: 'model.safetensors', sharded: false, read: readSt },

@@ -16,6 +16,12 @@ export interface ModelFiles {
    * it are parsed from `read`.
    */
   safetensors?(name: string, opts: { lazy?: boolean }): Promise<Map<string, Tensor>>;
+  /**
+   * A torch.save file's tensors read from storage piece by piece, where the source can (Node: the file is
+   * never read whole; with `lazy` the tensors that lie in it as they are stay there until used). Sources
+   * without it are parsed from `read`.
+   */
+  torch?(name: string, opts: { lazy?: boolean }): Promise<Map<string, Tensor>>;
 }
 
 /** File contents already in memory, by name (`label` names them in messages). */

@@ -4,8 +4,8 @@ import { closeSync, fstatSync, openSync, readSync, lstatSync, realpathSync } fro
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ModelFiles } from './files.ts';
-import { readSafetensors } from './safetensors.ts';
-import { parseTorchCheckpoint } from './torch-pickle.ts';
+import { FileTensor, readSafetensors } from './safetensors.ts';
+import { parseTorchCheckpoint, type ByteSource } from './torch-pickle.ts';
 import type { Tensor } from '../tensor.ts';
 
 /** A checkpoint folder on disk; safetensors are read tensor by tensor, or left on disk (`lazy`). */
@@ -22,6 +22,7 @@ export function folderFiles(dir: string): ModelFiles {
     },
     read: async (name) => readWholeFile(join(dir, name)),
     safetensors: async (name, opts) => readSafetensors(unlinked(join(dir, name)), opts).tensors,
+    torch: async (name, opts) => readTorchCheckpoint(unlinked(join(dir, name)), opts),
   };
 }
 
@@ -37,9 +38,63 @@ export function unlinked(path: string): string {
   }
 }
 
-/** Reads a `pytorch_model.bin` state dict into tensors keyed by parameter name. */
-export function readTorchCheckpoint(path: string): Map<string, Tensor> {
-  return parseTorchCheckpoint(readWholeFile(path), path);
+/**
+ * Reads a `pytorch_model.bin` state dict into tensors keyed by parameter name. The file is read piece by
+ * piece (the pickle and headers now, each storage when its tensor's `data` is first used), never whole,
+ * so it must stay in place until then. With `lazy`, tensors whose bytes lie in the file as they are
+ * become FileTensors, which ONNX Runtime reads from the file itself.
+ */
+export function readTorchCheckpoint(path: string, opts: { lazy?: boolean } = {}): Map<string, Tensor> {
+  const source = fileSource(path);
+  const inPlace = opts.lazy
+    ? (dtype: Tensor['dtype'], dims: number[], offset: number, length: number, name: string) => new FileTensor(dtype, dims, { path, offset, length }, name)
+    : undefined;
+  return parseTorchCheckpoint(source, path, { inPlace });
+}
+
+/** A file on disk as a ByteSource: each read opens it, reads the range into a fresh buffer and closes it. */
+export function fileSource(path: string): ByteSource {
+  let size: number;
+  const fd = openOrFail(path);
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new Error(`${path}: is a folder or device, not a file`);
+    size = st.size;
+  } finally {
+    closeSync(fd);
+  }
+  return {
+    size,
+    read: (offset, length) => {
+      if (!(offset >= 0 && length >= 0 && offset + length <= size)) throw new Error(`${path}: read of ${length} bytes at ${offset} lies outside the file (${size} bytes)`);
+      const bytes = new Uint8Array(length);
+      const f = openOrFail(path);
+      try {
+        readInto(f, bytes, offset, path);
+      } finally {
+        closeSync(f);
+      }
+      return bytes;
+    },
+  };
+}
+
+function openOrFail(path: string): number {
+  try {
+    return openSync(path, 'r');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new Error(code === 'EISDIR' ? `${path}: is a folder, not a file` : `${path}: cannot read (${code ?? (err as Error).message})`);
+  }
+}
+
+function readInto(fd: number, bytes: Uint8Array, position: number, path: string): void {
+  let done = 0;
+  while (done < bytes.length) {
+    const n = readSync(fd, bytes, done, Math.min(1 << 30, bytes.length - done), position + done);
+    if (n === 0) throw new Error(`${path}: file shrank while being read`);
+    done += n;
+  }
 }
 
 // fs.readFileSync refuses files over 2 GiB; big checkpoints are read in chunks instead.

@@ -3,7 +3,8 @@
 import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { emptyArray, numel, type DType, type FileRegion, type Tensor, type TypedArray } from '../tensor.ts';
+import { BYTES_PER_ELEMENT, emptyArray, numel, type DType, type FileRegion, type Tensor, type TypedArray } from '../tensor.ts';
+import { BYTE_CHUNKS, bytesOf } from './chunks.ts';
 import { asBytes, checkHost, checkMinSize, checkTensor, parseHeader, readHeaderLength, TO_ST, type SafetensorsFile } from './safetensors-format.ts';
 
 export { parseSafetensors, type SafetensorsFile } from './safetensors-format.ts';
@@ -69,6 +70,19 @@ export class FileTensor implements Tensor {
 
   /** The bytes' place in the file, while `data` has never been read. */
   get fileRegion(): FileRegion | undefined { return this.#data ? undefined : this.region; }
+
+  /** The bytes in pieces read from the file one at a time (or the array, once read), holding none of them. */
+  *[BYTE_CHUNKS](maxBytes: number): Iterable<Uint8Array> {
+    if (this.#data) { yield bytesOf(this.#data); return; }
+    const { path, offset, length } = this.region;
+    const step = Math.max(8, maxBytes - (maxBytes % 8));
+    for (let at = 0; at < length; at += step) {
+      const piece = new Uint8Array(Math.min(step, length - at));
+      const fd = openFile(path);
+      try { readFully(fd, piece, offset + at, path, this.key); } finally { closeSync(fd); }
+      yield piece;
+    }
+  }
 }
 
 /**
@@ -83,6 +97,26 @@ export function writeSafetensors(
   checkHost(path);
   const map = tensors instanceof Map ? tensors : new Map(Object.entries(tensors));
   const names = [...map.keys()].sort();
+  for (const name of names) checkTensor(map.get(name)!, name, path);
+  writeSafetensorsStream(path, names.map((name) => ({ name, dtype: map.get(name)!.dtype, dims: map.get(name)!.dims })), (name) => map.get(name)!, metadata);
+}
+
+/** A tensor to be written by writeSafetensorsStream: its name, dtype and dims, known before its values. */
+export interface TensorEntry { name: string; dtype: DType; dims: readonly number[] }
+
+/**
+ * Writes a safetensors file whose tensors are made one at a time: the header (keys sorted by name) comes
+ * from `entries`, then `make(name)` is asked for each tensor in the order of `entries`, which is also the
+ * order of the data section, and its bytes written before the next is made. A checkpoint larger than
+ * memory can be written this way (`deberta init`). Via a temporary file and a rename, as writeSafetensors.
+ */
+export function writeSafetensorsStream(
+  path: string,
+  entries: readonly TensorEntry[],
+  make: (name: string) => Tensor,
+  metadata?: Record<string, string>,
+): void {
+  checkHost(path);
   const header: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length > 0) {
     for (const [k, v] of Object.entries(metadata)) {
@@ -90,14 +124,19 @@ export function writeSafetensors(
     }
     header.__metadata__ = metadata;
   }
+  const offsets = new Map<string, [number, number]>();
   let offset = 0;
-  for (const name of names) {
-    if (name === '__metadata__') throw new Error(`${path}: '__metadata__' is reserved and cannot name a tensor`);
-    const t = map.get(name)!;
-    checkTensor(t, name, path);
-    const size = t.data.byteLength;
-    header[name] = { dtype: TO_ST[t.dtype], shape: t.dims, data_offsets: [offset, offset + size] };
+  for (const e of entries) {
+    if (e.name === '__metadata__') throw new Error(`${path}: '__metadata__' is reserved and cannot name a tensor`);
+    if (offsets.has(e.name)) throw new Error(`${path}: tensor '${e.name}' is listed twice`);
+    if (!Object.hasOwn(TO_ST, e.dtype)) throw new Error(`${path}: tensor '${e.name}': unknown dtype ${JSON.stringify(e.dtype)}`);
+    if (!e.dims.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new Error(`${path}: tensor '${e.name}': bad dims [${e.dims.join(', ')}]`);
+    const size = numel(e.dims as number[]) * BYTES_PER_ELEMENT[e.dtype];
+    offsets.set(e.name, [offset, offset + size]);
     offset += size;
+  }
+  for (const e of [...entries].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    header[e.name] = { dtype: TO_ST[e.dtype], shape: e.dims, data_offsets: offsets.get(e.name) };
   }
   // Pad the header with spaces so the data section starts 8-byte aligned, as the spec asks.
   let json = JSON.stringify(header);
@@ -111,7 +150,14 @@ export function writeSafetensors(
   try {
     writeFully(fd, prefix);
     writeFully(fd, jsonBytes);
-    for (const name of names) writeFully(fd, asBytes(map.get(name)!.data));
+    for (const e of entries) {
+      const t = make(e.name);
+      checkTensor(t, e.name, path);
+      if (t.dtype !== e.dtype || t.dims.length !== e.dims.length || t.dims.some((d, i) => d !== e.dims[i])) {
+        throw new Error(`${path}: tensor '${e.name}' was announced as ${e.dtype} [${e.dims.join(', ')}] but is ${t.dtype} [${t.dims.join(', ')}]`);
+      }
+      writeFully(fd, asBytes(t.data));
+    }
     fsyncSync(fd);
     closeSync(fd);
     renameSync(tmp, path);

@@ -7,11 +7,27 @@
 // element count and its bytes.
 //
 // The pickles go through the restricted unpickler of ./pickle.ts; this module checks the tensors it
-// describes against their storages and copies their values out when first used.
+// describes against their storages and copies their values out when first used. The file is read
+// through a ByteSource (./zip-index.ts): in Node a file on disk is read piece by piece (pickle, headers,
+// then each storage when used), never whole; a tensor whose bytes lie in the file as they are can be
+// left there (`inPlace`), for ONNX Runtime to read from the file itself.
 import { inflateSync } from 'fflate';
 import { BYTES_PER_ELEMENT, emptyArray, numel, type DType, type Tensor, type TypedArray } from '../tensor.ts';
+import { BYTE_CHUNKS, bytesOf } from './chunks.ts';
 import { loaderLimits } from './limits.ts';
-import { zipMembers, type ZipMember } from './zip-index.ts';
+import { memorySource, zipMembers, type ByteSource, type ZipMember } from './zip-index.ts';
+
+export type { ByteSource } from './zip-index.ts';
+
+export interface TorchReadOptions {
+  /**
+   * Asked for each tensor whose values lie in the file exactly as a contiguous little-endian array would
+   * hold them (a stored zip member or a legacy storage, the view contiguous): the tensor to use instead
+   * of one copied out of the storage, given where its bytes are (`offset`, `length` in the file). Node
+   * passes a FileTensor, read from the file when used and otherwise handed to ONNX Runtime by region.
+   */
+  inPlace?: (dtype: DType, dims: number[], offset: number, length: number, name: string) => Tensor;
+}
 import { latin1, storageFromPid, StorageRef, TensorRef, Unpickler, type Hooks } from './pickle.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -34,6 +50,8 @@ interface StorageSource {
   count: number;
   /** Its elements in a fresh array (for a zip entry: decompressed now). */
   load(): TypedArray;
+  /** Where its bytes start in the file when they lie there as a little-endian array would hold them. */
+  fileOffset?: number;
 }
 
 /**
@@ -55,6 +73,12 @@ class PickledTensor implements Tensor {
   }
 
   set data(v: TypedArray) { this.#data = v; this.#make = undefined; }
+
+  /** The values copied out for the writer and not kept (they are copied again if `data` is ever used). */
+  *[BYTE_CHUNKS](): Iterable<Uint8Array> {
+    const a = this.#data ?? this.#make!();
+    yield bytesOf(a);
+  }
 }
 
 /** A copy in a fresh buffer (a Node Buffer's `slice` would share memory). */
@@ -145,7 +169,7 @@ function materialise(t: TensorRef, src: TypedArray, mayTake: boolean): TypedArra
  * The state dict's tensors, each checked against its storage now and read when first used. A storage
  * with one user becomes that tensor's array; a shared one is read once, kept while users remain, and copied.
  */
-function toTensors(refs: Map<string, TensorRef>, storages: Map<string, StorageSource>, file: string): Map<string, Tensor> {
+function toTensors(refs: Map<string, TensorRef>, storages: Map<string, StorageSource>, file: string, opts: TorchReadOptions = {}): Map<string, Tensor> {
   const users = new Map<string, number>();
   for (const t of refs.values()) users.set(t.storage.key, (users.get(t.storage.key) ?? 0) + 1);
   const total = new Map(users);
@@ -158,7 +182,15 @@ function toTensors(refs: Map<string, TensorRef>, storages: Map<string, StorageSo
     if (src.dtype !== t.storage.dtype) {
       throw new Error(`${file}: tensor '${name}' reads storage '${key}' as ${t.storage.dtype}, another tensor as ${src.dtype}`);
     }
-    checkView(name, t, src.count, file);
+    const n = checkView(name, t, src.count, file);
+    if (opts.inPlace && src.fileOffset !== undefined && n > 0 && isContiguous(t.size, t.stride)) {
+      const size = BYTES_PER_ELEMENT[t.storage.dtype];
+      const start = t.storage.elementOffset + t.offset;
+      out.set(name, opts.inPlace(t.storage.dtype, [...t.size], src.fileOffset + start * size, n * size, name));
+      users.set(key, users.get(key)! - 1);
+      total.set(key, total.get(key)! - 1);
+      continue;
+    }
     out.set(name, new PickledTensor(t.storage.dtype, [...t.size], () => {
       const arr = cache.get(key) ?? src.load();
       const left = users.get(key)! - 1;
@@ -205,15 +237,15 @@ function byteSize(count: number, dtype: DType, what: string): number {
 // ---------------------------------------------------------------------------------------------
 // The two container layouts.
 
-/** A member's bytes: stored ones in place, deflated ones inflated into a buffer of their declared size. */
-function memberBytes(bytes: Uint8Array, m: ZipMember): Uint8Array {
-  const data = bytes.subarray(m.dataOffset, m.dataOffset + m.compressedSize);
+/** A member's bytes: stored ones as the source reads them, deflated ones inflated into a buffer of their declared size. */
+function memberBytes(bytes: ByteSource, m: ZipMember): Uint8Array {
+  const data = bytes.read(m.dataOffset, m.compressedSize);
   if (m.compression === 0) return data;
   const out = inflateSync(data, { out: new Uint8Array(m.size) });
   return out;
 }
 
-function readZipCheckpoint(bytes: Uint8Array, file: string): Map<string, Tensor> {
+function readZipCheckpoint(bytes: ByteSource, file: string, opts: TorchReadOptions): Map<string, Tensor> {
   // The central directory says where every member is; only the pickle and the byte order are read now.
   // Storages are read when a tensor's data is first used: stored ones in place, deflated ones inflated then.
   const entries = new Map<string, ZipMember>();
@@ -282,9 +314,10 @@ function readZipCheckpoint(bytes: Uint8Array, file: string): Map<string, Tensor>
         }
         return storageArray(got, s.dtype, s.numel, bigEndian);
       },
+      ...(info.compression === 0 && (!bigEndian || BYTES_PER_ELEMENT[s.dtype] === 1) ? { fileOffset: info.dataOffset } : {}),
     });
   }
-  return toTensors(refs, storages, file);
+  return toTensors(refs, storages, file, opts);
 }
 
 const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
@@ -297,7 +330,21 @@ function startsWithLegacyMagic(b: Uint8Array): boolean {
   return v === LEGACY_MAGIC;
 }
 
-function readLegacyCheckpoint(bytes: Uint8Array, file: string): Map<string, Tensor> {
+function readLegacyCheckpoint(source: ByteSource, file: string, opts: TorchReadOptions): Map<string, Tensor> {
+  // The pickles come first and must fit loaderLimits.maxPickleBytes; the storages after them are read when used.
+  const bytes = source.read(0, Math.min(source.size, loaderLimits.maxPickleBytes));
+  const clipped = bytes.length < source.size;
+  try {
+    return readLegacyPickles(source, bytes, file, opts);
+  } catch (err) {
+    if (clipped && /unexpected end of data/.test((err as Error).message)) {
+      throw new Error(`${file}: the pickles of this legacy torch.save file run past ${loaderLimits.maxPickleBytes} bytes (loaderLimits.maxPickleBytes)`);
+    }
+    throw err;
+  }
+}
+
+function readLegacyPickles(source: ByteSource, bytes: Uint8Array, file: string, opts: TorchReadOptions): Map<string, Tensor> {
   const noPids: Hooks = { persistentLoad: () => { throw new Error(`${file}: unexpected persistent id in header`); } };
   let p = new Unpickler(bytes, file, noPids);
   const magic = p.load();
@@ -325,33 +372,39 @@ function readLegacyCheckpoint(bytes: Uint8Array, file: string): Map<string, Tens
   // Storages follow in key order, each as an int64 element count then the raw bytes; they are located
   // (and their sizes checked) now and copied out when first used.
   const storages = new Map<string, StorageSource>();
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let pos = p.pos;
   for (const key of keys) {
     const ref = roots.get(String(key));
     if (!ref) throw new Error(`${file}: storage '${String(key)}' is listed but never used`);
     if (storages.has(ref.key)) throw new Error(`${file}: storage '${ref.key}' is listed twice`);
-    if (pos + 8 > bytes.length) throw new Error(`${file}: storage '${ref.key}' is missing (file truncated)`);
-    const count = Number(view.getBigInt64(pos, true));
+    if (pos + 8 > source.size) throw new Error(`${file}: storage '${ref.key}' is missing (file truncated)`);
+    const head = source.read(pos, 8);
+    const count = Number(new DataView(head.buffer, head.byteOffset, 8).getBigInt64(0, true));
     if (count < 0 || !Number.isSafeInteger(count)) throw new Error(`${file}: storage '${ref.key}' has an impossible size ${count} (corrupt file)`);
     const what = `${file}: storage '${ref.key}'`;
     const size = byteSize(count, ref.dtype, what);
     const at = pos + 8;
-    if (at + size > bytes.length) {
-      throw new Error(`${what} has ${bytes.length - at} bytes but needs ${size} for ${count} ${ref.dtype} values (truncated file?)`);
+    if (at + size > source.size) {
+      throw new Error(`${what} has ${source.size - at} bytes but needs ${size} for ${count} ${ref.dtype} values (truncated file?)`);
     }
-    storages.set(ref.key, { dtype: ref.dtype, count, load: () => storageArray(copyBytes(bytes.subarray(at, at + size)), ref.dtype, count, bigEndian) });
+    storages.set(ref.key, {
+      dtype: ref.dtype, count, load: () => storageArray(copyBytes(source.read(at, size)), ref.dtype, count, bigEndian),
+      ...(!bigEndian || BYTES_PER_ELEMENT[ref.dtype] === 1 ? { fileOffset: at } : {}),
+    });
     pos = at + size;
   }
-  return toTensors(asStateDict(root, file), storages, file);
+  return toTensors(asStateDict(root, file), storages, file, opts);
 }
 
 /**
- * Parses torch.save bytes (zip or legacy layout). `file` names errors. Every tensor's view is checked
- * against its storage here; its values are copied out (and a zip entry decompressed) when `data` is first read.
+ * Parses torch.save bytes (zip or legacy layout), in memory or read through a ByteSource. `file` names
+ * errors. Every tensor's view is checked against its storage here; its values are copied out (and a zip
+ * entry decompressed) when `data` is first read, or the tensor is left in the file (`opts.inPlace`).
  */
-export function parseTorchCheckpoint(bytes: Uint8Array, file: string): Map<string, Tensor> {
-  if (bytes[0] === 0x50 && bytes[1] === 0x4b) return readZipCheckpoint(bytes, file); // "PK"
-  if (startsWithLegacyMagic(bytes)) return readLegacyCheckpoint(bytes, file);
+export function parseTorchCheckpoint(bytes: Uint8Array | ByteSource, file: string, opts: TorchReadOptions = {}): Map<string, Tensor> {
+  const source = bytes instanceof Uint8Array ? memorySource(bytes) : bytes;
+  const start = source.read(0, Math.min(source.size, 14));
+  if (start[0] === 0x50 && start[1] === 0x4b) return readZipCheckpoint(source, file, opts); // "PK"
+  if (startsWithLegacyMagic(start)) return readLegacyCheckpoint(source, file, opts);
   throw new Error(`${file}: not a torch checkpoint (neither a zip archive nor a legacy torch.save file)`);
 }

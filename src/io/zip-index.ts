@@ -1,6 +1,21 @@
 // Where each member of a zip archive lies in its bytes: the central directory (zip64 included) read
 // through, so that a stored (uncompressed) member can be used in place, without a copy, and a deflated
 // one inflated (by fflate) when it is needed. Every size and offset is checked against the archive.
+// The archive is read through a ByteSource: bytes in memory, or (Node) a file read piece by piece, so
+// that only the directory and the headers are read, never the whole file.
+
+/** Random access to an archive's bytes. */
+export interface ByteSource {
+  /** The archive's length in bytes. */
+  readonly size: number;
+  /** `length` bytes from `offset` (inside the archive): a view of them, or a fresh copy. */
+  read(offset: number, length: number): Uint8Array;
+}
+
+/** Bytes in memory as a ByteSource (reads are views, no copies). */
+export function memorySource(bytes: Uint8Array): ByteSource {
+  return { size: bytes.length, read: (offset, length) => bytes.subarray(offset, offset + length) };
+}
 
 export interface ZipMember {
   name: string;
@@ -20,44 +35,57 @@ function u64(v: DataView, at: number, what: string): number {
   return Number(n);
 }
 
-/** The members of the archive `bytes`, in central-directory order. Throws (without a file name) on anything malformed. */
-export function zipMembers(bytes: Uint8Array): ZipMember[] {
-  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+const view = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);
+
+/** The members of the archive, in central-directory order. Throws (without a file name) on anything malformed. */
+export function zipMembers(archive: Uint8Array | ByteSource): ZipMember[] {
+  const src = archive instanceof Uint8Array ? memorySource(archive) : archive;
+  const size = src.size;
   const inside = (at: number, n: number, what: string) => {
-    if (!(at >= 0 && n >= 0 && at + n <= bytes.length)) throw new Error(`${what} lies outside the archive`);
+    if (!(at >= 0 && n >= 0 && at + n <= size)) throw new Error(`${what} lies outside the archive`);
   };
   // The end-of-central-directory record: within the last 64 KiB + 22 bytes (its comment is at most 65535).
+  const tailStart = Math.max(0, size - 22 - 65535 - 20);
+  const tail = src.read(tailStart, size - tailStart);
+  const tv = view(tail);
   let eocd = -1;
-  for (let at = bytes.length - 22; at >= Math.max(0, bytes.length - 22 - 65535); at--) {
-    if (u32(v, at) === 0x06054b50) { eocd = at; break; }
+  for (let at = tail.length - 22; at >= Math.max(0, tail.length - 22 - 65535); at--) {
+    if (u32(tv, at) === 0x06054b50) { eocd = at; break; }
   }
   if (eocd < 0) throw new Error('no end of central directory record');
-  let count = u16(v, eocd + 10);
-  let dirSize = u32(v, eocd + 12);
-  let dirOffset = u32(v, eocd + 16);
-  if (eocd >= 20 && u32(v, eocd - 20) === 0x07064b50) {
-    const z = u64(v, eocd - 12, 'zip64 record offset');
+  let count = u16(tv, eocd + 10);
+  let dirSize = u32(tv, eocd + 12);
+  let dirOffset = u32(tv, eocd + 16);
+  if (eocd >= 20 && u32(tv, eocd - 20) === 0x07064b50) {
+    const z = u64(tv, eocd - 12, 'zip64 record offset');
     inside(z, 56, 'the zip64 end of central directory record');
-    if (u32(v, z) !== 0x06064b50) throw new Error('bad zip64 end of central directory record');
-    count = u64(v, z + 32, 'entry count');
-    dirSize = u64(v, z + 40, 'central directory size');
-    dirOffset = u64(v, z + 48, 'central directory offset');
+    const zv = view(src.read(z, 56));
+    if (u32(zv, 0) !== 0x06064b50) throw new Error('bad zip64 end of central directory record');
+    count = u64(zv, 32, 'entry count');
+    dirSize = u64(zv, 40, 'central directory size');
+    dirOffset = u64(zv, 48, 'central directory offset');
   }
   inside(dirOffset, dirSize, 'the central directory');
   if (count * 46 > dirSize) throw new Error(`${count} entries cannot fit a central directory of ${dirSize} bytes`);
+  // The directory in one read; offsets below are the archive's, `v` reads them shifted by dirOffset.
+  const dir = src.read(dirOffset, dirSize);
+  const dv = view(dir);
+  const v = { getUint16: (at: number, le: boolean) => dv.getUint16(at - dirOffset, le), getUint32: (at: number, le: boolean) => dv.getUint32(at - dirOffset, le),
+    getBigUint64: (at: number, le: boolean) => dv.getBigUint64(at - dirOffset, le) } as DataView;
+  const bytesAt = (at: number, n: number) => dir.subarray(at - dirOffset, at - dirOffset + n);
   const members: ZipMember[] = [];
   const decoder = new TextDecoder('utf-8', { fatal: false });
   let at = dirOffset;
   for (let i = 0; i < count; i++) {
-    inside(at, 46, `central directory entry ${i}`);
+    if (!(at + 46 <= dirOffset + dirSize)) throw new Error(`central directory entry ${i} lies outside the archive`);
     if (u32(v, at) !== 0x02014b50) throw new Error(`bad central directory entry ${i}`);
     const compression = u16(v, at + 10);
     let compressedSize = u32(v, at + 20);
     let size = u32(v, at + 24);
     const nameLen = u16(v, at + 28), extraLen = u16(v, at + 30), commentLen = u16(v, at + 32);
     let local = u32(v, at + 42);
-    inside(at + 46, nameLen + extraLen + commentLen, `central directory entry ${i}`);
-    const name = decoder.decode(bytes.subarray(at + 46, at + 46 + nameLen));
+    if (!(at + 46 + nameLen + extraLen + commentLen <= dirOffset + dirSize)) throw new Error(`central directory entry ${i} lies outside the archive`);
+    const name = decoder.decode(bytesAt(at + 46, nameLen));
     // Zip64: the extra field 0x0001 holds, in order, whichever of the three values are 0xffffffff.
     for (let e = at + 46 + nameLen; e + 4 <= at + 46 + nameLen + extraLen;) {
       const id = u16(v, e), len = u16(v, e + 2);
@@ -71,8 +99,9 @@ export function zipMembers(bytes: Uint8Array): ZipMember[] {
       e += 4 + len;
     }
     inside(local, 30, `the local header of '${name}'`);
-    if (u32(v, local) !== 0x04034b50) throw new Error(`bad local header for '${name}'`);
-    const dataOffset = local + 30 + u16(v, local + 26) + u16(v, local + 28);
+    const lv = view(src.read(local, 30));
+    if (u32(lv, 0) !== 0x04034b50) throw new Error(`bad local header for '${name}'`);
+    const dataOffset = local + 30 + u16(lv, 26) + u16(lv, 28);
     inside(dataOffset, compressedSize, `the data of '${name}'`);
     members.push({ name, compression, compressedSize, size, dataOffset });
     at += 46 + nameLen + extraLen + commentLen;

@@ -92,12 +92,14 @@ export async function createModel(config: DebertaConfig, tensors: Map<string, Te
   const { graph, head: kind, maxLength, ...built } = buildModelGraph(config, tensors, head, opts);
   // int8: the constant-weight matrix products run as dynamically quantised ones (src/runtime/quantize.ts).
   const q = opts.quantize === 'int8' ? quantizeGraphForInference(graph, built.outputs) : undefined;
-  // Weights held in memory (a pytorch_model.bin, converted float16) go to ONNX Runtime through a side file
-  // rather than inside the model's protobuf, which would hold a third copy of them while the session loads.
+  // Weights not in a file ONNX Runtime can read (converted float16, a deflated or big-endian torch storage)
+  // go to it through a side file, streamed there, rather than inside the model's protobuf, which would
+  // hold more copies of them while the session loads. Beside weights in files, up to 64 MiB may stay inline.
   const runGraph = q?.graph ?? graph;
   const region = platform().weightRegion;
-  const inMemory = region !== undefined && ![...runGraph.params.values()].some((v) => v.constValue && region(v.constValue));
-  const session = await Session.fromGraph(runGraph, { outputs: q?.outputs ?? built.outputs, ...(inMemory ? { externalAbove: 0 } : {}) },
+  const inFiles = region !== undefined && [...runGraph.params.values()].some((v) => v.constValue && region(v.constValue));
+  const externalAbove = region === undefined ? undefined : inFiles ? 64 * 2 ** 20 : 0;
+  const session = await Session.fromGraph(runGraph, { outputs: q?.outputs ?? built.outputs, ...(externalAbove === undefined ? {} : { externalAbove }) },
     { threads: opts.threads, executionProviders: opts.executionProviders });
   const rank = kind === 'multiple-choice' ? 3 : 2;
   const usesTypes = Boolean(built.inputs.tokenTypeIds);

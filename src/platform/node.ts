@@ -38,7 +38,11 @@ async function withModelFolder<T>(model: EmittedModel, use: (path: string) => Pr
   try {
     if (model.externalData) {
       const fd = openSync(join(dir, model.externalData.location), 'w');
-      try { for (const chunk of model.externalData.chunks) writeSync(fd, chunk); } finally { closeSync(fd); }
+      try {
+        for (const chunk of model.externalData.chunks) {
+          for (let done = 0; done < chunk.length;) done += writeSync(fd, chunk, done, Math.min(1 << 30, chunk.length - done));
+        }
+      } finally { closeSync(fd); }
     }
     const path = join(dir, 'model.onnx');
     writeFileSync(path, model.model);

@@ -5,6 +5,7 @@ import type { DType, Tensor, WeightRegion } from '../tensor.ts';
 import type { Graph } from '../graph/graph.ts';
 import type { Attrs, Node, Value } from '../graph/value.ts';
 import { lowered, type Emitted } from './lowering.ts';
+import { tensorByteLength, tensorChunks } from '../io/chunks.ts';
 
 const { onnx } = onnxProto;
 
@@ -45,8 +46,13 @@ export interface EmitOptions {
 export interface EmittedModel {
   /** The encoded ModelProto. */
   model: Uint8Array;
-  /** Large models: weights kept outside the protobuf, in a file the model names (`location`). */
-  externalData?: { location: string; chunks: Uint8Array[]; size: number };
+  /**
+   * Large models: weights kept outside the protobuf, in a file the model names (`location`). `chunks`
+   * yields the file's bytes in order, reading each weight only as its turn comes (a weight still in its
+   * checkpoint file, or converted from float16, is read or converted piece by piece): write them out one
+   * by one rather than collecting them.
+   */
+  externalData?: { location: string; chunks: Iterable<Uint8Array>; size: number };
   /** With `weightRegion`: the file names the external data refers to -> the files' paths. */
   weightFiles?: Record<string, string>;
   inputNames: string[];
@@ -159,10 +165,10 @@ export function emitOnnx(g: Graph, opts: EmitOptions): EmittedModel {
   });
 
   const inMemory = initializers.filter((i) => !opts.weightRegion?.(i.t));
-  const totalBytes = inMemory.reduce((s, i) => s + i.t.data.byteLength, 0);
+  const totalBytes = inMemory.reduce((s, i) => s + tensorByteLength(i.t), 0);
   const external = totalBytes > (opts.externalAbove ?? EXTERNAL_THRESHOLD);
   const location = opts.externalLocation ?? 'model.onnx_data';
-  const chunks: Uint8Array[] = [];
+  const externalTensors: Tensor[] = [];
   let offset = 0;
   const weightFiles = new Map<string, string>(); // path -> location
   const externalEntry = (name: string, t: Tensor, where: string, at: number, length: number) => ({
@@ -181,11 +187,11 @@ export function emitOnnx(g: Graph, opts: EmitOptions): EmittedModel {
       weightFiles.set(region.path, where);
       return externalEntry(name, t, where, region.offset, region.length);
     }
-    if (!external || t.data.byteLength < 1024) return tensorProto(name, t);
-    const bytes = bytesOf(t);
-    chunks.push(bytes);
-    const entry = externalEntry(name, t, location, offset, bytes.length);
-    offset += bytes.length;
+    const length = tensorByteLength(t);
+    if (!external || length < 1024) return tensorProto(name, t);
+    externalTensors.push(t);
+    const entry = externalEntry(name, t, location, offset, length);
+    offset += length;
     return entry;
   });
 
@@ -200,5 +206,6 @@ export function emitOnnx(g: Graph, opts: EmitOptions): EmittedModel {
   const result: EmittedModel = { model: encoded, inputNames: inputs.map((i) => i.name), outputNames: outs.map(([n]) => n) };
   if (weightFiles.size) result.weightFiles = Object.fromEntries([...weightFiles].map(([path, where]) => [where, path]));
   if (!external) return result;
+  const chunks = { *[Symbol.iterator]() { for (const t of externalTensors) yield* tensorChunks(t); } };
   return { ...result, externalData: { location, chunks, size: offset } };
 }

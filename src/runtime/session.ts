@@ -49,6 +49,9 @@ export class Session {
       // they share one folder and nothing else needs external data.
       const model = emitOnnx(g, { weightRegion, onnxRuntimeOps, ...emit });
       if (!model.weightFiles || (!model.externalData && weightFolder(model.weightFiles) !== undefined)) return Session.fromModel(model, opts);
+      // Otherwise every weight goes through one side file, streamed there (those still in their files
+      // read piece by piece), never all in memory.
+      if (platform().withModelFolder) return Session.fromModel(emitOnnx(g, { onnxRuntimeOps, ...emit, weightRegion: undefined, externalAbove: 0 }), opts);
     }
     return Session.fromModel(emitOnnx(g, { onnxRuntimeOps, ...emit, weightRegion: undefined }), opts);
   }
@@ -112,11 +115,17 @@ export class Session {
     return out;
   }
 
-  /** Runs writing outputs into caller-owned tensors (used to update training state in place). */
-  async runInto(feeds: Record<string, Tensor>, outputs: Record<string, Tensor>): Promise<void> {
-    const fetches: Record<string, OrtTensor> = {};
-    for (const [k, v] of Object.entries(outputs)) fetches[k] = this.toOrt(v);
-    await this.session.run(this.feeds(feeds), fetches);
+  /**
+   * Runs writing outputs into caller-owned tensors (used to update training state in place); outputs given
+   * as null are fetched into new tensors. Returns the outputs fetched (the caller-owned ones as given).
+   */
+  async runInto(feeds: Record<string, Tensor>, outputs: Record<string, Tensor | null>): Promise<Record<string, Tensor>> {
+    const fetches: Record<string, OrtTensor | null> = {};
+    for (const [k, v] of Object.entries(outputs)) fetches[k] = v ? this.toOrt(v) : null;
+    const result = await this.session.run(this.feeds(feeds), fetches);
+    const out: Record<string, Tensor> = {};
+    for (const [k, v] of Object.entries(outputs)) out[k] = v ?? fromOrt(result[k]!);
+    return out;
   }
 
   async release(): Promise<void> { await this.session.release(); }

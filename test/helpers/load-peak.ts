@@ -1,5 +1,5 @@
 // Run in a child process: loads a checkpoint and prints one JSON line with the outcome and the peak
-// memory the load added (peak RSS of the process minus its RSS just before loading).
+// memory the load added (peak RSS of the process minus its RSS just before loading) and the peak itself.
 // Usage: node --import tsx --import ./src/platform/node.ts test/helpers/load-peak.ts DIR [model|tensors|torch FILE]
 import { existsSync, readFileSync } from 'node:fs';
 import { loadModel } from '../../src/models/auto.ts';
@@ -30,4 +30,4 @@ try {
 // VmHWM is this process's own peak; getrusage's maxRSS can carry the parent's RSS over from the fork.
 const hwm = /VmHWM:\s*(\d+) kB/.exec(existsSync('/proc/self/status') ? readFileSync('/proc/self/status', 'utf8') : '');
 const peak = hwm ? Number(hwm[1]) * 1024 : process.resourceUsage().maxRSS * 1024;
-process.stdout.write(`${JSON.stringify({ ...result, addedBytes: Math.max(0, peak - before) })}\n`);
+process.stdout.write(`${JSON.stringify({ ...result, addedBytes: Math.max(0, peak - before), peakBytes: peak })}\n`);
