@@ -11,6 +11,7 @@ import { readSafetensors } from '../src/io/safetensors.ts';
 import { headFromConfig, loadModel } from '../src/models/auto.ts';
 import { parseDebertaConfig, readDebertaConfig } from '../src/models/deberta/config-file.ts';
 import { architectureFor, initWeights, paramShapes } from '../src/models/deberta/init.ts';
+import { floatToHalf } from '../src/tensor.ts';
 
 const models = join(import.meta.dirname, 'fixtures', 'models');
 const seqclsConfig = join(import.meta.dirname, 'fixtures', 'training', 'v3-buckets-seqcls-adamw', 'config.json');
@@ -72,6 +73,35 @@ test('deberta init writes a checkpoint that loads with the chosen head', async (
     assert.throws(() => initCheckpoint({ config: seqclsConfig, out: dir }), /already holds model.safetensors/);
     assert.throws(() => initCheckpoint({ config: join(out, 'nope.json'), out: dir }), /nope.json: cannot read the config/);
     assert.equal(r.parameters, [...paramShapes(r.config, 'token-classification').values()].reduce((a, d) => a + d.reduce((x, y) => x * y, 1), 0));
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test('deberta init --dtype float16 writes the float32 initialisation rounded to float16, and it loads', async () => {
+  const out = mkdtempSync(join(tmpdir(), 'deberta-init-f16-'));
+  try {
+    const f32 = join(out, 'f32');
+    const f16 = join(out, 'f16');
+    initCheckpoint({ config: seqclsConfig, out: f32, seed: 3 });
+    const r = initCheckpoint({ config: seqclsConfig, out: f16, seed: 3, dtype: 'float16' });
+    const cfg = JSON.parse(readFileSync(join(f16, 'config.json'), 'utf8')) as Record<string, unknown>;
+    assert.equal(cfg.dtype, 'float16');
+    const a = readSafetensors(join(f32, 'model.safetensors')).tensors;
+    const b = readSafetensors(join(f16, 'model.safetensors')).tensors;
+    assert.deepEqual([...b.keys()].sort(), [...a.keys()].sort());
+    const name = 'deberta.encoder.layer.0.attention.self.query_proj.weight';
+    assert.equal(b.get(name)!.dtype, 'float16');
+    const want = a.get(name)!.data as Float32Array;
+    const got = b.get(name)!.data as Uint16Array;
+    for (const i of [0, 1, 77, want.length - 1]) assert.equal(got[i], floatToHalf(want[i]!), `element ${i}`);
+    assert.equal(r.parameters, [...a.values()].reduce((s, t) => s + t.data.length, 0));
+    const model = await loadModel(f16, 'auto', { threads: 1 });
+    const out1 = await model({ inputIds: [[1, 5, 9, 2]] });
+    assert.deepEqual(out1.logits!.dims, [1, 3]);
+    assert.ok(out1.logits!.data.every(Number.isFinite));
+    await model.dispose();
+    assert.throws(() => initCheckpoint({ config: seqclsConfig, out: join(out, 'x'), dtype: 'int8' as 'float16' }), /--dtype: 'int8' is not one of float32, float16, bfloat16/);
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
