@@ -1,7 +1,9 @@
 // The HTTP JSON API on fastify: `POST /v1/<task>` (and its aliases), `GET /v1/models`, `GET /health`,
 // `GET /ready`, `GET /metrics`, `GET /openapi.json` with a docs page at `/docs`, and optionally a static
-// folder (the browser demo). `createServer` returns the app without listening; `shutdown(app)` is the
-// graceful stop `deberta serve` runs on SIGTERM.
+// folder (the browser demo). Routes, request schemas and per-task checks come from the task table
+// (src/pipelines/tasks.ts). `createServer` returns the app without listening, and may be given models
+// that are still loading (it answers /health at once, /ready and their tasks 503 until they are up);
+// `shutdown(app)` is the graceful stop `deberta serve` runs on SIGTERM.
 import { existsSync, statSync } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import { Server as NetServer } from 'node:net';
@@ -10,16 +12,27 @@ import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
-import { TASK_ALIASES } from '../pipelines/tasks.ts';
+import { TASK_ALIASES, TASKS, type Task } from '../pipelines/tasks.ts';
 import { bearerAuth } from './auth.ts';
 import { CONTENT_TYPE, Gauge, serverMetrics, type ServerMetrics } from './metrics.ts';
 import { ClientGoneError, MicroBatcher, QueueFullError, Slots, TimeoutError } from './queue.ts';
 import { formatSchemaErrors } from './schema-errors.ts';
-import { bodySchema, TASKS, type TaskSpec } from './tasks.ts';
+import { bodySchema, inputRows, inputTexts, optionTexts } from './tasks.ts';
 import { HttpError, type ServedModel, type TaskRunner } from './types.ts';
+import { checkOptions } from './validate.ts';
+
+/** A model still loading: its name and tasks are known; `loaded` gives the model once it can run. */
+export interface LoadingModel {
+  name: string;
+  tasks: string[];
+  /** Batches it will run at once (its worker threads; default 1). */
+  concurrency?: number;
+  loaded: Promise<ServedModel>;
+}
 
 export interface ServerOptions {
-  models: ServedModel[];
+  /** Loaded models, or models still loading (the server answers before they are up). */
+  models: (ServedModel | LoadingModel)[];
   /** Require `Authorization: Bearer <token>` on /v1/* and /metrics. */
   token?: string;
   /** Most items in one model run. */
@@ -64,14 +77,28 @@ interface RequestBody {
   options?: Record<string, unknown>;
 }
 
+/** A served model as the server tracks it: loading, up, or failed to load. */
+interface Entry {
+  name: string;
+  tasks: string[];
+  concurrency: number;
+  state: 'loading' | 'loaded' | 'failed';
+  model?: ServedModel;
+  error?: string;
+}
+
 interface Queue {
-  model: ServedModel;
+  entry: Entry;
   task: string;
-  runner: TaskRunner;
+  /** Set once the model has loaded. */
+  runner?: TaskRunner;
   batcher: MicroBatcher;
 }
 
-type Options = ServerOptions & { -readonly [K in keyof typeof DEFAULTS]: number };
+/** Retry-After (seconds) of a request that arrives while its model loads. */
+const LOADING_RETRY_S = 1;
+
+type Options = Omit<ServerOptions, 'models'> & { -readonly [K in keyof typeof DEFAULTS]: number };
 
 /** What shutdown() needs of a server createServer made. */
 interface ServerState {
@@ -86,16 +113,25 @@ interface ServerState {
 const STATES = new WeakMap<FastifyInstance, ServerState>();
 
 /** Every task name and alias a URL may use, with the task it stands for. */
-const TASK_NAMES: Record<string, string> = {
-  ...Object.fromEntries(Object.keys(TASKS).map((t) => [t, t])),
+const TASK_NAMES: Record<string, Task> = {
+  ...Object.fromEntries(TASKS.map((t) => [t, t])),
   ...TASK_ALIASES,
 };
 
 export function createServer(options: ServerOptions): FastifyInstance {
-  const o: Options = { ...DEFAULTS, ...definedOnly(options), models: options.models };
-  checkModels(o.models);
+  const { models, ...rest } = options;
+  const o: Options = { ...DEFAULTS, ...definedOnly(rest) };
+  const entries = checkModels(models);
   const metrics = serverMetrics();
-  const queues = buildQueues(o, metrics);
+  const queues = buildQueues(o, entries, metrics);
+  for (const [i, m] of models.entries()) {
+    if ('loaded' in m) {
+      m.loaded.then((model) => loaded(entries[i]!, model, queues), (err: unknown) => {
+        entries[i]!.state = 'failed';
+        entries[i]!.error = err instanceof Error ? err.message : String(err);
+      });
+    }
+  }
   const state: ServerState = { closing: false, inFlight: 0, onIdle: [], graceMs: o.shutdownGraceMs };
   const app = Fastify({
     logger: o.logger ?? false,
@@ -171,19 +207,23 @@ export function createServer(options: ServerOptions): FastifyInstance {
   const served = [...new Set(queues.map((q) => q.task))];
   const auth = { auth: true };
   const security = o.token ? [{ bearer: [] }] : undefined;
-  const modelList = () => o.models.map((m) => ({ name: m.name, tasks: m.runners.map((r) => r.task), ...(m.concurrency ? { workers: m.concurrency } : {}) }));
+  const modelList = () => entries.map((m) => ({ name: m.name, tasks: m.tasks, ...(m.model?.concurrency ? { workers: m.model.concurrency } : {}) }));
 
   app.register(async (api) => {
     api.get('/health', { schema: { summary: 'Liveness: the process answers (503 once shutdown has begun)', tags: ['probes'] } }, async () => ({
       status: 'ok',
-      models: o.models.map((m) => ({ name: m.name, tasks: m.runners.map((r) => r.task) })),
+      models: entries.map((m) => ({ name: m.name, tasks: m.tasks })),
       queued: queues.reduce((n, q) => n + q.batcher.queuedItems, 0),
     }));
 
     api.get('/ready', { schema: { summary: 'Readiness: every model loaded and its workers up', tags: ['probes'] } }, async (_request, reply) => {
-      const notReady = o.models.filter((m) => m.ready && !m.ready()).map((m) => m.name);
-      const ready = notReady.length === 0 && !state.closing;
-      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', models: modelList(), ...(notReady.length ? { waiting: notReady } : {}) });
+      const loading = entries.filter((m) => m.state === 'loading').map((m) => m.name);
+      const failed = entries.filter((m) => m.state === 'failed').map((m) => ({ model: m.name, message: m.error! }));
+      const notReady = entries.filter((m) => m.model?.ready && !m.model.ready()).map((m) => m.name);
+      const status = state.closing ? 'not ready' : failed.length ? 'failed' : loading.length ? 'loading' : notReady.length ? 'not ready' : 'ready';
+      return reply.code(status === 'ready' ? 200 : 503).send({
+        status, models: modelList(), ...(loading.length ? { loading } : {}), ...(failed.length ? { failed } : {}), ...(notReady.length ? { waiting: notReady } : {}),
+      });
     });
 
     api.get('/metrics', { config: auth, schema: { summary: 'Prometheus metrics (text format 0.0.4)', tags: ['probes'], security } }, async (_request, reply) => {
@@ -197,17 +237,16 @@ export function createServer(options: ServerOptions): FastifyInstance {
 
     for (const [name, task] of Object.entries(TASK_NAMES)) {
       if (!served.includes(task)) continue;
-      const spec = TASKS[task]!;
       const alias = name !== task;
       api.post<{ Body: RequestBody }>(`/v1/${name}`, {
         config: auth,
         // An early 503 when the queue is full: the body is not even read.
         onRequest: async (_request, reply) => earlyBusy(queues, task, reply, metrics),
         schema: {
-          summary: alias ? `${task} (alias)` : `Run ${task}`, tags: ['inference'], security, body: bodySchema(spec),
+          summary: alias ? `${task} (alias)` : `Run ${task}`, tags: ['inference'], security, body: bodySchema(task),
           ...(alias ? { hide: true } : {}),
         },
-      }, async (request, reply) => infer(request, reply, task, spec));
+      }, async (request, reply) => infer(request, reply, task));
     }
     api.post('/v1/:task', { config: auth, schema: { hide: true } }, async (request) => {
       const { task } = request.params as { task: string };
@@ -217,13 +256,15 @@ export function createServer(options: ServerOptions): FastifyInstance {
     api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   });
 
-  async function infer(request: FastifyRequest<{ Body: RequestBody }>, reply: FastifyReply, task: string, spec: TaskSpec) {
+  async function infer(request: FastifyRequest<{ Body: RequestBody }>, reply: FastifyReply, task: Task) {
     const { options: taskOptions } = request.body;
     const inputs = Array.isArray(request.body.inputs) ? request.body.inputs : [request.body.inputs];
     const queue = pickQueue(queues, task, request.body.model);
-    checkLimits(o, spec, inputs, taskOptions);
+    const runner = usable(queue);
+    checkLimits(o, task, inputs, taskOptions);
+    checkOptions(task, taskOptions);
     try {
-      queue.runner.validate?.(inputs, taskOptions);
+      runner.validate?.(inputs, taskOptions);
     } catch (err) {
       throw err instanceof HttpError ? err : new HttpError(422, (err as Error).message);
     }
@@ -234,10 +275,10 @@ export function createServer(options: ServerOptions): FastifyInstance {
     };
     if (request.raw.socket?.destroyed) gone.abort();
     else reply.raw.once('close', onClose);
-    const labels = { model: queue.model.name, task };
+    const labels = { model: queue.entry.name, task };
     try {
       const results = await queue.batcher.submit(inputs, taskOptions, o.timeoutMs, gone.signal);
-      return { model: queue.model.name, task, results };
+      return { model: queue.entry.name, task, results };
     } catch (err) {
       if (err instanceof QueueFullError) metrics.rejected.inc(labels);
       else if (err instanceof TimeoutError) metrics.timeouts.inc(labels);
@@ -279,9 +320,12 @@ export function createServer(options: ServerOptions): FastifyInstance {
   app.addHook('onClose', async () => {
     // fastify has waited for in-flight requests; whatever still runs (timed-out work) finishes first.
     await Promise.all(queues.map((q) => q.batcher.drain()));
-    for (const m of o.models) {
-      for (const r of m.runners) await r.dispose?.();
-      await m.dispose?.();
+    // A model still loading is disposed once it has loaded.
+    await Promise.all(models.map((m) => ('loaded' in m ? m.loaded.catch(() => undefined) : m)));
+    for (const m of entries) {
+      if (!m.model) continue;
+      for (const r of m.model.runners) await r.dispose?.();
+      await m.model.dispose?.();
     }
   });
   return app;
@@ -305,40 +349,72 @@ export async function shutdown(app: FastifyInstance): Promise<void> {
   await app.close();
 }
 
-/** 503 before the body is read when every queue of the task is full. */
+/** 503 before the body is read when every queue of the task is full, or every model serving it still loading. */
 function earlyBusy(queues: Queue[], task: string, reply: FastifyReply, metrics: ServerMetrics): void {
   const mine = queues.filter((q) => q.task === task);
-  if (!mine.every((q) => q.batcher.wouldRefuse(1))) return;
-  const q = mine[0]!;
-  metrics.rejected.inc({ model: q.model.name, task });
+  const up = mine.filter((q) => q.runner !== undefined);
+  if (up.length === 0 && mine.every((q) => q.entry.state === 'loading')) throw loadingError(mine[0]!);
+  if (up.length === 0 || !up.every((q) => q.batcher.wouldRefuse(1))) return;
+  const q = up[0]!;
+  metrics.rejected.inc({ model: q.entry.name, task });
   reply.header('connection', 'close');
   throw new QueueFullError(q.batcher.queuedItems, q.batcher.retryAfter(1));
 }
 
-function checkModels(models: ServedModel[]): void {
-  if (models.length === 0) throw new Error('the server needs at least one model');
-  const names = new Set<string>();
-  for (const m of models) {
-    if (names.has(m.name)) throw new Error(`two models are named '${m.name}'`);
-    names.add(m.name);
-    if (m.runners.length === 0) throw new Error(`model '${m.name}' serves no task`);
-    const tasks = new Set<string>();
-    for (const r of m.runners) {
-      if (!TASKS[r.task]) throw new Error(`model '${m.name}': unknown task '${r.task}' (known: ${Object.keys(TASKS).join(', ')})`);
-      if (tasks.has(r.task)) throw new Error(`model '${m.name}' has two runners for '${r.task}'`);
-      tasks.add(r.task);
-    }
-  }
+function loadingError(q: Queue): HttpError {
+  return new HttpError(503, `model '${q.entry.name}' is still loading; retry after ${LOADING_RETRY_S} s`, { 'retry-after': String(LOADING_RETRY_S) });
 }
 
-function buildQueues(o: Options, metrics: ServerMetrics): Queue[] {
+/** The queue's runner, or a 503 while its model loads (or after it failed to). */
+function usable(q: Queue): TaskRunner {
+  if (q.runner) return q.runner;
+  if (q.entry.state === 'failed') throw new HttpError(503, `model '${q.entry.name}' failed to load: ${q.entry.error}`);
+  throw loadingError(q);
+}
+
+function checkModels(models: (ServedModel | LoadingModel)[]): Entry[] {
+  if (models.length === 0) throw new Error('the server needs at least one model');
+  const names = new Set<string>();
+  return models.map((m) => {
+    if (names.has(m.name)) throw new Error(`two models are named '${m.name}'`);
+    names.add(m.name);
+    const tasks = 'loaded' in m ? m.tasks : m.runners.map((r) => r.task);
+    if (tasks.length === 0) throw new Error(`model '${m.name}' serves no task`);
+    const seen = new Set<string>();
+    for (const t of tasks) {
+      if (!(TASKS as string[]).includes(t)) throw new Error(`model '${m.name}': unknown task '${t}' (known: ${TASKS.join(', ')})`);
+      if (seen.has(t)) throw new Error(`model '${m.name}' has two runners for '${t}'`);
+      seen.add(t);
+    }
+    return 'loaded' in m
+      ? { name: m.name, tasks, concurrency: m.concurrency ?? 1, state: 'loading' }
+      : { name: m.name, tasks, concurrency: m.concurrency ?? 1, state: 'loaded', model: m };
+  });
+}
+
+/** A model that has loaded takes its place: its runners serve the queues made for its tasks. */
+function loaded(entry: Entry, model: ServedModel, queues: Queue[]): void {
+  const mine = queues.filter((q) => q.entry === entry);
+  const missing = mine.filter((q) => !model.runners.some((r) => r.task === q.task)).map((q) => q.task);
+  if (model.name !== entry.name || missing.length > 0) {
+    entry.state = 'failed';
+    entry.error = `loaded as '${model.name}' serving ${model.runners.map((r) => r.task).join(', ')}, not ${missing.join(', ')}`;
+    return;
+  }
+  for (const q of mine) q.runner = model.runners.find((r) => r.task === q.task);
+  entry.model = model;
+  entry.state = 'loaded';
+}
+
+function buildQueues(o: Options, entries: Entry[], metrics: ServerMetrics): Queue[] {
   const queues: Queue[] = [];
-  for (const model of o.models) {
-    const lock = new Slots(model.concurrency ?? 1); // a model runs as many batches at once as it has workers, whatever the task
-    for (const runner of model.runners) {
-      const labels = { model: model.name, task: runner.task };
-      const batcher = new MicroBatcher({
-        run: (items, options) => runner.run(items, options),
+  for (const entry of entries) {
+    const lock = new Slots(entry.concurrency); // a model runs as many batches at once as it has workers, whatever the task
+    for (const task of entry.tasks) {
+      const labels = { model: entry.name, task };
+      const queue: Queue = { entry, task, runner: entry.model?.runners.find((r) => r.task === task), batcher: undefined as never };
+      queue.batcher = new MicroBatcher({
+        run: (items, options) => queue.runner!.run(items, options),
         maxBatch: o.maxBatch,
         maxWaitMs: o.maxWaitMs,
         maxQueue: o.maxQueue,
@@ -350,47 +426,47 @@ function buildQueues(o: Options, metrics: ServerMetrics): Queue[] {
         },
         onItemFailure: (status) => metrics.inputFailures.inc({ ...labels, status: String(status) }),
       });
-      queues.push({ model, task: runner.task, runner, batcher });
+      queues.push(queue);
     }
   }
   return queues;
 }
 
 function addGauges(metrics: ServerMetrics, queues: Queue[]): void {
-  const per = (read: (q: Queue) => number) => () => queues.map((q) => ({ labels: { model: q.model.name, task: q.task }, value: read(q) }));
+  const per = (read: (q: Queue) => number) => () => queues.map((q) => ({ labels: { model: q.entry.name, task: q.task }, value: read(q) }));
   metrics.registry.add(new Gauge('deberta_queue_items', 'Items waiting to run, by model and task', per((q) => q.batcher.queuedItems)));
   metrics.registry.add(new Gauge('deberta_batches_running', 'Model runs in progress, by model and task', per((q) => q.batcher.runningBatches)));
   metrics.registry.add(new Gauge('process_resident_memory_bytes', 'Resident set size of the server process', () => [{ labels: {}, value: process.memoryUsage.rss() }]));
   metrics.registry.add(new Gauge('nodejs_heap_used_bytes', 'V8 heap in use', () => [{ labels: {}, value: process.memoryUsage().heapUsed }]));
 }
 
-/** The queue of the named model for this task, or of the first model serving it. */
+/** The queue of the named model for this task, or of the first model serving it (the first loaded one while others load). */
 function pickQueue(queues: Queue[], task: string, model: string | undefined): Queue {
-  if (model === undefined) return queues.find((q) => q.task === task)!;
-  const q = queues.find((x) => x.task === task && x.model.name === model);
+  if (model === undefined) return queues.find((q) => q.task === task && q.runner) ?? queues.find((q) => q.task === task)!;
+  const q = queues.find((x) => x.task === task && x.entry.name === model);
   if (q) return q;
-  const models = [...new Set(queues.map((x) => x.model.name))];
+  const models = [...new Set(queues.map((x) => x.entry.name))];
   if (!models.includes(model)) throw new HttpError(404, `unknown model '${model}': this server has ${models.join(', ')}`);
-  const serving = queues.filter((x) => x.task === task).map((x) => x.model.name);
+  const serving = queues.filter((x) => x.task === task).map((x) => x.entry.name);
   throw new HttpError(404, `model '${model}' does not serve ${task}; models that do: ${serving.join(', ')}`);
 }
 
-function checkLimits(o: Options, spec: TaskSpec, inputs: unknown[], options: Record<string, unknown> | undefined): void {
+function checkLimits(o: Options, task: Task, inputs: unknown[], options: Record<string, unknown> | undefined): void {
   if (inputs.length > o.maxItems) {
     throw new HttpError(422, `too many inputs: ${inputs.length} in one request; the limit is ${o.maxItems}`);
   }
   inputs.forEach((item, i) => {
-    const rows = spec.rows?.(item);
+    const rows = inputRows(task, item);
     if (rows && rows.count > o.maxItems) {
       throw new HttpError(422, `inputs[${i}] has ${rows.count} ${rows.what}; the limit is ${o.maxItems}`);
     }
-    for (const t of spec.texts(item)) {
+    for (const t of inputTexts(task, item)) {
       if (t.length > o.maxTextLength) {
         throw new HttpError(422, `inputs[${i}] has a text of ${t.length} characters; the limit is ${o.maxTextLength}`);
       }
     }
   });
-  for (const t of (options && spec.optionTexts?.(options)) ?? []) {
+  for (const t of options ? optionTexts(task, options) : []) {
     if (t.length > o.maxTextLength) throw new HttpError(422, `options has a text of ${t.length} characters; the limit is ${o.maxTextLength}`);
   }
 }
