@@ -3,9 +3,10 @@
 // The packed corpus is one flat array of ids plus offsets, so a large corpus costs 4 bytes a token.
 // Masks are not stored: each batch is masked when it is built (src/pretrain/masking.ts), seeded by
 // (seed, epoch, sequence), so every epoch sees new masks and a resumed run sees the same ones.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { tensor, type Tensor } from '../tensor.ts';
+import { readTextFile } from '../train/data.ts';
 import type { PreTrainedTokenizer } from '../tokenizers/tokenizer.ts';
 import { maskRng, maskSequence, type MaskingOptions, type MaskVocabulary } from './masking.ts';
 
@@ -59,13 +60,7 @@ export function brownSentence(line: string): string {
 
 /** The texts of one file, in order. Errors name the file and line. */
 export function readTexts(file: string, format?: CorpusFormat): string[] {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new Error(`${file}: cannot read the text (${(err as Error).message})`);
-  }
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const text = readTextFile(file, 'text');
   const kind = format ?? detectFormat(file, text);
   const lines = text.split(/\r?\n/);
   switch (kind) {

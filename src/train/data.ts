@@ -16,14 +16,19 @@ export const TASKS: Task[] = ['sequence-classification', 'token-classification',
 /** One record of a data file, with the line it starts on. */
 export interface DataRow { line: number; values: Record<string, unknown> }
 
-export function readRecords(file: string, format?: 'jsonl' | 'csv' | 'tsv'): DataRow[] {
+/** A UTF-8 file's text without its byte-order mark; an unreadable file fails naming it and `what` it holds. */
+export function readTextFile(file: string, what: string): string {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new Error(`${file}: cannot read the data (${(err as Error).message})`);
+    throw new Error(`${file}: cannot read the ${what} (${(err as Error).message})`);
   }
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
+export function readRecords(file: string, format?: 'jsonl' | 'csv' | 'tsv'): DataRow[] {
+  const text = readTextFile(file, 'data');
   const ext = extname(file).toLowerCase();
   const kind = format ?? (ext === '.csv' ? 'csv' : ext === '.tsv' ? 'tsv' : ext === '.jsonl' || ext === '.json' || ext === '.ndjson' ? 'jsonl' : undefined);
   if (!kind) throw new Error(`${file}: unknown data format '${ext}' (expected .jsonl, .csv or .tsv, or pass --format)`);

@@ -27,18 +27,6 @@ export function defaultMetric(task: Task, problemType?: string | null): string {
   return 'accuracy';
 }
 
-/** Errors and losses improve downwards; every other metric upwards. */
-export function lowerIsBetter(metric: string): boolean {
-  return /(^|_)(mse|rmse|mae|loss)$/.test(metric);
-}
-
-/** Whether `value` beats the best so far (a NaN, e.g. the correlation of constant predictions, never does). */
-export function improves(metric: string, value: number, best: number | null): boolean {
-  if (Number.isNaN(value)) return best === null;
-  if (best === null || Number.isNaN(best)) return true;
-  return lowerIsBetter(metric) ? value < best : value > best;
-}
-
 function output(out: Record<string, Tensor>, ...names: string[]): Tensor {
   for (const n of names) if (out[n]) return out[n]!;
   throw new Error(`the model returned no ${names[0]} (outputs: ${Object.keys(out).join(', ')})`);

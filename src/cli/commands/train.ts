@@ -6,22 +6,16 @@ import { PROBLEM_TYPES } from '../../train/labels.ts';
 import { train, type TrainOptions } from '../../train/trainer.ts';
 import { checkWritableFolder } from '../../train/checkpoint.ts';
 import { checkRevision, localCheckpoint, REVISION_HELP } from '../hub-args.ts';
-import { addOptimizerOptions, optimizerOptions, runInterruptible } from '../training-flags.ts';
-import { oneOf, parseIntFlag } from '../flags.ts';
+import { addTrainingOptions, optionalInt as int, runTrainingCommand, trainingOptions, type TrainingFlags } from '../training-flags.ts';
+import { oneOf } from '../flags.ts';
 
-interface Flags {
+interface Flags extends TrainingFlags {
   model: string; revision?: string; task?: string; problemType?: string; train: string; eval?: string; out: string; tokenizer?: string; format?: string;
   textColumn?: string; textPairColumn?: string; labelColumn?: string; tokensColumn?: string; questionColumn?: string;
-  contextColumn?: string; answersColumn?: string; choicesColumn?: string;
-  epochs: string; maxSteps?: string; batchSize: string; evalBatchSize?: string; gradAccum: string; lr: string;
-  weightDecay: string; decayAll?: boolean; adamBeta1: string; adamBeta2: string; adamEps: string; schedule: string;
-  warmupSteps?: string; warmupRatio: string; maxGradNorm: string; maxLength: string; docStride?: string; maxAnswerLength: string;
-  seed: string; threads?: string;
-  dtype: string; dropout: boolean; metric?: string; resume?: string; saveSteps?: string; progress: boolean;
+  contextColumn?: string; answersColumn?: string; choicesColumn?: string; docStride?: string; maxAnswerLength: string;
 }
 
 export function toTrainOptions(f: Flags): TrainOptions {
-  const int = (v: string | undefined, flag: string, min = 1) => (v === undefined ? undefined : parseIntFlag(v, flag, min));
   return {
     model: f.model, task: f.task === undefined ? undefined : oneOf<Task>(f.task, TASKS, '--task'),
     problemType: f.problemType === undefined ? undefined : oneOf(f.problemType, PROBLEM_TYPES, '--problem-type'), train: f.train, eval: f.eval, out: f.out, tokenizer: f.tokenizer,
@@ -30,14 +24,8 @@ export function toTrainOptions(f: Flags): TrainOptions {
       text: f.textColumn, textPair: f.textPairColumn, label: f.labelColumn, tokens: f.tokensColumn,
       question: f.questionColumn, context: f.contextColumn, answers: f.answersColumn, choices: f.choicesColumn,
     },
-    epochs: int(f.epochs, '--epochs'), maxSteps: int(f.maxSteps, '--max-steps'), batchSize: int(f.batchSize, '--batch-size'),
-    evalBatchSize: int(f.evalBatchSize, '--eval-batch-size'), gradAccum: int(f.gradAccum, '--grad-accum'),
-    ...optimizerOptions(f, int),
-    maxLength: int(f.maxLength, '--max-length', 4),
+    ...trainingOptions(f),
     docStride: int(f.docStride, '--doc-stride', 0), maxAnswerLength: int(f.maxAnswerLength, '--max-answer-length'),
-    seed: int(f.seed, '--seed', 0), threads: int(f.threads, '--threads'),
-    dtype: oneOf(f.dtype, ['float32', 'float64'] as const, '--dtype'), dropout: f.dropout, metric: f.metric,
-    resume: f.resume, saveSteps: int(f.saveSteps, '--save-steps'), progress: f.progress,
   };
 }
 
@@ -61,23 +49,19 @@ export function register(program: Command): void {
     .option('--context-column <name>', 'question answering (default: context)')
     .option('--answers-column <name>', 'question answering, SQuAD format (default: answers)')
     .option('--choices-column <name>', 'multiple choice list of endings (default: choices, or ending0, ending1, ...)')
-    .option('--epochs <n>', 'epochs', '3')
-    .option('--max-steps <n>', 'stop after this many updates (overrides --epochs)')
-    .option('--batch-size <n>', 'examples per micro-batch', '8')
-    .option('--eval-batch-size <n>', 'examples per evaluation batch (default: twice --batch-size)')
-    .option('--grad-accum <n>', 'micro-batches per update', '1')
-    .option('--max-length <n>', 'truncate sequences to this many tokens (question answering: the length of each context window with its question)', '128')
     .option('--doc-stride <n>', 'question answering: tokens shared by consecutive windows of a long context (default: min(max-length / 2, 128))')
-    .option('--max-answer-length <n>', 'question answering: longest answer, in tokens, that evaluation predicts', '30')
-    .option('--seed <n>', 'seed for head initialisation, shuffling and dropout', '42')
-    .option('--threads <n>', 'ONNX Runtime intra-op threads (default: all cores)')
-    .option('--dtype <type>', 'float32 | float64', 'float32')
-    .option('--no-dropout', 'train without dropout')
-    .option('--metric <name>', 'metric that picks the best checkpoint (default: accuracy; micro_f1 multi-label; mse, lowest, regression; f1 token classification and QA)')
-    .option('--resume <dir>', 'continue from a checkpoint written by an earlier run (OUT/last)')
-    .option('--save-steps <n>', 'also save OUT/last every n updates')
-    .option('--no-progress', 'no progress bar');
-  addOptimizerOptions(cmd, { lr: '5e-5', weightDecay: '0', beta2: '0.999', eps: '1e-8', warmupRatio: '0', decayAllHelp: 'decay every parameter (torch AdamW) instead of skipping biases and LayerNorm (transformers Trainer)' })
+    .option('--max-answer-length <n>', 'question answering: longest answer, in tokens, that evaluation predicts', '30');
+  addTrainingOptions(cmd, {
+    epochs: '3', batchSize: '8', lr: '5e-5', weightDecay: '0', beta2: '0.999', eps: '1e-8', warmupRatio: '0', items: 'examples',
+    help: {
+      evalBatchSize: 'examples per evaluation batch (default: twice --batch-size)',
+      maxLength: 'truncate sequences to this many tokens (question answering: the length of each context window with its question)',
+      seed: 'seed for head initialisation, shuffling and dropout',
+      metric: 'metric that picks the best checkpoint (default: accuracy; micro_f1 multi-label; mse, lowest, regression; f1 token classification and QA)',
+      resume: 'continue from a checkpoint written by an earlier run (OUT/last)',
+      decayAll: 'decay every parameter (torch AdamW) instead of skipping biases and LayerNorm (transformers Trainer)',
+    },
+  })
     .action(async (flags: Flags) => {
       toTrainOptions(flags); // every flag checked, and the output folder, before anything is downloaded
       checkWritableFolder(flags.out, '--out');
@@ -86,14 +70,6 @@ export function register(program: Command): void {
       flags.tokenizer = await localCheckpoint(flags.tokenizer, { revision: flags.revision, parts: 'tokenizer' });
       const opts = toTrainOptions(flags);
       // First Ctrl-C: finish the update, save OUT/last, exit. Second: exit at once.
-      await runInterruptible(async (signal) => {
-        const r = await train({ ...opts, signal });
-        const mb = (r.peakRssBytes / 2 ** 20).toFixed(0);
-        const pace = Number.isFinite(r.secondsPerStep) ? `, ${(r.secondsPerStep * 1000).toFixed(0)} ms/update` : '';
-        process.stderr.write(`${r.nothingToDo ? 'nothing to do' : 'done'}: ${r.globalStep} updates${pace}, peak memory ${mb} MiB\n`);
-        if (r.bestDir) process.stderr.write(`best checkpoint: ${r.bestDir} (${r.metricName} ${r.bestMetric!.toFixed(4)})\n`);
-        process.stderr.write(`last checkpoint: ${r.lastDir}\n`);
-        if (r.interrupted) process.exitCode = 130;
-      });
+      await runTrainingCommand((signal) => train({ ...opts, signal }));
     });
 }
