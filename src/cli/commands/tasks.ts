@@ -1,21 +1,21 @@
-// The task commands: `deberta fill-mask | classify | zero-shot | ner | qa | embed | rerank`. Each reads its
-// inputs from arguments, `--input FILE` (JSON Lines, or one text per line) or stdin, runs the pipeline in
-// chunks (so JSON Lines output streams and a progress bar can follow a file), and writes a table, JSON or
-// JSON Lines (one result per input, in input order). Without --model, the task's embedded model is used.
-// With `--output FILE` (all but rerank), the command is a batch job over the --input corpus on worker
-// threads: streamed, in order, resumable, and shardable with --shard K/N (src/cli/batch-job.ts).
+// The task commands: `deberta fill-mask | classify | zero-shot | ner | qa | embed | rerank`, one per task
+// of the task table (src/pipelines/tasks.ts), whose declaration gives the command's name, its flags (one
+// per option, with its help, default and checks) and how a batch runs. Each command reads its inputs from
+// arguments, `--input FILE` (JSON Lines, or one text per line) or stdin, runs the pipeline in chunks (so
+// JSON Lines output streams and a progress bar can follow a file), and writes a table, JSON or JSON Lines
+// (one result per input, in input order). Without --model, the task's embedded model is used.
+// With `--output FILE`, the command is a batch job over the --input corpus on worker threads: streamed,
+// in order, resumable, and shardable with --shard K/N (src/cli/batch-job.ts).
 import type { Command } from 'commander';
 import { availableParallelism } from 'node:os';
 import { DEFAULT_WORKERS } from './serve.ts';
-import { parseShard, runBatchJob, type JobSpec } from '../batch-job.ts';
-import { DEVICES, pipeline, type AnyPipeline, type RunOptions, type Task } from '../../pipelines/index.ts';
-import type { FillMaskOutput, FillMaskPipeline, FillMaskResult } from '../../pipelines/fill-mask.ts';
-import type { ClassificationResult, TextClassificationInput, TextClassificationPipeline, FunctionToApply } from '../../pipelines/text-classification.ts';
-import { parseLabels, type ZeroShotClassificationPipeline, type ZeroShotResult } from '../../pipelines/zero-shot.ts';
-import { AGGREGATION_STRATEGIES, type AggregationStrategy, type TokenClassificationOutput, type TokenClassificationPipeline } from '../../pipelines/token-classification.ts';
-import type { QuestionAnsweringInput, QuestionAnsweringOutput, QuestionAnsweringPipeline } from '../../pipelines/question-answering.ts';
-import { POOLINGS, type FeatureExtractionPipeline, type Pooling } from '../../pipelines/feature-extraction.ts';
-import type { RerankPipeline, RerankResult } from '../../pipelines/rerank.ts';
+import { parseShard, runBatchJob } from '../batch-job.ts';
+import { DEVICES, pipeline, TASK_TABLE, TASKS, taskDecl, type AnyPipeline, type RunOptions, type Task, type TaskResult } from '../../pipelines/index.ts';
+import { optionProblem, snakeName, type OptionSpec } from '../../pipelines/options.ts';
+import type { InputKindName } from '../../pipelines/tasks.ts';
+import type { FillMaskResult } from '../../pipelines/fill-mask.ts';
+import type { QuestionAnsweringInput } from '../../pipelines/question-answering.ts';
+import type { RerankInput } from '../../pipelines/rerank.ts';
 import { FORMATS, ItemProgress, defaultFormat, fmt, optionalField, processIO, readItems, renderTable, textField,
   type OutputFormat, type RawItem, type TaskIO } from '../task-io.ts';
 import { checkRevision, DownloadProgress, localCheckpoint, REVISION_HELP } from '../hub-args.ts';
@@ -37,57 +37,151 @@ export interface CommonFlags {
   revision?: string;
 }
 
-/** How one command turns items into pipeline calls and results into a table. */
-interface TaskSpec<I, R> {
-  task: Task;
-  parse(raw: RawItem): I;
-  /** Runs all items at once (one result for all of them) instead of in chunks. */
-  group?(items: I[]): I[];
-  run(pipe: AnyPipeline, items: I[], o: RunOptions): Promise<R[]>;
-  table(items: I[], results: R[]): string;
-  /** The same task as a batch job on worker threads (--output); results as `run` gives them. */
-  job?: JobSpec;
-}
+/** The flags of one command as commander gives them: the common ones, the task's options', its input's. */
+type Flags = CommonFlags & Record<string, unknown>;
 
 const int = (v: string | undefined, flag: string, min = 1) => (v === undefined ? undefined : parseIntFlag(v, flag, min));
 
+/** `--top-k` of `-k, --top-k <n>`, and commander's name for its value (`topK`). */
+function flagNames(flag: string): { long: string; key: string } {
+  const long = /--[a-z][a-z-]*/.exec(flag)![0];
+  return { long, key: long.slice(2).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()) };
+}
+
+/** What a task's records are, for the command line: the flag that fills a field of every record, and how a record becomes an input. */
+interface RecordKind {
+  flag?: [flag: string, help: string];
+  parse(r: RawItem, f: Flags): unknown;
+  /** All items at once instead of one input each (rerank with --query: the lines are the documents of one query). */
+  group?(items: unknown[], f: Flags): unknown[];
+  /** Positional arguments that are not all inputs (qa: QUESTION CONTEXT). */
+  args?(args: string[], f: Flags): string[];
+}
+
+const RECORDS: Record<InputKindName, RecordKind> = {
+  text: { parse: (r) => textField(r) },
+  'text-pair': {
+    flag: ['--pair <text>', 'second text of the pair for every text given as a plain string'],
+    parse: (r, f) => {
+      const text = textField(r);
+      const pair = optionalField(r, 'text_pair') ?? optionalField(r, 'textPair') ?? (typeof r.value === 'string' ? f.pair as string | undefined : undefined);
+      return pair === undefined ? text : { text, text_pair: pair };
+    },
+  },
+  'question-context': {
+    flag: ['-q, --question <text>', 'the question to ask of every context'],
+    // `deberta qa QUESTION CONTEXT`, or `--question Q` with contexts as arguments, lines or JSON items.
+    args: (args, f) => {
+      if (f.question !== undefined || args.length === 0) return args;
+      if (args.length !== 2) throw new Error('qa: give QUESTION CONTEXT as two arguments, or --question Q with the contexts');
+      f.question = args[0];
+      return args.slice(1);
+    },
+    parse: (r, f): QuestionAnsweringInput => {
+      const question = optionalField(r, 'question') ?? f.question as string | undefined;
+      if (question === undefined) throw new Error(`${r.where}: no question: give --question or items {"question", "context"}`);
+      return { question, context: textField(r, 'context') };
+    },
+  },
+  'query-documents': {
+    flag: ['-q, --query <text>', 'the query (else items {"query", "documents"})'],
+    parse: (r): Partial<RerankInput> => {
+      const v = r.value as Record<string, unknown> | undefined;
+      if (v && typeof v === 'object' && !Array.isArray(v) && 'documents' in v) {
+        if (!Array.isArray(v.documents) || !v.documents.every((d) => typeof d === 'string')) throw new Error(`${r.where}: "documents" must be a list of strings`);
+        return { query: optionalField(r, 'query'), documents: v.documents as string[] };
+      }
+      return { documents: [textField(r)] };
+    },
+    // With --query, every line is one document of a single ranking; otherwise each item is {query, documents}.
+    group: (items, f) => {
+      const xs = items as Partial<RerankInput>[];
+      if (f.query === undefined) {
+        const bad = xs.findIndex((x) => x.query === undefined);
+        if (bad >= 0) throw new Error(`rerank: item ${bad + 1} has no query: give --query, or items {"query", "documents"}`);
+        return xs;
+      }
+      if (xs.some((x) => x.query !== undefined)) throw new Error('rerank: --query is given, so the items must be documents, not {query, documents}');
+      return [{ query: f.query, documents: xs.flatMap((x) => x.documents!) }];
+    },
+  },
+};
+
+/** Options the command line sets where the pipeline's default would not suit it. */
+const COMMAND_DEFAULTS: Partial<Record<Task, (labels: string[]) => Record<string, unknown>>> = {
+  // Group B-/I- tagged entities; list tokens for other tag sets (POS tags).
+  'token-classification': (labels) => ({ aggregationStrategy: labels.some((l) => /^[BI]-/.test(l)) ? 'simple' : 'none' }),
+  // The table shows the documents.
+  rerank: () => ({ returnDocuments: true }),
+};
+const COMMAND_DEFAULT_HELP: Record<string, string> = { aggregationStrategy: 'simple for B-/I- labels, else none' };
+
+/** An option's value from its flag, checked as the task declares (camelCase name), or undefined. */
+function optionFromFlag(command: string, spec: OptionSpec, f: Flags): unknown {
+  if (!spec.flag) return undefined;
+  const { long, key } = flagNames(spec.flag);
+  const raw = f[key];
+  if (raw === undefined) {
+    if (spec.required) throw new Error(`${command}: ${long} is required (${spec.help})`);
+    return undefined;
+  }
+  let value: unknown = raw;
+  if (spec.kind === 'int') value = spec.nullWord !== undefined && raw === spec.nullWord ? null : parseIntFlag(raw as string, long, spec.min ?? 1);
+  else if (spec.kind === 'enum') value = oneOf(raw as string, spec.values!, long);
+  else if (spec.kind === 'strings') value = (raw as string).split(',').map((s) => s.trim()).filter(Boolean);
+  const p = optionProblem(spec, value);
+  if (p) throw new Error(`${long}${p.at ?? ''}: ${p.problem}`);
+  return value;
+}
+
+/** The task's options from the flags (camelCase), before the command's own defaults. */
+function optionsFromFlags(task: Task, f: Flags): Record<string, unknown> {
+  const { cli, options } = taskDecl(task);
+  return Object.fromEntries(options.map((o) => [o.name, optionFromFlag(cli.command, o, f)]).filter(([, v]) => v !== undefined));
+}
+
 /** Reads the items, loads the pipeline, runs it and writes the results. Exported for tests (`io` replaces the process streams). */
-export async function runTaskCommand<I, R>(spec: TaskSpec<I, R>, args: string[], flags: CommonFlags, io: TaskIO = processIO()): Promise<void> {
-  flags = await withLocalCheckpoints(flags);
-  if (flags.output !== undefined) return batchJob(spec, args, flags, io);
+export async function runTaskCommand(task: Task, args: string[], flags: Flags, io: TaskIO = processIO()): Promise<void> {
+  const decl = taskDecl(task);
+  const records = RECORDS[decl.input];
+  flags = { ...(await withLocalCheckpoints(flags)) };
+  args = records.args?.(args, flags) ?? args;
+  const options = optionsFromFlags(task, flags);
+  if (flags.output !== undefined) return batchJob(task, args, flags, options, io);
   if (flags.shard !== undefined || flags.workers !== undefined) throw new Error('--shard and --workers are for batch jobs: give --input FILE and --output FILE');
   const format: OutputFormat = flags.format === undefined ? defaultFormat(io) : oneOf(flags.format, FORMATS, '--format');
   const batchSize = int(flags.batchSize, '--batch-size') ?? 8;
   const { items: raw, fromFile } = await readItems(args, flags.input, io);
-  let items = raw.map((r) => spec.parse(r));
-  if (spec.group) items = spec.group(items);
+  let items = raw.map((r) => records.parse(r, flags));
+  if (records.group) items = records.group(items, flags);
   if (items.length === 0) throw new Error(`no input: ${flags.input ?? 'stdin'} holds no non-blank line; give texts as arguments, --input FILE.jsonl, or lines on stdin`);
-  const pipe = await pipeline(spec.task, flags.model ?? null, {
+  const pipe = await pipeline(task, flags.model ?? null, {
     batchSize, threads: int(flags.threads, '--threads'), device: flags.device === undefined ? undefined : oneOf(flags.device, DEVICES, '--device'), maxLength: int(flags.maxLength, '--max-length'), tokenizer: flags.tokenizer,
   });
   try {
-    const whole = spec.group !== undefined;
-    const chunk = whole ? items.length : batchSize * 16;
+    const o = { ...COMMAND_DEFAULTS[task]?.(Object.values(pipe.model.config.id2label)), ...options };
+    const chunk = records.group ? items.length : batchSize * 16;
     const progress = new ItemProgress(items.length, io, fromFile && flags.progress !== false);
-    const results: R[] = [];
+    const results: unknown[] = [];
     for (let s = 0; s < items.length; s += chunk) {
       const part = items.slice(s, s + chunk);
       // Progress inside a chunk: its share of the rows done, in items.
-      const out = await spec.run(pipe, part, { onProgress: (d, t) => progress.update(s + Math.floor((part.length * d) / t)) });
+      const onProgress: RunOptions['onProgress'] = (d, t) => progress.update(s + Math.floor((part.length * d) / t));
+      const out = await decl.run(pipe as AnyPipeline, part, { ...o, onProgress });
       progress.update(s + part.length);
       if (format === 'jsonl') for (const r of out) io.stdout.write(`${JSON.stringify(r)}\n`);
       else results.push(...out);
     }
     progress.end();
     if (format === 'json') io.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
-    if (format === 'table') io.stdout.write(spec.table(items, results));
+    if (format === 'table') io.stdout.write((TABLES[task] as (items: unknown[], results: unknown[]) => string)(items, results));
   } finally {
     await pipe.dispose();
   }
 }
 
 /** Hub ids in --model and --tokenizer fetched into the cache, the flags then naming their snapshot folders. */
-async function withLocalCheckpoints(flags: CommonFlags): Promise<CommonFlags> {
+async function withLocalCheckpoints(flags: Flags): Promise<Flags> {
   checkRevision(flags.revision, [flags.model, flags.tokenizer]);
   const progress = new DownloadProgress();
   const model = await localCheckpoint(flags.model, { revision: flags.revision, progress, parts: flags.tokenizer === undefined ? 'all' : 'model' });
@@ -95,15 +189,25 @@ async function withLocalCheckpoints(flags: CommonFlags): Promise<CommonFlags> {
   return { ...flags, model, tokenizer };
 }
 
-/** `--input FILE --output FILE`: the batch job. */
-async function batchJob<I, R>(spec: TaskSpec<I, R>, args: string[], flags: CommonFlags, io: TaskIO): Promise<void> {
-  if (!spec.job) throw new Error(`${spec.task}: --output (a batch job) is not available for this command; write its JSON Lines to stdout`);
+/** `--input FILE --output FILE`: the batch job, its records run as the server runs request inputs. */
+async function batchJob(task: Task, args: string[], flags: Flags, options: Record<string, unknown>, io: TaskIO): Promise<void> {
+  const records = RECORDS[taskDecl(task).input];
+  if (records.group && flags.query !== undefined) throw new Error('rerank: --output runs each record {"query", "documents"} on its own: leave out --query');
   if (args.length > 0 || flags.input === undefined) throw new Error('--output needs the inputs in a file: --input FILE (and no inputs as arguments)');
   if (flags.format !== undefined && flags.format !== 'jsonl') throw new Error('--output writes JSON Lines: leave out --format or give --format jsonl');
   const workers = int(flags.workers, '--workers') ?? DEFAULT_WORKERS;
   const batchSize = int(flags.batchSize, '--batch-size') ?? 8;
   if (flags.device !== undefined && flags.device !== 'cpu') throw new Error('--output runs on CPU worker threads: leave out --device');
-  await runBatchJob(spec.job, {
+  await runBatchJob({
+    task,
+    item: (r) => {
+      const x = records.parse(r, flags);
+      if (records.group && (x as Partial<RerankInput>).query === undefined) throw new Error(`${r.where}: no query: give records {"query", "documents"}`);
+      return x;
+    },
+    // The server's request options: snake_case.
+    options: (info) => Object.fromEntries(Object.entries({ ...COMMAND_DEFAULTS[task]?.(info.labels ?? []), ...options }).map(([k, v]) => [snakeName(k), v])),
+  }, {
     input: flags.input, output: flags.output!, model: flags.model ?? null,
     shard: flags.shard === undefined ? undefined : parseShard(flags.shard),
     chunk: batchSize, workers, batchSize,
@@ -130,247 +234,69 @@ function common(cmd: Command): Command {
     .option('--workers <n>', `with --output: worker threads, each with its own model session (default ${DEFAULT_WORKERS})`);
 }
 
+/** An option's flag help: its values, its help, how null and lists are written, its default in words. */
+function flagHelp(o: OptionSpec): string {
+  const parts = [o.kind === 'enum' ? `${o.values!.join(' | ')}: ${o.help}` : o.help];
+  if (o.kind === 'strings') parts.push(', comma-separated');
+  if (o.nullWord !== undefined) parts.push(`, or '${o.nullWord}' for ${o.nullMeans}`);
+  const defaultText = COMMAND_DEFAULT_HELP[o.name] ?? o.defaultText;
+  if (o.required) parts.push(' (required)');
+  else if (defaultText !== undefined) parts.push(` (default: ${defaultText})`);
+  return parts.join('');
+}
+
+// --- tables --------------------------------------------------------------------------------------------
+
 function block(title: string, body: string): string {
   return `${title}\n${body}\n`;
 }
 
-// --- fill-mask -----------------------------------------------------------------------------------------
+type Table<T extends Task> = (items: never[], results: TaskResult<T>[]) => string;
 
-function fillMaskSpec(f: { topK?: string; targets?: string }): TaskSpec<string, FillMaskOutput> {
-  const topK = int(f.topK, '--top-k');
-  const targets = f.targets === undefined ? undefined : f.targets.split(',').map((t) => t.trim()).filter(Boolean);
-  return {
-    task: 'fill-mask',
-    parse: (r) => textField(r),
-    run: (p, items, o) => (p as FillMaskPipeline)(items, { ...o, topK, targets }),
-    job: { task: 'fill-mask', item: (r) => textField(r), options: () => ({ top_k: topK, targets }) },
-    table: (items, results) => results.map((r, i) => {
-      const masks = (Array.isArray(r[0]) ? r : [r]) as FillMaskResult[][];
-      return masks.map((m, k) => block(masks.length > 1 ? `${items[i]}  (mask ${k + 1})` : items[i]!,
-        renderTable(['#', 'token', 'score', 'sequence'], m.map((c, j) => [j + 1, c.token_str, fmt(c.score), c.sequence])))).join('');
-    }).join(''),
-  };
-}
-
-// --- classify ------------------------------------------------------------------------------------------
-
-function classifySpec(f: { topK?: string; function?: string; pair?: string }): TaskSpec<TextClassificationInput, ClassificationResult[]> {
-  const topK = f.topK === 'all' ? null : int(f.topK, '--top-k');
-  const fn = f.function === undefined ? undefined : oneOf<FunctionToApply>(f.function, ['softmax', 'sigmoid', 'none'], '--function');
-  const parse = (r: RawItem): TextClassificationInput => {
-    const text = textField(r);
-    const pair = optionalField(r, 'text_pair') ?? optionalField(r, 'textPair') ?? (typeof r.value === 'string' ? f.pair : undefined);
-    return pair === undefined ? text : { text, textPair: pair };
-  };
-  return {
-    task: 'text-classification',
-    parse,
-    job: {
-      task: 'text-classification',
-      item: (r) => { const x = parse(r); return typeof x === 'string' ? x : { text: x.text, text_pair: x.textPair }; },
-      options: () => ({ top_k: topK, function_to_apply: fn }),
-    },
-    run: (p, items, o) => (p as TextClassificationPipeline).run(items, { ...o, topK, functionToApply: fn }),
-    table: (items, results) => renderTable(['text', 'label', 'score'], results.flatMap((r, i) => {
-      const x = items[i]!;
-      const text = typeof x === 'string' ? x : `${x.text} ‖ ${x.textPair}`;
-      return r.map((c, k) => [k === 0 ? text : '', c.label, fmt(c.score)]);
-    })),
-  };
-}
-
-// --- zero-shot -----------------------------------------------------------------------------------------
-
-function zeroShotSpec(f: { labels?: string; template?: string; multiLabel?: boolean }): TaskSpec<string, ZeroShotResult> {
-  if (f.labels === undefined) throw new Error('zero-shot: --labels is required (comma-separated candidate labels)');
-  const labels = parseLabels(f.labels);
-  return {
-    task: 'zero-shot-classification',
-    parse: (r) => textField(r),
-    run: (p, items, o) => (p as ZeroShotClassificationPipeline)(items, labels, { ...o, hypothesisTemplate: f.template, multiLabel: f.multiLabel }),
-    job: {
-      task: 'zero-shot-classification', item: (r) => textField(r),
-      options: () => ({ candidate_labels: labels, hypothesis_template: f.template, multi_label: f.multiLabel }),
-    },
-    table: (_items, results) => results.map((r) => block(r.sequence,
-      renderTable(['label', 'score'], r.labels.map((l, k) => [l, fmt(r.scores[k]!)])))).join(''),
-  };
-}
-
-// --- ner -----------------------------------------------------------------------------------------------
-
-function nerSpec(f: { aggregation?: string; ignoreLabels?: string; stride?: string }): TaskSpec<string, TokenClassificationOutput> {
-  const chosen = f.aggregation === undefined ? undefined : oneOf<AggregationStrategy>(f.aggregation, AGGREGATION_STRATEGIES, '--aggregation');
-  const ignoreLabels = f.ignoreLabels === undefined ? undefined : f.ignoreLabels.split(',').map((s) => s.trim()).filter(Boolean);
-  const stride = int(f.stride, '--stride', 0);
-  return {
-    task: 'token-classification',
-    parse: (r) => textField(r),
-    run: (p, items, o) => {
-      // Default: group B-/I- tagged entities; list tokens for other tag sets (POS tags).
-      const bio = Object.values(p.model.config.id2label).some((l) => /^[BI]-/.test(l));
-      return (p as TokenClassificationPipeline)(items, { ...o, aggregationStrategy: chosen ?? (bio ? 'simple' : 'none'), ignoreLabels, stride });
-    },
-    job: {
-      task: 'token-classification', item: (r) => textField(r),
-      options: (info) => ({
-        aggregation_strategy: chosen ?? ((info.labels ?? []).some((l) => /^[BI]-/.test(l)) ? 'simple' : 'none'), ignore_labels: ignoreLabels, stride,
-      }),
-    },
-    table: (items, results) => results.map((r, i) => block(items[i]!, r.length === 0 ? '(no entities)\n'
-      : renderTable(['entity', 'text', 'start', 'end', 'score'],
-        r.map((e) => ['entity' in e ? e.entity : e.entity_group, items[i]!.slice(e.start, e.end), e.start, e.end, fmt(e.score)])))).join(''),
-  };
-}
-
-// --- qa ------------------------------------------------------------------------------------------------
-
-function qaSpec(f: { question?: string; topK?: string; maxAnswerLen?: string; docStride?: string; maxSeqLen?: string; handleImpossible?: boolean },
-  args: string[]): { spec: TaskSpec<QuestionAnsweringInput, QuestionAnsweringOutput>; args: string[] } {
-  // `deberta qa QUESTION CONTEXT`, or `--question Q` with contexts as arguments, lines or JSON items.
-  let question = f.question;
-  if (question === undefined && args.length > 0) {
-    if (args.length !== 2) throw new Error('qa: give QUESTION CONTEXT as two arguments, or --question Q with the contexts');
-    question = args[0];
-    args = args.slice(1);
-  }
-  const opts = {
-    topK: int(f.topK, '--top-k'), maxAnswerLen: int(f.maxAnswerLen, '--max-answer-len'), docStride: int(f.docStride, '--doc-stride', 0),
-    maxSeqLen: int(f.maxSeqLen, '--max-seq-len'), handleImpossibleAnswer: f.handleImpossible,
-  };
-  const parse = (r: RawItem): QuestionAnsweringInput => {
-    const q = optionalField(r, 'question') ?? question;
-    if (q === undefined) throw new Error(`${r.where}: no question: give --question or items {"question", "context"}`);
-    return { question: q, context: textField(r, 'context') };
-  };
-  const spec: TaskSpec<QuestionAnsweringInput, QuestionAnsweringOutput> = {
-    task: 'question-answering',
-    parse,
-    job: {
-      task: 'question-answering', item: parse,
-      options: () => ({
-        top_k: opts.topK, max_answer_len: opts.maxAnswerLen, doc_stride: opts.docStride, max_seq_len: opts.maxSeqLen,
-        handle_impossible_answer: opts.handleImpossibleAnswer,
-      }),
-    },
-    run: (p, items, o) => (p as QuestionAnsweringPipeline)(items, { ...o, ...opts }),
-    table: (items, results) => renderTable(['question', 'answer', 'score', 'start', 'end'], results.flatMap((r, i) =>
-      (Array.isArray(r) ? r : [r]).map((a, k) => [k === 0 ? items[i]!.question : '', a.answer === '' ? '(no answer)' : a.answer, fmt(a.score), a.start, a.end]))),
-  };
-  return { spec, args };
-}
-
-// --- embed ---------------------------------------------------------------------------------------------
-
-function embedSpec(f: { pooling?: string; normalize?: boolean }): TaskSpec<string, number[] | number[][]> {
-  const pooling = oneOf<Pooling>(f.pooling ?? 'mean', POOLINGS, '--pooling');
-  return {
-    task: 'feature-extraction',
-    parse: (r) => textField(r),
-    run: (p, items, o) => (p as FeatureExtractionPipeline).run(items, { ...o, pooling, normalize: f.normalize === true } as { pooling: 'mean' }),
-    job: { task: 'feature-extraction', item: (r) => textField(r), options: () => ({ pooling, normalize: f.normalize === true }) },
-    table: (items, results) => renderTable(['text', 'dims', 'norm', 'vector'], results.map((r, i) => {
-      const v = (pooling === 'none' ? (r as number[][])[0]! : r) as number[];
-      const norm = Math.sqrt(v.reduce((s, x) => s + x * x, 0));
-      const dims = pooling === 'none' ? `${(r as number[][]).length}×${v.length}` : String(v.length);
-      return [items[i]!, dims, fmt(norm), `[${v.slice(0, 4).map((x) => x.toFixed(4)).join(', ')}, …]`];
-    })),
-  };
-}
-
-// --- rerank --------------------------------------------------------------------------------------------
-
-interface RerankItem { query?: string; documents: string[] }
-
-function rerankSpec(f: { query?: string; topK?: string }): TaskSpec<RerankItem, RerankResult[]> {
-  const topK = int(f.topK, '--top-k');
-  return {
-    task: 'rerank',
-    parse: (r): RerankItem => {
-      const v = r.value as Record<string, unknown> | undefined;
-      if (v && typeof v === 'object' && !Array.isArray(v) && 'documents' in v) {
-        if (!Array.isArray(v.documents) || !v.documents.every((d) => typeof d === 'string')) throw new Error(`${r.where}: "documents" must be a list of strings`);
-        return { query: optionalField(r, 'query'), documents: v.documents as string[] };
-      }
-      return { documents: [textField(r)] };
-    },
-    // With --query, every line is one document of a single ranking; otherwise each item is {query, documents}.
-    group: (items) => {
-      if (f.query === undefined) {
-        const bad = items.findIndex((x) => x.query === undefined);
-        if (bad >= 0) throw new Error(`rerank: item ${bad + 1} has no query: give --query, or items {"query", "documents"}`);
-        return items;
-      }
-      if (items.some((x) => x.query !== undefined)) throw new Error('rerank: --query is given, so the items must be documents, not {query, documents}');
-      return [{ query: f.query, documents: items.flatMap((x) => x.documents) }];
-    },
-    run: async (p, items, o) => {
-      const out: RerankResult[][] = [];
-      for (const [i, x] of items.entries()) {
-        // Progress over all queries: this query's share of its rows.
-        const onProgress = (d: number, t: number) => o.onProgress?.(i * t + d, items.length * t);
-        out.push(await (p as RerankPipeline)(x.query!, x.documents, { ...o, onProgress, topK, returnDocuments: true }));
-      }
-      return out;
-    },
-    table: (items, results) => results.map((r, i) => block(`query: ${items[i]!.query}`,
-      renderTable(['rank', 'score', 'index', 'document'], r.map((x, k) => [k + 1, fmt(x.score), x.index, x.document ?? ''])))).join(''),
-  };
-}
+/** How each task's results read on a terminal. */
+const TABLES: { [T in Task]: Table<T> } = {
+  'fill-mask': (items: string[], results) => results.map((r, i) => {
+    const masks = (Array.isArray(r[0]) ? r : [r]) as FillMaskResult[][];
+    return masks.map((m, k) => block(masks.length > 1 ? `${items[i]}  (mask ${k + 1})` : items[i]!,
+      renderTable(['#', 'token', 'score', 'sequence'], m.map((c, j) => [j + 1, c.token_str, fmt(c.score), c.sequence])))).join('');
+  }).join(''),
+  'text-classification': (items: (string | { text: string; text_pair: string })[], results) => renderTable(['text', 'label', 'score'], results.flatMap((r, i) => {
+    const x = items[i]!;
+    const text = typeof x === 'string' ? x : `${x.text} ‖ ${x.text_pair}`;
+    return r.map((c, k) => [k === 0 ? text : '', c.label, fmt(c.score)]);
+  })),
+  'zero-shot-classification': (_items, results) => results.map((r) => block(r.sequence,
+    renderTable(['label', 'score'], r.labels.map((l, k) => [l, fmt(r.scores[k]!)])))).join(''),
+  'token-classification': (items: string[], results) => results.map((r, i) => block(items[i]!, r.length === 0 ? '(no entities)\n'
+    : renderTable(['entity', 'text', 'start', 'end', 'score'],
+      r.map((e) => ['entity' in e ? e.entity : e.entity_group, items[i]!.slice(e.start, e.end), e.start, e.end, fmt(e.score)])))).join(''),
+  'question-answering': (items: QuestionAnsweringInput[], results) => renderTable(['question', 'answer', 'score', 'start', 'end'], results.flatMap((r, i) =>
+    (Array.isArray(r) ? r : [r]).map((a, k) => [k === 0 ? items[i]!.question : '', a.answer === '' ? '(no answer)' : a.answer, fmt(a.score), a.start, a.end]))),
+  'feature-extraction': (items: string[], results) => renderTable(['text', 'dims', 'norm', 'vector'], results.map((r, i) => {
+    const perToken = Array.isArray(r[0]);
+    const v = (perToken ? r[0] : r) as number[];
+    const norm = Math.sqrt(v.reduce((s, x) => s + x * x, 0));
+    return [items[i]!, perToken ? `${r.length}×${v.length}` : String(v.length), fmt(norm), `[${v.slice(0, 4).map((x) => x.toFixed(4)).join(', ')}, …]`];
+  })),
+  rerank: (items: RerankInput[], results) => results.map((r, i) => block(`query: ${items[i]!.query}`,
+    renderTable(['rank', 'score', 'index', 'document'], r.map((x, k) => [k + 1, fmt(x.score), x.index, x.document ?? ''])))).join(''),
+};
 
 // --- registration --------------------------------------------------------------------------------------
 
-/** Registers the task commands; `io` replaces the process streams (tests). */
+/** Registers one command per task; `io` replaces the process streams (tests). */
 export function register(program: Command, io: TaskIO = processIO()): void {
-  common(program.command('fill-mask').argument('[texts...]', 'texts with [MASK] where a word is missing')
-    .description('predict the masked words of each text')
-    .option('-k, --top-k <n>', 'candidates per mask', '5')
-    .option('--targets <words>', 'score only these comma-separated words'))
-    .action((texts: string[], f: CommonFlags & { topK?: string; targets?: string }) => runTaskCommand(fillMaskSpec(f), texts, f, io));
-
-  common(program.command('classify').alias('text-classification').argument('[texts...]', 'texts to classify')
-    .description('classify texts (or text pairs) with a sequence-classification model')
-    .option('-k, --top-k <n>', "labels per text, or 'all'", '1')
-    .option('--function <fn>', 'softmax | sigmoid | none (default: from the config\'s problem_type)')
-    .option('--pair <text>', 'second text of the pair for every text given as a plain string'))
-    .action((texts: string[], f: CommonFlags & { topK?: string; function?: string; pair?: string }) => runTaskCommand(classifySpec(f), texts, f, io));
-
-  common(program.command('zero-shot').alias('zero-shot-classification').argument('[texts...]', 'texts to classify')
-    .description('classify texts into any labels with an NLI model')
-    .option('-l, --labels <labels>', 'comma-separated candidate labels (required)')
-    .option('--template <text>', 'hypothesis template, {} standing for the label', 'This example is {}.')
-    .option('--multi-label', 'score each label on its own (entailment against contradiction)'))
-    .action((texts: string[], f: CommonFlags & { labels?: string; template?: string; multiLabel?: boolean }) => runTaskCommand(zeroShotSpec(f), texts, f, io));
-
-  common(program.command('ner').alias('token-classification').argument('[texts...]', 'texts to tag')
-    .description('tag the tokens of each text (entities, parts of speech), with character offsets')
-    .option('-a, --aggregation <strategy>', `${AGGREGATION_STRATEGIES.join(' | ')} (default: simple for B-/I- labels, else none)`)
-    .option('--ignore-labels <labels>', "comma-separated labels to leave out (default 'O')")
-    .option('--stride <n>', 'split long texts into windows overlapping by n tokens instead of truncating'))
-    .action((texts: string[], f: CommonFlags & { aggregation?: string; ignoreLabels?: string; stride?: string }) => runTaskCommand(nerSpec(f), texts, f, io));
-
-  common(program.command('qa').alias('question-answering').argument('[inputs...]', 'QUESTION CONTEXT, or contexts with --question')
-    .description('find the answer to a question in a context (long contexts are read in overlapping windows)')
-    .option('-q, --question <text>', 'the question to ask of every context')
-    .option('-k, --top-k <n>', 'answers per question', '1')
-    .option('--max-answer-len <n>', 'longest answer in tokens', '15')
-    .option('--doc-stride <n>', 'tokens shared by consecutive windows (default: min(max-seq-len / 2, 128))')
-    .option('--max-seq-len <n>', 'tokens per window, question included (default: min(max-length, 384))')
-    .option('--handle-impossible', 'allow "no answer"'))
-    .action((inputs: string[], f: CommonFlags & { question?: string; topK?: string; maxAnswerLen?: string; docStride?: string; maxSeqLen?: string; handleImpossible?: boolean }) => {
-      const { spec, args } = qaSpec(f, inputs);
-      return runTaskCommand(spec, args, f, io);
-    });
-
-  common(program.command('embed').alias('feature-extraction').argument('[texts...]', 'texts to embed')
-    .description('embed texts: the mean (or [CLS]) of the last hidden states')
-    .option('--pooling <mode>', POOLINGS.join(' | '), 'mean')
-    .option('--normalize', 'scale each vector to unit length'))
-    .action((texts: string[], f: CommonFlags & { pooling?: string; normalize?: boolean }) => runTaskCommand(embedSpec(f), texts, f, io));
-
-  common(program.command('rerank').argument('[documents...]', 'documents to rank against --query')
-    .description('rank documents by relevance to a query with a cross-encoder')
-    .option('-q, --query <text>', 'the query (else items {"query", "documents"})')
-    .option('-k, --top-k <n>', 'documents to list (default: all)'))
-    .action((docs: string[], f: CommonFlags & { query?: string; topK?: string }) => runTaskCommand(rerankSpec(f), docs, f, io));
+  for (const task of TASKS) {
+    const { cli, input, options } = TASK_TABLE[task];
+    const cmd = program.command(cli.command).argument(cli.argument, cli.argumentHelp).description(cli.description);
+    if (cli.command !== task) cmd.alias(task);
+    const recordFlag = RECORDS[input].flag;
+    if (recordFlag) cmd.option(...recordFlag);
+    for (const o of options as readonly OptionSpec[]) {
+      if (!o.flag) continue;
+      const shown = o.kind !== 'boolean' && o.default !== undefined && COMMAND_DEFAULT_HELP[o.name] === undefined ? String(o.default) : undefined;
+      cmd.option(o.flag, flagHelp(o), shown);
+    }
+    common(cmd).action((args: string[], f: Flags) => runTaskCommand(task, args, f, io));
+  }
 }
