@@ -11,7 +11,8 @@ import { cleanup, lookupModel, softmaxRef, withTinyTokenizer } from './helpers/p
 after(cleanup);
 
 const LABELS = { 0: 'O', 1: 'B-PER', 2: 'I-PER', 3: 'B-LOC', 4: 'I-LOC' };
-const close = (a: number, b: number, what = '') => assert.ok(Math.abs(a - b) < 1e-5, `${what} ${a} vs ${b}`);
+// Scores from the lookup model against softmaxes of its table: measured up to 5.6e-7 (1 and 2 threads); 2.7×.
+const close = (a: number, b: number, what = '', tol = 1.5e-6) => assert.ok(Math.abs(a - b) < tol, `${what} ${a} vs ${b}`);
 
 test('token-classification (none): each token\'s argmax label and probability; offsets map back to the text', async () => {
   const dir = withTinyTokenizer('v3-buckets-tokcls', (c) => {
@@ -78,7 +79,8 @@ test('token-classification: simple / first / average / max on a model with known
     assert.deepEqual(ids.slice(0, 10), [1, ID.Al, ID.ice, ID.Smith, 4178, ID.New, ID.York, 9, ID.space, ID.unk]);
     // The construction gives exactly the table's logits.
     const { logits } = await pipe.model({ inputIds: [ids] });
-    ids.forEach((id, i) => (TABLE.get(id) ?? BACKGROUND).forEach((v, k) => close(logits!.data[i * 5 + k]!, v, `logit ${i},${k}`)));
+    // Up to the float32 LayerNorm's rounding: measured 8.6e-6 at logits up to 5 (1 and 2 threads); 2.5×.
+    ids.forEach((id, i) => (TABLE.get(id) ?? BACKGROUND).forEach((v, k) => close(logits!.data[i * 5 + k]!, v, `logit ${i},${k}`, 2.2e-5)));
 
     const span = (e: { start: number; end: number }) => TEXT.slice(e.start, e.end);
     const simple = await pipe(TEXT, { aggregationStrategy: 'simple' }) as EntityGroup[];
