@@ -39,7 +39,8 @@ test('initWeights: normal(0, initializer_range), zero biases, unit LayerNorm, ze
   let s = 0, s2 = 0;
   for (let i = 32; i < emb.length; i++) { s += emb[i]!; s2 += emb[i]! * emb[i]!; }
   const n = emb.length - 32, mean = s / n, std = Math.sqrt(s2 / n - mean * mean);
-  assert.ok(Math.abs(mean) < 0.002, `mean ${mean}`);
+  // Over seeds 1-10, 63,968 draws each: |mean| at most 2.6e-4 and |std - 0.05| at most 3.6e-4 (seed 7: 1.4e-4, 1.3e-4).
+  assert.ok(Math.abs(mean) < 7e-4, `mean ${mean}`);
   assert.ok(Math.abs(std - 0.05) < 0.001, `std ${std}`);
   assert.ok((w.get('deberta.encoder.layer.1.output.LayerNorm.weight')!.data as Float32Array).every((x) => x === 1));
   assert.ok((w.get('deberta.encoder.layer.1.output.LayerNorm.bias')!.data as Float32Array).every((x) => x === 0));
