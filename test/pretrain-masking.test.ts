@@ -64,7 +64,7 @@ test('packing: [CLS] text [SEP] sequences of at most max length that keep every 
   }
   assert.equal(text, c.tokens);
   assert.ok(c.count > 500, `${c.count} sequences`);
-  assert.ok(midWord / c.count < 0.02, `${midWord} of ${c.count} sequences start inside a word`);
+  assert.ok(midWord <= 2, `${midWord} of ${c.count} sequences start inside a word`); // measured 0 of 561: a floor of 2
   // The stream survives packing: the first sequence is the start of ca01.
   assert.match(tok.decode(Array.from(sequenceOf(c, 0)), { skipSpecialTokens: true }), /^The Fulton County Grand Jury said Friday/);
 });
@@ -74,14 +74,17 @@ test('MLM masking: 15 % of the tokens, 80 % [MASK] / 10 % random / 10 % kept, ne
   const r = census(c, v, MLM_MASKING);
   assert.ok(r.maskable > 30_000, `${r.maskable} maskable tokens`);
   const rate = r.chosen / r.maskable;
-  assert.ok(Math.abs(rate - 0.15) < 0.003, `chosen ${rate}`);
+  // Largest deviations over epochs 0-7 (masks of seed 7): rate 5.8e-4, [MASK] 7.0e-3, random 6.4e-3, kept 6.0e-3;
+  // each bound is 2.3-2.8× that.
+  assert.ok(Math.abs(rate - 0.15) < 0.0015, `chosen ${rate}`);
   assert.equal(r.specialChosen, 0, 'special tokens chosen');
   assert.ok(Math.abs(r.masked / r.chosen - 0.8) < 0.02, `[MASK] ${r.masked / r.chosen}`);
   assert.ok(Math.abs(r.random / r.chosen - 0.1) < 0.015, `random ${r.random / r.chosen}`);
   assert.ok(Math.abs(r.kept / r.chosen - 0.1) < 0.015, `kept ${r.kept / r.chosen}`);
   t.diagnostic(`${r.maskable} maskable tokens: chosen ${rate.toFixed(4)}; [MASK] ${(r.masked / r.chosen).toFixed(4)}, random ${(r.random / r.chosen).toFixed(4)}, kept ${(r.kept / r.chosen).toFixed(4)}`);
   // Token-level masking without spans mostly picks isolated tokens.
-  assert.ok((r.runs.get(1) ?? 0) > 0.7 * r.chosen);
+  // Isolated tokens: at least 0.739 of the chosen over epochs 0-7; the bound is 0.02 below.
+  assert.ok((r.runs.get(1) ?? 0) > 0.72 * r.chosen, `${r.runs.get(1)} isolated of ${r.chosen}`);
 });
 
 test('whole-word masking covers whole words', async () => {
@@ -103,18 +106,19 @@ test('whole-word masking covers whole words', async () => {
     }
   }
   assert.ok(words > 2000, `${words} words chosen`);
-  assert.ok(Math.abs(chosen / maskable - 0.15) < 0.01, `chosen ${chosen / maskable}`);
+  assert.ok(Math.abs(chosen / maskable - 0.15) < 0.0012, `chosen ${chosen / maskable}`); // at most 4.2e-4 off over epochs 0-7
 });
 
 test('n-gram spans of up to 3 keep the rate and produce spans of 2 and 3', async () => {
   const { corpus: c, v } = await corpus();
   const r = census(c, v, { ...MLM_MASKING, maxNgram: 3 });
-  assert.ok(Math.abs(r.chosen / r.maskable - 0.15) < 0.003, `chosen ${r.chosen / r.maskable}`);
+  assert.ok(Math.abs(r.chosen / r.maskable - 0.15) < 0.0015, `chosen ${r.chosen / r.maskable}`); // at most 5.8e-4 off over epochs 0-7
   const [one, two, three] = [r.runs.get(1) ?? 0, r.runs.get(2) ?? 0, r.runs.get(3) ?? 0];
   // Spans are picked with probability 1/n: 6/11, 3/11, 2/11 (runs also merge when spans touch).
-  assert.ok(two > 0.25 * one && three > 0.15 * one, `runs of 1, 2, 3: ${one}, ${two}, ${three}`);
+  // Over epochs 0-7: two/one at least 0.465, three/one at least 0.272; bounds about 0.05 below.
+  assert.ok(two > 0.42 * one && three > 0.23 * one, `runs of 1, 2, 3: ${one}, ${two}, ${three}`);
   const longer = [...r.runs].filter(([n]) => n > 3).reduce((s, [, k]) => s + k, 0);
-  assert.ok(longer < 0.1 * (one + two + three), `${longer} runs longer than 3`);
+  assert.ok(longer < 0.1 * (one + two + three), `${longer} runs longer than 3`); // at most 0.038 over epochs 0-7
 });
 
 test('masks are seeded by (seed, epoch, sequence); RTD masks every chosen token', async () => {
