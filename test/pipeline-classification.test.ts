@@ -67,7 +67,8 @@ test('text-classification: sigmoid for multi-label, raw score for regression', a
     const logits = await rawLogits(multi, 'a short text');
     assert.equal(got.length, logits.length);
     for (const r of got) close(r.score, sigmoid(logits[Number(r.label.replace('LABEL_', ''))]!), r.label);
-    assert.ok(got.reduce((s, r) => s + r.score, 0) > 1.2 || got.reduce((s, r) => s + r.score, 0) < 0.8, 'independent sigmoids do not sum to 1');
+    // The four sigmoids sum to 2.15 here (measured); the bound is 0.15 below.
+    assert.ok(got.reduce((s, r) => s + r.score, 0) > 2, 'independent sigmoids do not sum to 1');
   } finally {
     await multi.dispose();
   }

@@ -101,8 +101,8 @@ test('pipeline() options: either spelling, dtype q8 quantizes, unknown names and
     const b = await q8('the cat sat on the mat', { topK: null }) as ClassificationResult[];
     const score = (xs: ClassificationResult[], l: string) => xs.find((x) => x.label === l)!.score;
     const diff = Math.max(...a.map((x) => Math.abs(x.score - score(b, x.label))));
-    // int8 moves the probabilities, but not far.
-    assert.ok(diff > 0 && diff < 0.1, `fp32 vs q8 probabilities differ by ${diff}`);
+    // int8 moves the probabilities, but not far: measured 2.9e-3; bounds 2.5× above and a third below.
+    assert.ok(diff > 1e-3 && diff < 7.5e-3, `fp32 vs q8 probabilities differ by ${diff}`);
   } finally {
     await fp32.dispose();
     await q8.dispose();

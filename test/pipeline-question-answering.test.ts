@@ -83,7 +83,7 @@ test('question-answering: an answer cut by a window edge is found whole in the n
     const seq = enc.sequenceIds![1]!;
     const logits = (col: 0 | 1) => w2.map((id, i) => (seq[i] === 1 || id === CLS ? (TABLE.get(id)?.[col] ?? 0) : -10000));
     close(got.score, softmaxRef(logits(0))[w2.indexOf(PARIS)]! * softmaxRef(logits(1))[w2.indexOf(FRANCE)]!, 'score');
-    assert.ok(got.score > 0.9);
+    assert.ok(got.score > 0.97); // measured 0.981; 0.01 below
 
     // The same answer is not listed twice although windows overlap; each answer maps back to the context.
     const top = await pipe(QUESTION, context, { ...opts, topK: 5 }) as QuestionAnsweringResult[];
