@@ -62,3 +62,95 @@ export async function measureEndToEnd(tjsDir: string, tokenizer: TjsTokenizer, o
     ratio: t.ours!.medianMs / t.tjs!.medianMs, maxDiff, sameIds,
   };
 }
+
+/**
+ * Texts of mixed length for the corpus row: consecutive Brown sentences, 1 to 6 per text, the count
+ * changing every 8 texts (so batches of 8 differ in padded length: about 25 to 128 tokens after truncation).
+ */
+export function mixedTexts(sentences: string[], count: number): string[] {
+  const out: string[] = [];
+  let at = 0;
+  for (let i = 0; out.length < count && at < sentences.length; i++) {
+    const k = 1 + (Math.floor(i / 8) * 5) % 6;
+    out.push(sentences.slice(at, at + k).join(' '));
+    at += k;
+  }
+  return out;
+}
+
+export interface CorpusResult {
+  texts: number;
+  batchSize: number;
+  maxLength: number;
+  /** Tokens fed to the model (padding included), ours and transformers.js'. */
+  tokens: { ours: number; tjs: number };
+  tjs: Timing;
+  ours: Timing;
+  ratio: number;
+  /** Texts whose predicted label is the same on both sides. */
+  sameLabel: number;
+}
+
+/** Row-wise softmax and argmax: the postprocessing a text classifier's user runs. */
+function labels(logits: ArrayLike<number>, rows: number): { label: number; score: number }[] {
+  const classes = logits.length / rows;
+  const out: { label: number; score: number }[] = [];
+  for (let r = 0; r < rows; r++) {
+    let max = -Infinity;
+    for (let c = 0; c < classes; c++) max = Math.max(max, logits[r * classes + c]!);
+    let sum = 0;
+    let best = 0;
+    for (let c = 0; c < classes; c++) {
+      sum += Math.exp(logits[r * classes + c]! - max);
+      if (logits[r * classes + c]! > logits[r * classes + best]!) best = c;
+    }
+    out.push({ label: best, score: Math.exp(logits[r * classes + best]! - max) / sum });
+  }
+  return out;
+}
+
+/**
+ * Text → label over a corpus, as a user classifies a list: batches of `batchSize` texts in order, each
+ * tokenised (padded to its longest row, truncated at `maxLength`), run, and turned into labels and scores.
+ * transformers.js: its AutoTokenizer and AutoModelForSequenceClassification; ours: AutoTokenizer and the model.
+ */
+export async function measureCorpusEndToEnd(tjsDir: string, tokenizer: TjsTokenizer, ours: DebertaModel,
+  oursTokenizer: (texts: string[], opts: { padding: true; truncation: true; maxLength: number }) => { inputIds: number[][]; attentionMask: number[][] },
+  texts: string[], opts: TimingOptions & { threads: number; batchSize: number; maxLength: number }): Promise<CorpusResult> {
+  const model = await tjsModel(tjsDir, opts.threads);
+  const batches: string[][] = [];
+  for (let i = 0; i < texts.length; i += opts.batchSize) batches.push(texts.slice(i, i + opts.batchSize));
+  const tokens = { ours: 0, tjs: 0 };
+  const runTjs = async () => {
+    const res: { label: number; score: number }[] = [];
+    let count = 0;
+    for (const b of batches) {
+      const inputs = tokenizer(b, { padding: true, truncation: true, max_length: opts.maxLength });
+      count += inputs.input_ids.data.length;
+      const out = await model(inputs);
+      res.push(...labels(out.logits.data as Float32Array, b.length));
+    }
+    tokens.tjs = count;
+    return res;
+  };
+  const runOurs = async () => {
+    const res: { label: number; score: number }[] = [];
+    let count = 0;
+    for (const b of batches) {
+      const enc = oursTokenizer(b, { padding: true, truncation: true, maxLength: opts.maxLength });
+      count += enc.inputIds.length * (enc.inputIds[0]?.length ?? 0);
+      const out = await ours({ inputIds: enc.inputIds, attentionMask: enc.attentionMask });
+      res.push(...labels(out.logits!.data, b.length));
+    }
+    tokens.ours = count;
+    return res;
+  };
+  const [a, b] = [await runOurs(), await runTjs()];
+  const sameLabel = a.filter((x, i) => x.label === b[i]!.label).length;
+  const t = await interleaved({ tjs: runTjs, ours: runOurs }, { ...opts, warmup: 0 });
+  await model.dispose();
+  return {
+    texts: texts.length, batchSize: opts.batchSize, maxLength: opts.maxLength, tokens, tjs: t.tjs!, ours: t.ours!,
+    ratio: t.ours!.medianMs / t.tjs!.medianMs, sameLabel,
+  };
+}

@@ -4,30 +4,65 @@ import type { DebertaConfig } from '../src/models/deberta/config.ts';
 import { Session } from '../src/runtime/session.ts';
 import { tensor } from '../src/tensor.ts';
 
+/** Which rows each matrix product of a forward pass covers, per side. */
+export interface FlopsPlan {
+  head: 'sequence-classification' | 'token-classification';
+  /** Rows of the projected relative table that c2p and p2c multiply by. */
+  relativeRows: number;
+  /** Query rows the last layer computes (n, or 1 when a pooling head needs only the first token). */
+  lastLayerQueries: number;
+}
+
+function span(c: DebertaConfig): number {
+  return c.position_buckets > 0 ? c.position_buckets
+    : c.max_relative_positions >= 1 ? c.max_relative_positions : c.max_position_embeddings;
+}
+
 /**
- * Floating-point operations (a multiply-add counts 2) of one forward pass of a DeBERTa-v2/v3
- * sequence classifier at batch B, length n: the matrix products a direct implementation needs.
- *
- *   per layer:  2·B·n·(4·H² + 2·H·I)   Q, K, V and output projections (H×H each), FFN up and down (H×I)
- *             + 4·B·n²·H               Q·Kᵀ and softmax·V over all heads (heads·headSize = H)
- *             + 4·B·n·R·H              c2p (Q against relative keys) and p2c (K against relative queries),
- *                                      over the R = min(2·span, 2n − 1) relative positions that occur
- *   once:       2·B·H·(H + labels)     pooler and classifier
- *   total:      L·(per layer) + once
- *
- * Not counted: the projections of the relative-embedding table (they do not depend on the input and ONNX
- * Runtime folds them into constants), LayerNorm, softmax, GELU, gathers and other element-wise work.
- * span = position_buckets when > 0, else max_relative_positions (or max_position_embeddings).
+ * This project's graph: c2p and p2c over the min(2n, 2·span) table rows a length-n sequence uses; a pooling
+ * head computes the last layer for the first token only (its query, attention row, output projection and
+ * FFN; keys, values and the p2c product still over every token).
  */
-export function forwardFlops(c: DebertaConfig, batch: number, n: number): number {
+export function oursPlan(c: DebertaConfig, n: number, head: FlopsPlan['head'] = 'sequence-classification'): FlopsPlan {
+  return { head, relativeRows: Math.min(2 * n, 2 * span(c)), lastLayerQueries: head === 'sequence-classification' ? 1 : n };
+}
+
+/** The peer's graph (transformers' export): c2p and p2c over all 2·span table rows, every layer in full. */
+export function peerPlan(c: DebertaConfig, n: number, head: FlopsPlan['head'] = 'sequence-classification'): FlopsPlan {
+  return { head, relativeRows: 2 * span(c), lastLayerQueries: n };
+}
+
+/** Every layer in full over the min(2n, 2·span) table rows in use (what a training step's forward computes). */
+export function fullPlan(c: DebertaConfig, n: number): FlopsPlan {
+  return { head: 'sequence-classification', relativeRows: Math.min(2 * n, 2 * span(c)), lastLayerQueries: n };
+}
+
+/**
+ * Floating-point operations (a multiply-add counts 2) of one forward pass of a DeBERTa-v2/v3 classifier at
+ * batch B, length n, as the given plan computes it: the matrix products only.
+ *
+ *   a layer with q query rows (q = n, or plan.lastLayerQueries in the last one), R = plan.relativeRows:
+ *       2·B·q·(2·H² + 2·H·I)   Q and output projections (H×H), FFN up and down (H×I), on the q rows
+ *     + 2·B·n·2·H²             K and V projections, on every token
+ *     + 4·B·q·n·H              Q·Kᵀ and softmax·V over all heads (heads·headSize = H)
+ *     + 2·B·q·R·H              c2p: the q queries against R relative keys
+ *     + 2·B·R·n·H              p2c: R relative queries against the n keys
+ *   head: sequence classification 2·B·H·(H + labels) (pooler, classifier); token classification 2·B·n·H·labels
+ *
+ * Not counted: the projections of the relative-embedding table (input-independent; ONNX Runtime folds
+ * them into constants on both sides), LayerNorm, softmax, GELU, gathers and other element-wise work.
+ */
+export function forwardFlops(c: DebertaConfig, batch: number, n: number, plan: FlopsPlan = fullPlan(c, n)): number {
   const H = c.hidden_size;
   const I = c.intermediate_size;
-  const span = c.position_buckets > 0 ? c.position_buckets
-    : c.max_relative_positions >= 1 ? c.max_relative_positions : c.max_position_embeddings;
-  const terms = c.relative_attention ? c.pos_att_type.filter((t) => t === 'c2p' || t === 'p2c').length : 0;
-  const R = Math.min(2 * span, 2 * n - 1);
-  const perLayer = 2 * batch * n * (4 * H * H + 2 * H * I) + 4 * batch * n * n * H + terms * 2 * batch * n * R * H;
-  return c.num_hidden_layers * perLayer + 2 * batch * H * (H + c.num_labels);
+  const R = plan.relativeRows;
+  const c2p = c.relative_attention && c.pos_att_type.includes('c2p');
+  const p2c = c.relative_attention && c.pos_att_type.includes('p2c');
+  const layer = (q: number) => 2 * batch * q * (2 * H * H + 2 * H * I) + 2 * batch * n * 2 * H * H + 4 * batch * q * n * H
+    + (c2p ? 2 * batch * q * R * H : 0) + (p2c ? 2 * batch * R * n * H : 0);
+  const L = c.num_hidden_layers;
+  const head = plan.head === 'sequence-classification' ? 2 * batch * H * (H + c.num_labels) : 2 * batch * n * H * c.num_labels;
+  return (L - 1) * layer(n) + layer(plan.lastLayerQueries) + head;
 }
 
 export interface MatmulRate { m: number; k: number; n: number; threads: number; bestMs: number; gflops: number }

@@ -6,7 +6,11 @@
 //
 //   npm run bench:gpu -- [--ep webgpu] [--shape v3-base] [--cases 1x128,32x128,32x512] [--runs N | --target-ms MS]
 //                        [--settle-ms MS (idle before each timed run, default 100, as in bench/run.ts)]
-//                        [--threads T (the CPU side; default all cores)] [--save FILE] [--no-cpu] [--tuned-peer]
+//                        [--threads T (the CPU side; default all cores)] [--save FILE] [--no-cpu] [--peer-defaults]
+//
+// Both sides get the same session options: the provider as this project asks for it (for WebGPU,
+// storageBufferCacheMode 'simple', as src/runtime/session.ts sets it), graph optimisation 'all', the same
+// threads. --peer-defaults also times the peer with the provider's own defaults, as transformers.js creates it.
 import '../src/platform/node.ts';
 import { availableParallelism, cpus } from 'node:os';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -14,7 +18,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { createModel, type DebertaModel } from '../src/models/auto.ts';
-import { forwardFlops } from './flops.ts';
+import { forwardFlops, oursPlan } from './flops.ts';
 import { makeInputs } from './inputs.ts';
 import { loadPeer, peerWeights, relMaxDiff, PEERS_DIR, SHAPES, type ShapeName } from './peer-weights.ts';
 import { ms as formatMs } from './report.ts';
@@ -32,7 +36,7 @@ const { values: args } = parseArgs({
     threads: { type: 'string' },
     save: { type: 'string' },
     'no-cpu': { type: 'boolean', default: false },
-    'tuned-peer': { type: 'boolean', default: false },
+    'peer-defaults': { type: 'boolean', default: false },
   },
 });
 const shape = args.shape!.replace(/-shape$/, '') as ShapeName;
@@ -45,8 +49,11 @@ const cases = args.cases!.split(',').map((c) => {
 const ep = args.ep!;
 const threads = args.threads ? Number(args.threads) : availableParallelism();
 const withCpu = !args['no-cpu'];
-/** The peer as transformers.js runs it (the provider's defaults) and, with --tuned-peer, with our buffer setting too. */
-const tunedPeer = args['tuned-peer']!;
+/** Also the peer with the provider's defaults (transformers.js' session), besides the peer with ours. */
+const peerDefaults = args['peer-defaults']!;
+/** The provider as this project's sessions get it (src/runtime/session.ts: WebGPU by name gets storageBufferCacheMode 'simple'). */
+const epConfig = (ep === 'webgpu' ? { name: 'webgpu', storageBufferCacheMode: 'simple' } : ep) as never;
+const sessionOptions = { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', logSeverityLevel: 3 } as const;
 const ms = (x: number | undefined) => (x === undefined ? '–' : formatMs(x));
 const log = (msg: string) => process.stderr.write(`[${((Date.now() - started) / 1e3).toFixed(0).padStart(4)} s] ${msg}\n`);
 
@@ -59,7 +66,7 @@ const torchMs = (kind: 'fp32' | 'bf16', b: number, n: number) => {
 
 interface GpuCase {
   batch: number; seq: number; gflop: number;
-  ours?: Timing; peer?: Timing; peerTuned?: Timing; oursCpu?: Timing;
+  ours?: Timing; peer?: Timing; peerDefaults?: Timing; oursCpu?: Timing;
   /** Logits, max |a − b| / max(1, max |b|): ours on the GPU against ours on the CPU, and the peer on the GPU against ours on the CPU. */
   oursDiff?: number; peerDiff?: number;
   torchFp32Ms?: number; torchBf16Ms?: number;
@@ -82,23 +89,21 @@ const open = async (name: string, make: () => Promise<unknown>) => { result.load
 let ours!: DebertaModel;
 let oursCpu: DebertaModel | undefined;
 let peerGpu!: ort.InferenceSession;
-let peerTunedGpu: ort.InferenceSession | undefined;
-await open('ours', async () => { ours = await createModel(peer.config, weights, 'sequence-classification', { executionProviders: [ep] }); });
+let peerDefaultsGpu: ort.InferenceSession | undefined;
+await open('ours', async () => { ours = await createModel(peer.config, weights, 'sequence-classification', { executionProviders: [ep], threads }); });
 await open('peer', async () => {
-  peerGpu = await ort.InferenceSession.create(peer.onnxPath, { executionProviders: [ep as 'webgpu'], graphOptimizationLevel: 'all', logSeverityLevel: 3 });
+  peerGpu = await ort.InferenceSession.create(peer.onnxPath, { ...sessionOptions, executionProviders: [epConfig] });
 });
-if (tunedPeer) {
-  await open('peerTuned', async () => {
-    peerTunedGpu = await ort.InferenceSession.create(peer.onnxPath, {
-      executionProviders: [{ name: ep, storageBufferCacheMode: 'simple' } as never], graphOptimizationLevel: 'all', logSeverityLevel: 3,
-    });
+if (peerDefaults) {
+  await open('peerDefaults', async () => {
+    peerDefaultsGpu = await ort.InferenceSession.create(peer.onnxPath, { executionProviders: [ep as 'webgpu'], graphOptimizationLevel: 'all', logSeverityLevel: 3 });
   });
 }
 if (withCpu) await open('oursCpu', async () => { oursCpu = await createModel(peer.config, weights, 'sequence-classification', { threads }); });
 save();
 
 for (const [batch, n] of cases) {
-  const c: GpuCase = { batch, seq: n, gflop: forwardFlops(peer.config, batch, n) / 1e9, torchFp32Ms: torchMs('fp32', batch, n), torchBf16Ms: torchMs('bf16', batch, n) };
+  const c: GpuCase = { batch, seq: n, gflop: forwardFlops(peer.config, batch, n, oursPlan(peer.config, n)) / 1e9, torchFp32Ms: torchMs('fp32', batch, n), torchBf16Ms: torchMs('bf16', batch, n) };
   result.cases.push(c);
   try {
     const { ids, mask, dims } = makeInputs(peer.config.vocab_size, batch, n);
@@ -107,7 +112,7 @@ for (const [batch, n] of cases) {
     const runCpu = () => oursCpu!(feeds);
     const peerFeeds = () => ({ input_ids: new ort.Tensor('int64', ids, dims), attention_mask: new ort.Tensor('int64', mask, dims) });
     const runPeer = () => peerGpu.run(peerFeeds());
-    const runPeerTuned = () => peerTunedGpu!.run(peerFeeds());
+    const runPeerDefaults = () => peerDefaultsGpu!.run(peerFeeds());
     // The check run is also the first warm-up (shader compilation happens here).
     let a!: Float32Array, b!: Float32Array, ref: Float32Array | undefined;
     let roundMsHint = await timeMs(async () => { a = (await runOurs()).logits!.data; });
@@ -116,17 +121,17 @@ for (const [batch, n] of cases) {
     c.oursDiff = relMaxDiff(a, ref ?? b);
     c.peerDiff = ref ? relMaxDiff(b, ref) : undefined;
     log(`${batch} × ${n}: check round ${(roundMsHint / 1e3).toFixed(1)} s; ours vs CPU ${c.oursDiff.toExponential(1)}, peer vs CPU ${c.peerDiff?.toExponential(1)}`);
-    if (peerTunedGpu) roundMsHint += await timeMs(runPeerTuned);
+    if (peerDefaultsGpu) roundMsHint += await timeMs(runPeerDefaults);
     // The GPU sides interleaved; the CPU side timed apart, after: its spinning worker threads would slow the
     // GPU sides' host work (21 vs 47 ms at 1 × 128 on the H100 machine).
     const contenders: Record<string, () => Promise<unknown>> = { ours: runOurs, peer: runPeer };
-    if (peerTunedGpu) contenders.peerTuned = runPeerTuned;
+    if (peerDefaultsGpu) contenders.peerDefaults = runPeerDefaults;
     const runs = args.runs ? Number(args.runs) : undefined;
     const timing = { runs, targetMs: Number(args['target-ms']), minRuns: 3, maxRuns: 20, settleMs: Number(args['settle-ms']) };
     const t = await interleaved(contenders, { ...timing, warmup: roundMsHint > 5_000 ? 0 : 1, roundMsHint });
     const cpu = oursCpu ? (await interleaved({ oursCpu: runCpu }, { ...timing, warmup: 0, roundMsHint })).oursCpu : undefined;
-    Object.assign(c, { ours: t.ours, peer: t.peer, peerTuned: t.peerTuned, oursCpu: cpu });
-    log(`${batch} × ${n}: ours ${ms(t.ours!.medianMs)}, peer ${ms(t.peer!.medianMs)}${t.peerTuned ? `, peer tuned ${ms(t.peerTuned.medianMs)}` : ''}${cpu ? `, ours on CPU ${ms(cpu.medianMs)}` : ''}`);
+    Object.assign(c, { ours: t.ours, peer: t.peer, peerDefaults: t.peerDefaults, oursCpu: cpu });
+    log(`${batch} × ${n}: ours ${ms(t.ours!.medianMs)}, peer ${ms(t.peer!.medianMs)}${t.peerDefaults ? `, peer (provider defaults) ${ms(t.peerDefaults.medianMs)}` : ''}${cpu ? `, ours on CPU ${ms(cpu.medianMs)}` : ''}`);
   } catch (e) {
     c.error = (e as Error).message;
     log(`${batch} × ${n}: ${c.error}`);
@@ -138,10 +143,10 @@ const ratio = (a: number | undefined, b: number | undefined) => (a === undefined
 const lines = [
   `${shape}, ${ep} (ONNX Runtime ${result.machine.onnxruntime}); CPU side ${threads} threads on ${result.machine.cpu}`,
   `load: ours ${ms(result.load.ours)}, peer ${ms(result.load.peer)}`,
-  '| batch | ours | peer | ours/peer | peer, tuned | ours, CPU | PyTorch fp32 | PyTorch bf16 | ours/PyTorch fp32 | ours GFLOP/s | logits vs CPU (ours, peer) |',
+  '| batch | ours | peer | ours/peer | peer, provider defaults | ours, CPU | PyTorch fp32 | PyTorch bf16 | ours/PyTorch fp32 | ours GFLOP/s | logits vs CPU (ours, peer) |',
   '|---|---|---|---|---|---|---|---|---|---|---|',
   ...result.cases.map((c) => c.error ? `| ${c.batch} × ${c.seq} | failed: ${c.error} |`
-    : `| ${c.batch} × ${c.seq} | ${ms(c.ours?.medianMs)} | ${ms(c.peer?.medianMs)} | ${ratio(c.ours?.medianMs, c.peer?.medianMs)} | ${ms(c.peerTuned?.medianMs)} | ${ms(c.oursCpu?.medianMs)} `
+    : `| ${c.batch} × ${c.seq} | ${ms(c.ours?.medianMs)} | ${ms(c.peer?.medianMs)} | ${ratio(c.ours?.medianMs, c.peer?.medianMs)} | ${ms(c.peerDefaults?.medianMs)} | ${ms(c.oursCpu?.medianMs)} `
       + `| ${ms(c.torchFp32Ms)} | ${ms(c.torchBf16Ms)} | ${ratio(c.ours?.medianMs, c.torchFp32Ms)} | ${c.ours ? (c.gflop / (c.ours.medianMs / 1e3)).toFixed(0) : '–'} `
       + `| ${c.oursDiff?.toExponential(1)}, ${c.peerDiff?.toExponential(1) ?? '–'} |`),
 ];
@@ -150,4 +155,4 @@ save();
 await ours.dispose();
 await oursCpu?.dispose();
 await peerGpu.release();
-await peerTunedGpu?.release();
+await peerDefaultsGpu?.release();

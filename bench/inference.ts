@@ -3,7 +3,7 @@
 import * as ort from 'onnxruntime-node';
 import { createModel, type DebertaModel } from '../src/models/auto.ts';
 import type { Tensor } from '../src/tensor.ts';
-import { forwardFlops } from './flops.ts';
+import { forwardFlops, oursPlan, peerPlan } from './flops.ts';
 import { peerWeights, relMaxDiff, type Peer } from './peer-weights.ts';
 import { makeInputs } from './inputs.ts';
 import { peerSession } from './peer-session.ts';
@@ -27,7 +27,15 @@ export async function openSides(peer: Peer, threads: number): Promise<Sides> {
   return { ours, peer: session, weights, oursCreateMs, peerCreateMs };
 }
 
+export type Head = 'sequence-classification' | 'token-classification';
+
+/** What one case compares: the head, float32 or int8 (each side its own int8 model), and the shape. */
+export interface CaseSpec { head: Head; precision: 'float32' | 'int8'; batch: number; seq: number }
+
 export interface CaseResult {
+  /** Absent in runs saved before token classification and the peer's int8 model were measured. */
+  head?: Head;
+  precision?: 'float32' | 'int8';
   batch: number;
   seq: number;
   ours: Timing;
@@ -36,34 +44,54 @@ export interface CaseResult {
   ratio: number;
   /** Median of ours / peer within each round. */
   pairedRatio?: number;
-  /** max |ours − peer| / max(1, max |peer|) over the logits. */
+  /** max |ours − peer| / max(1, max |peer|) over the logits (int8: ours int8 against the peer's float32). */
   maxDiff: number;
+  /** int8: the peer's int8 model against its float32 one, same measure. */
+  peerQuantDiff?: number;
+  /** The peer's FLOPs (every layer in full, c2p/p2c over all 2·span table rows). */
   gflop: number;
+  /** Ours: the FLOPs our graph computes (rows in use; pooling heads' last layer on the first token). */
+  oursGflop?: number;
   oursGflops: number;
   peerGflops: number;
 }
 
-/** The equality check's runs double as the first warm-up round. */
-export async function runCase(peer: Peer, sides: Sides, batch: number, n: number, opts: TimingOptions): Promise<CaseResult> {
+/**
+ * Times one case. `peerFloat` (int8 cases): the peer's float32 session, the reference for the quantisation
+ * error. The equality check's runs double as the first warm-up round.
+ */
+export async function runCase(peer: Peer, ours: DebertaModel, peerRun: ort.InferenceSession, spec: CaseSpec, opts: TimingOptions,
+  peerFloat?: ort.InferenceSession): Promise<CaseResult> {
+  const { batch, seq: n } = spec;
   const { ids, mask, dims } = makeInputs(peer.config.vocab_size, batch, n);
-  const runOurs = () => sides.ours({ inputIds: { data: ids, dims }, attentionMask: { data: mask, dims } });
-  const runPeer = () => sides.peer.run({ input_ids: new ort.Tensor('int64', ids, dims), attention_mask: new ort.Tensor('int64', mask, dims) });
+  const feeds = () => ({ input_ids: new ort.Tensor('int64', ids, dims), attention_mask: new ort.Tensor('int64', mask, dims) });
+  const runOurs = () => ours({ inputIds: { data: ids, dims }, attentionMask: { data: mask, dims } });
+  const runPeer = () => peerRun.run(feeds());
 
   let a!: Float32Array;
   let b!: Float32Array;
   const roundMsHint = await timeMs(async () => { a = (await runOurs()).logits!.data; })
     + await timeMs(async () => { b = (await runPeer()).logits!.data as Float32Array; });
-  const maxDiff = relMaxDiff(a, b);
+  let maxDiff = relMaxDiff(a, b);
+  let peerQuantDiff: number | undefined;
+  if (peerFloat) {
+    const ref = (await peerFloat.run(feeds())).logits!.data as Float32Array;
+    maxDiff = relMaxDiff(a, ref);
+    peerQuantDiff = relMaxDiff(b, ref);
+  }
 
   // Long cases keep the run short: a round over 5 s takes the check run as its only warm-up, one over 8 s
   // gets 3 timed runs (ask for more with --runs).
   const t = await interleaved({ ours: runOurs, peer: runPeer }, {
     ...opts, roundMsHint, warmup: roundMsHint > 5_000 ? 0 : opts.warmup, minRuns: roundMsHint > 8_000 ? 3 : opts.minRuns,
   });
-  const flops = forwardFlops(peer.config, batch, n);
+  const peerFlops = forwardFlops(peer.config, batch, n, peerPlan(peer.config, n, spec.head));
+  const oursFlops = forwardFlops(peer.config, batch, n, oursPlan(peer.config, n, spec.head));
   return {
-    batch, seq: n, ours: t.ours!, peer: t.peer!, ratio: t.ours!.medianMs / t.peer!.medianMs, pairedRatio: pairedRatio(t.ours!, t.peer!), maxDiff,
-    gflop: flops / 1e9, oursGflops: flops / (t.ours!.medianMs * 1e6), peerGflops: flops / (t.peer!.medianMs * 1e6),
+    head: spec.head, precision: spec.precision, batch, seq: n, ours: t.ours!, peer: t.peer!,
+    ratio: t.ours!.medianMs / t.peer!.medianMs, pairedRatio: pairedRatio(t.ours!, t.peer!), maxDiff, peerQuantDiff,
+    gflop: peerFlops / 1e9, oursGflop: oursFlops / 1e9,
+    oursGflops: oursFlops / (t.ours!.medianMs * 1e6), peerGflops: peerFlops / (t.peer!.medianMs * 1e6),
   };
 }
 
