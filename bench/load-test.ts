@@ -74,7 +74,7 @@ async function startServer(modelDir: string, workers: number, threads: number): 
     child.stderr!.on('data', (d: string) => {
       stderr += d;
       process.stderr.write(d);
-      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr);
+      const m = /ready on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr); // listening, and every model loaded
       if (m) { clearTimeout(timer); res(m[1]!); }
     });
     child.on('exit', () => rej(new Error(`server exited:\n${stderr}`)));

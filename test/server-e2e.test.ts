@@ -87,7 +87,7 @@ describe('deberta serve (process)', () => {
       const base = await new Promise<string>((resolve, reject) => {
         child.stderr.on('data', (d: string) => {
           stderr += d;
-          const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr);
+          const m = /ready on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr);
           if (m) resolve(m[1]!);
         });
         child.on('exit', () => reject(new Error(`serve exited early:\n${stderr}`)));

@@ -1,8 +1,9 @@
 // The demo page: the library's pipelines (fill-mask and text-classification) over checkpoints fetched by
-// URL, run on the text in the box. Model folders come from the query string (?mlm=URL&cls=URL) or the inputs.
-import { pipeline } from './deberta.js';
+// URL, run on the text in the box. Model folders come from the query string (?mlm=URL&cls=URL) or the inputs;
+// by default the tasks' embedded models (the library's DEFAULT_MODELS), which the demo site carries in models/.
+import { DEFAULT_MODELS, pipeline } from './deberta.js';
 
-const DEFAULTS = { mlm: 'models/deberta-v3-brown-small/', cls: 'models/deberta-v3-brown-small-spam/' };
+const DEFAULTS = { mlm: `models/${DEFAULT_MODELS['fill-mask']}/`, cls: `models/${DEFAULT_MODELS['text-classification']}/` };
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 $('mlm-url').value = params.get('mlm') ?? DEFAULTS.mlm;
@@ -91,7 +92,7 @@ async function run() {
     const mask = fill.tokenizer.maskToken;
     const masks = text.split(mask).length - 1;
     if (masks > 0) {
-      const out = await fill(text, { topK: 5 });
+      const out = await fill(text); // the task's default number of candidates
       showFillMask(masks === 1 ? [out] : out); // one list per mask
     } else {
       showFillMask([]);

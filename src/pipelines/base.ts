@@ -8,8 +8,8 @@ import type { HubOptions } from '../hub/id.ts';
 import { openFiles } from '../platform/index.ts';
 import { AutoTokenizer, PreTrainedTokenizer } from '../tokenizers/index.ts';
 
-export type Device = 'cpu' | 'webgpu';
-export const DEVICES: readonly Device[] = ['cpu', 'webgpu'];
+export const DEVICES = ['cpu', 'webgpu'] as const;
+export type Device = (typeof DEVICES)[number];
 
 /** Hub options (`revision`, `cacheDir`, `token`, `localFilesOnly`, `progress_callback`) apply where the model is a Hub id. */
 export interface PipelineOptions extends HubOptions {
@@ -27,8 +27,8 @@ export interface PipelineOptions extends HubOptions {
   dtype?: Dtype;
 }
 
-export type Dtype = 'fp32' | 'q8' | 'int8';
-export const DTYPES: readonly Dtype[] = ['fp32', 'q8', 'int8'];
+export const DTYPES = ['fp32', 'q8', 'int8'] as const;
+export type Dtype = (typeof DTYPES)[number];
 
 /** The names `pipeline()` takes in its options (either spelling: `batchSize` or `batch_size`, …). */
 export const PIPELINE_OPTIONS = ['threads', 'device', 'batchSize', 'maxLength', 'tokenizer', 'dtype',

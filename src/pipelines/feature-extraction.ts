@@ -18,7 +18,7 @@ export interface FeatureExtractionCallOptions extends RunOptions {
   /** Scale each vector to unit L2 norm (default false). */
   normalize?: boolean;
 }
-type PooledOptions = FeatureExtractionCallOptions & { pooling: 'mean' | 'cls' | 'first_token' };
+type PooledOptions = FeatureExtractionCallOptions & { pooling: Exclude<Pooling, 'none'> };
 type TokenOptions = FeatureExtractionCallOptions & { pooling?: 'none' };
 
 /** A float32 tensor as transformers.js returns one: dims, the values flat in row-major order, `tolist()`. */

@@ -17,7 +17,8 @@ export interface ServeProcess {
 
 export const SPAM_MODEL = 'models/deberta-v3-brown-small-spam';
 
-export async function startServe(args: string[], startMs = 120_000): Promise<ServeProcess> {
+/** Resolves once the server listens and (unless `untilReady` is false) every model has loaded. */
+export async function startServe(args: string[], startMs = 120_000, untilReady = true): Promise<ServeProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', '--host', '127.0.0.1',
     '--log-level', 'silent', '--no-static', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
@@ -27,7 +28,7 @@ export async function startServe(args: string[], startMs = 120_000): Promise<Ser
   const base = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`serve did not start within ${startMs} ms:\n${stderr}`)), startMs);
     const check = () => {
-      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr);
+      const m = (untilReady ? /ready on (http:\/\/127\.0\.0\.1:\d+)/ : /listening on (http:\/\/127\.0\.0\.1:\d+)/).exec(stderr);
       if (m) { clearTimeout(timer); resolve(m[1]!); }
     };
     child.stderr!.on('data', check);

@@ -1,16 +1,19 @@
 // `deberta serve`: the HTTP JSON API (src/server) over one or more checkpoint folders, each model on a
 // pool of worker threads, with graceful shutdown on SIGTERM / SIGINT: stop taking connections, answer
-// late requests 503, finish the requests received, then exit.
+// late requests 503, finish the requests received, then exit. The server listens as soon as the models'
+// tasks are known and loads them after (/health answers at once; /ready and the task routes say 503
+// until every model is up); a model that fails to load ends the process (exit 1).
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { createServer, DEFAULTS, shutdown as stopServer } from '../../server/app.ts';
 import { defaultTask, parseModelSpec } from '../../server/pipeline-runner.ts';
+import type { LoadingModel } from '../../server/app.ts';
 import type { ServedModel } from '../../server/types.ts';
 import { loadPooledModel } from '../../server/worker-pool.ts';
 import { checkRevision, localCheckpoint, REVISION_HELP } from '../hub-args.ts';
-import { DEVICES } from '../../pipelines/index.ts';
+import { DEVICES, resolveTask } from '../../pipelines/index.ts';
 import { oneOf, parseIntFlag } from '../flags.ts';
 
 /** The demo site `npm run build:browser` writes; served when --static is not given and it exists. */
@@ -79,18 +82,28 @@ async function serve(opts: ServeOptions): Promise<void> {
   const staticDir = opts.static === false ? undefined : opts.static ?? (existsSync(`${BUILT_DEMO}index.html`) ? BUILT_DEMO : undefined);
   const say = (line: string) => process.stderr.write(`deberta serve: ${line}\n`);
 
-  const models: ServedModel[] = [];
+  const specs = [];
   for (const value of opts.model) {
     const spec = parseModelSpec(value);
     checkRevision(opts.revision, opts.model.map((v) => parseModelSpec(v).dir));
     // A Hub id is fetched into the cache here, so the workers load a folder.
     spec.dir = await localCheckpoint(spec.dir, { revision: opts.revision });
-    const t0 = performance.now();
-    // One pipeline call per micro-batch: let it run the whole batch as one model call.
-    const tasks = spec.tasks ?? [defaultTask(spec.dir)];
-    models.push(await loadPooledModel({ name: spec.name, dir: spec.dir, tasks }, { batchSize: maxBatch, threads, device, workers }));
-    say(`loaded ${spec.name} (${models.at(-1)!.runners.map((r) => r.task).join(', ')}) from ${spec.dir} on ${workers} worker${workers > 1 ? 's' : ''} × ${threads} thread${threads > 1 ? 's' : ''} in ${Math.round(performance.now() - t0)} ms`);
+    specs.push({ ...spec, tasks: (spec.tasks ?? [defaultTask(spec.dir)]).map((t) => resolveTask(t)) });
   }
+  // The models load one after another (their workers at once), while the server already answers.
+  const t0 = performance.now();
+  let previous: Promise<unknown> = Promise.resolve();
+  const models: LoadingModel[] = specs.map((spec) => {
+    const loaded = previous.then(async (): Promise<ServedModel> => {
+      const t1 = performance.now();
+      // One pipeline call per micro-batch: let it run the whole batch as one model call.
+      const model = await loadPooledModel({ name: spec.name, dir: spec.dir, tasks: spec.tasks }, { batchSize: maxBatch, threads, device, workers });
+      say(`loaded ${spec.name} (${model.runners.map((r) => r.task).join(', ')}) from ${spec.dir} on ${workers} worker${workers > 1 ? 's' : ''} × ${threads} thread${threads > 1 ? 's' : ''} in ${Math.round(performance.now() - t1)} ms`);
+      return model;
+    });
+    previous = loaded;
+    return { name: spec.name, tasks: spec.tasks, concurrency: workers, loaded };
+  });
 
   const app = createServer({
     models,
@@ -107,7 +120,14 @@ async function serve(opts: ServeOptions): Promise<void> {
     logger: opts.logLevel === 'silent' ? false : { level: opts.logLevel },
   });
   const address = await app.listen({ port: int(opts.port, '--port', 0), host: opts.host });
-  say(`listening on ${address}${staticDir ? `, static files from ${staticDir}` : ''}`);
+  say(`listening on ${address}${staticDir ? `, static files from ${staticDir}` : ''}; loading ${specs.map((s) => s.name).join(', ')} (/ready: 503 until loaded)`);
+  Promise.all(models.map((m) => m.loaded)).then(() => {
+    say(`ready on ${address}: ${models.length} model${models.length > 1 ? 's' : ''} loaded in ${Math.round(performance.now() - t0)} ms`);
+  }, (err: unknown) => {
+    say(`loading failed: ${(err as Error).message}`);
+    // The models that did load end with the server; then the process fails.
+    void app.close().finally(() => process.exit(1));
+  });
 
   const shutdownMs = int(opts.shutdownTimeoutMs, '--shutdown-timeout-ms', 0);
   let closing = false;

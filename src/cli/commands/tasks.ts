@@ -216,23 +216,22 @@ async function batchJob(task: Task, args: string[], flags: Flags, options: Recor
   }, io);
 }
 
-/** The flags all task commands share. */
-function common(cmd: Command): Command {
-  return cmd
-    .option('-m, --model <dir|id>', 'checkpoint folder (config.json, weights, tokenizer), URL or Hugging Face Hub id (org/name); default: the embedded model of the task')
-    .option('--tokenizer <dir|id>', 'read the tokenizer from this folder (URL, Hub id) instead of the model\'s')
-    .option('--revision <rev>', REVISION_HELP)
-    .option('-i, --input <file>', 'inputs from a file: .jsonl (one JSON value per line) or one text per line; default: arguments, else stdin')
-    .option('-f, --format <fmt>', `output: ${FORMATS.join(' | ')} (default: table on a terminal, else jsonl)`)
-    .option('--batch-size <n>', 'rows per model call', '8')
-    .option('--threads <n>', 'intra-op threads (default: all cores)')
-    .option('--device <name>', 'cpu or webgpu (ONNX Runtime\'s WebGPU provider)', 'cpu')
-    .option('--max-length <n>', 'longest row in tokens (default: the tokenizer\'s limit)')
-    .option('--no-progress', 'no progress bar while reading --input')
-    .option('-o, --output <file>', 'a batch job: run the --input corpus on worker threads into this JSON Lines file, in input order; rerun to resume')
-    .option('--shard <K/N>', 'with --output: the K-th (from 0) of N contiguous parts of the input; the N outputs in order are the whole output')
-    .option('--workers <n>', `with --output: worker threads, each with its own model session (default ${DEFAULT_WORKERS})`);
-}
+/** The flags all task commands share: flag, help, default. */
+const COMMON_FLAGS: [string, string, string?][] = [
+  ['-m, --model <dir|id>', 'checkpoint folder (config.json, weights, tokenizer), URL or Hugging Face Hub id (org/name); default: the embedded model of the task'],
+  ['--tokenizer <dir|id>', 'read the tokenizer from this folder (URL, Hub id) instead of the model\'s'],
+  ['--revision <rev>', REVISION_HELP],
+  ['-i, --input <file>', 'inputs from a file: .jsonl (one JSON value per line) or one text per line; default: arguments, else stdin'],
+  ['-f, --format <fmt>', `output: ${FORMATS.join(' | ')} (default: table on a terminal, else jsonl)`],
+  ['--batch-size <n>', 'rows per model call', '8'],
+  ['--threads <n>', 'intra-op threads (default: all cores)'],
+  ['--device <name>', `${DEVICES.join(' or ')} (ONNX Runtime's WebGPU provider)`, 'cpu'],
+  ['--max-length <n>', 'longest row in tokens (default: the tokenizer\'s limit)'],
+  ['--no-progress', 'no progress bar while reading --input'],
+  ['-o, --output <file>', 'a batch job: run the --input corpus on worker threads into this JSON Lines file, in input order; rerun to resume'],
+  ['--shard <K/N>', 'with --output: the K-th (from 0) of N contiguous parts of the input; the N outputs in order are the whole output'],
+  ['--workers <n>', `with --output: worker threads, each with its own model session (default ${DEFAULT_WORKERS})`],
+];
 
 /** An option's flag help: its values, its help, how null and lists are written, its default in words. */
 function flagHelp(o: OptionSpec): string {
@@ -297,6 +296,7 @@ export function register(program: Command, io: TaskIO = processIO()): void {
       const shown = o.kind !== 'boolean' && o.default !== undefined && COMMAND_DEFAULT_HELP[o.name] === undefined ? String(o.default) : undefined;
       cmd.option(o.flag, flagHelp(o), shown);
     }
-    common(cmd).action((args: string[], f: Flags) => runTaskCommand(task, args, f, io));
+    for (const [flag, help, value] of COMMON_FLAGS) cmd.option(flag, help, value);
+    cmd.action((args: string[], f: Flags) => runTaskCommand(task, args, f, io));
   }
 }
