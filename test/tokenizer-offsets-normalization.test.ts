@@ -30,6 +30,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AutoTokenizer, type PreTrainedTokenizer } from '../src/tokenizers/index.ts';
 import { NormalizedString } from '../src/tokenizers/normalized.ts';
+import { WordTokens } from '../src/tokenizers/models/model.ts';
 import { wordPieceJson, WORDPIECE_SPECIALS } from './helpers/wordpiece.ts';
 
 const ROOT = 'test/fixtures/tokenizers';
@@ -99,14 +100,14 @@ function pieces(tok: PreTrainedTokenizer, text: string): Piece[] {
   }
   const out: Piece[] = [];
   for (const w of words) {
-    const ids: number[] = [];
-    const ends: number[] = [];
-    p.model.tokenize(w.text, ids, ends);
+    const tokens = new WordTokens();
+    p.model.tokenize(w.text, tokens);
     let a = 0;
-    ids.forEach((id, k) => {
-      out.push({ id, text: w.text.slice(a, ends[k]) });
-      a = ends[k]!;
-    });
+    for (let k = 0; k < tokens.length; k++) {
+      const e = tokens.ends[k]!;
+      out.push({ id: tokens.ids[k]!, text: w.text.slice(a, e) });
+      a = e;
+    }
   }
   return out;
 }

@@ -20,6 +20,13 @@ export function byteLevelAlphabet(): string[] {
   return a;
 }
 
+let codesOf: { alphabet: string[]; codes: Uint16Array } | null = null;
+/** The character codes of `a` (the byte-level alphabet). */
+function alphabetCodes(a: string[]): Uint16Array {
+  if (codesOf?.alphabet !== a) codesOf = { alphabet: a, codes: Uint16Array.from(a, (c) => c.charCodeAt(0)) };
+  return codesOf.codes;
+}
+
 /** Character code of the byte-level alphabet -> byte value. */
 export function byteLevelDecoderMap(): Map<number, number> {
   if (reverse) return reverse;
@@ -80,6 +87,7 @@ export function toByteLevel(s: NormalizedString, a: string[]): NormalizedString 
   const starts = new Int32Array(size);
   const ends = new Int32Array(size);
   const bytes = new Uint8Array(size);
+  const codes = alphabetCodes(a);
   let o = 0;
   for (let i = 0; i < n; i++) {
     let c = t.charCodeAt(i);
@@ -105,8 +113,11 @@ export function toByteLevel(s: NormalizedString, a: string[]): NormalizedString 
     ends.fill(s.end(i), k, o);
     if (o - k === 4) i++;
   }
+  // The text in one piece (appending character by character builds a chain of string pieces per word).
+  const chars = new Uint16Array(size);
+  for (let j = 0; j < size; j++) chars[j] = codes[bytes[j]!]!;
   let out = '';
-  for (let j = 0; j < size; j++) out += a[bytes[j]!]!;
+  for (let j = 0; j < size; j += 8192) out += String.fromCharCode.apply(null, chars.subarray(j, j + 8192) as unknown as number[]);
   return new NormalizedString(out, starts, ends, s.origin);
 }
 

@@ -1,39 +1,45 @@
 // One encoded sequence (or pair) with everything transformers reports per token, and the operations of
 // `tokenizers`' Encoding that give transformers its truncation, overflow and padding behaviour.
+//
+// Columns are typed arrays: a long text's million tokens are a few flat buffers outside the JavaScript
+// heap, not arrays of boxed numbers that the garbage collector copies and marks. Ids and type ids are
+// unsigned 32-bit, as in `tokenizers` (u32; the readers refuse larger ones).
 
 export type TruncationDirection = 'right' | 'left';
 
+type Column = Uint32Array | Int32Array | Uint8Array | Int8Array;
+
 export class Encoding {
   constructor(
-    public ids: number[] = [],
-    public typeIds: number[] = [],
+    public ids: Uint32Array = new Uint32Array(0),
+    public typeIds: Uint32Array = new Uint32Array(0),
     /** Token offsets in the original text (UTF-16 code units). */
-    public starts: number[] = [],
-    public ends: number[] = [],
-    public specialTokensMask: number[] = [],
-    public attentionMask: number[] = [],
+    public starts: Int32Array = new Int32Array(0),
+    public ends: Int32Array = new Int32Array(0),
+    public specialTokensMask: Uint8Array = new Uint8Array(0),
+    public attentionMask: Uint8Array = new Uint8Array(0),
     /** 0 or 1 for tokens of the first or second sequence, -1 for added special tokens and padding. */
-    public sequenceIds: number[] = [],
+    public sequenceIds: Int8Array = new Int8Array(0),
     public overflowing: Encoding[] = [],
   ) {}
+
+  /** One sequence's tokens: the per-sequence columns filled with its type and sequence id. */
+  static ofSequence(ids: Uint32Array, starts: Int32Array, ends: Int32Array, seq: 0 | 1): Encoding {
+    const n = ids.length;
+    return new Encoding(ids, new Uint32Array(n).fill(seq), starts, ends, new Uint8Array(n), new Uint8Array(n).fill(1), new Int8Array(n).fill(seq));
+  }
 
   get length(): number {
     return this.ids.length;
   }
 
   clone(): Encoding {
-    return new Encoding(
-      this.ids.slice(),
-      this.typeIds.slice(),
-      this.starts.slice(),
-      this.ends.slice(),
-      this.specialTokensMask.slice(),
-      this.attentionMask.slice(),
-      this.sequenceIds.slice(),
-      this.overflowing.map((o) => o.clone()),
-    );
+    const c = this.range(0, this.ids.length);
+    c.overflowing = this.overflowing.map((o) => o.clone());
+    return c;
   }
 
+  /** Tokens [a, b), copied (windows are changed independently afterwards). */
   private range(a: number, b: number): Encoding {
     return new Encoding(
       this.ids.slice(a, b),
@@ -114,59 +120,40 @@ export class Encoding {
       }
     }
     for (const po of pair.overflowing) {
-      const c = this.withoutOverflow();
+      const c = this.range(0, this.ids.length);
       c.mergeWith(po.clone());
       overflowing.push(c);
     }
-    append(this.ids, pair.ids);
-    append(this.typeIds, pair.typeIds);
-    append(this.starts, pair.starts);
-    append(this.ends, pair.ends);
-    append(this.specialTokensMask, pair.specialTokensMask);
-    append(this.attentionMask, pair.attentionMask);
-    append(this.sequenceIds, pair.sequenceIds);
+    this.assign(Encoding.concat([this, pair]));
     this.overflowing = overflowing;
   }
 
-  private withoutOverflow(): Encoding {
-    const c = this.range(0, this.ids.length);
-    return c;
+  /** The columns of `list` one after the other (one allocation and one copy per column; no windows). */
+  private static concat(list: Encoding[]): Encoding {
+    const n = list.reduce((k, e) => k + e.length, 0);
+    const col = <T extends Column>(make: (n: number) => T, field: (e: Encoding) => T): T => {
+      const out = make(n);
+      let at = 0;
+      for (const e of list) {
+        out.set(field(e), at);
+        at += e.length;
+      }
+      return out;
+    };
+    return new Encoding(
+      col((k) => new Uint32Array(k), (e) => e.ids),
+      col((k) => new Uint32Array(k), (e) => e.typeIds),
+      col((k) => new Int32Array(k), (e) => e.starts),
+      col((k) => new Int32Array(k), (e) => e.ends),
+      col((k) => new Uint8Array(k), (e) => e.specialTokensMask),
+      col((k) => new Uint8Array(k), (e) => e.attentionMask),
+      col((k) => new Int8Array(k), (e) => e.sequenceIds),
+    );
   }
 
-  /** An encoding whose every column is `column(the field of an encoding)`. */
-  private static fromColumns(column: (field: (e: Encoding) => number[]) => number[]): Encoding {
-    return new Encoding(column((e) => e.ids), column((e) => e.typeIds), column((e) => e.starts), column((e) => e.ends),
-      column((e) => e.specialTokensMask), column((e) => e.attentionMask), column((e) => e.sequenceIds));
-  }
-
-  /**
-   * The encodings one after the other. Columns of an encoding in `owned` (used once in `list`, not read
-   * again by the caller) may be taken over and extended in place when what goes around it is short (the
-   * special tokens around a long text), instead of copying a long text's columns.
-   */
-  static merge(list: Encoding[], owned?: ReadonlySet<Encoding>): Encoding {
-    if (list.every((e) => e.overflowing.length === 0)) {
-      let big = -1;
-      if (owned) {
-        list.forEach((e, i) => {
-          if (owned.has(e) && list.indexOf(e) === list.lastIndexOf(e) && (big < 0 || e.length > list[big]!.length)) big = i;
-        });
-      }
-      if (big >= 0 && list.reduce((n, e, i) => n + (i === big ? 0 : e.length), 0) <= 64) {
-        const before = list.slice(0, big);
-        const after = list.slice(big + 1);
-        const col = (f: (e: Encoding) => number[]): number[] => {
-          const arr = f(list[big]!);
-          const pre = ([] as number[]).concat(...before.map(f));
-          if (pre.length) arr.unshift(...pre);
-          for (const e of after) append(arr, f(e));
-          return arr;
-        };
-        return Encoding.fromColumns(col);
-      }
-      // No windows to combine: each column is the concatenation (one copy, not a push per token).
-      return Encoding.fromColumns((f) => ([] as number[]).concat(...list.map(f)));
-    }
+  /** The encodings one after the other (overflowing windows combined as `mergeWith` combines them). */
+  static merge(list: Encoding[]): Encoding {
+    if (list.every((e) => e.overflowing.length === 0)) return Encoding.concat(list);
     const out = new Encoding();
     for (const e of list) out.mergeWith(e);
     return out;
@@ -174,28 +161,68 @@ export class Encoding {
 
   pad(target: number, padId: number, padTypeId: number, side: 'right' | 'left'): void {
     for (const o of this.overflowing) o.pad(target, padId, padTypeId, side);
-    const k = target - this.ids.length;
+    const n = this.ids.length;
+    const k = target - n;
     if (k <= 0) return;
-    const fill = (arr: number[], v: number): void => {
-      if (side === 'right') for (let j = 0; j < k; j++) arr.push(v);
-      else {
-        const old = arr.slice();
-        arr.length = 0;
-        for (let j = 0; j < k; j++) arr.push(v);
-        append(arr, old);
-      }
+    const at = side === 'right' ? 0 : k;
+    const padAt = side === 'right' ? n : 0;
+    const grow = <T extends Column>(make: (n: number) => T, old: T, v: number): T => {
+      const out = make(target);
+      out.set(old, at);
+      out.fill(v, padAt, padAt + k);
+      return out;
     };
-    fill(this.ids, padId);
-    fill(this.typeIds, padTypeId);
-    fill(this.starts, 0);
-    fill(this.ends, 0);
-    fill(this.specialTokensMask, 1);
-    fill(this.attentionMask, 0);
-    fill(this.sequenceIds, -1);
+    this.ids = grow((m) => new Uint32Array(m), this.ids, padId);
+    this.typeIds = grow((m) => new Uint32Array(m), this.typeIds, padTypeId);
+    this.starts = grow((m) => new Int32Array(m), this.starts, 0);
+    this.ends = grow((m) => new Int32Array(m), this.ends, 0);
+    this.specialTokensMask = grow((m) => new Uint8Array(m), this.specialTokensMask, 1);
+    this.attentionMask = grow((m) => new Uint8Array(m), this.attentionMask, 0);
+    this.sequenceIds = grow((m) => new Int8Array(m), this.sequenceIds, -1);
   }
 }
 
-/** dst.push(...src) without the argument-count limit of spreading long arrays. */
-function append(dst: number[], src: number[]): void {
-  for (let i = 0; i < src.length; i++) dst.push(src[i]!);
+/**
+ * Token ids and offsets appended one token at a time into typed buffers that double as they fill (no
+ * boxed numbers, no per-token objects); `finish` gives the sequence's Encoding over views of them.
+ */
+export class TokenBuffer {
+  ids = new Uint32Array(64);
+  starts = new Int32Array(64);
+  ends = new Int32Array(64);
+  length = 0;
+
+  push(id: number, start: number, end: number): void {
+    const n = this.length;
+    if (n === this.ids.length) this.grow(n * 2);
+    this.ids[n] = id;
+    this.starts[n] = start;
+    this.ends[n] = end;
+    this.length = n + 1;
+  }
+
+  private grow(size: number): void {
+    const ids = new Uint32Array(size);
+    const starts = new Int32Array(size);
+    const ends = new Int32Array(size);
+    ids.set(this.ids);
+    starts.set(this.starts);
+    ends.set(this.ends);
+    this.ids = ids;
+    this.starts = starts;
+    this.ends = ends;
+  }
+
+  finish(seq: 0 | 1): Encoding {
+    const n = this.length;
+    return Encoding.ofSequence(this.ids.subarray(0, n), this.starts.subarray(0, n), this.ends.subarray(0, n), seq);
+  }
+}
+
+/** A column as the plain array of numbers the public API returns. */
+export function toNumbers(col: ArrayLike<number>): number[] {
+  const n = col.length;
+  const out = new Array<number>(n);
+  for (let i = 0; i < n; i++) out[i] = col[i]!;
+  return out;
 }

@@ -6,11 +6,11 @@
 // attention mask only, with no character offsets (question answering and the CLI need them) and no token
 // type ids; both need the alignment tracking of every normalisation step, which is the heart of the
 // engine. It also cannot read `spm.model`. Owning the engine also lets us cache per word (see `cache`).
-import { Encoding, type TruncationDirection } from './encoding.ts';
+import { Encoding, TokenBuffer, type TruncationDirection } from './encoding.ts';
 import { NormalizedString, WHITESPACE_CLASS, escapeRegExp } from './normalized.ts';
 import type { Normalizer } from './normalizers.ts';
 import type { PreTokenizer } from './pre-tokenizers.ts';
-import type { Model } from './models/model.ts';
+import { type Model, WordTokens } from './models/model.ts';
 import type { PostProcessor } from './post-processor.ts';
 import type { Decoder } from './decoders.ts';
 
@@ -46,6 +46,9 @@ export interface PipelineParts {
 const WORD_CHAR = /[\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}]/u;
 const WS = new RegExp(`[${WHITESPACE_CLASS}]`);
 const CACHE_LIMIT = 100_000;
+/** Words of more tokens than this are not cached; the pool holds at most this many numbers (16 MB). */
+const CACHE_MAX_TOKENS = 256;
+const CACHE_POOL_LIMIT = 1 << 22;
 
 export class TokenizerPipeline {
   readonly normalizer: Normalizer | null;
@@ -59,7 +62,7 @@ export class TokenizerPipeline {
   private normSplit: RegExp | null;
   private normContent: Map<string, AddedToken>;
   /** Word -> model output (ids, token ends); words repeat a lot in real text. */
-  private cache = new Map<string, { ids: number[]; ends: number[] }>();
+  private cache = new WordCache();
 
   constructor(parts: PipelineParts) {
     this.normalizer = parts.normalizer;
@@ -109,12 +112,12 @@ export class TokenizerPipeline {
    * that keeps only the first tokens (truncation on the right, overflow not wanted).
    */
   encodeSequence(text: string, seq: 0 | 1, budget = Infinity): Encoding {
-    const enc = new Encoding();
+    const out = new TokenBuffer();
     this.budget = budget;
     for (const [a, b, tok] of this.splitAdded(text, this.rawSplit, this.addedByContent)) {
-      if (enc.ids.length >= budget) break;
+      if (out.length >= budget) break;
       if (tok) {
-        pushToken(enc, tok.id, a, b);
+        out.push(tok.id, a, b);
         continue;
       }
       let ns = NormalizedString.fromOriginal(text.slice(a, b), a);
@@ -123,52 +126,43 @@ export class TokenizerPipeline {
         for (const [x, y, t] of this.splitAdded(ns.text, this.normSplit, this.normContent)) {
           if (t) {
             const [s, e] = ns.originalRange(x, y);
-            pushToken(enc, t.id, s, e);
-          } else this.encodeWords(ns.slice(x, y), enc);
+            out.push(t.id, s, e);
+          } else this.encodeWords(ns.slice(x, y), out);
         }
-      } else this.encodeWords(ns, enc);
+      } else this.encodeWords(ns, out);
     }
     // Every token of one sequence has the same type and sequence id, no special-token mark, attention 1.
-    const n = enc.ids.length;
-    enc.typeIds = new Array<number>(n).fill(seq);
-    enc.specialTokensMask = new Array<number>(n).fill(0);
-    enc.attentionMask = new Array<number>(n).fill(1);
-    enc.sequenceIds = new Array<number>(n).fill(seq);
-    return enc;
+    return out.finish(seq);
   }
 
-  private encodeWords(ns: NormalizedString, enc: Encoding): void {
+  private encodeWords(ns: NormalizedString, out: TokenBuffer): void {
     if (ns.length === 0) return;
     // Each word is encoded as the pre-tokeniser cuts it: no list of every word of a long text is kept
     // (word objects die young instead of being promoted by the garbage collector).
-    const sink = { push: (w: NormalizedString) => this.encodeWord(w, enc) };
+    const sink = { push: (w: NormalizedString) => this.encodeWord(w, out) };
     if (this.preTokenizer) this.preTokenizer(ns, sink);
-    else this.encodeWord(ns, enc);
+    else this.encodeWord(ns, out);
   }
 
   /** The token budget of the `encodeSequence` call under way. */
   private budget = Infinity;
+  /** The model's output for the word under way (reused: no arrays per word). */
+  private word = new WordTokens();
 
-  private encodeWord(w: NormalizedString, enc: Encoding): void {
-    if (enc.ids.length >= this.budget) return;
-    let r = this.cache.get(w.text);
-    if (!r) {
-      r = { ids: [], ends: [] };
-      this.model.tokenize(w.text, r.ids, r.ends);
-      if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
-      this.cache.set(w.text, r);
+  private encodeWord(w: NormalizedString, out: TokenBuffer): void {
+    if (out.length >= this.budget) return;
+    const at = this.cache.find(w.text);
+    if (at >= 0) {
+      const pool = this.cache.pool;
+      const k = pool[at]!;
+      emit(w, pool, at + 1, pool, at + 1 + k, k, out);
+      return;
     }
-    let a = 0;
-    for (let k = 0; k < r.ids.length; k++) {
-      const b = r.ends[k]!;
-      if (b > a) pushToken(enc, r.ids[k]!, w.start(a), w.end(b - 1));
-      else {
-        // Tokens ending together (byte fallback): the later ones are empty spans at the end.
-        const e = w.end(Math.max(0, b - 1));
-        pushToken(enc, r.ids[k]!, e, e);
-      }
-      a = b;
-    }
+    const t = this.word;
+    t.clear();
+    this.model.tokenize(w.text, t);
+    this.cache.add(w.text, t);
+    emit(w, t.ids, 0, t.ends, 0, t.length, out);
   }
 
   /**
@@ -209,8 +203,7 @@ export class TokenizerPipeline {
 
   /**
    * Truncates (when `truncation` is given) then adds special tokens: the post-processing of `tokenizers`.
-   * `truncation.maxLength` counts the special tokens. `a` and `b` are the call's own: the result may take
-   * their columns over, so they are not to be used afterwards.
+   * `truncation.maxLength` counts the special tokens. `a` and `b` are the call's own: they are changed.
    */
   postProcess(a: Encoding, b: Encoding | null, addSpecialTokens: boolean, truncation: TruncationParams | null): Encoding {
     if (truncation) {
@@ -228,10 +221,8 @@ export class TokenizerPipeline {
       for (const o of e.overflowing) o.setSequenceId(i);
       e.setTypeIds(i);
     });
-    // `a` and `b` were made for this call: merging may take their columns over.
-    const owned = new Set(encodings);
-    if (!this.postProcessor) return Encoding.merge(encodings, owned);
-    return Encoding.merge(this.postProcessor.processEncodings(encodings, addSpecialTokens), owned);
+    if (!this.postProcessor) return Encoding.merge(encodings);
+    return Encoding.merge(this.postProcessor.processEncodings(encodings, addSpecialTokens));
   }
 
   /** Token strings of `ids` joined by the decoder. */
@@ -247,11 +238,61 @@ export class TokenizerPipeline {
   }
 }
 
-/** Appends a token's id and offsets; `encodeSequence` fills the per-sequence columns at the end. */
-function pushToken(enc: Encoding, id: number, start: number, end: number): void {
-  enc.ids.push(id);
-  enc.starts.push(start);
-  enc.ends.push(end);
+/** Appends a word's `count` tokens (ids from `ids[i]`, ends in the word from `ends[e]`) with their offsets. */
+function emit(w: NormalizedString, ids: ArrayLike<number>, i: number, ends: ArrayLike<number>, e: number, count: number, out: TokenBuffer): void {
+  let a = 0;
+  for (let k = 0; k < count; k++) {
+    const id = ids[i + k]!;
+    const b = ends[e + k]!;
+    if (b > a) out.push(id, w.start(a), w.end(b - 1));
+    else {
+      // Tokens ending together (byte fallback): the later ones are empty spans at the end.
+      const last = w.end(Math.max(0, b - 1));
+      out.push(id, last, last);
+    }
+    a = b;
+  }
+}
+
+/**
+ * Word -> the model's tokens for it, every entry in one growable buffer (at an entry's offset: the token
+ * count k, k ids, k ends): a text of a million distinct words adds no object per word for the garbage
+ * collector to promote and mark. Starts over when full; words giving many tokens are not kept.
+ */
+class WordCache {
+  private index = new Map<string, number>();
+  pool = new Uint32Array(1 << 14);
+  private used = 0;
+
+  /** The entry's offset, or -1. */
+  find(word: string): number {
+    return this.index.get(word) ?? -1;
+  }
+
+  /** Keeps `word`'s tokens; the entry's offset, or -1 when not kept. */
+  add(word: string, t: WordTokens): number {
+    const k = t.length;
+    if (k > CACHE_MAX_TOKENS) return -1;
+    if (this.index.size >= CACHE_LIMIT || this.used + 1 + 2 * k > CACHE_POOL_LIMIT) {
+      this.index.clear();
+      this.used = 0;
+    }
+    if (this.used + 1 + 2 * k > this.pool.length) {
+      const grown = new Uint32Array(Math.min(CACHE_POOL_LIMIT, this.pool.length * 2));
+      grown.set(this.pool.subarray(0, this.used));
+      this.pool = grown;
+    }
+    const at = this.used;
+    const p = this.pool;
+    p[at] = k;
+    for (let j = 0; j < k; j++) {
+      p[at + 1 + j] = t.ids[j]!;
+      p[at + 1 + k + j] = t.ends[j]!;
+    }
+    this.used = at + 1 + 2 * k;
+    this.index.set(word, at);
+    return at;
+  }
 }
 
 /** A regex that finds the leftmost, longest of `contents`. */

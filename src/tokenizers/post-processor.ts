@@ -34,8 +34,8 @@ export class TemplateProcessing implements PostProcessor {
     if (!e) {
       const sp = this.specials.get(name)!;
       const len = sp.ids.length;
-      const fill = (v: number): number[] => Array<number>(len).fill(v);
-      e = new Encoding(sp.ids.slice(), fill(typeId), fill(0), fill(0), fill(1), fill(1), fill(-1));
+      e = new Encoding(Uint32Array.from(sp.ids), new Uint32Array(len).fill(typeId), new Int32Array(len), new Int32Array(len),
+        new Uint8Array(len).fill(1), new Uint8Array(len).fill(1), new Int8Array(len).fill(-1));
       this.made.set(key, e);
     }
     return e;

@@ -6,6 +6,7 @@
 import { readSentencePieceModel, TRAINER_SPEC_DEFAULTS, NORMALIZER_SPEC_DEFAULTS, type SentencePieceModel } from './sentencepiece-proto.ts';
 import { PrecompiledCharsMap } from './precompiled.ts';
 import { UnigramModel } from './models/unigram.ts';
+import { WordTokens } from './models/model.ts';
 
 const SPACE = '\u2581';
 
@@ -130,14 +131,14 @@ export class SentencePieceProcessor {
     const norm = this.normalize(text);
     const raw: [string, number][] = [];
     if (this.unigram) {
-      const ids: number[] = [];
-      const ends: number[] = [];
-      this.unigram.tokenize(norm, ids, ends);
+      const tokens = new WordTokens();
+      this.unigram.tokenize(norm, tokens);
       let a = 0;
-      ids.forEach((id, k) => {
-        raw.push([norm.slice(a, ends[k]), id]);
-        a = ends[k]!;
-      });
+      for (let k = 0; k < tokens.length; k++) {
+        const e = tokens.ends[k]!;
+        raw.push([norm.slice(a, e), tokens.ids[k]!]);
+        a = e;
+      }
     } else {
       for (const piece of this.bpe(norm)) raw.push([piece, this.pieceIds.get(piece) ?? this.unkId]);
     }

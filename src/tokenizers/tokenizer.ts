@@ -1,6 +1,6 @@
 // The user-facing tokenizer: transformers' call semantics (single text, pair, batch; padding, truncation,
 // overflow windows) over our pipeline, results shaped as the models take them.
-import type { Encoding, TruncationDirection } from './encoding.ts';
+import { type Encoding, type TruncationDirection, toNumbers } from './encoding.ts';
 import type { TokenizerPipeline, TruncationStrategy } from './pipeline.ts';
 import { cleanupSpaces } from './decoders.ts';
 
@@ -227,17 +227,17 @@ export class PreTrainedTokenizer extends CallableBase {
     this.pad(rows, options);
 
     const out: BatchEncoding = {
-      inputIds: rows.map((r) => r.ids),
-      attentionMask: rows.map((r) => r.attentionMask),
-      tokenTypeIds: rows.map((r) => r.typeIds),
+      inputIds: rows.map((r) => toNumbers(r.ids)),
+      attentionMask: rows.map((r) => toNumbers(r.attentionMask)),
+      tokenTypeIds: rows.map((r) => toNumbers(r.typeIds)),
     };
     if (options.returnOffsets) {
       const utf16 = options.offsetUnits === 'utf16';
       out.offsets = rows.map((r, k) => offsetsOf(r, texts[k]!, utf16));
     }
-    if (options.returnTokens) out.tokens = rows.map((r) => r.ids.map((id) => this.pipeline.idToToken(id) ?? ''));
-    if (options.returnSpecialTokensMask) out.specialTokensMask = rows.map((r) => r.specialTokensMask);
-    if (options.returnSequenceIds) out.sequenceIds = rows.map((r) => r.sequenceIds.map((s) => (s < 0 ? null : s)));
+    if (options.returnTokens) out.tokens = rows.map((r) => Array.from(r.ids, (id) => this.pipeline.idToToken(id) ?? ''));
+    if (options.returnSpecialTokensMask) out.specialTokensMask = rows.map((r) => toNumbers(r.specialTokensMask));
+    if (options.returnSequenceIds) out.sequenceIds = rows.map((r) => Array.from(r.sequenceIds, (s) => (s < 0 ? null : s)));
     if (options.returnOverflowingTokens) out.overflowToSampleMapping = sample;
     return out;
   }
@@ -289,7 +289,7 @@ export class PreTrainedTokenizer extends CallableBase {
   encode(text: string, textPair?: string | null, options: Omit<CallOptions, 'padding'> = {}): number[] {
     checkText(text, 'text');
     if (textPair != null) checkText(textPair, 'textPair');
-    return this.encodeOne(text, textPair ?? null, options.addSpecialTokens !== false, this.truncationParams(options)).ids;
+    return toNumbers(this.encodeOne(text, textPair ?? null, options.addSpecialTokens !== false, this.truncationParams(options)).ids);
   }
 
   /** Tokens of a text without special tokens (Python's `tokenizer.tokenize`). */
@@ -367,7 +367,7 @@ export function normalizeInputs(text: unknown, pair?: unknown): [string, string 
 /** Offsets of a row, converted to code points of the text each token came from. */
 function offsetsOf(r: Encoding, [a, b]: [string, string | null], utf16: boolean): [number, number][] {
   const conv = [utf16 ? null : codePointMap(a), utf16 || b === null ? null : codePointMap(b)];
-  return r.ids.map((_, i) => {
+  return Array.from({ length: r.length }, (_, i): [number, number] => {
     const seq = r.sequenceIds[i]!;
     if (seq < 0 || r.specialTokensMask[i] === 1) return [0, 0];
     const m = conv[seq];

@@ -3,7 +3,7 @@
 // rules of Hugging Face `tokenizers`: a character no piece starts with becomes the unknown id with score
 // `min score - 10`, consecutive unknowns are fused into one token, and on equal scores the first path
 // found (shorter piece, earlier start) wins.
-import type { Model } from './model.ts';
+import type { Model, WordTokens } from './model.ts';
 
 const UNK_PENALTY = 10;
 
@@ -82,7 +82,7 @@ export class UnigramModel implements Model {
     return this.terminal.length - 1;
   }
 
-  tokenize(word: string, ids: number[], ends: number[]): void {
+  tokenize(word: string, out: WordTokens): void {
     const n = word.length;
     if (n === 0) return;
     if (this.bestScore.length < n + 1) {
@@ -164,18 +164,17 @@ export class UnigramModel implements Model {
     for (let k = revIds.length - 1; k >= 0; k--) {
       const id = revIds[k]!;
       const e = revEnds[k]!;
-      if (id === unk && this.byteFallback && this.pushBytes(word.slice(prevEnd, e), e, ids, ends)) {
+      if (id === unk && this.byteFallback && this.pushBytes(word.slice(prevEnd, e), e, out)) {
         prevEnd = e;
         continue;
       }
-      ids.push(id);
-      ends.push(e);
+      out.push(id, e);
       prevEnd = e;
     }
   }
 
   /** Byte fallback: the unknown text as `<0xNN>` pieces, when all of them exist. */
-  private pushBytes(text: string, end: number, ids: number[], ends: number[]): boolean {
+  private pushBytes(text: string, end: number, out: WordTokens): boolean {
     const bytes = new TextEncoder().encode(text);
     const found: number[] = [];
     for (const b of bytes) {
@@ -185,8 +184,7 @@ export class UnigramModel implements Model {
     }
     // All byte pieces share the unknown text's span; ends cannot express that, so they end together.
     for (const id of found) {
-      ids.push(id);
-      ends.push(end);
+      out.push(id, end);
     }
     return true;
   }

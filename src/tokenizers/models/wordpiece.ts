@@ -1,6 +1,6 @@
 // WordPiece (BERT): greedy longest-match-first over the word, continuation pieces carrying a prefix
 // ("##"); a word with an unmatchable rest, or longer than `maxInputCharsPerWord`, is one unknown token.
-import { MapVocabularyModel, type Model } from './model.ts';
+import { MapVocabularyModel, type Model, type WordTokens } from './model.ts';
 
 export class WordPieceModel extends MapVocabularyModel implements Model {
   readonly type = 'WordPiece' as const;
@@ -19,12 +19,11 @@ export class WordPieceModel extends MapVocabularyModel implements Model {
     this.unkId = unk;
   }
 
-  tokenize(word: string, ids: number[], ends: number[]): void {
+  tokenize(word: string, out: WordTokens): void {
     if (word.length === 0) return;
     const chars = [...word].length;
     if (chars > this.maxInputCharsPerWord) {
-      ids.push(this.unkId);
-      ends.push(word.length);
+      out.push(this.unkId, word.length);
       return;
     }
     const found: number[] = [];
@@ -41,8 +40,7 @@ export class WordPieceModel extends MapVocabularyModel implements Model {
         end -= c >= 0xdc00 && c <= 0xdfff && end - 2 >= start ? 2 : 1;
       }
       if (id === undefined) {
-        ids.push(this.unkId);
-        ends.push(word.length);
+        out.push(this.unkId, word.length);
         return;
       }
       found.push(id);
@@ -50,8 +48,7 @@ export class WordPieceModel extends MapVocabularyModel implements Model {
       start = end;
     }
     for (let k = 0; k < found.length; k++) {
-      ids.push(found[k]!);
-      ends.push(foundEnds[k]!);
+      out.push(found[k]!, foundEnds[k]!);
     }
   }
 }
