@@ -131,12 +131,26 @@ test('cli ner / zero-shot / qa / embed / rerank: stdin lines and arguments', asy
   const many = lines((await run(['rerank', '-m', M.cross!], { stdin: '{"query":"a","documents":["x","y"]}\n{"query":"b","documents":["z"]}\n' })).out);
   assert.equal(many.length, 2);
   await assert.rejects(run(['rerank', '-m', M.cross!], { stdin: 'just a document\n' }), /item 1 has no query/);
+  // --activation none: the raw logits, as the pipeline scores the pairs.
+  const raw = lines((await run(['rerank', 'cats sleep', 'dogs bark', '-m', M.cross!, '-q', 'cats', '--activation', 'none'])).out) as { index: number; score: number }[][];
+  const pipe = await pipeline('rerank', M.cross!, { threads: 1 });
+  try {
+    const want = await pipe.score([['cats', 'cats sleep'], ['cats', 'dogs bark']], { activation: 'none' });
+    assert.equal(raw[0]!.length, 2);
+    for (const r of raw[0]!) assert.ok(Math.abs(r.score - want[r.index]!) < 1e-6, `${r.score} vs ${want[r.index]}`);
+    assert.ok(raw[0]!.some((r) => r.score < 0 || r.score > 1), `raw logits expected, got ${JSON.stringify(raw)}`);
+  } finally {
+    await pipe.dispose();
+  }
 });
 
 test('cli: errors name the flag, the input line or the missing default model', async () => {
   await assert.rejects(run(['fill-mask', 'a [MASK]', '-m', M.mlm!, '-f', 'xml']), /--format: expected one of table, json, jsonl, got 'xml'/);
   await assert.rejects(run(['fill-mask', 'a [MASK]', '-m', M.mlm!, '--batch-size', '0']), /--batch-size: expected an integer >= 1, got '0'/);
   await assert.rejects(run(['ner', 'x', '-m', M.ner!, '-a', 'longest']), /--aggregation: expected one of none, simple, first, average, max/);
+  await assert.rejects(run(['rerank', 'd', '-q', 'q', '-m', M.cross!, '--activation', 'relu']), /--activation: expected one of sigmoid, none, got 'relu'/);
+  await assert.rejects(run(['zero-shot', 'x', '-m', M.nli!, '-l', 'a', '--template', 'no slot']), /^Error: --template: has no \{\} where the label goes$/);
+  await assert.rejects(run(['qa', 'q', 'c', '-m', M.qa!, '--doc-stride', '-1']), /--doc-stride: expected an integer >= 0, got '-1'/);
   await assert.rejects(run(['fill-mask', 'a [MASK]', '-m', M.mlm!, '--device', 'cuda']), /--device: expected one of cpu, webgpu, got 'cuda'/);
   const bad = join(tempDir(), 'bad.jsonl');
   writeFileSync(bad, '{"text": "ok"}\n{oops\n');
