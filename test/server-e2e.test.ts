@@ -15,11 +15,13 @@ import { writeTinyCheckpoint } from './helpers/tiny-checkpoint.ts';
 const root = mkdtempSync(join(tmpdir(), 'deberta-serve-'));
 const CLS = join(root, 'cls');
 const MLM = join(root, 'mlm');
+const CROSS = join(root, 'cross');
 const TEXTS = ['The jury said the trial was over.', 'Free entry!', 'A much longer sentence about the weather in the city today.'];
 
 before(() => {
   writeTinyCheckpoint(CLS, { architecture: 'DebertaV2ForSequenceClassification', labels: ['ham', 'spam'], seed: 2 });
   writeTinyCheckpoint(MLM, { architecture: 'DebertaV2ForMaskedLM', seed: 3 });
+  writeTinyCheckpoint(CROSS, { architecture: 'DebertaV2ForSequenceClassification', labels: ['relevance'], seed: 6 });
 });
 after(() => rmSync(root, { recursive: true, force: true }));
 
@@ -69,6 +71,32 @@ describe('server over real pipelines', () => {
       const noMask = await app.inject({ method: 'POST', url: '/v1/fill-mask', payload: { inputs: ['fine', 'no mask here'] } });
       assert.equal(noMask.statusCode, 422);
       assert.equal((noMask.json() as { message: string }).message, 'inputs[0] has no [MASK] token; write [MASK] where the word to predict goes');
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('rerank over HTTP', () => {
+  it('several queries in one request rank as one pipeline call per query does', async () => {
+    const inputs = [
+      { query: 'weather today', documents: ['rain today', 'stock prices', 'sunny tomorrow'] },
+      { query: 'markets', documents: ['stock prices fell', 'the cat slept'] },
+    ];
+    const direct = await pipeline('rerank', CROSS);
+    const want = [];
+    for (const x of inputs) want.push(await direct(x.query, x.documents, { topK: 2, returnDocuments: true }));
+    await direct.dispose();
+    const app = createServer({ models: [await loadServedModel({ name: 'ce', dir: CROSS, tasks: ['rerank'] })] });
+    try {
+      const res = await app.inject({ method: 'POST', url: '/v1/rerank', payload: { inputs, options: { top_k: 2, return_documents: true } } });
+      assert.equal(res.statusCode, 200, res.body);
+      const got = (res.json() as { results: { index: number; score: number; document: string }[][] }).results;
+      assert.equal(got.length, 2);
+      got.forEach((ranking, q) => {
+        assert.deepEqual(ranking.map((r) => [r.index, r.document]), want[q]!.map((r) => [r.index, r.document]));
+        ranking.forEach((r, k) => assert.ok(Math.abs(r.score - want[q]![k]!.score) < 1e-6, `query ${q}: ${r.score} vs ${want[q]![k]!.score}`));
+      });
     } finally {
       await app.close();
     }
