@@ -4,9 +4,9 @@
 // the same settings (read once, shared by both trainers; about 10 s of CPU in all) and compare:
 //  - BPE: the algorithm is deterministic, and ours reproduces SentencePiece's vocabulary exactly;
 //  - unigram: EM and pruning leave room for small differences (float32 vs float64, seed substrings), so
-//    we compare average tokens per word on the held-out files (every tenth file) with the issue's 3 %
-//    tolerance; we measure -0.03 %. (bench/tokenizer-train.ts also trains on the 450 training files
-//    only and reports the held-out figures then.)
+//    we compare average tokens per word on the held-out files (every tenth file): the target was 3 %; we
+//    measure -0.027 % and hold it within 0.08 % (3×). (bench/tokenizer-train.ts also trains on the 450
+//    training files only and reports the held-out figures then.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -47,7 +47,7 @@ test('BPE, 8000 pieces on all of Brown: the same vocabulary, in the same order, 
   assert.equal(tokensPerWord(new SpmEncoder(ours), heldOut).tokens, tokensPerWord(new SpmEncoder(ref), heldOut).tokens);
 });
 
-test('unigram, 8000 pieces on all of Brown: tokens per word on the held-out files within 3 % of SentencePiece', async () => {
+test('unigram, 8000 pieces on all of Brown: tokens per word on the held-out files within 0.08 % of SentencePiece', async () => {
   const ours = (await trainTokenizer(await corpus, { ...request, modelType: 'unigram' })).model;
   const ref = fixture('unigram');
   const a = tokensPerWord(new SpmEncoder(ours), heldOut);
@@ -55,9 +55,9 @@ test('unigram, 8000 pieces on all of Brown: tokens per word on the held-out file
   assert.equal(b.words, 103460);
   assert.equal(b.tokens, 145146); // the reference: 1.4029 tokens per word
   const rel = a.ratio / b.ratio - 1;
-  assert.ok(Math.abs(rel) < 0.03, `ours ${a.ratio.toFixed(4)} vs SentencePiece ${b.ratio.toFixed(4)} tokens/word (${(100 * rel).toFixed(2)} %)`);
+  assert.ok(Math.abs(rel) < 8e-4, `ours ${a.ratio.toFixed(4)} vs SentencePiece ${b.ratio.toFixed(4)} tokens/word (${(100 * rel).toFixed(2)} %)`);
   // Most of the vocabulary is the same.
   const refPieces = new Set(ref.pieces.map((p) => p.piece));
   const shared = ours.pieces.filter((p) => refPieces.has(p.piece)).length;
-  assert.ok(shared > 7600, `${shared} pieces shared with SentencePiece's`);
+  assert.ok(shared > 7900, `${shared} pieces shared with SentencePiece's`); // measured 7,946; 46 below
 });
