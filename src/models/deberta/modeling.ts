@@ -37,8 +37,12 @@ export interface DebertaGraph {
   outputs: Record<string, Value>;
 }
 
-/** Which relative-table rows a sequence uses, and how to line the products up with the keys. */
-interface RelativeLayout { c2pRows: Value; p2cRows: Value; c2pIndex: Value; p2cIndex: Value }
+/**
+ * Which relative-table rows a sequence uses, and how to line the products up with the keys. One row set and
+ * one index serve c2p and p2c: p2c's table at distance −δ is c2p's at δ (the bucketed position is odd in δ
+ * and the clamp symmetric), so p2c read through c2p's rows and index lands on the same entries.
+ */
+interface RelativeLayout { rows: Value; index: Value }
 
 /** Sizes derived once from the config. */
 export function dims(c: DebertaConfig) {
@@ -107,7 +111,7 @@ class DebertaBuilder {
    * rows of the projected table: the 2n rows of distances n - 1, n - 2, ..., -n when 2n <= 2 * span (the
    * last is padding), else the whole table (a long sequence touches every row anyway). A gather then
    * picks, for query i and key j, the column of its distance. Its int32 index is expanded to
-   * [batch, heads, n, n] once per call and shared by every layer.
+   * [batch, heads, n, n] once per call and shared by every layer and by both terms.
    * transformers: build_relative_position / make_log_bucket_position (DebertaV2Encoder.get_rel_pos), and the
    * index arithmetic of DisentangledSelfAttention.disentangled_attention_bias.
    */
@@ -115,7 +119,7 @@ class DebertaBuilder {
     const span = this.d.span;
     // Short sequences (2n <= 2 * span) slice 2n rows around the middle, which needs maxLen > span.
     const maxLen = Math.max(this.opts.maxLength ?? 4096, span + 1);
-    const tables = relativeIndexTables({ span, buckets: this.d.isV2 ? this.c.position_buckets : 0, maxRelative: this.d.maxRelative }, maxLen);
+    const { c2p } = relativeIndexTables({ span, buckets: this.d.isV2 ? this.c.position_buckets : 0, maxRelative: this.d.maxRelative }, maxLen);
     const g = this.g;
     const int = (x: number) => g.constInt64([x]);
     const table = (t: BigInt64Array) => g.constant(tensor('int64', [t.length], t));
@@ -126,17 +130,13 @@ class DebertaBuilder {
     const pos = F.arange(n);
     const delta = F.unsqueeze(pos, [1]).sub(F.unsqueeze(pos, [0])); // [n, n]: i - j
     const allRows = F.slice(F.arange(int(2 * span)), int(0), width, [0]);
-    // Entry m of a reversed table holds distance maxLen - 1 - m: distances n-1 .. -n are m in [maxLen - n, maxLen + n).
-    const distanceRows = (t: BigInt64Array) => F.slice(table(t.slice().reverse()), int(maxLen).sub(n), int(maxLen).sub(n).add(width), [0]);
+    // Entry m of the reversed table holds distance maxLen - 1 - m: distances n-1 .. -n are m in [maxLen - n, maxLen + n).
+    const distanceRows = F.slice(table(c2p.slice().reverse()), int(maxLen).sub(n), int(maxLen).sub(n).add(width), [0]);
     const full = F.concat([F.dimOf(ids, 0), int(this.d.heads), n, n], 0);
-    const column = (t: BigInt64Array, d: Value) =>
-      F.expand(F.where(short, n.sub(1).sub(d), F.gather(table(t), d.add(maxLen - 1))).cast('int32'), full);
     return {
-      c2pRows: F.where(short, distanceRows(tables.c2p), allRows),
-      p2cRows: F.where(short, distanceRows(tables.p2c), allRows),
-      // c2p[i][j] = C[i][col(i - j)]; p2c[i][j] = E[col(j - i)][j] (transformers' gather along the keys, transposed).
-      c2pIndex: column(tables.c2p, delta),
-      p2cIndex: column(tables.p2c, delta.neg()),
+      rows: F.where(short, distanceRows, allRows),
+      // c2p[i][j] = C[i][index(i, j)]; p2c[i][j] = E[index(i, j)][j] (transformers' gather along the keys, transposed).
+      index: F.expand(F.where(short, n.sub(1).sub(delta), F.gather(table(c2p), delta.add(maxLen - 1))).cast('int32'), full),
     };
   }
 
@@ -187,15 +187,15 @@ class DebertaBuilder {
           ? this.linear(rel, c.share_att_key ? `${name}.key_proj` : `${name}.pos_key_proj`, H, d.allHead)
           : this.linear(rel, `${name}.pos_proj`, H, d.allHead, false);
         // [B, heads, n, W], one column per distance, then each (i, j) takes its distance's column.
-        scores = scores.add(F.gatherElements(qs.matmul(perHead(posKey, idx.c2pRows).transpose([0, 2, 1])), idx.c2pIndex, 3));
+        scores = scores.add(F.gatherElements(qs.matmul(perHead(posKey, idx.rows).transpose([0, 2, 1])), idx.index, 3));
       }
       if (d.p2c) {
         const posQuery = d.isV2
           ? this.linear(rel, c.share_att_key ? `${name}.query_proj` : `${name}.pos_query_proj`, H, d.allHead)
           : this.linear(rel, `${name}.pos_q_proj`, H, d.allHead);
         // transformers gathers along the keys and transposes; here: [B, heads, W, n(keys)], one row per distance: gathering along rows lands p2c in [query, key] order.
-        const rowsFirst = perHead(posQuery.mul(scale), idx.p2cRows);
-        scores = scores.add(F.gatherElements(rowsFirst.matmul(k.transpose([0, 1, 3, 2])), idx.p2cIndex, 2));
+        const rowsFirst = perHead(posQuery.mul(scale), idx.rows);
+        scores = scores.add(F.gatherElements(rowsFirst.matmul(k.transpose([0, 1, 3, 2])), idx.index, 2));
       }
     }
     // As transformers 5 does: masked scores get float32's lowest value, so a fully masked (padding)
@@ -250,7 +250,7 @@ class DebertaBuilder {
     const hasConv = this.d.isV2 && c.conv_kernel_size > 0;
     for (let i = 0; i < c.num_hidden_layers; i++) {
       const layer = firstTokenOnly && i === c.num_hidden_layers - 1 && !(i === 0 && hasConv)
-        ? this.layer(h, firstRow(mask4), rel, idx && { ...idx, c2pIndex: firstRow(idx.c2pIndex), p2cIndex: firstRow(idx.p2cIndex) }, i, F.slice(h, [0], [1], [1]))
+        ? this.layer(h, firstRow(mask4), rel, idx && { ...idx, index: firstRow(idx.index) }, i, F.slice(h, [0], [1], [1]))
         : this.layer(h, mask4, rel, idx, i);
       let out = layer.hidden;
       if (i === 0 && hasConv) out = this.conv(h, out, maskF);
