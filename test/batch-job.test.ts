@@ -47,7 +47,7 @@ describe('batch job', () => {
     assert.equal(one.status, 0, one.stderr);
     const alone = JSON.parse(one.stdout) as { label: string; score: number }[];
     assert.equal(alone[0]!.label, out[4]![0]!.label);
-    assert.ok(Math.abs(alone[0]!.score - out[4]![0]!.score) < 1e-5);
+    assert.ok(Math.abs(alone[0]!.score - out[4]![0]!.score) < 4 * 2 ** -23); // measured 0 (1 and 2 threads): a float32 floor
     // Run again: nothing left to do, the output untouched.
     const again = job(['--output', FULL, '--workers', '2', '--threads', '1', '--batch-size', '4']);
     assert.equal(again.status, 0, again.stderr);
