@@ -43,11 +43,12 @@ for (const name of ['emd-v1', 'emd-v3']) {
       const { loss, grads } = await model.computeGradients(fixtureBatch(ref));
       const err = Math.abs(loss - refLoss) / refLoss;
       if (emd) {
-        assert.ok(err < 1e-6, `${name}: loss ${loss} vs the authors' ${refLoss}`);
+        // Measured 3.3e-8 (emd-v1) and 2.4e-8 (emd-v3), the same at 1 and 2 threads.
+        assert.ok(err < 8e-8, `${name}: loss ${loss} vs the authors' ${refLoss}`);
         t.diagnostic(`${name}: loss ${loss} vs ${refLoss} (relative error ${err.toExponential(2)})`);
         // The decoder reads the absolute positions: their gradient is not zero.
         assert.ok(toFloat64(grads.get('deberta.embeddings.position_embeddings.weight')!).some((x) => x !== 0));
-      } else assert.ok(err > 1e-3, `${name}: without the decoder the loss should differ (${loss})`);
+      } else assert.ok(err > 4.5e-3, `${name}: without the decoder the loss should differ (${loss})`); // measured 0.094 and 0.014; a third of the smaller
       await model.dispose();
     }
   });
@@ -74,8 +75,8 @@ test('EMD gradients match finite differences (float64, tiny EMD model)', async (
   };
   const { loss, grads } = await model.computeGradients(batch);
   const lossAt = async (m: PretrainModel) => Number((await m.evaluate(batch, 0)).outputs.loss!.data[0]);
-  // The evaluation session computes the same loss (its kernels may fuse differently: equal to ~1e-10).
-  assert.ok(Math.abs(await lossAt(model) - loss) < 1e-8 * loss);
+  // The evaluation session computes the same loss (its kernels may fuse differently): measured 2.2e-9 relative.
+  assert.ok(Math.abs(await lossAt(model) - loss) < 6e-9 * loss);
 
   /** Central difference of the loss along `dir` (per parameter) against the gradient's inner product with it. */
   const check = async (dir: Map<string, Float64Array>, eps: number) => {
@@ -107,7 +108,8 @@ test('EMD gradients match finite differences (float64, tiny EMD model)', async (
     const { fd, inner } = await check(randomDir(names), 1e-4);
     const err = Math.abs(fd - inner) / Math.abs(inner);
     assert.ok(Math.abs(inner) > 1e-3, `${what}: directional derivative ${inner} too small to test`);
-    assert.ok(err < 1e-5, `${what}: finite difference ${fd} vs gradient ${inner} (relative error ${err.toExponential(2)})`);
+    // Measured 8.0e-9 to 2.0e-7 (everything), the same at 1 and 2 threads.
+    assert.ok(err < 5e-7, `${what}: finite difference ${fd} vs gradient ${inner} (relative error ${err.toExponential(2)})`);
     t.diagnostic(`${what}: derivative ${inner.toExponential(3)}, relative error ${err.toExponential(2)}`);
   }
   await model.dispose();
@@ -128,7 +130,8 @@ test('MLM through the EMD: the loss goes down on a real Brown batch', async (t) 
     opt.step(r.grads);
   }
   const evalLoss = Number((await model.evaluate(batch, 0)).outputs.loss!.data[0]);
-  assert.ok(losses[0]! > 8.5 && losses[0]! < 9.5, `starts near ln(8001) = 8.99: ${losses[0]}`);
+  // Seeds 1-3 (1 and 2 threads): first losses 8.98-9.00, drops of 2.05-2.13 by the evaluation.
+  assert.ok(losses[0]! > 8.94 && losses[0]! < 9.04, `starts near ln(8001) = 8.99: ${losses[0]}`);
   const curve = `${losses.map((x) => x.toFixed(2)).join(' ')} -> eval ${evalLoss.toFixed(2)}`;
   assert.ok(evalLoss < losses[0]! - 2, curve);
   t.diagnostic(`losses ${curve}`);

@@ -37,7 +37,7 @@ describe('worker pool', () => {
       const got = (await runner.run(TEXTS, { top_k: null })) as Scored[];
       got.forEach((r, i) => {
         assert.deepEqual(r.map((x) => x.label), want[i]!.map((x) => x.label));
-        r.forEach((x, k) => assert.ok(Math.abs(x.score - want[i]![k]!.score) < 1e-6));
+        r.forEach((x, k) => assert.ok(Math.abs(x.score - want[i]![k]!.score) < 4 * 2 ** -23)); // measured 0 (1 and 2 threads): a float32 floor
       });
       // Two batches posted together go to the two workers: both are busy at once.
       const pool = (model as unknown as { pool: WorkerPool }).pool;
