@@ -107,7 +107,8 @@ test('a zip member of 3 GiB that nothing references is never decompressed; the m
   assert.equal(r.ok, true, r.error);
   const want = await reference;
   assert.equal(r.logits!.length, want.length);
-  r.logits!.forEach((x, i) => assert.ok(Math.abs(x - want[i]!) < 1e-5, `logit ${i}: ${x} vs ${want[i]}`));
+  // Measured exactly equal: a floor of 4 float32 ulp at the logits' scale.
+  r.logits!.forEach((x, i) => assert.ok(Math.abs(x - want[i]!) <= 4 * 2 ** -23 * Math.max(1, Math.abs(want[i]!)), `logit ${i}: ${x} vs ${want[i]}`));
   assert.ok(r.addedBytes < WEIGHT_BYTES + 256 * MB, `peak added ${(r.addedBytes / MB).toFixed(0)} MB`);
 }));
 
