@@ -85,7 +85,8 @@ test('deberta pretrain --objective mlm: evaluates, saves an EMD checkpoint that 
     ce += Math.log(s) + m - row[Number(labels[i])]!;
   });
   ce /= labels.length;
-  assert.ok(Math.abs(ce - trained) < 1e-4 * trained, `deberta forward: masked-LM loss ${ce}, the training graph ${trained}`);
+  // Measured 1.8e-7 relative (1 and 2 threads), float32 rounding: a floor of 4 float32 ulp.
+  assert.ok(Math.abs(ce - trained) < 4 * 2 ** -23 * trained, `deberta forward: masked-LM loss ${ce}, the training graph ${trained}`);
 
   // Interrupted after 3 updates (as Ctrl-C does) and resumed: the same weights as the straight run.
   const split = join(work, 'split');
