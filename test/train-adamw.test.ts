@@ -46,17 +46,23 @@ async function replay(dtype: 'float32' | 'float64') {
   }
 }
 
+/**
+ * Measured (1 and 2 threads alike): float64 worst loss 1.37e-7 and worst parameter 1.26e-7 (GELU's Erf runs in
+ * float32); float32 worst loss 6.14e-7 and worst parameter 8.30e-7. About 2.5× the larger of each pair.
+ */
+const TOL = { float64: 3.5e-7, float32: 2e-6 };
+
 for (const dtype of ['float64', 'float32'] as const) {
-  test(`AdamW trajectory of the torch fixture, in ${dtype}: five losses and every final parameter within 1e-4`, async () => {
+  test(`AdamW trajectory of the torch fixture, in ${dtype}: five losses and every final parameter within ${TOL[dtype]}`, async () => {
     const r = await replay(dtype);
     assert.equal(r.count, r.finals, 'every parameter of the fixture is trained');
     r.losses.forEach((l, k) => {
       const rel = Math.abs(l - r.refLosses[k]!) / Math.abs(r.refLosses[k]!);
-      assert.ok(rel <= 1e-4, `step ${k}: loss ${l} vs ${r.refLosses[k]} (relative error ${rel.toExponential(2)})`);
+      assert.ok(rel <= TOL[dtype], `step ${k}: loss ${l} vs ${r.refLosses[k]} (relative error ${rel.toExponential(2)})`);
     });
     const worst = [...r.errors].sort((a, b) => b[1] - a[1])[0]!;
     process.stderr.write(`${dtype}: worst loss error ${Math.max(...r.losses.map((l, k) => Math.abs(l - r.refLosses[k]!) / Math.abs(r.refLosses[k]!))).toExponential(2)}, ` +
       `worst parameter ${worst[0]} ${worst[1].toExponential(2)}\n`);
-    for (const [name, err] of r.errors) assert.ok(err <= 1e-4, `${name}: relative L2 error ${err.toExponential(2)}`);
+    for (const [name, err] of r.errors) assert.ok(err <= TOL[dtype], `${name}: relative L2 error ${err.toExponential(2)}`);
   });
 }
