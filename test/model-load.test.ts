@@ -1,13 +1,14 @@
 // Loading checkpoints: half-precision weights, and errors that name the file and the key.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors.ts';
 import { loadModel, AutoModel } from '../src/models/auto.ts';
 import { floatToBf16, floatToHalf, tensor, toFloat32, toFloat64, type Tensor } from '../src/tensor.ts';
 import { relError } from './helpers/compare.ts';
+import { setSessionDefaults } from '../src/runtime/session.ts';
 
 const fixture = join(import.meta.dirname, 'fixtures', 'models', 'v3-buckets-seqcls');
 
@@ -125,4 +126,62 @@ test("quantize: 'int8' runs the matrix products in int8, close to float32", asyn
   // last layer on the first token only: its activations get their own scale). Bounds: 2× above (CPUs without VNNI
   // sum uint8 × int8 products in 16 bits that can saturate), a third below (float32 lands 8.2e-7 away).
   assert.ok(err > 0.045 && err < 0.27, `int8 logits error ${err}`);
+});
+
+test('sessions sharing a folder map one model file with the folded constants, and answer as an ordinary session does', async () => {
+  const share = mkdtempSync(join(tmpdir(), 'deberta-share-'));
+  const ids = [[1, 5, 9, 100, 17, 2]];
+  const plain = await loadModel(fixture, 'auto', { threads: 1 });
+  const want = (await plain({ inputIds: ids })).logits!;
+  await plain.dispose();
+  try {
+    setSessionDefaults({ shareFolder: share });
+    const first = await loadModel(fixture, 'auto', { threads: 1 });
+    const [dir, ...others] = readdirSync(share);
+    assert.equal(others.length, 0, `one model folder, got ${readdirSync(share).join(', ')}`);
+    assert.deepEqual(readdirSync(join(share, dir!)).sort(), ['model.onnx', 'model.onnx_data']);
+    const written = statSync(join(share, dir!, 'model.onnx_data'));
+    const second = await loadModel(fixture, 'auto', { threads: 1 });
+    assert.equal(statSync(join(share, dir!, 'model.onnx_data')).mtimeMs, written.mtimeMs, 'the second session reuses the file');
+    // The side file holds the weights and the relative-position projections folded once (more than the weights alone).
+    const weights = statSync(join(fixture, 'model.safetensors')).size;
+    assert.ok(written.size > weights * 0.9, `side file ${written.size} bytes, checkpoint ${weights}`);
+    for (const m of [first, second]) {
+      const got = (await m({ inputIds: ids })).logits!;
+      assert.deepEqual(got.dims, want.dims);
+      assert.ok(relError(got.data, want.data) < 1e-5, `relative error ${relError(got.data, want.data)}`);
+      await m.dispose();
+    }
+  } finally {
+    setSessionDefaults({ shareFolder: undefined });
+    rmSync(share, { recursive: true, force: true });
+  }
+});
+
+test('a pool of two workers (the embedded spam model) shares one model file and removes it when disposed', async () => {
+  const { loadPooledModel } = await import('../src/server/worker-pool.ts');
+  const one = await loadPooledModel({ name: 'a', dir: null, tasks: ['text-classification'] }, { workers: 1, threads: 1 });
+  const two = await loadPooledModel({ name: 'b', dir: null, tasks: ['text-classification'] }, { workers: 2, threads: 1 });
+  let disposed = false;
+  try {
+    const folder = (two.pool as unknown as { init: { shareFolder?: string } }).init.shareFolder;
+    assert.ok(folder && existsSync(folder), 'a pool of two has a share folder');
+    assert.equal((one.pool as unknown as { init: { shareFolder?: string } }).init.shareFolder, undefined);
+    assert.equal(readdirSync(folder).filter((f) => !f.startsWith('.')).length, 1);
+    const text = ['WIN a FREE cruise now, reply YES', 'see you at lunch tomorrow'];
+    const want = await one.runners[0]!.run(text, {});
+    const got = await Promise.all([two.runners[0]!.run(text, {}), two.runners[0]!.run(text, {})]);
+    for (const g of got) {
+      const a = (want as { label: string; score: number }[][]).map((r) => r[0]!);
+      const b = (g as { label: string; score: number }[][]).map((r) => r[0]!);
+      assert.deepEqual(b.map((r) => r.label), a.map((r) => r.label));
+      for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i]!.score - b[i]!.score) < 1e-5);
+    }
+    await two.dispose();
+    disposed = true;
+    assert.equal(existsSync(folder), false, 'disposed with the pool');
+  } finally {
+    await one.dispose();
+    if (!disposed) await two.dispose();
+  }
 });

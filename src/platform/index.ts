@@ -39,6 +39,11 @@ export interface Platform {
   weightRegion?: WeightRegion;
   /** Node: runs `use` on the model written with its external data to a temporary folder (models over protobuf's 2 GB). */
   withModelFolder?<T>(model: EmittedModel, use: (path: string) => Promise<T>): Promise<T>;
+  /**
+   * Node: the model file sessions share under `folder` (SessionOptions.shareFolder) for the model `key`
+   * identifies, written from `make()` (model + external data, atomically) by the first session that asks.
+   */
+  sharedModelFile?(folder: string, key: Uint8Array, make: () => Promise<EmittedModel>): Promise<string>;
 }
 
 let current: Platform | undefined;

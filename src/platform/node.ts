@@ -1,7 +1,8 @@
 // Node's platform: checkpoint folders on disk (safetensors weights left in their files for ONNX Runtime to
 // map), http(s) URLs through fetch, onnxruntime-node, and the package's embedded models. Importing this
 // module registers it.
-import { closeSync, existsSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,23 +34,51 @@ async function openFolder(ref: string, hub?: HubOptions): Promise<ModelFiles> {
   return folderFiles(ref);
 }
 
+/** Writes model.onnx and its external data (streamed, one weight at a time) into `dir`; returns the model's path. */
+function writeModel(dir: string, model: EmittedModel): string {
+  if (model.externalData) {
+    const fd = openSync(join(dir, model.externalData.location), 'w');
+    try {
+      for (const chunk of model.externalData.chunks) {
+        for (let done = 0; done < chunk.length;) done += writeSync(fd, chunk, done, Math.min(1 << 30, chunk.length - done));
+      }
+    } finally { closeSync(fd); }
+  }
+  const path = join(dir, 'model.onnx');
+  writeFileSync(path, model.model);
+  return path;
+}
+
 async function withModelFolder<T>(model: EmittedModel, use: (path: string) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'deberta-ts-'));
   try {
-    if (model.externalData) {
-      const fd = openSync(join(dir, model.externalData.location), 'w');
-      try {
-        for (const chunk of model.externalData.chunks) {
-          for (let done = 0; done < chunk.length;) done += writeSync(fd, chunk, done, Math.min(1 << 30, chunk.length - done));
-        }
-      } finally { closeSync(fd); }
-    }
-    const path = join(dir, 'model.onnx');
-    writeFileSync(path, model.model);
-    return await use(path);
+    return await use(writeModel(dir, model));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * `folder`/<sha256 of key>/model.onnx, written by the first caller: into a folder of its own, then
+ * renamed into place, so a session never sees a half-written model and two writers do not collide.
+ */
+async function sharedModelFile(folder: string, key: Uint8Array, make: () => Promise<EmittedModel>): Promise<string> {
+  const dir = join(folder, createHash('sha256').update(key).digest('hex').slice(0, 32));
+  const path = join(dir, 'model.onnx');
+  if (existsSync(path)) return path;
+  mkdirSync(folder, { recursive: true });
+  const tmp = mkdtempSync(join(folder, '.writing-'));
+  try {
+    writeModel(tmp, await make());
+    try {
+      renameSync(tmp, dir);
+    } catch (err) {
+      if (!existsSync(path)) throw err; // another session wrote it first: use theirs
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  return path;
 }
 
 let threads: number | undefined;
@@ -66,6 +95,7 @@ export const nodePlatform: Platform = {
   },
   weightRegion: (t) => (t instanceof FileTensor ? t.fileRegion : undefined),
   withModelFolder,
+  sharedModelFile,
 };
 
 setPlatform(nodePlatform);

@@ -41,6 +41,11 @@ export interface EmitOptions {
    * `deberta export` does not, so exported models stay standard ONNX for any runtime.
    */
   onnxRuntimeOps?: boolean;
+  /**
+   * Values given as initializers instead of being computed from their producers (constants already
+   * folded: see `constantFrontier`); what only they needed is left out.
+   */
+  constants?: Map<Value, Tensor>;
 }
 
 export interface EmittedModel {
@@ -96,14 +101,14 @@ function attribute(name: string, value: NonNullable<Attrs[string]>) {
   return { name, type: A.TENSOR, t: tensorProto(name, value) };
 }
 
-/** Everything the outputs depend on, in graph (hence topological) order. */
-function reachable(outputs: Value[], emitted: (n: Node) => Emitted): { nodes: Node[]; leaves: Value[] } {
+/** Everything the outputs depend on, in graph (hence topological) order; `given` values count as leaves. */
+function reachable(outputs: Value[], emitted: (n: Node) => Emitted, given?: Map<Value, Tensor>): { nodes: Node[]; leaves: Value[] } {
   const seenNodes = new Set<Node>();
   const leaves = new Set<Value>();
   const stack = [...outputs];
   while (stack.length) {
     const v = stack.pop()!;
-    if (!v.producer) { leaves.add(v); continue; }
+    if (!v.producer || given?.has(v)) { leaves.add(v); continue; }
     if (seenNodes.has(v.producer)) continue;
     seenNodes.add(v.producer);
     for (const x of emitted(v.producer).inputs) if (x) stack.push(x);
@@ -112,9 +117,9 @@ function reachable(outputs: Value[], emitted: (n: Node) => Emitted): { nodes: No
   return { nodes, leaves: [...leaves].sort((a, b) => a.id - b.id) };
 }
 
-export function emitOnnx(g: Graph, opts: EmitOptions): EmittedModel {
+/** Which values are input-independent, and how nodes are emitted, for a graph emitted with `opts`. */
+function emission(opts: Pick<EmitOptions, 'paramsAs' | 'onnxRuntimeOps'>) {
   const paramsAsInputs = opts.paramsAs === 'inputs';
-  const outs = Object.entries(opts.outputs);
   const emitted = new Map<Node, Emitted>();
   const constant = new Map<Value, boolean>();
   const isConstant = (v: Value): boolean => {
@@ -126,12 +131,38 @@ export function emitOnnx(g: Graph, opts: EmitOptions): EmittedModel {
     return c;
   };
   const emittedOf = (n: Node) => { let e = emitted.get(n); if (!e) emitted.set(n, e = lowered(n, !paramsAsInputs && opts.onnxRuntimeOps === true, isConstant)); return e; };
-  const { nodes, leaves } = reachable(outs.map(([, v]) => v), emittedOf);
+  return { isConstant, emittedOf };
+}
+
+/**
+ * The computed values that do not depend on the inputs and that a node depending on the inputs (or an
+ * output) uses: what ONNX Runtime's constant folding would compute at load (relative-position
+ * projections and the like). Computed once and given back through `constants`, they need no folding
+ * in each session that loads the model.
+ */
+export function constantFrontier(outputs: Value[], opts: Pick<EmitOptions, 'paramsAs' | 'onnxRuntimeOps'>): Value[] {
+  const { isConstant, emittedOf } = emission(opts);
+  const { nodes } = reachable(outputs, emittedOf);
+  const frontier = new Set<Value>();
+  for (const n of nodes) {
+    if (n.outputs.every((o) => isConstant(o))) continue;
+    for (const x of emittedOf(n).inputs) if (x?.producer && isConstant(x)) frontier.add(x);
+  }
+  for (const v of outputs) if (v.producer && isConstant(v)) frontier.add(v);
+  return [...frontier].sort((a, b) => a.id - b.id);
+}
+
+export function emitOnnx(g: Graph, opts: EmitOptions): EmittedModel {
+  const paramsAsInputs = opts.paramsAs === 'inputs';
+  const outs = Object.entries(opts.outputs);
+  const { emittedOf } = emission(opts);
+  const given = opts.constants;
+  const { nodes, leaves } = reachable(outs.map(([, v]) => v), emittedOf, given);
   const names = new Map<Value, string>();
   const nameOf = (v: Value): string => {
     let n = names.get(v);
     if (!n) {
-      n = v.kind === 'input' || v.kind === 'param' ? v.name! : v.kind === 'const' ? `const_${v.id}` : `${v.producer!.type}_${v.id}`;
+      n = v.kind === 'input' || v.kind === 'param' ? v.name! : v.kind === 'const' ? `const_${v.id}` : given?.has(v) ? `folded_${v.id}` : `${v.producer!.type}_${v.id}`;
       names.set(v, n);
     }
     return n;
@@ -141,7 +172,9 @@ export function emitOnnx(g: Graph, opts: EmitOptions): EmittedModel {
   const initializers: Array<{ name: string; t: Tensor }> = [];
   for (const v of g.inputs) if (leaves.includes(v)) inputs.push(valueInfo(nameOf(v), v, opts.dimNames));
   for (const v of leaves) {
-    if (v.kind === 'param' && paramsAsInputs) inputs.push(valueInfo(nameOf(v), v));
+    const folded = given?.get(v);
+    if (folded) initializers.push({ name: nameOf(v), t: folded });
+    else if (v.kind === 'param' && paramsAsInputs) inputs.push(valueInfo(nameOf(v), v));
     else if (v.kind === 'param' || v.kind === 'const') {
       if (!v.constValue) throw new Error(`emit: ${v.kind} ${nameOf(v)} has no value`);
       initializers.push({ name: nameOf(v), t: v.constValue });

@@ -2,7 +2,7 @@
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-common';
 import type { DType, Tensor, TypedArray } from '../tensor.ts';
 import type { Graph } from '../graph/graph.ts';
-import { emitOnnx, splitPath, type EmitOptions, type EmittedModel } from './onnx-emit.ts';
+import { constantFrontier, emitOnnx, splitPath, type EmitOptions, type EmittedModel } from './onnx-emit.ts';
 import { defaultThreads, getOrt, isNode, type Ort } from './ort.ts';
 import { platform } from '../platform/index.ts';
 
@@ -16,6 +16,25 @@ export interface SessionOptions {
    * or { name: 'webgpu', validationMode: 'disabled' }).
    */
   executionProviders?: ExecutionProvider[];
+  /**
+   * Node, CPU, inference: a folder where sessions of the same model share one model file. The first
+   * session writes there the model with its input-independent values already computed (the folding
+   * ONNX Runtime would otherwise redo, and keep a private copy of, in every session) and every weight in
+   * its side file; each session maps that file, so worker threads serving one model share the weights
+   * and folded constants in memory (the page cache) instead of holding a copy each. Such sessions skip
+   * prepacking, which would copy the weight matrices into each session again. Default: the one set by
+   * `setSessionDefaults` (worker threads of a server pool), else none.
+   */
+  shareFolder?: string;
+  /** ONNX Runtime's prepacking of constant weight matrices (default on; off with `shareFolder`). */
+  prepack?: boolean;
+}
+
+const defaults: Pick<SessionOptions, 'shareFolder'> = {};
+
+/** Options every session of this thread gets unless given (a server's worker thread sets `shareFolder`). */
+export function setSessionDefaults(opts: Pick<SessionOptions, 'shareFolder'>): void {
+  Object.assign(defaults, opts);
 }
 
 export type ExecutionProvider = string | { readonly name: string; readonly [option: string]: unknown };
@@ -44,6 +63,10 @@ export class Session {
   static async fromGraph(g: Graph, emit: EmitOptions, opts: SessionOptions = {}): Promise<Session> {
     const onnxRuntimeOps = cpuOnly(opts.executionProviders);
     const weightRegion = platform().weightRegion;
+    const shareFolder = opts.shareFolder ?? defaults.shareFolder;
+    if (shareFolder && onnxRuntimeOps && emit.paramsAs !== 'inputs' && platform().sharedModelFile) {
+      return Session.shared(g, emit, { ...opts, shareFolder });
+    }
     if (weightRegion) {
       // Weights still on disk go to ONNX Runtime straight from their files (no copy through JS), when
       // they share one folder and nothing else needs external data.
@@ -56,8 +79,35 @@ export class Session {
     return Session.fromModel(emitOnnx(g, { onnxRuntimeOps, ...emit, weightRegion: undefined }), opts);
   }
 
+  /** A session on the model file shared under `opts.shareFolder` (see SessionOptions.shareFolder), written first if need be. */
+  private static async shared(g: Graph, emit: EmitOptions, opts: SessionOptions & { shareFolder: string }): Promise<Session> {
+    const { shareFolder, ...own } = opts;
+    const weightRegion = platform().weightRegion;
+    // The model as emitted with its weights' places in their files identifies it (graph, weights, files).
+    const probe = emitOnnx(g, { weightRegion, onnxRuntimeOps: true, ...emit });
+    const files = Object.values(probe.weightFiles ?? {}).map((p) => `${p}\n`).join('');
+    const key = new Uint8Array([...probe.model, ...new TextEncoder().encode(files)]);
+    const path = await platform().sharedModelFile!(shareFolder, key, async () => {
+      const frontier = constantFrontier(Object.values(emit.outputs), { paramsAs: emit.paramsAs, onnxRuntimeOps: true });
+      const constants = new Map<(typeof frontier)[number], Tensor>();
+      if (frontier.length) {
+        const outputs = Object.fromEntries(frontier.map((v, i) => [`folded_${i}`, v]));
+        const fold = await Session.fromGraph(g, { ...emit, outputs, dimNames: undefined }, { ...own, shareFolder: '', prepack: false });
+        try {
+          const got = await fold.run({});
+          frontier.forEach((v, i) => constants.set(v, got[`folded_${i}`]!));
+        } finally {
+          await fold.release();
+        }
+      }
+      return emitOnnx(g, { onnxRuntimeOps: true, ...emit, weightRegion: undefined, externalAbove: 0, constants });
+    });
+    return Session.fromModel(path, { ...own, prepack: false });
+  }
+
   static async fromModel(model: EmittedModel | Uint8Array | string, opts: SessionOptions = {}): Promise<Session> {
     const ort = await getOrt();
+    const noPrepack = opts.prepack === false ? { session: { disable_prepacking: '1' } } : undefined;
     const options: InferenceSession.SessionOptions = {
       intraOpNumThreads: opts.threads ?? (await defaultThreads()),
       interOpNumThreads: 1,
@@ -66,6 +116,7 @@ export class Session {
       // Errors only: ONNX Runtime warns about every GPU session that leaves its shape ops on the CPU, as it should.
       logSeverityLevel: 3,
       executionProviders: (opts.executionProviders ?? ['cpu']).map(withDefaults) as InferenceSession.ExecutionProviderConfig[],
+      ...(noPrepack ? { extra: noPrepack } : {}),
     };
     let session: InferenceSession;
     if (typeof model === 'string' || model instanceof Uint8Array) {
@@ -74,7 +125,7 @@ export class Session {
       const folder = weightFolder(model.weightFiles);
       if (!isNode || folder === undefined || model.externalData) throw new Error('weights referenced in files must share one folder, in Node');
       // ONNX Runtime reads (maps) the weights from their files itself.
-      const extra = { session: { model_external_initializers_file_folder_path: folder } };
+      const extra = { session: { model_external_initializers_file_folder_path: folder, ...noPrepack?.session } };
       session = await ort.InferenceSession.create(model.model, { ...options, extra });
     } else if (!model.externalData) {
       session = await ort.InferenceSession.create(model.model, options);

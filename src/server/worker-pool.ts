@@ -2,6 +2,9 @@
 // ONNX Runtime sessions and runs whole batches (tokenization, model, post-processing); the main thread
 // only posts items and receives results. A worker that dies fails its batch (500) and is replaced; the
 // model reports not ready until the replacement has loaded.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { resolveTask, type PipelineOptions, type Task } from '../pipelines/index.ts';
 import type { RunnerInfo } from './task-runtime.ts';
@@ -37,6 +40,11 @@ export interface PoolOptions extends PipelineOptions {
   workers?: number;
   /** Nice value of the worker threads and the inference threads they start (default 10; 0: the process's own). */
   nice?: number;
+  /**
+   * With more than one worker, share the weights between them (default true): the first writes the model
+   * with its folded constants to a temporary folder, which every worker maps (SessionOptions.shareFolder).
+   */
+  shareWeights?: boolean;
 }
 
 export class WorkerPool {
@@ -52,7 +60,9 @@ export class WorkerPool {
   async start(): Promise<void> {
     for (let i = 0; i < this.size; i++) this.slots.push(new Slot());
     try {
-      await Promise.all(this.slots.map((s) => this.boot(s)));
+      // Sharing: the first worker writes the shared model file, then the others map it.
+      if (this.init.shareFolder) await this.boot(this.slots[0]!);
+      await Promise.all(this.slots.map((s) => (s.up ? undefined : this.boot(s))));
     } catch (err) {
       await this.dispose();
       throw err;
@@ -153,6 +163,7 @@ export class WorkerPool {
       await exited;
       clearTimeout(timer);
     }));
+    if (this.init.shareFolder) rmSync(this.init.shareFolder, { recursive: true, force: true });
   }
 }
 
@@ -162,9 +173,10 @@ function fromOutcome(o: Outcome): unknown {
 
 /** Loads a checkpoint's tasks on `workers` worker threads; the model runs that many batches at once. */
 export async function loadPooledModel(spec: { name: string; dir: string | null; tasks: string[] }, options: PoolOptions = {}): Promise<ServedModel & { pool: WorkerPool }> {
-  const { workers = 1, nice = 10, ...pipelineOptions } = options;
+  const { workers = 1, nice = 10, shareWeights = true, ...pipelineOptions } = options;
   const tasks = [...new Set(spec.tasks.map((t) => resolveTask(t)))];
-  const pool = new WorkerPool({ dir: spec.dir, tasks, options: pipelineOptions, nice }, workers);
+  const shareFolder = workers > 1 && shareWeights ? mkdtempSync(join(tmpdir(), 'deberta-pool-')) : undefined;
+  const pool = new WorkerPool({ dir: spec.dir, tasks, options: pipelineOptions, nice, ...(shareFolder ? { shareFolder } : {}) }, workers);
   await pool.start();
   const runners: TaskRunner[] = tasks.map((task) => {
     const info = pool.infos.find((i) => i.task === task)!;

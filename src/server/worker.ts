@@ -1,10 +1,13 @@
 // One worker thread of a model's pool (src/server/worker-pool.ts): loads the model's pipelines (its own
 // ONNX Runtime session per task; the weights file is mapped, not copied) and runs batches posted to it,
-// tokenization included, so the main thread's event loop never waits on a model.
+// tokenization included, so the main thread's event loop never waits on a model. With `shareFolder` the
+// pool's workers map one model file written there by the first (weights and folded constants), so the
+// memory of the weights is shared rather than held once per worker (SessionOptions.shareFolder).
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import '../platform/node.ts'; // a worker thread registers Node's platform (files, onnxruntime-node) for itself
 import { pipeline, type AnyPipeline, type PipelineOptions, type Task } from '../pipelines/index.ts';
+import { setSessionDefaults } from '../runtime/session.ts';
 import { describeRunner, runTask, type RunnerInfo } from './task-runtime.ts';
 import { ItemFailure } from './types.ts';
 
@@ -18,6 +21,8 @@ export interface WorkerInit {
    * that the main thread (health checks, parsing, answers) wins the CPU from inference. 0: unchanged.
    */
   nice?: number;
+  /** A folder the pool's workers share model files through (see SessionOptions.shareFolder); none: each its own. */
+  shareFolder?: string;
 }
 
 export type ToWorker = { type: 'run'; id: number; task: Task; items: unknown[]; options?: Record<string, unknown> } | { type: 'dispose' };
@@ -42,6 +47,7 @@ async function main(): Promise<void> {
       // not permitted here: run at the process's priority
     }
   }
+  if (init.shareFolder) setSessionDefaults({ shareFolder: init.shareFolder });
   const pipes = new Map<Task, AnyPipeline>();
   try {
     for (const task of init.tasks) pipes.set(task, await pipeline(task, init.dir, init.options));
