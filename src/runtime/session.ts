@@ -65,7 +65,12 @@ export class Session {
     const weightRegion = platform().weightRegion;
     const shareFolder = opts.shareFolder ?? defaults.shareFolder;
     if (shareFolder && onnxRuntimeOps && emit.paramsAs !== 'inputs' && platform().sharedModelFile) {
-      return Session.shared(g, emit, { ...opts, shareFolder });
+      try {
+        return await Session.shared(g, emit, { ...opts, shareFolder });
+      } catch (err) {
+        // The shared file could not be written (disk full, no permission): this session loads on its own.
+        if ((err as { code?: unknown }).code === undefined) throw err;
+      }
     }
     if (weightRegion) {
       // Weights still on disk go to ONNX Runtime straight from their files (no copy through JS), when
