@@ -22,8 +22,9 @@ export interface SessionOptions {
    * ONNX Runtime would otherwise redo, and keep a private copy of, in every session) and every weight in
    * its side file; each session maps that file, so worker threads serving one model share the weights
    * and folded constants in memory (the page cache) instead of holding a copy each. Such sessions skip
-   * prepacking, which would copy the weight matrices into each session again. Default: the one set by
-   * `setSessionDefaults` (worker threads of a server pool), else none.
+   * prepacking, which would copy the weight matrices into each session again. One folder serves the
+   * models of one checkpoint (its heads). Default: the one set by `setSessionDefaults` (worker threads of
+   * a server pool), else none.
    */
   shareFolder?: string;
   /** ONNX Runtime's prepacking of constant weight matrices (default on; off with `shareFolder`). */
@@ -88,8 +89,10 @@ export class Session {
   private static async shared(g: Graph, emit: EmitOptions, opts: SessionOptions & { shareFolder: string }): Promise<Session> {
     const { shareFolder, ...own } = opts;
     const weightRegion = platform().weightRegion;
-    // The model as emitted with its weights' places in their files identifies it (graph, weights, files).
-    const probe = emitOnnx(g, { weightRegion, onnxRuntimeOps: true, ...emit });
+    // The model as emitted with its weights' places in their files identifies it among the models of one
+    // checkpoint (graph, weights, files), which is what a share folder holds. Weights not in files are
+    // emitted as external data, not read, so a float16 checkpoint is not converted here.
+    const probe = emitOnnx(g, { weightRegion, onnxRuntimeOps: true, ...emit, externalAbove: 0 });
     const files = Object.values(probe.weightFiles ?? {}).map((p) => `${p}\n`).join('');
     const key = new Uint8Array([...probe.model, ...new TextEncoder().encode(files)]);
     const path = await platform().sharedModelFile!(shareFolder, key, async () => {
