@@ -11,7 +11,7 @@ import { loadModel, camel } from '../src/models/auto.ts';
 import { cpuOnly } from '../src/runtime/session.ts';
 import { pipeline } from '../src/pipelines/index.ts';
 import { toFloat64 } from '../src/tensor.ts';
-import { assertClose } from './helpers/compare.ts';
+import { assertClose, F32_FLOOR } from './helpers/compare.ts';
 import { FIXTURE_MODELS, fixtureInputs } from './helpers/fixture-models.ts';
 
 const SWIFTSHADER = '/usr/lib/chromium/vk_swiftshader_icd.json';
@@ -60,7 +60,8 @@ for (const name of CHECKED) {
         if (!ours && key.startsWith('f64.attentions')) continue;
         assert.ok(ours, `${name}: no output for ${key}`);
         assert.deepEqual(ours.dims, ref.dims, `${name}: dims of ${key}`);
-        assertClose(ours.data, toFloat64(ref), 1e-4, `${name} ${key} on webgpu`);
+        // Measured up to 1.7e-6 (v2-conv-seqcls hidden_states.2) on SwiftShader; 3×, for other WebGPU devices' sums.
+        assertClose(ours.data, toFloat64(ref), 5e-6, `${name} ${key} on webgpu`);
         compared++;
       }
       assert.ok(compared >= 1, `${name}: compared no outputs`);
@@ -82,7 +83,7 @@ test('pipeline device: webgpu gives the CPU results; an unknown device is named'
       const ra = a[i] as { label: string; score: number }[];
       const rb = b[i] as { label: string; score: number }[];
       assert.deepEqual(rb.map((r) => r.label), ra.map((r) => r.label));
-      assertClose(rb.map((r) => r.score), ra.map((r) => r.score), 1e-5, `text ${i}`);
+      assertClose(rb.map((r) => r.score), ra.map((r) => r.score), F32_FLOOR, `text ${i}`); // measured 1.4e-9: a float32 floor
     }
   } finally {
     await cpu.dispose();
