@@ -129,9 +129,11 @@ test('multi-label: F1 well above chance; config says multi_label_classification;
     const m = r.bestEval!.metrics;
     process.stderr.write(`multi-label: micro F1 ${m.micro_f1!.toFixed(3)} (all-on ${allOn.microF1.toFixed(3)}), macro F1 ${m.macro_f1!.toFixed(3)}, ` +
       `exact match ${m.exact_match!.toFixed(3)} (commonest set ${commonest.toFixed(3)})\n`);
-    assert.ok(m.micro_f1! > 0.9 && m.micro_f1! > allOn.microF1 + 0.3, `micro F1 ${m.micro_f1}`);
-    assert.ok(m.macro_f1! > 0.9 && m.macro_f1! > allOn.macroF1 + 0.3, `macro F1 ${m.macro_f1}`);
-    assert.ok(m.exact_match! > 0.75 && m.exact_match! > commonest + 0.4, `exact match ${m.exact_match}`);
+    // Measured with training seeds 1, 2 and 3 (seed 1 alike at 1 and 2 threads): micro F1 0.991, 0.898, 0.904; macro F1 0.991, 0.821, 0.921; exact match 0.975,
+    // 0.750, 0.725. Bounds about 0.05 below the worst seed (only seed 1 met the earlier 0.9 / 0.9 / 0.75).
+    assert.ok(m.micro_f1! > 0.85 && m.micro_f1! > allOn.microF1 + 0.3, `micro F1 ${m.micro_f1}`);
+    assert.ok(m.macro_f1! > 0.78 && m.macro_f1! > allOn.macroF1 + 0.3, `macro F1 ${m.macro_f1}`);
+    assert.ok(m.exact_match! > 0.68 && m.exact_match! > commonest + 0.4, `exact match ${m.exact_match}`);
 
     const cfg = JSON.parse(readFileSync(join(r.bestDir!, 'config.json'), 'utf8')) as Record<string, unknown>;
     assert.equal(cfg.problem_type, 'multi_label_classification');
@@ -145,7 +147,8 @@ test('multi-label: F1 well above chance; config says multi_label_classification;
       const tok = await AutoTokenizer.fromPretrained(r.bestDir!);
       const logits = (await model({ inputIds: [tok(text).inputIds[0]!] })).logits!.data;
       const scores = await pipe(text, { topK: null });
-      for (const { label, score } of scores) close(score, 1 / (1 + Math.exp(-logits[r.labels.label2id[label]!]!)), 1e-6);
+      // Measured 0: a floor of 4 float32 ulp.
+      for (const { label, score } of scores) close(score, 1 / (1 + Math.exp(-logits[r.labels.label2id[label]!]!)), 4 * 2 ** -23);
       assert.deepEqual(scores.filter((s) => s.score > 0.5).map((s) => s.label).sort(), ['food', 'sport']);
     } finally {
       await model.dispose();

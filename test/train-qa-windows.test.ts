@@ -144,7 +144,8 @@ test('training on windows: evaluation finds answers in any window of a long cont
     });
     const m = r.bestEval!.metrics;
     process.stderr.write(`qa windows: exact match ${m.exact_match!.toFixed(3)}, F1 ${m.f1!.toFixed(3)} (${feats.length} windows, 30 examples)\n`);
-    assert.ok(m.exact_match! >= 0.85, `exact match ${m.exact_match}`);
+    // Measured 1.000 with training seeds 1, 2 and 3 (seed 1 alike at 1 and 2 threads); at most one of the 30 examples wrong.
+    assert.ok(m.exact_match! >= 0.95, `exact match ${m.exact_match}`);
     assert.ok(m.f1! >= m.exact_match!);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -71,7 +71,8 @@ test('fine-tuning on SpamAssassin beats the majority class; the checkpoint reloa
     const acc = r.bestMetric!;
     process.stderr.write(`spam: accuracy ${acc.toFixed(4)} vs majority ${majority.toFixed(4)}, ${r.globalStep} updates, ` +
       `${(r.secondsPerStep * 1000).toFixed(0)} ms/update, ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
-    assert.ok(acc >= majority + 0.2, `accuracy ${acc} should beat the majority class ${majority} by 0.2`);
+    // Measured 0.955, 0.945, 0.930 (majority 0.600) with training seeds 1, 2 and 3 (seed 1 alike at 1 and 2 threads); the bound is 0.03 below the worst.
+    assert.ok(acc >= majority + 0.3, `accuracy ${acc} should beat the majority class ${majority} by 0.3`);
 
     // The saved label map, and the best checkpoint's logits: bit-identical through the training graph
     // (the trainer's own evaluation, rerun on the reloaded weights), and within float32 rounding, with the
@@ -100,7 +101,7 @@ test('fine-tuning on SpamAssassin beats the majority class; the checkpoint reloa
         for (let j = 0; j < 2; j++) worst = Math.max(worst, Math.abs(logits[j]! - ref.data[i * 2 + j]!));
         assert.equal(argmax(logits), argmax(ref.data.subarray(i * 2, i * 2 + 2)), `email ${i}: same prediction`);
       }
-      assert.ok(worst < 1e-4, `inference model vs trainer logits: ${worst}`);
+      assert.ok(worst < 1e-6, `inference model vs trainer logits: ${worst}`); // measured 0 to 3.6e-7 over three seeds
     } finally {
       await gm.dispose();
       await model.dispose();
