@@ -103,14 +103,15 @@ test('demo page in headless Chromium matches the library in Node', { skip, timeo
       rows.forEach((r, i) => {
         assert.equal(r.token, want[i]!.token, `fill-mask row ${i}: token`);
         assert.equal(r.tokenStr, want[i]!.tokenStr);
-        assert.ok(Math.abs(r.score - want[i]!.score) <= 1e-4, `fill-mask row ${i}: ${r.score} vs ${want[i]!.score}`);
+        // WebAssembly kernels against native ones: measured 3.9e-7 (fill-mask) and 3.2e-7 (labels); 2.5×.
+        assert.ok(Math.abs(r.score - want[i]!.score) <= 1e-6, `fill-mask row ${i}: ${r.score} vs ${want[i]!.score}`);
       });
 
       const labels = await page.$$eval('#classification tbody tr', (trs) => trs.map((tr) => ({
         label: tr.getAttribute('data-label'), score: Number(tr.getAttribute('data-score')),
       })));
       assert.deepEqual(labels.map((l) => l.label), expectedLabels.map((l) => l.label));
-      labels.forEach((l, i) => assert.ok(Math.abs(l.score - expectedLabels[i]!.score) <= 1e-4, `${l.label}: ${l.score} vs ${expectedLabels[i]!.score}`));
+      labels.forEach((l, i) => assert.ok(Math.abs(l.score - expectedLabels[i]!.score) <= 1e-6, `${l.label}: ${l.score} vs ${expectedLabels[i]!.score}`));
       const worst = (xs: { score: number }[], ys: { score: number }[]) => Math.max(...xs.map((x, i) => Math.abs(x.score - ys[i]!.score)));
       t.diagnostic(`browser vs Node: fill-mask scores within ${worst(rows, want).toExponential(1)}, labels within ${worst(labels, expectedLabels).toExponential(1)}; ${await page.textContent('#status')}`);
 
