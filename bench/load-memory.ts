@@ -78,3 +78,128 @@ export async function measureLoad(files: { oursDir: string; peerOnnx: string; ch
   });
   return { reps: opts.reps, batch: opts.batch, seq: opts.seq, ours: side(ours), peer: side(theirs), checkpointMiB: checkpointBytes / 2 ** 20 };
 }
+
+// ---------------------------------------------------------------------------------------------
+// The deberta-v2-xxlarge shape (48 layers, hidden 1536, 24 heads, intermediate 6144, 128,100 tokens,
+// 256 position buckets: 1.57 B parameters, 5.8 GiB as float32): `deberta init` writes it (float32, and
+// float16), then a fresh process loads it and runs one 1 × 128 forward pass; each step in its own child
+// process, which reports its time and its peak RSS (VmHWM).
+
+/** deberta-v2-xxlarge's config.json (transformers' hub copy), bare encoder. */
+export const XXLARGE_CONFIG = {
+  architectures: ['DebertaV2Model'], model_type: 'deberta-v2', attention_head_size: 64, attention_probs_dropout_prob: 0.1,
+  conv_act: 'gelu', conv_kernel_size: 3, hidden_act: 'gelu', hidden_dropout_prob: 0.1, hidden_size: 1536, initializer_range: 0.02,
+  intermediate_size: 6144, layer_norm_eps: 1e-7, max_position_embeddings: 512, max_relative_positions: -1, norm_rel_ebd: 'layer_norm',
+  num_attention_heads: 24, num_hidden_layers: 48, pad_token_id: 0, pooler_dropout: 0, pooler_hidden_act: 'gelu', pooler_hidden_size: 1536,
+  pos_att_type: ['p2c', 'c2p'], position_biased_input: false, position_buckets: 256, relative_attention: true, share_att_key: true,
+  type_vocab_size: 0, vocab_size: 128100,
+};
+
+export interface BigModelRow {
+  what: string;
+  /** Seconds: init (writing the checkpoint) or loading. */
+  loadS: number;
+  /** Seconds of the one forward pass (loads only). */
+  forwardS?: number;
+  peakRssMiB: number;
+  targetMiB: number;
+  verdict: 'PASS' | 'FAIL';
+}
+
+interface BigChildReport { ms: number; forwardMs?: number; peakRssMiB: number; parameters?: number }
+
+const SELF = fileURLToPath(import.meta.url);
+
+function bigChild(args: string[]): Promise<BigChildReport> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', SELF, '--big-child', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d) => { out += d; });
+    p.stderr.on('data', (d) => { err += d; });
+    p.on('error', reject);
+    p.on('close', (code) => {
+      const line = out.trim().split('\n').pop() ?? '';
+      if (code !== 0 || !line.startsWith('{')) reject(new Error(`big-model child ${args[0]} exited ${code}: ${err.trim().slice(-2000)}`));
+      else resolve(JSON.parse(line) as BigChildReport);
+    });
+  });
+}
+
+/**
+ * Rows for the xxlarge shape: init float32, load + forward float32, init float16, load + forward
+ * float16. Targets: init under 2 GiB (it holds one weight at a time, not 5.8 GiB); loading and the
+ * forward pass within the float32 weights + 1 GiB (for float16 too: its float32 form is streamed into
+ * ONNX Runtime's side file, not held in memory beside it). Needs ~12 GB of disk under `root` (default:
+ * the system's temporary folder), removed afterwards unless `keep`; takes minutes (init makes 1.57 B
+ * normal samples per dtype). Run one at a time: each load maps ~6 GB.
+ */
+export async function bigModelRows(opts: { root?: string; keep?: boolean; threads?: number; dtypes?: ('float32' | 'float16')[]; onRow?: (row: BigModelRow) => void } = {}): Promise<BigModelRow[]> {
+  const root = mkdtempSync(join(opts.root ?? tmpdir(), 'deberta-xxlarge-'));
+  const rows: BigModelRow[] = [];
+  const push = rows.push.bind(rows);
+  rows.push = (...r: BigModelRow[]) => { for (const x of r) opts.onRow?.(x); return push(...r); };
+  const MiB = 2 ** 20;
+  try {
+    const configPath = join(root, 'config.json');
+    writeFileSync(configPath, JSON.stringify(XXLARGE_CONFIG));
+    for (const dtype of opts.dtypes ?? ['float32', 'float16']) {
+      const dir = join(root, dtype);
+      const init = await bigChild(['init', configPath, dir, dtype]);
+      const weightsMiB = (init.parameters! * 4) / MiB;
+      const initTarget = 2048;
+      rows.push({ what: `xxlarge init ${dtype} (${(init.parameters! / 1e9).toFixed(2)} B params, file ${(statSync(join(dir, 'model.safetensors')).size / 2 ** 30).toFixed(2)} GiB)`,
+        loadS: init.ms / 1000, peakRssMiB: init.peakRssMiB, targetMiB: initTarget, verdict: init.peakRssMiB <= initTarget ? 'PASS' : 'FAIL' });
+      const load = await bigChild(['load', dir, String(opts.threads ?? 0)]);
+      const target = weightsMiB + 1024;
+      rows.push({ what: `xxlarge load + 1×128 forward, ${dtype} file (fp32 weights ${(weightsMiB / 1024).toFixed(2)} GiB)`, loadS: load.ms / 1000,
+        forwardS: load.forwardMs! / 1000, peakRssMiB: load.peakRssMiB, targetMiB: target, verdict: load.peakRssMiB <= target ? 'PASS' : 'FAIL' });
+      if (!opts.keep) rmSync(dir, { recursive: true, force: true });
+    }
+  } finally {
+    if (!opts.keep) rmSync(root, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+/** The rows as a text table. */
+export function formatBigModelRows(rows: BigModelRow[]): string {
+  const lines = ['what | init/load s | forward s | peak RSS MiB | target MiB | verdict'];
+  for (const r of rows) {
+    lines.push(`${r.what} | ${r.loadS.toFixed(1)} | ${r.forwardS === undefined ? '' : r.forwardS.toFixed(2)} | ${r.peakRssMiB.toFixed(0)} | ${r.targetMiB.toFixed(0)} | ${r.verdict}`);
+  }
+  return lines.join('\n');
+}
+
+async function bigChildMain(args: string[]): Promise<void> {
+  await import('../src/platform/node.ts');
+  const { peakRssMiB } = await import('./child-common.ts');
+  const [mode] = args;
+  if (mode === 'init') {
+    const [, config, out, dtype] = args;
+    const { initCheckpoint } = await import('../src/cli/commands/init.ts');
+    const t0 = performance.now();
+    const r = initCheckpoint({ config: config!, out: out!, dtype: dtype as 'float32' | 'float16' });
+    process.stdout.write(`${JSON.stringify({ ms: performance.now() - t0, peakRssMiB: peakRssMiB(), parameters: r.parameters })}\n`);
+    return;
+  }
+  const [, dir, threads] = args;
+  const { loadModel } = await import('../src/models/auto.ts');
+  const t0 = performance.now();
+  const model = await loadModel(dir!, 'auto', Number(threads) > 0 ? { threads: Number(threads) } : {});
+  const ms = performance.now() - t0;
+  const n = 128;
+  const ids = Array.from({ length: n }, (_, i) => (i === 0 ? 1 : i === n - 1 ? 2 : 1000 + ((i * 7919) % 100000)));
+  const t1 = performance.now();
+  const out = await model({ inputIds: [ids] });
+  const forwardMs = performance.now() - t1;
+  const h = out.lastHiddenState!;
+  if (h.dims.join() !== `1,${n},1536` || !h.data.every(Number.isFinite)) throw new Error(`bad output dims [${h.dims}]`);
+  process.stdout.write(`${JSON.stringify({ ms, forwardMs, peakRssMiB: peakRssMiB() })}\n`);
+}
+
+if (process.argv[1] === SELF && process.argv[2] === '--big-child') await bigChildMain(process.argv.slice(3));
+else if (process.argv[1] === SELF && process.argv[2] === '--big') {
+  const rows = await bigModelRows({ root: process.argv[3], keep: process.argv.includes('--keep'), onRow: (r) => process.stdout.write(`${JSON.stringify(r)}\n`) });
+  process.stdout.write(`${formatBigModelRows(rows)}\n`);
+}
