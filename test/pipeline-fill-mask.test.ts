@@ -96,7 +96,8 @@ test('fill-mask: an EMD checkpoint predicts through the Enhanced Mask Decoder', 
     const pos = ids.indexOf(127);
     const { logits } = await plain({ inputIds: [ids] });
     const noEmd = softmaxRef(logits!.data.subarray(pos * 128, (pos + 1) * 128));
-    assert.ok(Math.abs(noEmd[got[0]!.token]! - got[0]!.score) > 1e-3, 'EMD and plain LM head agree: decoder not used?');
+    // Measured 0.334 apart; the bound is a third of that.
+    assert.ok(Math.abs(noEmd[got[0]!.token]! - got[0]!.score) > 0.1, 'EMD and plain LM head agree: decoder not used?');
   } finally {
     await pipe.dispose();
     await plain.dispose();
