@@ -5,9 +5,9 @@ import type { PrependScheme } from './pre-tokenizers.ts';
 import { prependSchemeOf } from './pre-tokenizers.ts';
 import { translateRegex } from './regex.ts';
 import { escapeRegExp } from './normalized.ts';
+import { type Json, optBool, optChar, optList, optString, optU32, pattern, typeOf } from './json-fields.ts';
 
 export type Decoder = (tokens: string[]) => string[];
-type Json = Record<string, unknown>;
 
 /** The meta character becomes a space; in the first token it is dropped (unless nothing was prepended). */
 export function metaspaceDecoder(replacement: string, prependScheme: PrependScheme): Decoder {
@@ -77,28 +77,28 @@ function byteFallbackDecoder(): Decoder {
 }
 
 export function buildDecoder(json: Json, where: string): Decoder {
-  const type = json.type as string;
+  const type = typeOf(json, where, 'decoder');
   switch (type) {
     case 'Metaspace':
-      return metaspaceDecoder(String(json.replacement ?? '▁'), prependSchemeOf(json));
+      return metaspaceDecoder(optChar(json, 'replacement', where, '▁'), prependSchemeOf(json, where));
     case 'ByteLevel':
       return byteLevelDecoder();
     case 'WordPiece':
-      return wordPieceDecoder(String(json.prefix ?? '##'), json.cleanup !== false);
+      return wordPieceDecoder(optString(json, 'prefix', where, '##'), optBool(json, 'cleanup', where, true));
     case 'BPEDecoder': {
-      const suffix = String(json.suffix ?? '</w>');
+      const suffix = optString(json, 'suffix', where, '</w>');
       return (tokens) => tokens.map((t, i) => t.split(suffix).join(i === tokens.length - 1 ? '' : ' '));
     }
     case 'Replace': {
-      const pat = json.pattern as { String?: string; Regex?: string };
-      const content = String(json.content ?? '');
-      const re = pat?.String !== undefined ? new RegExp(escapeRegExp(pat.String), 'gu') : translateRegex(String(pat?.Regex), `${where}.pattern`);
+      const pat = pattern(json, where);
+      const content = optString(json, 'content', where, '');
+      const re = 'String' in pat ? new RegExp(escapeRegExp(pat.String), 'gu') : translateRegex(pat.Regex, `${where}.pattern`);
       return (tokens) => tokens.map((t) => t.replace(re, () => content));
     }
     case 'Strip': {
-      const content = String(json.content ?? ' ');
-      const start = Number(json.start ?? 0);
-      const stop = Number(json.stop ?? 0);
+      const content = optChar(json, 'content', where, ' ');
+      const start = optU32(json, 'start', where, 0);
+      const stop = optU32(json, 'stop', where, 0);
       return (tokens) =>
         tokens.map((t) => {
           const chars = [...t];
@@ -114,7 +114,7 @@ export function buildDecoder(json: Json, where: string): Decoder {
     case 'ByteFallback':
       return byteFallbackDecoder();
     case 'Sequence': {
-      const list = ((json.decoders as Json[]) ?? []).map((d, i) => buildDecoder(d, `${where}.decoders[${i}]`));
+      const list = optList(json, 'decoders', where).map((d, i) => buildDecoder(d as Json, `${where}.decoders[${i}]`));
       return (tokens) => list.reduce((t, d) => d(t), tokens);
     }
     default:

@@ -2,9 +2,9 @@
 import { NormalizedString, escapeRegExp, isWhitespace } from './normalized.ts';
 import { translateRegex } from './regex.ts';
 import { precompiledNormalizer } from './precompiled.ts';
+import { type Json, optBool, optList, optString, pattern, stringOrNull, typeOf } from './json-fields.ts';
 
 export type Normalizer = (s: NormalizedString) => NormalizedString;
-type Json = Record<string, unknown>;
 
 export function sequence(list: Normalizer[]): Normalizer {
   return (s) => {
@@ -55,16 +55,15 @@ export function bertNormalizer(cleanText: boolean, chineseChars: boolean, stripA
 
 /** Builds a normaliser from its `tokenizer.json` description; `where` locates it for error messages. */
 export function buildNormalizer(json: Json, where: string): Normalizer {
-  const type = json.type as string;
+  const type = typeOf(json, where, 'normalizer');
   switch (type) {
     case 'Sequence':
-      return sequence(((json.normalizers as Json[]) ?? []).map((n, i) => buildNormalizer(n, `${where}.normalizers[${i}]`)));
+      return sequence(optList(json, 'normalizers', where).map((n, i) => buildNormalizer(n as Json, `${where}.normalizers[${i}]`)));
     case 'Replace': {
-      const pat = json.pattern as { String?: string; Regex?: string };
-      const content = String(json.content ?? '');
-      if (pat?.String !== undefined) return replace(new RegExp(escapeRegExp(pat.String), 'gu'), content);
-      if (pat?.Regex !== undefined) return replace(translateRegex(pat.Regex, `${where}.pattern`), content);
-      throw new Error(`${where}: Replace needs pattern.String or pattern.Regex`);
+      const pat = pattern(json, where);
+      const content = optString(json, 'content', where, '');
+      if ('String' in pat) return replace(new RegExp(escapeRegExp(pat.String), 'gu'), content);
+      return replace(translateRegex(pat.Regex, `${where}.pattern`), content);
     }
     case 'NFC':
     case 'NFD':
@@ -74,24 +73,24 @@ export function buildNormalizer(json: Json, where: string): Normalizer {
     case 'Lowercase':
       return lowercase();
     case 'Strip':
-      return strip(json.strip_left !== false, json.strip_right !== false);
+      return strip(optBool(json, 'strip_left', where, true), optBool(json, 'strip_right', where, true));
     case 'StripAccents':
       return (s) => s.mapChars((c) => (MN_RE.test(c) ? '' : c));
     case 'Prepend': {
-      const p = String(json.prepend ?? '');
+      const p = optString(json, 'prepend', where, '');
       return (s) => s.prepend(p);
     }
     case 'Append': {
-      const p = String(json.append ?? '');
+      const p = optString(json, 'append', where, '');
       return (s) => s.append(p);
     }
     case 'BertNormalizer': {
-      const lower = json.lowercase !== false;
-      const accents = json.strip_accents === null || json.strip_accents === undefined ? lower : Boolean(json.strip_accents);
-      return bertNormalizer(json.clean_text !== false, json.handle_chinese_chars !== false, accents, lower);
+      const lower = optBool(json, 'lowercase', where, true);
+      const accents = optBool(json, 'strip_accents', where, lower);
+      return bertNormalizer(optBool(json, 'clean_text', where, true), optBool(json, 'handle_chinese_chars', where, true), accents, lower);
     }
     case 'Precompiled':
-      return precompiledNormalizer(json.precompiled_charsmap as string | null, where);
+      return precompiledNormalizer(stringOrNull(json, 'precompiled_charsmap', where), where);
     default:
       throw new Error(`${where}: unsupported normalizer ${JSON.stringify(type)}`);
   }

@@ -1,6 +1,7 @@
 // Post-processors: add the special tokens around one sequence or a pair and set the token type ids
 // (`[CLS] A [SEP]`, `[CLS] A [SEP] B [SEP]` for DeBERTa), as `tokenizers` does.
 import { Encoding } from './encoding.ts';
+import { type Json, describe, fail, list, object, oneOf, optBool, optList, optU32, string, typeOf, u32 } from './json-fields.ts';
 
 export interface PostProcessor {
   /** How many tokens `process` adds around a single sequence or a pair. */
@@ -9,7 +10,6 @@ export interface PostProcessor {
   processEncodings(encodings: Encoding[], addSpecialTokens: boolean): Encoding[];
 }
 
-type Json = Record<string, unknown>;
 
 export type TemplatePiece = { kind: 'sequence'; seq: 0 | 1; typeId: number } | { kind: 'special'; name: string; typeId: number };
 
@@ -117,23 +117,36 @@ export class SequenceProcessing implements PostProcessor {
 
 function parseTemplate(t: unknown, where: string): TemplatePiece[] {
   if (typeof t === 'string') t = t.split(/\s+/).filter(Boolean);
-  if (!Array.isArray(t)) throw new Error(`${where}: template must be a list`);
-  return t.map((p, i) => {
+  return list(t, where).map((p, i): TemplatePiece => {
+    const at = `${where}[${i}]`;
     if (typeof p === 'string') {
       // String form: "$A", "$B:1", "$0", "[CLS]:0".
       const m = /^(.*?)(?::(\d+))?$/.exec(p)!;
       const name = m[1]!;
-      const typeId = m[2] ? Number(m[2]) : 0;
+      const typeId = m[2] ? u32(Number(m[2]), `${at} (type id)`) : 0;
       if (name === '$' || name === '$A') return { kind: 'sequence', seq: 0, typeId };
       if (name === '$B') return { kind: 'sequence', seq: 1, typeId };
-      if (/^\$\d+$/.test(name)) return { kind: 'sequence', seq: 0, typeId: Number(name.slice(1)) };
+      if (/^\$\d+$/.test(name)) return { kind: 'sequence', seq: 0, typeId: u32(Number(name.slice(1)), `${at} (type id)`) };
       return { kind: 'special', name, typeId };
     }
-    const o = p as { Sequence?: { id: string; type_id: number }; SpecialToken?: { id: string; type_id: number } };
-    if (o.Sequence) return { kind: 'sequence', seq: o.Sequence.id === 'B' ? 1 : 0, typeId: o.Sequence.type_id ?? 0 };
-    if (o.SpecialToken) return { kind: 'special', name: o.SpecialToken.id, typeId: o.SpecialToken.type_id ?? 0 };
-    throw new Error(`${where}[${i}]: unknown template piece ${JSON.stringify(p)}`);
+    const o = object(p, at);
+    if (o.Sequence !== undefined) {
+      const q = object(o.Sequence, `${at}.Sequence`);
+      const id = oneOf(q, 'id', `${at}.Sequence`, ['A', 'B'] as const, 'A');
+      return { kind: 'sequence', seq: id === 'B' ? 1 : 0, typeId: optU32(q, 'type_id', `${at}.Sequence`, 0) };
+    }
+    if (o.SpecialToken !== undefined) {
+      const q = object(o.SpecialToken, `${at}.SpecialToken`);
+      return { kind: 'special', name: string(q.id, `${at}.SpecialToken.id`), typeId: optU32(q, 'type_id', `${at}.SpecialToken`, 0) };
+    }
+    throw new Error(`${at}: expected "Sequence" or "SpecialToken", got ${describe(p)}${Object.keys(o).length ? ` with ${Object.keys(o).map((k) => JSON.stringify(k)).join(', ')}` : ''}`);
   });
+}
+
+/** A [token, id] pair (BertProcessing's and RobertaProcessing's `sep` and `cls`). */
+function tokenAndId(v: unknown, where: string): [string, number] {
+  if (!Array.isArray(v) || v.length !== 2 || typeof v[0] !== 'string') fail(where, 'a [token, id] pair', v);
+  return [v[0], u32(v[1], `${where}[1]`)];
 }
 
 export function templateFromStrings(single: string, pair: string, specials: [string, number][]): TemplateProcessing {
@@ -145,37 +158,43 @@ export function templateFromStrings(single: string, pair: string, specials: [str
 }
 
 export function buildPostProcessor(json: Json, where: string, tokenText: (id: number) => string): PostProcessor {
-  const type = json.type as string;
+  const type = typeOf(json, where, 'post_processor');
   switch (type) {
     case 'TemplateProcessing': {
       const specials = new Map<string, { ids: number[]; tokens: string[] }>();
-      for (const [name, v] of Object.entries((json.special_tokens as Record<string, { ids: number[]; tokens: string[] }>) ?? {})) {
-        specials.set(name, { ids: v.ids, tokens: v.tokens });
+      const table = json.special_tokens == null ? {} : object(json.special_tokens, `${where}.special_tokens`);
+      for (const [name, v] of Object.entries(table)) {
+        const at = `${where}.special_tokens[${JSON.stringify(name)}]`;
+        const o = object(v, at);
+        const ids = list(o.ids, `${at}.ids`).map((id, i) => u32(id, `${at}.ids[${i}]`));
+        const tokens = list(o.tokens, `${at}.tokens`).map((t, i) => string(t, `${at}.tokens[${i}]`));
+        if (ids.length !== tokens.length) throw new Error(`${at}: ${ids.length} ids for ${tokens.length} tokens`);
+        specials.set(name, { ids, tokens });
       }
       return new TemplateProcessing(parseTemplate(json.single, `${where}.single`), parseTemplate(json.pair, `${where}.pair`), specials, where);
     }
     case 'BertProcessing': {
-      const [sep, sepId] = json.sep as [string, number];
-      const [cls, clsId] = json.cls as [string, number];
+      const [sep, sepId] = tokenAndId(json.sep, `${where}.sep`);
+      const [cls, clsId] = tokenAndId(json.cls, `${where}.cls`);
       return templateFromStrings(`${cls}:0 $A:0 ${sep}:0`, `${cls}:0 $A:0 ${sep}:0 $B:1 ${sep}:1`, [
         [cls, clsId],
         [sep, sepId],
       ]);
     }
     case 'RobertaProcessing': {
-      const [sep, sepId] = json.sep as [string, number];
-      const [cls, clsId] = json.cls as [string, number];
+      const [sep, sepId] = tokenAndId(json.sep, `${where}.sep`);
+      const [cls, clsId] = tokenAndId(json.cls, `${where}.cls`);
       const template = templateFromStrings(`${cls} $A ${sep}`, `${cls} $A ${sep} ${sep} $B ${sep}`, [
         [cls, clsId],
         [sep, sepId],
       ]);
-      if (json.trim_offsets === false) return template;
-      return new SequenceProcessing([new ByteLevelProcessing(true, json.add_prefix_space !== false, tokenText), template]);
+      if (!optBool(json, 'trim_offsets', where, true)) return template;
+      return new SequenceProcessing([new ByteLevelProcessing(true, optBool(json, 'add_prefix_space', where, true), tokenText), template]);
     }
     case 'ByteLevel':
-      return new ByteLevelProcessing(json.trim_offsets !== false, json.add_prefix_space !== false, tokenText);
+      return new ByteLevelProcessing(optBool(json, 'trim_offsets', where, true), optBool(json, 'add_prefix_space', where, true), tokenText);
     case 'Sequence':
-      return new SequenceProcessing(((json.processors as Json[]) ?? []).map((p, i) => buildPostProcessor(p, `${where}.processors[${i}]`, tokenText)));
+      return new SequenceProcessing(optList(json, 'processors', where).map((p, i) => buildPostProcessor(p as Json, `${where}.processors[${i}]`, tokenText)));
     default:
       throw new Error(`${where}: unsupported post_processor ${JSON.stringify(type)}`);
   }

@@ -3,6 +3,7 @@
 import { type NormalizedString, escapeRegExp, isWhitespace } from './normalized.ts';
 import { translateRegex } from './regex.ts';
 import { byteLevelAlphabet, GPT2_PATTERN, toByteLevel } from './byte-level.ts';
+import { type Json, char, oneOf, optList, optBool, optChar, pattern, typeOf } from './json-fields.ts';
 
 /** Where pieces go: an array, or a consumer that handles each piece as it comes (no list of them all). */
 export interface PieceSink {
@@ -12,7 +13,6 @@ export interface PieceSink {
 /** Appends the pieces of `s` to `out`. */
 export type PreTokenizer = (s: NormalizedString, out: PieceSink) => void;
 export type SplitBehavior = 'Removed' | 'Isolated' | 'MergedWithPrevious' | 'MergedWithNext' | 'Contiguous';
-type Json = Record<string, unknown>;
 
 /**
  * Splits `s` given its delimiter matches ([start, end) pairs, sorted, not overlapping), with one of the
@@ -213,28 +213,27 @@ export function digits(individual: boolean): PreTokenizer {
   return (s, out) => splitOn(s, charMatches(s.text, (c) => NUMERIC_RE.test(c)), individual ? 'Isolated' : 'Contiguous', out);
 }
 
-const BEHAVIORS = new Set(['Removed', 'Isolated', 'MergedWithPrevious', 'MergedWithNext', 'Contiguous']);
+const BEHAVIORS: readonly SplitBehavior[] = ['Removed', 'Isolated', 'MergedWithPrevious', 'MergedWithNext', 'Contiguous'];
 function behaviorOf(json: Json, where: string, fallback: SplitBehavior): SplitBehavior {
-  const b = (json.behavior as string | undefined) ?? fallback;
-  if (!BEHAVIORS.has(b)) throw new Error(`${where}: unsupported split behavior ${JSON.stringify(b)}`);
-  return b as SplitBehavior;
+  return oneOf(json, 'behavior', where, BEHAVIORS, fallback);
 }
 
-export function prependSchemeOf(json: Json): PrependScheme {
-  if (typeof json.prepend_scheme === 'string') return json.prepend_scheme as PrependScheme;
+const PREPEND_SCHEMES: readonly PrependScheme[] = ['always', 'first', 'never'];
+export function prependSchemeOf(json: Json, where = 'Metaspace'): PrependScheme {
+  if (json.prepend_scheme != null) return oneOf(json, 'prepend_scheme', where, PREPEND_SCHEMES, 'always');
   // Older files: `add_prefix_space` only.
-  return json.add_prefix_space === false ? 'never' : 'always';
+  return optBool(json, 'add_prefix_space', where, true) ? 'always' : 'never';
 }
 
 export function buildPreTokenizer(json: Json, where: string): PreTokenizer {
-  const type = json.type as string;
+  const type = typeOf(json, where, 'pre_tokenizer');
   switch (type) {
     case 'Sequence':
-      return sequence(((json.pretokenizers as Json[]) ?? []).map((p, i) => buildPreTokenizer(p, `${where}.pretokenizers[${i}]`)));
+      return sequence(optList(json, 'pretokenizers', where).map((p, i) => buildPreTokenizer(p as Json, `${where}.pretokenizers[${i}]`)));
     case 'Metaspace':
-      return metaspace(String(json.replacement ?? '▁'), prependSchemeOf(json), json.split !== false);
+      return metaspace(optChar(json, 'replacement', where, '▁'), prependSchemeOf(json, where), optBool(json, 'split', where, true));
     case 'ByteLevel':
-      return byteLevel(json.add_prefix_space === true, json.use_regex !== false);
+      return byteLevel(optBool(json, 'add_prefix_space', where, false), optBool(json, 'use_regex', where, true));
     case 'Whitespace':
       return whitespace();
     case 'WhitespaceSplit':
@@ -244,19 +243,16 @@ export function buildPreTokenizer(json: Json, where: string): PreTokenizer {
     case 'Punctuation':
       return punctuation(behaviorOf(json, where, 'Isolated'));
     case 'Digits':
-      return digits(json.individual_digits === true);
+      return digits(optBool(json, 'individual_digits', where, false));
     case 'CharDelimiterSplit': {
-      const d = String(json.delimiter ?? '');
+      const d = char(json.delimiter, `${where}.delimiter`);
       return (s, out) => splitOn(s, charMatches(s.text, (c) => c === d), 'Removed', out);
     }
     case 'Split': {
-      const pat = json.pattern as { String?: string; Regex?: string };
-      let re: RegExp;
-      if (pat?.String !== undefined) re = new RegExp(escapeRegExp(pat.String), 'gu');
-      else if (pat?.Regex !== undefined) re = translateRegex(pat.Regex, `${where}.pattern`);
-      else throw new Error(`${where}: Split needs pattern.String or pattern.Regex`);
+      const pat = pattern(json, where);
+      const re = 'String' in pat ? new RegExp(escapeRegExp(pat.String), 'gu') : translateRegex(pat.Regex, `${where}.pattern`);
       const behavior = behaviorOf(json, where, 'Isolated');
-      const invert = json.invert === true;
+      const invert = optBool(json, 'invert', where, false);
       return (s, out) => splitOn(s, regexMatches(re, s.text), behavior, out, invert);
     }
     default:

@@ -10,21 +10,40 @@ import { BpeModel } from './models/bpe.ts';
 import { WordPieceModel } from './models/wordpiece.ts';
 import type { Model } from './models/model.ts';
 
-type Json = Record<string, unknown>;
+import { type Json, fail, finite, isObject, list, object, optBool, optList, optString, optU32, string, stringOrNull, typeOf, u32 } from './json-fields.ts';
+
+/** A token -> id object (BPE and WordPiece vocabularies). */
+function vocabMap(v: unknown, where: string): Map<string, number> {
+  const o = object(v, where);
+  const m = new Map<string, number>();
+  for (const [tok, id] of Object.entries(o)) m.set(tok, u32(id, `${where}[${JSON.stringify(tok)}]`));
+  return m;
+}
 
 export function buildModel(json: Json, where: string): Model {
-  const type = json.type as string | undefined;
+  const type = typeOf(json, where, 'model');
   switch (type) {
     case 'Unigram': {
-      const vocab = json.vocab as [string, number][] | undefined;
-      if (!Array.isArray(vocab)) throw new Error(`${where}.vocab: expected a list of [piece, score]`);
-      return new UnigramModel(vocab, typeof json.unk_id === 'number' ? json.unk_id : null, json.byte_fallback === true);
+      const vocab = list(json.vocab, `${where}.vocab`).map((e, i): [string, number] => {
+        if (!Array.isArray(e) || e.length !== 2 || typeof e[0] !== 'string') fail(`${where}.vocab[${i}]`, 'a [piece, score] pair', e);
+        return [e[0], finite(e[1], `${where}.vocab[${i}][1]`)];
+      });
+      let unkId: number | null = null;
+      if (json.unk_id != null) {
+        unkId = u32(json.unk_id, `${where}.unk_id`);
+        if (unkId >= vocab.length) fail(`${where}.unk_id`, `an index into the vocabulary of ${vocab.length} (or null)`, json.unk_id);
+      }
+      return new UnigramModel(vocab, unkId, optBool(json, 'byte_fallback', where, false));
     }
     case 'BPE': {
-      if (typeof json.dropout === 'number' && json.dropout > 0) throw new Error(`${where}.dropout: BPE dropout is not supported`);
-      const vocab = new Map(Object.entries((json.vocab as Record<string, number>) ?? {}));
-      const merges = ((json.merges as (string | [string, string])[]) ?? []).map((m, i): [string, string] => {
-        if (Array.isArray(m)) return [m[0], m[1]];
+      if (json.dropout != null && finite(json.dropout, `${where}.dropout`) > 0) throw new Error(`${where}.dropout: BPE dropout is not supported`);
+      const vocab = json.vocab == null ? new Map<string, number>() : vocabMap(json.vocab, `${where}.vocab`);
+      const merges = optList(json, 'merges', where).map((m, i): [string, string] => {
+        if (Array.isArray(m)) {
+          if (m.length !== 2 || typeof m[0] !== 'string' || typeof m[1] !== 'string') fail(`${where}.merges[${i}]`, 'a pair of strings or "a b"', m);
+          return [m[0], m[1]];
+        }
+        if (typeof m !== 'string') fail(`${where}.merges[${i}]`, 'a pair of strings or "a b"', m);
         const k = m.indexOf(' ', 1);
         if (k < 0) throw new Error(`${where}.merges[${i}]: expected "a b", got ${JSON.stringify(m)}`);
         return [m.slice(0, k), m.slice(k + 1)];
@@ -33,22 +52,22 @@ export function buildModel(json: Json, where: string): Model {
         vocab,
         merges,
         {
-          unkToken: (json.unk_token as string | null) ?? null,
-          continuingSubwordPrefix: (json.continuing_subword_prefix as string | null) ?? null,
-          endOfWordSuffix: (json.end_of_word_suffix as string | null) ?? null,
-          fuseUnk: json.fuse_unk === true,
-          byteFallback: json.byte_fallback === true,
-          ignoreMerges: json.ignore_merges === true,
+          unkToken: stringOrNull(json, 'unk_token', where),
+          continuingSubwordPrefix: stringOrNull(json, 'continuing_subword_prefix', where),
+          endOfWordSuffix: stringOrNull(json, 'end_of_word_suffix', where),
+          fuseUnk: optBool(json, 'fuse_unk', where, false),
+          byteFallback: optBool(json, 'byte_fallback', where, false),
+          ignoreMerges: optBool(json, 'ignore_merges', where, false),
         },
         where,
       );
     }
     case 'WordPiece':
       return new WordPieceModel(
-        new Map(Object.entries((json.vocab as Record<string, number>) ?? {})),
-        String(json.unk_token ?? '[UNK]'),
-        String(json.continuing_subword_prefix ?? '##'),
-        Number(json.max_input_chars_per_word ?? 100),
+        json.vocab == null ? new Map<string, number>() : vocabMap(json.vocab, `${where}.vocab`),
+        optString(json, 'unk_token', where, '[UNK]'),
+        optString(json, 'continuing_subword_prefix', where, '##'),
+        optU32(json, 'max_input_chars_per_word', where, 100),
         where,
       );
     default:
@@ -56,19 +75,21 @@ export function buildModel(json: Json, where: string): Model {
   }
 }
 
-export function parseAddedTokens(list: unknown, where: string): AddedToken[] {
-  if (list == null) return [];
-  if (!Array.isArray(list)) throw new Error(`${where}: expected a list`);
-  return list.map((t: Json, i) => {
-    if (typeof t.id !== 'number' || typeof t.content !== 'string') throw new Error(`${where}[${i}]: needs a numeric id and a string content`);
+export function parseAddedTokens(v: unknown, where: string): AddedToken[] {
+  if (v == null) return [];
+  return list(v, where).map((t, i) => {
+    const at = `${where}[${i}]`;
+    const o = object(t, at);
+    const id = u32(o.id, `${at}.id`);
+    const content = string(o.content, `${at}.content`);
     return {
-      id: t.id,
-      content: t.content,
-      special: t.special === true,
-      lstrip: t.lstrip === true,
-      rstrip: t.rstrip === true,
-      singleWord: t.single_word === true,
-      normalized: t.normalized === true,
+      id,
+      content,
+      special: optBool(o, 'special', at, false),
+      lstrip: optBool(o, 'lstrip', at, false),
+      rstrip: optBool(o, 'rstrip', at, false),
+      singleWord: optBool(o, 'single_word', at, false),
+      normalized: optBool(o, 'normalized', at, false),
     };
   });
 }
@@ -78,7 +99,8 @@ export function pipelineFromTokenizerJson(json: Json, file: string): TokenizerPi
   try {
     return buildPipeline(json, file);
   } catch (err) {
-    // A malformed file can trip a builder before its own checks do (a null where an object belongs): name the file.
+    // The last resort: every field is checked where it is read, so this only names the file should a
+    // malformed file still trip a builder before its own checks do.
     const msg = err instanceof Error ? err.message : String(err);
     if (msg.includes(file)) throw err;
     throw new Error(`${file}: not a valid tokenizer.json (${msg})`);
@@ -86,8 +108,8 @@ export function pipelineFromTokenizerJson(json: Json, file: string): TokenizerPi
 }
 
 function buildPipeline(json: Json, file: string): TokenizerPipeline {
-  if (!json || typeof json !== 'object' || !json.model) throw new Error(`${file}: not a tokenizer.json (no "model")`);
-  const model = buildModel(json.model as Json, `${file}: model`);
+  if (!isObject(json) || !json.model) throw new Error(`${file}: not a tokenizer.json (no "model")`);
+  const model = buildModel(object(json.model, `${file}: model`), `${file}: model`);
   const addedTokens = parseAddedTokens(json.added_tokens, `${file}: added_tokens`);
   const tokenText = (id: number): string => addedTokens.find((t) => t.id === id)?.content ?? model.idToToken(id) ?? '';
   return new TokenizerPipeline({
