@@ -54,6 +54,27 @@ function remapAscii(t: string, a: string[]): string {
   return t.replace(ASCII_REMAP, (c) => a[c.charCodeAt(0)]!);
 }
 
+/** The bytes of the word under way, then their characters' codes (reused from word to word). */
+let scratch = new Uint16Array(256);
+
+/**
+ * Alignment arrays for words, cut from shared chunks: one buffer allocation per 64k entries instead of
+ * two per word (each outside the heap, with its own bookkeeping for the garbage collector). A chunk is
+ * never reused; it is freed when no word's arrays point into it any more.
+ */
+let chunk = new Int32Array(0);
+let chunkUsed = 0;
+function int32s(n: number): Int32Array {
+  if (n > 4096) return new Int32Array(n);
+  if (chunkUsed + n > chunk.length) {
+    chunk = new Int32Array(65536);
+    chunkUsed = 0;
+  }
+  const a = chunk.subarray(chunkUsed, chunkUsed + n);
+  chunkUsed += n;
+  return a;
+}
+
 /** Rewrites `s` into byte-level characters; every byte keeps the alignment of its character. */
 export function toByteLevel(s: NormalizedString, a: string[]): NormalizedString {
   const t = s.text;
@@ -84,9 +105,10 @@ export function toByteLevel(s: NormalizedString, a: string[]): NormalizedString 
       i++;
     } else size += 3;
   }
-  const starts = new Int32Array(size);
-  const ends = new Int32Array(size);
-  const bytes = new Uint8Array(size);
+  const starts = int32s(size);
+  const ends = int32s(size);
+  if (scratch.length < size) scratch = new Uint16Array(Math.max(size, 2 * scratch.length));
+  const bytes = scratch;
   const codes = alphabetCodes(a);
   let o = 0;
   for (let i = 0; i < n; i++) {
@@ -114,10 +136,9 @@ export function toByteLevel(s: NormalizedString, a: string[]): NormalizedString 
     if (o - k === 4) i++;
   }
   // The text in one piece (appending character by character builds a chain of string pieces per word).
-  const chars = new Uint16Array(size);
-  for (let j = 0; j < size; j++) chars[j] = codes[bytes[j]!]!;
+  for (let j = 0; j < size; j++) bytes[j] = codes[bytes[j]!]!;
   let out = '';
-  for (let j = 0; j < size; j += 8192) out += String.fromCharCode.apply(null, chars.subarray(j, j + 8192) as unknown as number[]);
+  for (let j = 0; j < size; j += 8192) out += String.fromCharCode.apply(null, bytes.subarray(j, Math.min(size, j + 8192)) as unknown as number[]);
   return new NormalizedString(out, starts, ends, s.origin);
 }
 
