@@ -158,16 +158,17 @@ test('sessions sharing a folder map one model file with the folded constants, an
   }
 });
 
-test('a pool of two workers (the embedded spam model) shares one model file and removes it when disposed', async () => {
+test('a pool of two workers (the embedded spam model) shares one model file, removed once both have mapped it', async () => {
   const { loadPooledModel } = await import('../src/server/worker-pool.ts');
   const one = await loadPooledModel({ name: 'a', dir: null, tasks: ['text-classification'] }, { workers: 1, threads: 1 });
   const two = await loadPooledModel({ name: 'b', dir: null, tasks: ['text-classification'] }, { workers: 2, threads: 1 });
   let disposed = false;
   try {
     const folder = (two.pool as unknown as { init: { shareFolder?: string } }).init.shareFolder;
-    assert.ok(folder && existsSync(folder), 'a pool of two has a share folder');
+    assert.ok(folder, 'a pool of two has a share folder');
     assert.equal((one.pool as unknown as { init: { shareFolder?: string } }).init.shareFolder, undefined);
-    assert.equal(readdirSync(folder).filter((f) => !f.startsWith('.')).length, 1);
+    // Mapped by both workers, the file is removed once they have loaded (nothing left behind by a crash).
+    assert.equal(existsSync(folder), false, 'removed once both workers loaded');
     const text = ['WIN a FREE cruise now, reply YES', 'see you at lunch tomorrow'];
     const want = await one.runners[0]!.run(text, {});
     const got = await Promise.all([two.runners[0]!.run(text, {}), two.runners[0]!.run(text, {})]);
@@ -179,7 +180,6 @@ test('a pool of two workers (the embedded spam model) shares one model file and 
     }
     await two.dispose();
     disposed = true;
-    assert.equal(existsSync(folder), false, 'disposed with the pool');
   } finally {
     await one.dispose();
     if (!disposed) await two.dispose();

@@ -91,6 +91,7 @@ export class WorkerPool {
             loaded = true;
             slot.up = true;
             this.infos = msg.infos;
+            this.dropSharedFiles();
             resolve();
             this.wake();
             break;
@@ -128,6 +129,20 @@ export class WorkerPool {
         if (!this.disposing) this.boot(slot).catch(() => undefined);
       });
     });
+  }
+
+  /**
+   * Once every worker has loaded, the shared model file is mapped by all of them and can go (Linux keeps
+   * a mapped file until it is unmapped), so a process that dies leaves nothing in the temporary folder.
+   * A replacement worker writes it again.
+   */
+  private dropSharedFiles(): void {
+    if (!this.init.shareFolder || !this.slots.every((s) => s.up)) return;
+    try {
+      rmSync(this.init.shareFolder, { recursive: true, force: true });
+    } catch {
+      // still in use where mapped files cannot be removed: removed on dispose
+    }
   }
 
   private wake(): void {
