@@ -178,10 +178,10 @@ test('a pool of two workers (the embedded spam model) shares one model file, rem
       assert.deepEqual(b.map((r) => r.label), a.map((r) => r.label));
       for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i]!.score - b[i]!.score) < 1e-5);
     }
-    await two.dispose();
+    await two.pool.dispose();
     disposed = true;
   } finally {
-    await one.dispose();
-    if (!disposed) await two.dispose();
+    await one.pool.dispose();
+    if (!disposed) await two.pool.dispose();
   }
 });
