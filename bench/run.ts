@@ -4,7 +4,8 @@
 //   npm run bench -- [--quick] [--json] [--shapes v3-xsmall,v3-base] [--runs N] [--threads T] [--batches 1x128,8x128]
 //                    [--save FILE (the JSON, besides the table)] [--markdown (Markdown tables)]
 //                    [--settle-ms MS (idle before each timed run, default 100; 0: back to back)]
-//                    [--no-int8] [--no-token] [--no-corpus] [--long 1x2048,1x4096 | --no-long] [--no-load]
+//                    [--no-int8] [--no-token] [--no-corpus] [--corpus-texts N] [--corpus-runs N]
+//                    [--long 1x2048,1x4096 | --no-long] [--no-load] [--no-cases (no forward-pass cases)] [--no-tokenization]
 //                    [--big-model [--big-model-root DIR] (the xxlarge load rows of bench/load-memory.ts; minutes, ~12 GB of disk)]
 //
 // Rows from other parts of the benchmark, through what those modules export (nothing else is assumed):
@@ -48,6 +49,10 @@ const { values: args } = parseArgs({
     'no-int8': { type: 'boolean', default: false },
     'no-token': { type: 'boolean', default: false },
     'no-corpus': { type: 'boolean', default: false },
+    'corpus-texts': { type: 'string' },
+    'corpus-runs': { type: 'string' },
+    'no-cases': { type: 'boolean', default: false },
+    'no-tokenization': { type: 'boolean', default: false },
     'no-load': { type: 'boolean', default: false },
     long: { type: 'string' },
     'no-long': { type: 'boolean', default: false },
@@ -66,7 +71,7 @@ const parseCases = (flag: string, text: string) => text.split(',').map((b) => {
   if (!Number.isInteger(x) || !Number.isInteger(y) || x! < 1 || y! < 2) throw new Error(`${flag}: '${b}' is not BxN (e.g. 8x128)`);
   return [x!, y!] as [number, number];
 });
-const batches = parseCases('--batches', args.batches ?? '1x128,8x128,8x512');
+const batches = args['no-cases'] ? [] : parseCases('--batches', args.batches ?? '1x128,8x128,8x512');
 const longCases = args['no-long'] ? [] : parseCases('--long', args.long ?? (quick ? '1x2048' : '1x2048,1x4096'));
 /** Without --runs: enough rounds for about targetMs of timed work per case, at least 3 (quick) or 7, after the check run (+1 warm-up). */
 const settleMs = Number(args['settle-ms']);
@@ -127,13 +132,17 @@ const result: BenchResult = {
   shapes: [],
 };
 log(`matmul: ${result.matmul.start.map((x) => x.gflops.toFixed(1)).join(', ')} GFLOP/s`);
+/** With --save, what is measured so far is written after every part (a long run cut short keeps its rows). */
+const saveSoFar = (sr?: ShapeResult) => {
+  if (args.save) writeFileSync(args.save, `${JSON.stringify({ ...result, shapes: sr && !result.shapes.includes(sr) ? [...result.shapes, sr] : result.shapes }, null, 2)}\n`);
+};
 
 const sentences = brownSentences(quick ? 5_000 : Infinity);
 const tokenizer = await tjsTokenizer(tjsFolderFor(loadPeer(shapes[0]!)));
 const oursEncode = await ourTokenizer(TOKENIZER_DIR);
 const oursTok = await AutoTokenizer.fromPretrained(TOKENIZER_DIR, { use: 'tokenizer.json' });
 const longText = sentences.slice(0, 20).join(' ');
-const corpus = mixedTexts(sentences, quick ? 64 : 256);
+const corpus = mixedTexts(sentences, args['corpus-texts'] ? Number(args['corpus-texts']) : quick ? 64 : 256);
 
 for (const shape of shapes) {
   log(`${shape}: loading`);
@@ -143,9 +152,10 @@ for (const shape of shapes) {
   for (const [b, n] of batches) {
     log(`${shape}: ${b}×${n}`);
     sr.cases.push(await runCase(peer, sides.ours, sides.peer, { head: 'sequence-classification', precision: 'float32', batch: b, seq: n }, timing));
+    saveSoFar(sr);
   }
-  const peerModel = !args['no-token'] || !args['no-int8'] ? loadPeerModel(peer) : undefined;
-  if (!args['no-token']) {
+  const peerModel = !args['no-cases'] && (!args['no-token'] || !args['no-int8']) ? loadPeerModel(peer) : undefined;
+  if (!args['no-token'] && !args['no-cases']) {
     log(`${shape}: token classification 8×128`);
     const file = temp(writeTempModel(tokenClassificationPeer(peerModel!), `${shape}-token`));
     const peerTok = await peerSession(file.path, threads);
@@ -154,8 +164,9 @@ for (const shape of shapes) {
     await oursTokModel.dispose();
     await peerTok.release();
     file.remove();
+    saveSoFar(sr);
   }
-  if (!args['no-int8']) {
+  if (!args['no-int8'] && !args['no-cases']) {
     log(`${shape}: int8 8×128 (the peer quantised as transformers.js' q8 conversion does)`);
     const q = quantizeDynamicPeer(peerModel!);
     const file = temp(writeTempModel(q.model, `${shape}-q8`));
@@ -166,6 +177,7 @@ for (const shape of shapes) {
     await oursInt8.dispose();
     await peerInt8.release();
     file.remove();
+    saveSoFar(sr);
   }
   sr.loadavg!.push(loadavg());
   log(`${shape}: transformers.js end to end`);
@@ -173,7 +185,8 @@ for (const shape of shapes) {
   if (!args['no-corpus']) {
     log(`${shape}: end to end over ${corpus.length} texts`);
     sr.corpus = await measureCorpusEndToEnd(tjsFolderFor(peer), tokenizer, sides.ours, (t, o) => oursTok(t, o), corpus,
-      { threads, batchSize: 8, maxLength: 128, ...timing, runs: runs ?? (quick ? 1 : 3) });
+      { threads, batchSize: 8, maxLength: 128, ...timing, runs: args['corpus-runs'] ? Number(args['corpus-runs']) : quick ? 1 : 3 });
+    saveSoFar(sr);
   }
 
   const { weights } = sides;
@@ -181,7 +194,8 @@ for (const shape of shapes) {
   const staged = needFiles ? temp(stageFiles(peer, weights)) : undefined;
   for (const [b, n] of longCases) {
     log(`${shape}: long input ${b}×${n}`);
-    (sr.long ??= []).push(await measureLong(peer, sides.ours, sides.peer, staged!, n, { ...timing, threads, memory: !args['no-load'] }));
+    (sr.long ??= []).push(await measureLong(peer, sides.ours, sides.peer, staged!, n, { ...timing, threads, memory: true }));
+    saveSoFar(sr);
   }
   sr.loadavg!.push(loadavg());
   await sides.ours.dispose();
@@ -204,8 +218,10 @@ if (args['big-model']) {
   log('big model: load and memory rows (bench/load-memory.ts)');
   result.extra = await bigModelRows(args['big-model-root']);
 }
-log(`tokenisation: ${sentences.length} Brown sentences`);
-result.tokenization = await measureTokenization(sentences, oursEncode, tjsEncode(tokenizer));
+if (!args['no-tokenization']) {
+  log(`tokenisation: ${sentences.length} Brown sentences`);
+  result.tokenization = await measureTokenization(sentences, oursEncode, tjsEncode(tokenizer));
+}
 result.matmul.end = await machineMatmulRates(threads);
 result.matmul.gflops = Math.max(...[...result.matmul.start, ...result.matmul.end].map((x) => x.gflops));
 result.machine.loadavgEnd = loadavg();
