@@ -1,48 +1,113 @@
-// Training step time at batch 8 x 128 for the DeBERTa-v3-xsmall shape: gradients (forward + backward
-// in ONNX Runtime) and the optimizer update (clipping + AdamW in TypeScript), medians over timed steps.
+// Training step time at batch 8 x 128 for the DeBERTa-v3-xsmall shape, medians over timed steps:
+//   fused  GradientModel.trainStep: loss, gradients, clipping and AdamW in one ONNX Runtime run, parameters and
+//          moments updated in place (what the target is measured on);
+//   split  computeGradients (forward + backward in ONNX Runtime), then applyUpdate (clipping + AdamW in TypeScript).
+// `both` alternates the two in one process (a ratio that the machine's load moves less). Peak RSS is this
+// process's; bench/training.ts runs one mode per child process to get each mode's own peak.
+//
+//   npm run bench:train-step -- [CONFIG] [STEPS] [--mode fused|split|both] [--threads 2] [--batch 8x128] [--json]
 import '../src/platform/node.ts';
 import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
 import { parseDebertaConfig } from '../src/models/deberta/config.ts';
 import { initWeights } from '../src/models/deberta/init.ts';
 import { tensor } from '../src/tensor.ts';
 import { AdamW, applyUpdate } from '../src/train/optim.ts';
 import { Rng } from '../src/util/random.ts';
 import { gradientModelFromTensors } from '../src/train/step.ts';
-import { peakRss } from '../src/train/trainer.ts';
+import { trainingFlops } from './training.ts';
 
-const file = process.argv[2] ?? new URL('./peers/v3-xsmall-shape/config.json', import.meta.url).pathname;
-const steps = Number(process.argv[3] ?? 10);
+const { values: args, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    mode: { type: 'string', default: 'both' },
+    threads: { type: 'string', default: '2' },
+    batch: { type: 'string', default: '8x128' },
+    steps: { type: 'string' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const mode = args.mode!;
+if (!['fused', 'split', 'both'].includes(mode)) throw new Error(`--mode: expected fused, split or both, got '${mode}'`);
+const file = positionals[0] ?? new URL('./peers/v3-xsmall-shape/config.json', import.meta.url).pathname;
+const steps = Number(args.steps ?? positionals[1] ?? 10);
+if (!Number.isInteger(steps) || steps < 1) throw new Error(`steps: expected a positive integer, got '${args.steps ?? positionals[1]}'`);
+const [B, N] = args.batch!.split('x').map(Number) as [number, number];
+if (!(B! >= 1 && N! >= 2)) throw new Error(`--batch: '${args.batch}' is not BxN (e.g. 8x128)`);
+const threads = Number(args.threads);
+
 const config = parseDebertaConfig(JSON.parse(readFileSync(file, 'utf8')), file);
-const [B, N] = [8, 128];
 const w = initWeights(config, 'sequence-classification', 0);
 let n = 0; for (const t of w.values()) n += t.data.length;
-const rss0 = peakRss();
-const gm = await gradientModelFromTensors(config, w, 'sequence-classification', { threads: 2, dropout: true });
+const rssBefore = process.memoryUsage().rss;
+const t0 = performance.now();
+const gm = await gradientModelFromTensors(config, w, 'sequence-classification', { threads, dropout: true });
+const createMs = performance.now() - t0;
 const opt = new AdamW(gm.params, { lr: 2e-5, weightDecay: 0.01, decay: 'no-bias-norm' });
 const rng = new Rng(1);
 const batch = () => ({
-  inputIds: tensor('int64', [B, N], BigInt64Array.from({ length: B * N }, (_, i) => BigInt(i % N === 0 ? 1 : 5 + rng.int(8000)))),
+  inputIds: tensor('int64', [B, N], BigInt64Array.from({ length: B * N }, (_, i) => BigInt(i % N === 0 ? 1 : 5 + rng.int(config.vocab_size - 64)))),
   attentionMask: tensor('int64', [B, N], new BigInt64Array(B * N).fill(1n)),
   labels: tensor('int64', [B], BigInt64Array.from({ length: B }, (_, i) => BigInt(i % 2))),
 });
-const grad: number[] = [], upd: number[] = [], cpu: number[] = [];
-for (let s = 0; s < steps + 2; s++) {
-  const b = batch();
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  const r = await gm.computeGradients(b);
-  const t1 = performance.now();
-  applyUpdate(opt, r.grads, 2e-5, 1);
-  const t2 = performance.now();
-  const c = process.cpuUsage(c0);
-  if (s >= 2) { grad.push(t1 - t0); upd.push(t2 - t1); cpu.push((c.user + c.system) / 1000); }
-  process.stderr.write(`step ${s}: loss ${r.loss.toFixed(4)} gradients ${(t1 - t0).toFixed(0)} ms, update ${(t2 - t1).toFixed(0)} ms\n`);
+
+interface Times { step: number[]; gradients: number[]; update: number[]; cpu: number[] }
+const times: Record<'fused' | 'split', Times> = { fused: { step: [], gradients: [], update: [], cpu: [] }, split: { step: [], gradients: [], update: [], cpu: [] } };
+const order: ('fused' | 'split')[] = mode === 'both' ? ['fused', 'split'] : [mode as 'fused' | 'split'];
+const warmup = 2;
+for (let s = 0; s < steps + warmup; s++) {
+  for (const m of order) {
+    const b = batch();
+    const c0 = process.cpuUsage();
+    const a = performance.now();
+    let loss: number, mid: number;
+    if (m === 'fused') {
+      loss = (await gm.trainStep(b, opt, 2e-5, 1)).loss;
+      mid = performance.now();
+    } else {
+      const r = await gm.computeGradients(b);
+      mid = performance.now();
+      applyUpdate(opt, r.grads, 2e-5, 1);
+      loss = r.loss;
+    }
+    const e = performance.now();
+    const c = process.cpuUsage(c0);
+    if (s >= warmup) {
+      const t = times[m];
+      t.step.push(e - a); t.gradients.push(mid - a); t.update.push(e - mid); t.cpu.push((c.user + c.system) / 1000);
+    }
+    process.stderr.write(`step ${s} ${m}: loss ${loss.toFixed(4)}, ${(e - a).toFixed(0)} ms${m === 'split' ? ` (gradients ${(mid - a).toFixed(0)}, update ${(e - mid).toFixed(0)})` : ''}\n`);
+  }
 }
-const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-console.log(JSON.stringify({
-  shape: `v3-xsmall (${config.num_hidden_layers} layers, hidden ${config.hidden_size}, vocab ${config.vocab_size}), ${(n / 1e6).toFixed(1)}M parameters`,
-  batch: `${B} x ${N}`, steps, medianGradientsMs: Math.round(med(grad)), medianUpdateMs: Math.round(med(upd)),
-  medianStepMs: Math.round(med(grad.map((g, i) => g + upd[i]!))), tokensPerSecond: Math.round(B * N / (med(grad.map((g, i) => g + upd[i]!)) / 1000)),
-  medianCpuMsPerStep: Math.round(med(cpu)), peakRssMiB: Math.round(peakRss() / 2 ** 20), rssBeforeModelMiB: Math.round(rss0 / 2 ** 20), load: (await import('node:os')).loadavg(),
-}));
 await gm.dispose();
+
+const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+const gflop = trainingFlops(config, B, N) / 1e9;
+const summary = (m: 'fused' | 'split') => {
+  const t = times[m];
+  if (!t.step.length) return undefined;
+  const stepMs = med(t.step);
+  return {
+    medianStepMs: Math.round(stepMs), minStepMs: Math.round(Math.min(...t.step)),
+    ...(m === 'split' ? { medianGradientsMs: Math.round(med(t.gradients)), medianUpdateMs: Math.round(med(t.update)) } : {}),
+    medianCpuMsPerStep: Math.round(med(t.cpu)), gflops: Math.round(gflop / (stepMs / 1e3)),
+  };
+};
+const result = {
+  shape: `v3-xsmall shape (${config.num_hidden_layers} layers, hidden ${config.hidden_size}, vocab ${config.vocab_size}), ${(n / 1e6).toFixed(1)}M parameters`,
+  batch: `${B} x ${N}`, threads, steps, gflopPerStep: Number(gflop.toFixed(1)), createMs: Math.round(createMs),
+  fused: summary('fused'), split: summary('split'),
+  ...(mode === 'both' ? { fusedOverSplit: Number((med(times.fused.step) / med(times.split.step)).toFixed(3)) } : {}),
+  peakRssMiB: Math.round(peakRssBytes() / 2 ** 20), rssBeforeModelMiB: Math.round(rssBefore / 2 ** 20), load: loadavg().map((x) => Number(x.toFixed(2))),
+};
+console.log(args.json ? JSON.stringify(result) : JSON.stringify(result, null, 1));
+
+/** The process's peak resident set (VmHWM on Linux; Node's own maximum elsewhere). */
+function peakRssBytes(): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) * 1024;
+  } catch { /* not Linux */ }
+  return process.resourceUsage().maxRSS * 1024;
+}

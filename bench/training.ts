@@ -1,9 +1,16 @@
 // One training step: loss and the gradient of every weight (forward + backward, dropout off) for a
-// sequence-classification batch, through src/train/step.ts. The optimizer update is not included.
+// sequence-classification batch, through src/train/step.ts (measureTrainingStep: no optimizer update).
+// The fine-tuning targets (trainingRows, and bench/run.ts's hook benchRows): the whole fused step
+// (gradients + clipping + AdamW) of bench/train-step.ts in a child process, its peak RSS, and its share
+// of the machine's matmul rate. `node --import tsx bench/training.ts` prints those rows alone.
+import '../src/platform/node.ts';
+import { spawn } from 'node:child_process';
+import { loadavg } from 'node:os';
 import type { DebertaConfig } from '../src/models/deberta/config.ts';
 import { tensor, type Tensor } from '../src/tensor.ts';
 import { gradientModelFromTensors } from '../src/train/step.ts';
-import { forwardFlops } from './flops.ts';
+import { forwardFlops, machineMatmulRates, oursPlan } from './flops.ts';
+import type { BenchContext, BenchRow } from './report.ts';
 import { makeInputs } from './inputs.ts';
 import { interleaved, timeMs, type Timing, type TimingOptions } from './stats.ts';
 
@@ -38,4 +45,88 @@ export async function measureTrainingStep(config: DebertaConfig, weights: Map<st
   } catch (err) {
     return { ...base, note: `failed: ${(err as Error).message.split('\n')[0]}` };
   }
+}
+
+/**
+ * Matrix-product FLOPs of one training step (forward + backward) of a sequence classifier at batch B, length n:
+ * three times the forward's products as this project's graph computes them (the backward multiplies by each
+ * product's two operands' gradients; the last layer for the first token only), plus the projections of the
+ * relative-embedding table, which training computes every step (inference folds them).
+ */
+export function trainingFlops(config: DebertaConfig, batch: number, n: number): number {
+  const H = config.hidden_size;
+  const span = config.position_buckets > 0 ? config.position_buckets
+    : config.max_relative_positions >= 1 ? config.max_relative_positions : config.max_position_embeddings;
+  const terms = config.relative_attention ? config.pos_att_type.filter((t) => t === 'c2p' || t === 'p2c').length : 0;
+  const table = config.num_hidden_layers * terms * 2 * (2 * span) * H * H;
+  return 3 * (forwardFlops(config, batch, n, oursPlan(config, n)) + table);
+}
+
+/** The fine-tuning step's targets (v3-xsmall shape, batch 8 x 128, 2 threads). */
+export const TRAINING_TARGETS = { stepMs: 1000, peakRssBytes: 1.6e9 };
+
+export interface TrainingStepFigures {
+  /** Median of the timed fused steps (GradientModel.trainStep: gradients, clipping and AdamW). */
+  stepMs: number;
+  steps: number;
+  peakRssBytes: number;
+  gflopPerStep: number;
+  /** The best float32 MatMul rate measured in this process (bench/flops.ts), and the step's share of it. */
+  matmulGflops: number;
+  fraction: number;
+  /** Load average before and after the child ran. */
+  load: number[][];
+  stepPass: boolean;
+  rssPass: boolean;
+}
+
+/**
+ * Runs bench/train-step.ts (fused mode) in a child process, so that its peak RSS is the training step's
+ * own, and measures the machine's matmul rate here. `steps` timed steps after two warm-up ones.
+ */
+export async function measureTrainingTargets(opts: { steps?: number; threads?: number } = {}): Promise<TrainingStepFigures> {
+  const threads = opts.threads ?? 2, steps = opts.steps ?? 7;
+  const before = loadavg();
+  const script = new URL('./train-step.ts', import.meta.url).pathname;
+  const out = await new Promise<string>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', script, '--mode', 'fused', '--steps', String(steps), '--threads', String(threads), '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    child.stdout.on('data', (b) => { stdout += b; });
+    child.stderr.on('data', (b) => { stderr += b; });
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`bench/train-step.ts exited with ${code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`))));
+  });
+  const after = loadavg();
+  const r = JSON.parse(out.trim().split('\n').pop()!) as { fused: { medianStepMs: number }; peakRssMiB: number; gflopPerStep: number };
+  const rates = await machineMatmulRates(threads);
+  const matmulGflops = Math.max(...rates.map((x) => x.gflops));
+  const stepMs = r.fused.medianStepMs, peakRssBytes = r.peakRssMiB * 2 ** 20;
+  return {
+    stepMs, steps, peakRssBytes, gflopPerStep: r.gflopPerStep, matmulGflops,
+    fraction: r.gflopPerStep / (stepMs / 1e3) / matmulGflops, load: [before, after],
+    stepPass: stepMs <= TRAINING_TARGETS.stepMs, rssPass: peakRssBytes <= TRAINING_TARGETS.peakRssBytes,
+  };
+}
+
+/** The training rows of the benchmark's table: step time, peak RSS (each with its target) and the matmul share. */
+export async function trainingRows(opts: { steps?: number; threads?: number } = {}): Promise<BenchRow[]> {
+  const f = await measureTrainingTargets(opts);
+  const load = `load ${f.load.map((l) => l[0]!.toFixed(1)).join(' -> ')}`;
+  return [
+    { source: 'training', label: 'fine-tuning step, v3-xsmall 8 x 128 (gradients + AdamW)', value: `${f.stepMs.toFixed(0)} ms (median of ${f.steps}, ${load})`, target: `<= ${TRAINING_TARGETS.stepMs} ms`, pass: f.stepPass },
+    { source: 'training', label: 'fine-tuning step, peak RSS (child process)', value: `${(f.peakRssBytes / 1e9).toFixed(2)} GB`, target: `<= ${TRAINING_TARGETS.peakRssBytes / 1e9} GB`, pass: f.rssPass },
+    { source: 'training', label: 'fine-tuning step, share of the matmul rate', value: `${f.gflopPerStep.toFixed(0)} GFLOP in ${f.stepMs.toFixed(0)} ms = ${(f.gflopPerStep / f.stepMs * 1e3).toFixed(0)} GFLOP/s, ${(100 * f.fraction).toFixed(0)} % of ${f.matmulGflops.toFixed(0)} GFLOP/s` },
+  ];
+}
+
+/** bench/run.ts's hook: the training rows, measured once (with the v3-xsmall shape). */
+export async function benchRows(context: BenchContext): Promise<BenchRow[]> {
+  if (context.shape !== 'v3-xsmall') return [];
+  context.log('training step targets (child process)');
+  return trainingRows({ threads: context.threads, steps: context.quick ? 3 : 7 });
+}
+
+// `node --import tsx bench/training.ts`: the rows alone.
+if (import.meta.url === `file://${process.argv[1]}`) {
+  for (const r of await trainingRows()) console.log(`${r.label}: ${r.value}${r.target ? `  [target ${r.target}: ${r.pass ? 'PASS' : 'FAIL'}]` : ''}`);
 }

@@ -23,6 +23,7 @@ export interface OpAttrs {
   ReduceMax: { keepdims?: number; noop_with_empty_axes?: number };
   ReduceMean: { keepdims?: number; noop_with_empty_axes?: number };
   ReduceSum: { keepdims?: number; noop_with_empty_axes?: number };
+  ReduceSumSquare: { keepdims?: number; noop_with_empty_axes?: number };
   ScatterElements: { axis?: number; reduction?: Reduction };
   ScatterND: { reduction?: Reduction };
   Softmax: { axis?: number };

@@ -42,8 +42,25 @@ export function gradients(loss: Value, wrt: Value[]): (Value | null)[] {
     const node = nodes[i]!;
     const dy = node.outputs.map(total);
     if (dy.every((d) => d === null)) continue;
-    const def = getOp(node.type);
     const where = `${node.type} (node ${node.id})`;
+    const geluInput = geluOf(node);
+    if (geluInput && dy[0]) {
+      // The whole GELU at once (see geluOf): its inner values get no gradient, so nothing of the backward
+      // pass reads them and ONNX Runtime can fuse the forward chain into one Gelu kernel.
+      const dx = dy[0].mul(geluDerivative(geluInput));
+      checkGradient(geluInput, dx, where);
+      add(geluInput, dx);
+      continue;
+    }
+    const flipped = transposedProduct(node, dy[0]);
+    if (flipped) {
+      // (A B)^T as B^T A^T: a linear layer's weight gradient comes out in the weight's own layout, with
+      // no transpose of the result (ONNX Runtime folds the operand transposes into the product).
+      checkGradient(node.inputs[0]!, flipped, where);
+      add(node.inputs[0]!, flipped);
+      continue;
+    }
+    const def = getOp(node.type);
     if (!def.grad) throw new Error(`gradients: ${where} lies between the parameters and the loss but has no gradient rule`);
     const dx = def.grad({ g, node, x: node.inputs, y: node.outputs, attrs: node.attrs, dy });
     node.inputs.forEach((x, k) => {
@@ -54,6 +71,49 @@ export function gradients(loss: Value, wrt: Value[]): (Value | null)[] {
     });
   }
   return wrt.map(total);
+}
+
+/** A 2-D Transpose's gradient when it is a 2-D product A B: B^T A^T (undefined otherwise). */
+function transposedProduct(node: Node, d: Value | null | undefined): Value | undefined {
+  const swap2 = (n: Node | undefined) => n?.type === 'Transpose' && n.outputs[0]!.rank === 2 && (n.attrs.perm as number[] | undefined)?.join() === '1,0';
+  if (!d || !swap2(node) || d.producer?.type !== 'MatMul') return undefined;
+  const [a, b] = d.producer.inputs;
+  if (a?.rank !== 2 || b?.rank !== 2) return undefined;
+  const t = (v: Value) => (swap2(v.producer) ? v.producer!.inputs[0]! : v.transpose([1, 0]));
+  return t(b).matmul(t(a));
+}
+
+/** The scalar value of a constant, if `v` is one. */
+function scalarConst(v: Value | null | undefined): number | undefined {
+  const t = v?.kind === 'const' ? v.constValue : undefined;
+  return t && t.data.length === 1 && (t.dtype === 'float32' || t.dtype === 'float64') ? Number(t.data[0]) : undefined;
+}
+
+const near = (a: number | undefined, b: number) => a !== undefined && Math.abs(a - b) <= 1e-6 * Math.abs(b);
+
+/**
+ * If `node` ends the exact-GELU chain functional.gelu builds in float32, x * (Erf(x / sqrt 2) + 1) * 0.5,
+ * its input x; else undefined.
+ */
+function geluOf(node: Node): Value | undefined {
+  if (node.type !== 'Mul' || !near(scalarConst(node.inputs[1]), 0.5)) return undefined;
+  const prod = node.inputs[0]?.producer;
+  if (prod?.type !== 'Mul') return undefined;
+  const [x, plus] = prod.inputs;
+  const add = plus?.producer;
+  if (x?.dtype !== 'float32' || add?.type !== 'Add' || !near(scalarConst(add.inputs[1]), 1)) return undefined;
+  const erf = add.inputs[0]?.producer;
+  const div = erf?.type === 'Erf' ? erf.inputs[0]?.producer : undefined;
+  if (div?.type !== 'Div' || div.inputs[0] !== x || !near(scalarConst(div.inputs[1]), Math.SQRT2)) return undefined;
+  return x;
+}
+
+/** d/dx of exact GELU, Phi(x) + x phi(x), as 0.5 * (1 + erf(x / sqrt 2) + x exp(-x^2 / 2) sqrt(2 / pi)). */
+function geluDerivative(x: Value): Value {
+  const g = x.graph;
+  const t = x.mul(Math.SQRT1_2);
+  const tail = x.mul(g.op1('Exp', [t.mul(x.mul(-Math.SQRT1_2))])).mul(Math.sqrt(2 / Math.PI));
+  return g.op1('Erf', [t]).add(tail).add(1).mul(0.5);
 }
 
 /** The nodes that lie on a path from some `wrt` value to the loss, in graph (topological) order. */
@@ -96,9 +156,51 @@ function checkGradient(x: Value, d: Value, where: string): void {
 
 /** A zero-filled tensor shaped like `like` at run time (the gradient of gathered-from data). */
 export function zerosLike(like: Value): Value {
-  const g = like.graph;
-  const shape = like.shape.every(isKnown) ? g.constInt64(like.shape as number[]) : g.op1('Shape', [like]);
-  return g.op1('ConstantOfShape', [shape], { value: oneElement(like.dtype, 0) });
+  return like.graph.op1('ConstantOfShape', [shapeOf(like)], { value: oneElement(like.dtype, 0) });
+}
+
+/**
+ * x's runtime shape as a 1-D int64 value that does not keep x alive: known dims are constants, and each
+ * symbolic dim is read off the smallest of x's ancestors (graph inputs included) that has it, e.g. the
+ * input ids for batch and sequence, or a small index for a relative-table width. A Shape of x itself,
+ * built for the backward pass, would hold a forward activation in memory until the backward reached it.
+ * Only ancestors qualify: they are computed whenever x is, so no extra work is added.
+ */
+export function shapeOf(x: Value): Value {
+  const g = x.graph;
+  if (x.shape.every(isKnown)) return g.constInt64(x.shape as number[]);
+  const sources = smallestAncestors(x);
+  const parts: Value[] = [];
+  let known: number[] = [];
+  const flush = () => { if (known.length) parts.push(g.constInt64(known)); known = []; };
+  x.shape.forEach((d, axis) => {
+    if (isKnown(d)) { known.push(d); return; }
+    flush();
+    const src = sources.get(d) ?? { value: x, axis };
+    parts.push(g.op1('Slice', [g.op1('Shape', [src.value]), g.constInt64([src.axis]), g.constInt64([src.axis + 1]), g.constInt64([0])]));
+  });
+  flush();
+  return parts.length === 1 ? parts[0]! : g.op1('Concat', parts, { axis: 0 });
+}
+
+/** For each symbolic dim, the ancestor of x with the fewest elements that has it (symbols counted as 512). */
+function smallestAncestors(x: Value): Map<string, { value: Value; axis: number; size: number }> {
+  const map = new Map<string, { value: Value; axis: number; size: number }>();
+  const seen = new Set<Value>();
+  const stack = x.producer ? x.producer.inputs.filter((v): v is Value => v !== null) : [];
+  while (stack.length) {
+    const v = stack.pop()!;
+    if (seen.has(v)) continue;
+    seen.add(v);
+    const size = v.shape.reduce<number>((a, d) => a * (isKnown(d) ? d : 512), 1);
+    v.shape.forEach((d, axis) => {
+      if (isKnown(d)) return;
+      const best = map.get(d);
+      if (!best || size < best.size) map.set(d, { value: v, axis, size });
+    });
+    if (v.producer) for (const u of v.producer.inputs) if (u && !seen.has(u)) stack.push(u);
+  }
+  return map;
 }
 
 /**

@@ -168,6 +168,15 @@ export function emitOnnx(g: Graph, opts: EmitOptions): EmittedModel {
     return n;
   };
 
+  // A node's output that is a graph output (once) carries the output's name: no Identity copy after it
+  // (ONNX Runtime keeps such copies when the value is also read inside the graph).
+  const emittedNodes = new Set(nodes);
+  const outputCount = new Map<Value, number>();
+  for (const [, v] of outs) outputCount.set(v, (outputCount.get(v) ?? 0) + 1);
+  for (const [name, v] of outs) {
+    if (v.kind === 'node' && outputCount.get(v) === 1 && !given?.has(v) && emittedNodes.has(v.producer!)) names.set(v, name);
+  }
+
   const inputs: ReturnType<typeof valueInfo>[] = [];
   const initializers: Array<{ name: string; t: Tensor }> = [];
   for (const v of g.inputs) if (leaves.includes(v)) inputs.push(valueInfo(nameOf(v), v, opts.dimNames));
@@ -193,7 +202,7 @@ export function emitOnnx(g: Graph, opts: EmitOptions): EmittedModel {
     };
   });
   const outputs = outs.map(([name, v]) => {
-    nodeProtos.push({ opType: 'Identity', domain: '', name: `out_${name}`, input: [nameOf(v)], output: [name], attribute: [] });
+    if (nameOf(v) !== name) nodeProtos.push({ opType: 'Identity', domain: '', name: `out_${name}`, input: [nameOf(v)], output: [name], attribute: [] });
     return valueInfo(name, v, opts.dimNames);
   });
 

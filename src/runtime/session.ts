@@ -17,6 +17,12 @@ export interface SessionOptions {
    */
   executionProviders?: ExecutionProvider[];
   /**
+   * ONNX Runtime's memory pattern (default true): after the first run it allocates all intermediates of a
+   * shape as one block, beside what its arena already holds. Training graphs turn it off: their
+   * intermediates are large, and the block roughly doubled the peak memory (docs/perf-log.md, training).
+   */
+  memPattern?: boolean;
+  /**
    * Node, CPU, inference: a folder where sessions of the same model share one model file. The first
    * session writes there the model with its input-independent values already computed (the folding
    * ONNX Runtime would otherwise redo, and keep a private copy of, in every session) and every weight in
@@ -121,6 +127,7 @@ export class Session {
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: opts.optimization ?? 'all',
+      enableMemPattern: opts.memPattern ?? true,
       // Errors only: ONNX Runtime warns about every GPU session that leaves its shape ops on the CPU, as it should.
       logSeverityLevel: 3,
       executionProviders: (opts.executionProviders ?? ['cpu']).map(withDefaults) as InferenceSession.ExecutionProviderConfig[],

@@ -64,11 +64,8 @@ export class AdamW {
    * A parameter without a gradient is left alone, as torch skips parameters whose grad is None.
    */
   step(grads: Map<string, Tensor>, lr = this.lr): void {
-    this.stepCount++;
-    const t = this.stepCount;
+    const { stepSize, bc2Sqrt, decayFactor } = this.nextStep(lr);
     const { beta1, beta2, eps } = this;
-    const stepSize = lr / (1 - beta1 ** t);
-    const bc2Sqrt = Math.sqrt(1 - beta2 ** t);
     for (const [name, g] of grads) {
       const p = this.params.get(name);
       const m = this.moments.get(name);
@@ -76,7 +73,7 @@ export class AdamW {
       const pd = p.data as FloatArray;
       const gd = floats(g, `AdamW: gradient of '${name}'`);
       if (gd.length !== pd.length) throw new Error(`AdamW: gradient of '${name}' has ${gd.length} values, the parameter ${pd.length}`);
-      const shrink = decays(this.decay, name) ? 1 - lr * this.weightDecay : 1;
+      const shrink = decays(this.decay, name) ? decayFactor : 1;
       const { expAvg, expAvgSq } = m;
       const a1 = 1 - beta1, a2 = 1 - beta2, n = pd.length;
       for (let i = 0; i < n; i++) {
@@ -90,6 +87,26 @@ export class AdamW {
         pd[i] = pd[i]! * shrink - stepSize * (mi / (Math.sqrt(vi) / bc2Sqrt + eps));
       }
     }
+  }
+
+  /**
+   * Counts one update and returns the scalars it applies at rate `lr`: torch's step size lr / (1 - beta1^t),
+   * the root of the second moment's bias correction, and the decoupled-decay factor 1 - lr * weight_decay of
+   * the parameters that decay. step() uses them; so does an update computed elsewhere (the fused training
+   * step of src/train/step.ts), which must call this once per update.
+   */
+  nextStep(lr = this.lr): { step: number; stepSize: number; bc2Sqrt: number; decayFactor: number } {
+    if (!(lr >= 0)) throw new Error(`AdamW: invalid learning rate ${lr}`);
+    const t = ++this.stepCount;
+    return { step: t, stepSize: lr / (1 - this.beta1 ** t), bc2Sqrt: Math.sqrt(1 - this.beta2 ** t), decayFactor: 1 - lr * this.weightDecay };
+  }
+
+  /** The live moment buffers of a parameter (updated in place, like the parameters). */
+  momentsOf(name: string): { expAvg: Tensor; expAvgSq: Tensor } {
+    const m = this.moments.get(name);
+    const p = this.params.get(name);
+    if (!m || !p) throw new Error(`AdamW: unknown parameter '${name}'`);
+    return { expAvg: tensor(p.dtype, p.dims, m.expAvg), expAvgSq: tensor(p.dtype, p.dims, m.expAvgSq) };
   }
 
   /** The moments as tensors (`exp_avg.<name>`, `exp_avg_sq.<name>`), for saving with a checkpoint. */

@@ -16,6 +16,7 @@ function reducedAxes(x: Value, a: Value | null | undefined): number[] {
  */
 const RULES: Record<string, (dk: Value, x: Value, yk: Value, axes: number[]) => Value> = {
   ReduceSum: (dk) => dk,
+  ReduceSumSquare: (dk, x) => dk.mul(x).mul(2),
   ReduceMean: (dk, x, _yk, axes) => {
     const g = x.graph;
     const dims = axes.map((i) => x.shape[i]!);
@@ -34,7 +35,7 @@ const RULES: Record<string, (dk: Value, x: Value, yk: Value, axes: number[]) => 
   ReduceLogSumExp: (dk, x, yk) => dk.mul(x.graph.op1('Exp', [x.sub(yk)])),
 };
 
-type ReduceType = 'ReduceSum' | 'ReduceMean' | 'ReduceMax' | 'ReduceLogSumExp';
+type ReduceType = 'ReduceSum' | 'ReduceSumSquare' | 'ReduceMean' | 'ReduceMax' | 'ReduceLogSumExp';
 
 function reduceGrad(type: ReduceType, { g, x: [x, a], y: [y], attrs, dy: [d] }: GradContext<ReduceType>): (Value | null)[] {
   const data = x!;
@@ -47,7 +48,7 @@ function reduceGrad(type: ReduceType, { g, x: [x, a], y: [y], attrs, dy: [d] }: 
   return [RULES[type]!(dk, data, unreduce(y!), axes), null];
 }
 
-for (const type of ['ReduceSum', 'ReduceMean', 'ReduceMax', 'ReduceLogSumExp'] as ReduceType[]) {
+for (const type of ['ReduceSum', 'ReduceSumSquare', 'ReduceMean', 'ReduceMax', 'ReduceLogSumExp'] as ReduceType[]) {
   defineOp({
     type,
     infer([x, a], attrs) {

@@ -1,0 +1,108 @@
+// GradientModel.trainStep: loss, gradients, clipping and AdamW in one ONNX Runtime run, writing the
+// parameters and moments back in place. It must follow the recorded torch trajectory as the two-call path
+// (computeGradients + applyUpdate) does, and agree with that path on every parameter, moment and norm.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readSafetensors } from '../src/io/safetensors.ts';
+import { readDebertaConfig } from '../src/models/deberta/config-file.ts';
+import { toFloat64, type Tensor } from '../src/tensor.ts';
+import { AdamW, applyUpdate, type AdamWOptions } from '../src/train/optim.ts';
+import { gradientModelFromTensors, type GradientModelOptions, type TrainBatch } from '../src/train/step.ts';
+
+const dir = join(import.meta.dirname, 'fixtures', 'training', 'v3-buckets-seqcls-adamw');
+const settings = JSON.parse(readFileSync(join(dir, 'trajectory.json'), 'utf8')) as { lr: number; betas: [number, number]; eps: number; weight_decay: number; clip_grad_norm: number; steps: number };
+const traj = readSafetensors(join(dir, 'trajectory.safetensors')).tensors;
+const start = () => readSafetensors(join(dir, 'model.safetensors')).tensors;
+const config = readDebertaConfig(dir);
+const batchAt = (k: number): TrainBatch => ({
+  inputIds: traj.get(`step${k}.input_ids`)!, attentionMask: traj.get(`step${k}.attention_mask`)!, labels: traj.get(`step${k}.labels`)!,
+});
+
+function relL2(a: Tensor, b: Tensor): number {
+  const x = toFloat64(a), y = toFloat64(b);
+  let d = 0, n = 0;
+  for (let i = 0; i < x.length; i++) { d += (x[i]! - y[i]!) ** 2; n += y[i]! ** 2; }
+  return n === 0 ? Math.sqrt(d) : Math.sqrt(d) / Math.sqrt(n);
+}
+
+for (const dtype of ['float64', 'float32'] as const) {
+  test(`trainStep follows the torch AdamW trajectory in ${dtype}: five losses and every final parameter within 1e-4`, async () => {
+    const gm = await gradientModelFromTensors(config, start(), 'sequence-classification', { dtype, threads: 1 });
+    try {
+      const opt = new AdamW(gm.params, { lr: settings.lr, betas: settings.betas, eps: settings.eps, weightDecay: settings.weight_decay, decay: 'all' });
+      const ref = Array.from(toFloat64(traj.get('losses')!));
+      for (let k = 0; k < settings.steps; k++) {
+        const r = await gm.trainStep(batchAt(k), opt, settings.lr, settings.clip_grad_norm);
+        const rel = Math.abs(r.loss - ref[k]!) / ref[k]!;
+        assert.ok(rel <= 1e-4, `step ${k}: loss ${r.loss} vs ${ref[k]} (relative error ${rel.toExponential(2)})`);
+        assert.ok(r.gradNorm > 0 && Number.isFinite(r.gradNorm), `step ${k}: gradient norm ${r.gradNorm}`);
+        assert.deepEqual(r.logits?.logits?.dims, [batchAt(k).inputIds.dims[0], 3]);
+      }
+      assert.equal(opt.stepCount, settings.steps);
+      for (const [name, p] of gm.params) {
+        const err = relL2(p, traj.get(`final.${name}`)!);
+        assert.ok(err <= 1e-4, `${name}: relative L2 error ${err.toExponential(2)}`);
+      }
+    } finally {
+      await gm.dispose();
+    }
+  });
+}
+
+/** Runs `steps` updates both ways from the same start and returns the two models' states. */
+async function bothWays(opts: GradientModelOptions, adam: AdamWOptions, maxGradNorm: number, steps: number, cfg = config) {
+  const run = async (fused: boolean) => {
+    const gm = await gradientModelFromTensors(cfg, start(), 'sequence-classification', { threads: 1, ...opts });
+    try {
+      const opt = new AdamW(gm.params, adam);
+      const losses: number[] = [], norms: number[] = [];
+      for (let k = 0; k < steps; k++) {
+        const b = batchAt(k % settings.steps);
+        if (fused) {
+          const r = await gm.trainStep(b, opt, adam.lr, maxGradNorm);
+          losses.push(r.loss); norms.push(r.gradNorm);
+        } else {
+          const r = await gm.computeGradients(b);
+          losses.push(r.loss); norms.push(applyUpdate(opt, r.grads, adam.lr, maxGradNorm));
+        }
+      }
+      return { losses, norms, params: new Map(gm.params), state: opt.stateTensors(), stepCount: opt.stepCount, dropoutStep: gm.step };
+    } finally {
+      await gm.dispose();
+    }
+  };
+  return { fused: await run(true), split: await run(false) };
+}
+
+test('trainStep equals computeGradients + applyUpdate: decay rule, dropout, parameters, moments, norms (float64)', async () => {
+  const { fused, split } = await bothWays({ dtype: 'float64', dropout: true, seed: 3 },
+    { lr: 3e-3, betas: [0.8, 0.99], eps: 1e-7, weightDecay: 0.1, decay: 'no-bias-norm' }, 0.5, 6,
+    { ...config, hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1 });
+  assert.equal(fused.stepCount, 6);
+  assert.equal(fused.dropoutStep, split.dropoutStep);
+  assert.ok(fused.dropoutStep > 0, 'dropout is on, so masks were drawn');
+  fused.losses.forEach((l, k) => assert.ok(Math.abs(l - split.losses[k]!) <= 1e-10 * Math.abs(l), `loss ${k}: ${l} vs ${split.losses[k]}`));
+  fused.norms.forEach((n, k) => assert.ok(Math.abs(n - split.norms[k]!) <= 1e-9 * n, `norm ${k}: ${n} vs ${split.norms[k]}`));
+  for (const [name, p] of fused.params) assert.ok(relL2(p, split.params.get(name)!) <= 1e-9, `${name}: ${relL2(p, split.params.get(name)!)}`);
+  for (const [name, t] of fused.state) assert.ok(relL2(t, split.state.get(name)!) <= 1e-9, `${name}: ${relL2(t, split.state.get(name)!)}`);
+});
+
+test('trainStep without clipping returns a NaN norm and equals the two-call path (float32)', async () => {
+  const { fused, split } = await bothWays({ dtype: 'float32' }, { lr: 1e-3, weightDecay: 0.01, decay: 'all' }, 0, 3);
+  assert.ok(fused.norms.every(Number.isNaN) && split.norms.every(Number.isNaN));
+  fused.losses.forEach((l, k) => assert.ok(Math.abs(l - split.losses[k]!) <= 1e-5 * Math.abs(l), `loss ${k}: ${l} vs ${split.losses[k]}`));
+  for (const [name, p] of fused.params) assert.ok(relL2(p, split.params.get(name)!) <= 1e-5, `${name}: ${relL2(p, split.params.get(name)!)}`);
+});
+
+test('trainStep rejects an optimizer over other parameters, and a bad clipping threshold', async () => {
+  const gm = await gradientModelFromTensors(config, start(), 'sequence-classification', { threads: 1 });
+  try {
+    const other = new AdamW(new Map(gm.params), { lr: 1e-3 });
+    await assert.rejects(gm.trainStep(batchAt(0), other, 1e-3, 1), /trainStep: the optimizer was made over other parameters/);
+    await assert.rejects(gm.trainStep(batchAt(0), new AdamW(gm.params, { lr: 1e-3 }), 1e-3, -1), /trainStep: invalid maxGradNorm -1/);
+  } finally {
+    await gm.dispose();
+  }
+});
