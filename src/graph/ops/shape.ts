@@ -1,5 +1,5 @@
 // Ops that move data without arithmetic: reshapes, transposes, slices, gathers and scatters.
-import { reduceTo, zerosLike } from '../autodiff.ts';
+import { reduceTo, shapeOf, zerosLike } from '../autodiff.ts';
 import type { Graph } from '../graph.ts';
 import { broadcast, constInts, dimProduct, isKnown, normAxis } from '../shape-rules.ts';
 import type { Dim, Shape, Value } from '../value.ts';
@@ -34,15 +34,30 @@ function element(v: Value, i: number): Value {
   return g.op1('Slice', [v, g.constInt64([i]), g.constInt64([i + 1]), g.constInt64([0])]);
 }
 
-/** Indices made non-negative (Gather and GatherElements count negative ones from the end), as int64. */
+/** wrapIndices' results by index value and gathered dim: layers that share an index share its wrapping. */
+const wrapped = new WeakMap<Value, Map<string, Value>>();
+
+/**
+ * Indices made non-negative (Gather and GatherElements count negative ones from the end), as int64.
+ * Computed once per (index, dim): e.g. the relative-attention index every layer gathers with.
+ */
 function wrapIndices(idx: Value, data: Value, axis: number): Value {
   const g = idx.graph;
+  const dim = data.shape[axis]!;
+  let byDim = wrapped.get(idx);
+  const hit = byDim?.get(String(dim));
+  if (hit) return hit;
   const i = idx.cast('int64');
   const known = constInts(i);
-  if (known?.every((k) => k >= 0)) return i;
-  const dim = data.shape[axis]!;
-  const size = isKnown(dim) ? g.scalar(dim, 'int64') : g.op1('Squeeze', [runtimeDim(data, axis), g.constInt64([0])]);
-  return g.op1('Where', [g.op1('Less', [i, g.scalar(0, 'int64')]), i.add(size), i]);
+  let out = i;
+  if (!known?.every((k) => k >= 0)) {
+    // A symbolic dim is read off a small value that has it (shapeOf), not off this layer's data.
+    const size = isKnown(dim) ? g.scalar(dim, 'int64') : g.op1('Gather', [shapeOf(data), g.scalar(axis, 'int64')], { axis: 0 });
+    out = g.op1('Where', [g.op1('Less', [i, g.scalar(0, 'int64')]), i.add(size), i]);
+  }
+  if (!byDim) wrapped.set(idx, (byDim = new Map()));
+  byDim.set(String(dim), out);
+  return out;
 }
 
 /** A Slice end that means "to the end" (exact as a float64, unlike 2^63 - 1). */
