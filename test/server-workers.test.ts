@@ -46,7 +46,8 @@ describe('worker pool', () => {
       assert.deepEqual(slots.map((s) => s.busy), [true, true]);
       await both;
     } finally {
-      await model.dispose!();
+      // Disposing twice (a shutdown racing a failed load, say) ends both calls.
+      await Promise.all([model.dispose!(), model.dispose!()]);
     }
   });
 

@@ -52,6 +52,7 @@ export class WorkerPool {
   private readonly waiters: (() => void)[] = [];
   private nextId = 1;
   private disposing = false;
+  private disposed: Promise<void> | undefined;
   infos: RunnerInfo[] = [];
 
   constructor(private readonly init: WorkerInit, readonly size: number) {}
@@ -165,7 +166,13 @@ export class WorkerPool {
     });
   }
 
-  async dispose(): Promise<void> {
+  /** Stops every worker; calling it again returns the same promise (an exited worker emits no second 'exit'). */
+  dispose(): Promise<void> {
+    this.disposed ??= this.stopWorkers();
+    return this.disposed;
+  }
+
+  private async stopWorkers(): Promise<void> {
     this.disposing = true;
     for (const w of this.waiters.splice(0)) w();
     await Promise.all(this.slots.map(async (s) => {
