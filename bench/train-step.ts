@@ -2,10 +2,10 @@
 //   fused  GradientModel.trainStep: loss, gradients, clipping and AdamW in one ONNX Runtime run, parameters and
 //          moments updated in place (what the target is measured on);
 //   split  computeGradients (forward + backward in ONNX Runtime), then applyUpdate (clipping + AdamW in TypeScript).
-// `both` alternates the two in one process (a ratio that the machine's load moves less). Peak RSS is this
-// process's; bench/training.ts runs one mode per child process to get each mode's own peak.
+// `both` alternates the two in one process (a ratio that the machine's load moves less; its peak RSS holds
+// both sessions). Peak RSS is this process's; bench/training.ts runs the fused mode in a child process.
 //
-//   npm run bench:train-step -- [CONFIG] [STEPS] [--mode fused|split|both] [--threads 2] [--batch 8x128] [--json]
+//   npm run bench:train-step -- [CONFIG] [STEPS] [--mode fused|split|both (default fused)] [--threads 2] [--batch 8x128] [--json]
 import '../src/platform/node.ts';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -21,7 +21,7 @@ import { trainingFlops } from './training.ts';
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,
   options: {
-    mode: { type: 'string', default: 'both' },
+    mode: { type: 'string', default: 'fused' },
     threads: { type: 'string', default: '2' },
     batch: { type: 'string', default: '8x128' },
     steps: { type: 'string' },
