@@ -187,10 +187,18 @@ export class Encoding {
  * boxed numbers, no per-token objects); `finish` gives the sequence's Encoding over views of them.
  */
 export class TokenBuffer {
-  ids = new Uint32Array(64);
-  starts = new Int32Array(64);
-  ends = new Int32Array(64);
+  ids: Uint32Array;
+  starts: Int32Array;
+  ends: Int32Array;
   length = 0;
+
+  /** `expected`: the likely number of tokens (the buffers start that large, sparing most regrowth). */
+  constructor(expected = 64) {
+    const n = Math.max(64, Math.min(expected, 1 << 24));
+    this.ids = new Uint32Array(n);
+    this.starts = new Int32Array(n);
+    this.ends = new Int32Array(n);
+  }
 
   push(id: number, start: number, end: number): void {
     const n = this.length;

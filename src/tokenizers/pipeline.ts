@@ -112,7 +112,8 @@ export class TokenizerPipeline {
    * that keeps only the first tokens (truncation on the right, overflow not wanted).
    */
   encodeSequence(text: string, seq: 0 | 1, budget = Infinity): Encoding {
-    const out = new TokenBuffer();
+    // Most tokenizers give fewer tokens than characters; a byte-level one up to three per character.
+    const out = new TokenBuffer(Math.min(text.length + 16, budget));
     this.budget = budget;
     for (const [a, b, tok] of this.splitAdded(text, this.rawSplit, this.addedByContent)) {
       if (out.length >= budget) break;
