@@ -43,9 +43,10 @@ export function stageFiles(peer: Peer, weights: Map<string, Tensor>): { oursDir:
   };
 }
 
-function child(script: string, args: string[]): Promise<ChildReport> {
+/** Runs a script in a child Node process and reads the JSON report on its last line of output. */
+function jsonChild<T>(script: string, args: string[], what: string): Promise<T> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', join(here, script), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     p.stdout.on('data', (d) => { out += d; });
@@ -53,10 +54,14 @@ function child(script: string, args: string[]): Promise<ChildReport> {
     p.on('error', reject);
     p.on('close', (code) => {
       const line = out.trim().split('\n').pop() ?? '';
-      if (code !== 0 || !line.startsWith('{')) reject(new Error(`${script} exited ${code}: ${err.trim().slice(-2000)}`));
-      else resolve(JSON.parse(line) as ChildReport);
+      if (code !== 0 || !line.startsWith('{')) reject(new Error(`${what} exited ${code}: ${err.trim().slice(-2000)}`));
+      else resolve(JSON.parse(line) as T);
     });
   });
+}
+
+function child(script: string, args: string[]): Promise<ChildReport> {
+  return jsonChild(join(here, script), args, script);
 }
 
 /** `reps` fresh processes per side, interleaved; medians. */
@@ -111,19 +116,7 @@ interface BigChildReport { ms: number; forwardMs?: number; peakRssMiB: number; p
 const SELF = fileURLToPath(import.meta.url);
 
 function bigChild(args: string[]): Promise<BigChildReport> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', SELF, '--big-child', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d) => { out += d; });
-    p.stderr.on('data', (d) => { err += d; });
-    p.on('error', reject);
-    p.on('close', (code) => {
-      const line = out.trim().split('\n').pop() ?? '';
-      if (code !== 0 || !line.startsWith('{')) reject(new Error(`big-model child ${args[0]} exited ${code}: ${err.trim().slice(-2000)}`));
-      else resolve(JSON.parse(line) as BigChildReport);
-    });
-  });
+  return jsonChild(SELF, ['--big-child', ...args], `big-model child ${args[0]}`);
 }
 
 /**

@@ -85,7 +85,7 @@ describe('rerank over HTTP', () => {
       { query: 'markets', documents: ['stock prices fell', 'the cat slept'] },
     ];
     const direct = await pipeline('rerank', CROSS);
-    const want = [];
+    const want: { index: number; score: number; document?: string }[][] = [];
     for (const x of inputs) want.push(await direct(x.query, x.documents, { topK: 2, returnDocuments: true }));
     await direct.dispose();
     const app = createServer({ models: [await loadServedModel({ name: 'ce', dir: CROSS, tasks: ['rerank'] })] });
