@@ -184,13 +184,21 @@ export class Encoding {
 
 /**
  * Token ids and offsets appended one token at a time into typed buffers that double as they fill (no
- * boxed numbers, no per-token objects); `finish` gives the sequence's Encoding over views of them.
+ * boxed numbers, no per-token objects). A pipeline keeps one per sequence and reuses it from encode to
+ * encode (`reset`): a long text's token columns are written into memory already there instead of being
+ * grown and copied in fresh buffers each time. `finish` gives the sequence's Encoding over views of
+ * these buffers, valid until the next `reset`: the post-processing copies them once into the result.
  */
 export class TokenBuffer {
   ids: Uint32Array;
   starts: Int32Array;
   ends: Int32Array;
   length = 0;
+  // The columns that are the same for every token of a sequence, filled by `finish` (reused too).
+  private typeIds = new Uint32Array(0);
+  private zeros = new Uint8Array(0);
+  private ones = new Uint8Array(0);
+  private seqIds = new Int8Array(0);
 
   /** `expected`: the likely number of tokens (the buffers start that large, sparing most regrowth). */
   constructor(expected = 64) {
@@ -198,6 +206,19 @@ export class TokenBuffer {
     this.ids = new Uint32Array(n);
     this.starts = new Int32Array(n);
     this.ends = new Int32Array(n);
+  }
+
+  /** Empties the buffer for a new sequence, making room for `expected` tokens (kept contents are not copied). */
+  reset(expected: number): void {
+    this.length = 0;
+    if (expected > this.ids.length) {
+      const n = Math.min(Math.max(expected, 2 * this.ids.length), 1 << 24);
+      if (n > this.ids.length) {
+        this.ids = new Uint32Array(n);
+        this.starts = new Int32Array(n);
+        this.ends = new Int32Array(n);
+      }
+    }
   }
 
   push(id: number, start: number, end: number): void {
@@ -221,9 +242,25 @@ export class TokenBuffer {
     this.ends = ends;
   }
 
+  /** The sequence's Encoding over views of the buffers (every token: type and sequence id `seq`, not special, attended). */
   finish(seq: 0 | 1): Encoding {
     const n = this.length;
-    return Encoding.ofSequence(this.ids.subarray(0, n), this.starts.subarray(0, n), this.ends.subarray(0, n), seq);
+    if (this.zeros.length < n) {
+      const size = Math.max(n, Math.min(this.ids.length, 2 * this.zeros.length));
+      this.typeIds = new Uint32Array(size);
+      this.zeros = new Uint8Array(size);
+      this.ones = new Uint8Array(size);
+      this.seqIds = new Int8Array(size);
+    }
+    return new Encoding(
+      this.ids.subarray(0, n),
+      this.typeIds.subarray(0, n).fill(seq),
+      this.starts.subarray(0, n),
+      this.ends.subarray(0, n),
+      this.zeros.subarray(0, n).fill(0),
+      this.ones.subarray(0, n).fill(1),
+      this.seqIds.subarray(0, n).fill(seq),
+    );
   }
 }
 

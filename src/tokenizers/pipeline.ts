@@ -112,8 +112,11 @@ export class TokenizerPipeline {
    * that keeps only the first tokens (truncation on the right, overflow not wanted).
    */
   encodeSequence(text: string, seq: 0 | 1, budget = Infinity): Encoding {
+    // The result's columns are views of the sequence's reused token buffer: valid until the next call for
+    // the same `seq` (`postProcess` copies them into the final encoding).
     // Most tokenizers give fewer tokens than characters; a byte-level one up to three per character.
-    const out = new TokenBuffer(Math.min(text.length + 16, budget));
+    const out = this.tokens[seq];
+    out.reset(Math.min(text.length + 16, budget));
     this.budget = budget;
     for (const [a, b, tok] of this.splitAdded(text, this.rawSplit, this.addedByContent)) {
       if (out.length >= budget) break;
@@ -145,6 +148,8 @@ export class TokenizerPipeline {
     else this.encodeWord(ns, out);
   }
 
+  /** Token buffers of the first and second sequence, reused from encode to encode. */
+  private tokens: [TokenBuffer, TokenBuffer] = [new TokenBuffer(), new TokenBuffer()];
   /** The token budget of the `encodeSequence` call under way. */
   private budget = Infinity;
   /** The model's output for the word under way (reused: no arrays per word). */
