@@ -33,14 +33,18 @@ export interface SessionOptions {
    * a server pool), else none.
    */
   shareFolder?: string;
-  /** ONNX Runtime's prepacking of constant weight matrices (default on; off with `shareFolder`). */
+  /**
+   * ONNX Runtime's prepacking of constant weight matrices (default on; off with `shareFolder`). It changes
+   * the last bits of results, so a pool turns it off in every worker, shared or not, and its results do not
+   * depend on the number of workers.
+   */
   prepack?: boolean;
 }
 
-const defaults: Pick<SessionOptions, 'shareFolder'> = {};
+const defaults: Pick<SessionOptions, 'shareFolder' | 'prepack'> = {};
 
-/** Options every session of this thread gets unless given (a server's worker thread sets `shareFolder`). */
-export function setSessionDefaults(opts: Pick<SessionOptions, 'shareFolder'>): void {
+/** Options every session of this thread gets unless given (a server pool's worker thread sets them). */
+export function setSessionDefaults(opts: Pick<SessionOptions, 'shareFolder' | 'prepack'>): void {
   Object.assign(defaults, opts);
 }
 
@@ -121,7 +125,7 @@ export class Session {
 
   static async fromModel(model: EmittedModel | Uint8Array | string, opts: SessionOptions = {}): Promise<Session> {
     const ort = await getOrt();
-    const noPrepack = opts.prepack === false ? { session: { disable_prepacking: '1' } } : undefined;
+    const noPrepack = (opts.prepack ?? defaults.prepack) === false ? { session: { disable_prepacking: '1' } } : undefined;
     const options: InferenceSession.SessionOptions = {
       intraOpNumThreads: opts.threads ?? (await defaultThreads()),
       interOpNumThreads: 1,

@@ -198,7 +198,8 @@ export async function loadPooledModel(spec: { name: string; dir: string | null; 
   const { workers = 1, nice = 10, shareWeights = true, ...pipelineOptions } = options;
   const tasks = [...new Set(spec.tasks.map((t) => resolveTask(t)))];
   const shareFolder = workers > 1 && shareWeights ? mkdtempSync(join(tmpdir(), 'deberta-pool-')) : undefined;
-  const pool = new WorkerPool({ dir: spec.dir, tasks, options: pipelineOptions, nice, ...(shareFolder ? { shareFolder } : {}) }, workers);
+  // Shared sessions skip prepacking; a lone worker skips it too, so that results never depend on --workers.
+  const pool = new WorkerPool({ dir: spec.dir, tasks, options: pipelineOptions, nice, ...(shareFolder ? { shareFolder } : {}), ...(shareWeights ? { prepack: false } : {}) }, workers);
   await pool.start();
   const runners: TaskRunner[] = tasks.map((task) => {
     const info = pool.infos.find((i) => i.task === task)!;

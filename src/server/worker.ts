@@ -23,6 +23,8 @@ export interface WorkerInit {
   nice?: number;
   /** A folder the pool's workers share model files through (see SessionOptions.shareFolder); none: each its own. */
   shareFolder?: string;
+  /** ONNX Runtime's prepacking (SessionOptions.prepack); the pool turns it off whenever it shares weights. */
+  prepack?: boolean;
 }
 
 export type ToWorker = { type: 'run'; id: number; task: Task; items: unknown[]; options?: Record<string, unknown> } | { type: 'dispose' };
@@ -47,7 +49,10 @@ async function main(): Promise<void> {
       // not permitted here: run at the process's priority
     }
   }
-  if (init.shareFolder) setSessionDefaults({ shareFolder: init.shareFolder });
+  setSessionDefaults({
+    ...(init.shareFolder ? { shareFolder: init.shareFolder } : {}),
+    ...(init.prepack === undefined ? {} : { prepack: init.prepack }),
+  });
   const pipes = new Map<Task, AnyPipeline>();
   try {
     for (const task of init.tasks) pipes.set(task, await pipeline(task, init.dir, init.options));
