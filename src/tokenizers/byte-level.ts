@@ -75,8 +75,18 @@ function int32s(n: number): Int32Array {
   return a;
 }
 
-/** Rewrites `s` into byte-level characters; every byte keeps the alignment of its character. */
-export function toByteLevel(s: NormalizedString, a: string[]): NormalizedString {
+/**
+ * Alignment arrays reused from word to word, for a caller that is done with each word before asking for
+ * the next (`transient`): a long text's words then allocate no alignment memory at all.
+ */
+let reusedStarts = new Int32Array(256);
+let reusedEnds = new Int32Array(256);
+
+/**
+ * Rewrites `s` into byte-level characters; every byte keeps the alignment of its character. `transient`:
+ * the result's alignment arrays are reused by the next call (the caller keeps nothing of the result).
+ */
+export function toByteLevel(s: NormalizedString, a: string[], transient = false): NormalizedString {
   const t = s.text;
   const n = t.length;
   // ASCII: one byte per character, alignments unchanged; only controls and space are remapped.
@@ -105,8 +115,19 @@ export function toByteLevel(s: NormalizedString, a: string[]): NormalizedString 
       i++;
     } else size += 3;
   }
-  const starts = int32s(size);
-  const ends = int32s(size);
+  let starts: Int32Array;
+  let ends: Int32Array;
+  if (transient) {
+    if (reusedStarts.length < size) {
+      reusedStarts = new Int32Array(Math.max(size, 2 * reusedStarts.length));
+      reusedEnds = new Int32Array(reusedStarts.length);
+    }
+    starts = reusedStarts;
+    ends = reusedEnds;
+  } else {
+    starts = int32s(size);
+    ends = int32s(size);
+  }
   if (scratch.length < size) scratch = new Uint16Array(Math.max(size, 2 * scratch.length));
   const bytes = scratch;
   const codes = alphabetCodes(a);

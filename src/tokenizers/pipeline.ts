@@ -143,7 +143,8 @@ export class TokenizerPipeline {
     if (ns.length === 0) return;
     // Each word is encoded as the pre-tokeniser cuts it: no list of every word of a long text is kept
     // (word objects die young instead of being promoted by the garbage collector).
-    const sink = { push: (w: NormalizedString) => this.encodeWord(w, out) };
+    // Each word is done with before the next comes (`transient`): its alignment memory may be reused.
+    const sink = { transient: true, push: (w: NormalizedString) => this.encodeWord(w, out) };
     if (this.preTokenizer) this.preTokenizer(ns, sink);
     else this.encodeWord(ns, out);
   }

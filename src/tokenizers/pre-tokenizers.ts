@@ -8,6 +8,11 @@ import { type Json, char, oneOf, optList, optBool, optChar, pattern, typeOf } fr
 /** Where pieces go: an array, or a consumer that handles each piece as it comes (no list of them all). */
 export interface PieceSink {
   push(piece: NormalizedString): unknown;
+  /**
+   * True when each piece is finished with before the next is pushed and nothing of it is kept: a
+   * pre-tokeniser may then reuse a piece's alignment arrays for the next one.
+   */
+  readonly transient?: boolean;
 }
 
 /** Appends the pieces of `s` to `out`. */
@@ -162,8 +167,9 @@ export function byteLevel(addPrefixSpace: boolean, useRegex: boolean): PreTokeni
   return (s, out) => {
     if (addPrefixSpace && s.length && !s.text.startsWith(' ')) s = s.prepend(' ');
     const t = s.text;
+    const transient = out.transient === true;
     if (!useRegex) {
-      if (t.length) out.push(toByteLevel(s, alphabet));
+      if (t.length) out.push(toByteLevel(s, alphabet, transient));
       return;
     }
     // The 'Isolated' split, inlined: matches and the gaps between them are all words.
@@ -177,11 +183,11 @@ export function byteLevel(addPrefixSpace: boolean, useRegex: boolean): PreTokeni
         re.lastIndex++;
         continue;
       }
-      if (a > prev) out.push(toByteLevel(s.slice(prev, a), alphabet));
-      out.push(toByteLevel(s.slice(a, b), alphabet));
+      if (a > prev) out.push(toByteLevel(s.slice(prev, a), alphabet, transient));
+      out.push(toByteLevel(s.slice(a, b), alphabet, transient));
       prev = b;
     }
-    if (prev < t.length) out.push(toByteLevel(s.slice(prev, t.length), alphabet));
+    if (prev < t.length) out.push(toByteLevel(s.slice(prev, t.length), alphabet, transient));
   };
 }
 
