@@ -124,7 +124,7 @@ export class TokenizerPipeline {
         out.push(tok.id, a, b);
         continue;
       }
-      let ns = NormalizedString.fromOriginal(text.slice(a, b), a);
+      let ns = NormalizedString.fromOriginal(text.slice(a, b), a, this.alignments(b - a));
       if (this.normalizer) ns = this.normalizer(ns);
       if (this.normSplit) {
         for (const [x, y, t] of this.splitAdded(ns.text, this.normSplit, this.normContent)) {
@@ -147,6 +147,19 @@ export class TokenizerPipeline {
     const sink = { transient: true, push: (w: NormalizedString) => this.encodeWord(w, out) };
     if (this.preTokenizer) this.preTokenizer(ns, sink);
     else this.encodeWord(ns, out);
+  }
+
+  /**
+   * The alignments of the text under way before normalisation, reused from segment to segment and from
+   * encode to encode: nothing made from them outlives the `encodeSequence` call (tokens copy their offsets).
+   */
+  private align = { starts: new Int32Array(0), ends: new Int32Array(0) };
+  private alignments(n: number): { starts: Int32Array; ends: Int32Array } {
+    if (this.align.starts.length < n) {
+      const size = Math.max(n, Math.min(2 * this.align.starts.length, 1 << 24));
+      this.align = { starts: new Int32Array(size), ends: new Int32Array(size) };
+    }
+    return this.align;
   }
 
   /** Token buffers of the first and second sequence, reused from encode to encode. */
