@@ -515,14 +515,9 @@ export function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }
 
-/** Pieces of text joined into one string at a time (see `Builder.add`). */
-const JOIN_EVERY = 4096;
-
 /** Accumulates normalised text and its alignments. */
 export class Builder {
-  /** The text's pieces since the last join, and the joined stretches before them. */
   private parts: string[] = [];
-  private joined: string[] = [];
   private starts: Int32Array;
   private ends: Int32Array;
   private n = 0;
@@ -543,35 +538,20 @@ export class Builder {
   copy(src: NormalizedString, a: number, b: number): void {
     if (b <= a) return;
     this.reserve(b - a);
-    this.add(src.text.slice(a, b));
+    this.parts.push(src.text.slice(a, b));
     this.starts.set(src.starts.subarray(src.base + a, src.base + b), this.n);
     this.ends.set(src.ends.subarray(src.base + a, src.base + b), this.n);
     this.n += b - a;
   }
   push(s: string, start: number, end: number): void {
     this.reserve(s.length);
-    this.add(s);
+    this.parts.push(s);
     this.starts.fill(start, this.n, this.n + s.length);
     this.ends.fill(end, this.n, this.n + s.length);
     this.n += s.length;
   }
-  /**
-   * A piece of text. Pieces are joined a few thousand at a time: a long text's hundreds of thousands of
-   * pieces then never sit in one long-lived list (promoted and marked by the garbage collector, each piece
-   * holding on to its source), only in short ones that die young.
-   */
-  private add(piece: string): void {
-    const parts = this.parts;
-    parts.push(piece);
-    if (parts.length >= JOIN_EVERY) {
-      this.joined.push(parts.join(''));
-      this.parts = [];
-    }
-  }
   build(origin: number): NormalizedString {
-    const tail = this.parts.join('');
-    const text = this.joined.length ? this.joined.join('') + tail : tail;
     // Views, not copies: the arrays are at most twice what they hold (a long text's alignments are big).
-    return new NormalizedString(text, this.starts.subarray(0, this.n), this.ends.subarray(0, this.n), origin);
+    return new NormalizedString(this.parts.join(''), this.starts.subarray(0, this.n), this.ends.subarray(0, this.n), origin);
   }
 }
