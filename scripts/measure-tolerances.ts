@@ -14,6 +14,7 @@ import { floatToBf16, floatToHalf, type Tensor, tensor, toFloat32, toFloat64 } f
 import { loadGradientModel, type TrainBatch } from '../src/train/step.ts';
 import { relError } from '../test/helpers/compare.ts';
 import { fixtureInputs } from '../test/helpers/fixture-models.ts';
+import { transformersJsLogits } from '../test/helpers/transformersjs.ts';
 
 const FIXTURES = join(import.meta.dirname, '..', 'test', 'fixtures', 'models');
 const EMD = join(import.meta.dirname, '..', 'test', 'fixtures', 'emd');
@@ -289,16 +290,7 @@ if (on('export')) {
     await exportModel({ model: join(FIXTURES, name), out: join(dir, 'onnx/model_int8.onnx'), quantize: 'int8' });
     const ref = expected(join(FIXTURES, name));
     const feeds: Record<string, Tensor> = { input_ids: ref.get('input.input_ids')!, attention_mask: ref.get('input.attention_mask')! };
-    const { AutoModelForSequenceClassification, Tensor: TjsTensor, env } = await import('@huggingface/transformers');
-    env.allowRemoteModels = false;
-    env.localModelPath = join(tmp, 'tjs');
-    const tjsFeeds = () => Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, new TjsTensor('int64', v.data as BigInt64Array, v.dims)]));
-    const tjs: Record<string, Float32Array> = {};
-    for (const dtype of ['fp32', 'int8'] as const) {
-      const model = await AutoModelForSequenceClassification.from_pretrained(name, { dtype });
-      tjs[dtype] = (await model(tjsFeeds())).logits.data as Float32Array;
-      await model.dispose();
-    }
+    const tjs = await transformersJsLogits(join(tmp, 'tjs'), name, feeds);
     const rows: Record<string, number[]> = { 'tjs vs library': [], 'tjs vs ort fp32': [], 'tjs vs float64': [], 'tjs int8 vs ort int8': [], 'ort int8 vs ort fp32': [] };
     for (const threads of THREADS) {
       const fp32 = (await runOrt(join(dir, 'onnx/model.onnx'), feeds, threads)).logits!;

@@ -12,6 +12,7 @@ import { readSafetensors } from '../src/io/safetensors.ts';
 import { loadModel, camel } from '../src/models/auto.ts';
 import { toFloat64, type Tensor } from '../src/tensor.ts';
 import { assertClose, F32_FLOOR, relError } from './helpers/compare.ts';
+import { transformersJsLogits } from './helpers/transformersjs.ts';
 
 const fixtures = join(import.meta.dirname, 'fixtures', 'models');
 const INPUTS = ['input_ids', 'attention_mask', 'token_type_ids'];
@@ -107,16 +108,7 @@ test('export v3-buckets-seqcls: transformers.js runs it (float32 and int8) with 
     const fp32 = (await runOrt(join(dir, 'onnx/model.onnx'), feeds)).logits!;
     const int8 = (await runOrt(join(dir, 'onnx/model_int8.onnx'), feeds)).logits!;
 
-    const { AutoModelForSequenceClassification, Tensor: TjsTensor, env } = await import('@huggingface/transformers');
-    env.allowRemoteModels = false;
-    env.localModelPath = root;
-    const tjsFeeds = () => Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, new TjsTensor('int64', v.data as BigInt64Array, v.dims)]));
-    const results: Record<string, Float32Array> = {};
-    for (const dtype of ['fp32', 'int8'] as const) {
-      const model = await AutoModelForSequenceClassification.from_pretrained(name, { dtype });
-      results[dtype] = (await model(tjsFeeds())).logits.data as Float32Array;
-      await model.dispose();
-    }
+    const results = await transformersJsLogits(root, name, feeds);
     const model = await loadModel(join(fixtures, name), 'auto', { threads: 1 });
     const lib = (await model({ inputIds: feeds.input_ids as never, attentionMask: feeds.attention_mask as never })).logits!.data;
     await model.dispose();
