@@ -43,7 +43,7 @@ export interface SessionOptions {
 
 const defaults: Pick<SessionOptions, 'shareFolder' | 'prepack'> = {};
 
-/** Options every session of this thread gets unless given (a server pool's worker thread sets them). */
+/** Options every ONNX Runtime session made on the calling thread gets unless given (a server pool's worker thread sets them). */
 export function setSessionDefaults(opts: Pick<SessionOptions, 'shareFolder' | 'prepack'>): void {
   Object.assign(defaults, opts);
 }
@@ -79,7 +79,7 @@ export class Session {
       try {
         return await Session.shared(g, emit, { ...opts, shareFolder });
       } catch (err) {
-        // The shared file could not be written (disk full, no permission): this session loads on its own.
+        // The shared file could not be written (disk full, no permission): the model loads privately instead.
         if ((err as { code?: unknown }).code === undefined) throw err;
       }
     }
