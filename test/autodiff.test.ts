@@ -204,6 +204,13 @@ const CASES: Case[] = [
     name: 'SoftmaxCrossEntropyLoss with class weights', inputs: [{ dims: [5, 3] }],
     build: (g, [s]) => op(g, 'SoftmaxCrossEntropyLoss', [s!, i64(g, [0, 2, 1, 1, 2]), f64(g, [0.5, 2, 1.5], [3])]),
   },
+  {
+    // Last, so the cases above keep their random draws. The attention mask: masked scores are absorbed by
+    // the lowest value, so finite differences see no dependence on them, and a fully masked row (the
+    // second) gets a uniform softmax and no gradient.
+    name: 'AddMask, then Softmax with a fully masked row', inputs: [{ dims: [2, 3] }],
+    build: (g, [a]) => F.softmax(op(g, 'AddMask', [a!, f64(g, [0, -3.4028234663852886e38, 0, -3.4028234663852886e38, -3.4028234663852886e38, -3.4028234663852886e38], [2, 3])])),
+  },
 ];
 
 /** Checks one case; returns the worst relative L2 error over its inputs. */

@@ -124,6 +124,24 @@ defineOp({
   ],
 });
 
+/**
+ * x + mask, for a mask of 0 (keep) and the dtype's lowest value (drop), which absorbs any x it is added to:
+ * the values of masked_fill, but one Add in ONNX, which ONNX Runtime runs on every thread (its Where runs on
+ * one). The gradient, as masked_fill's, reaches x only where the mask is 0.
+ */
+defineOp({
+  type: 'AddMask',
+  onnxType: 'Add',
+  infer(inputs) {
+    const xs = present(inputs, 'AddMask');
+    return [{ dtype: sameDType(xs, 'AddMask'), shape: broadcast(xs.map((x) => x.shape), 'AddMask') }];
+  },
+  grad: ({ g, x: [x, mask], dy: [d] }) => {
+    const keep = g.op1('Cast', [g.op1('Equal', [mask!, zero(mask!)])], { to: d!.dtype });
+    return [reduceTo(d!.mul(keep), x!.shape), null];
+  },
+});
+
 defineOp({
   type: 'Clip',
   infer(inputs) {

@@ -161,7 +161,7 @@ class DebertaBuilder {
    * transformers: DebertaV2Attention — DisentangledSelfAttention.forward and .disentangled_attention_bias, then
    * DebertaV2SelfOutput (v1: DisentangledSelfAttention in models/deberta/modeling_deberta.py, c2p/p2c over build_relative_position).
    */
-  attention(x: Value, mask4: Value, rel: Value | undefined, idx: RelativeLayout | undefined, name: string, query = x) {
+  attention(x: Value, maskBias: Value, rel: Value | undefined, idx: RelativeLayout | undefined, name: string, query = x) {
     const { c, d } = this;
     const H = c.hidden_size;
     let q: Value, k: Value, v: Value;
@@ -198,19 +198,19 @@ class DebertaBuilder {
         scores = scores.add(F.gatherElements(rowsFirst.matmul(k.transpose([0, 1, 3, 2])), idx.index, 2));
       }
     }
-    // As transformers 5 does: masked scores get float32's lowest value, so a fully masked (padding)
-    // row comes out uniform rather than NaN.
-    const probs = this.drop(F.softmax(F.where(mask4, scores, this.g.scalar(-3.4028234663852886e38, scores.dtype))), 'attention');
+    // maskBias is 0 or float32's lowest value: the numbers (and gradients) of transformers' masked_fill, so a
+    // fully masked (padding) row comes out uniform rather than NaN; one Add in ONNX (see AddMask).
+    const probs = this.drop(F.softmax(this.g.op1('AddMask', [scores, maskBias])), 'attention');
     const context = probs.matmul(v).transpose([0, 2, 1, 3]).reshape([0, 0, d.allHead]);
     const out = this.drop(this.linear(context, `${name.replace(/\.self$/, '')}.output.dense`, d.allHead, H), 'hidden');
     return { out, probs, context };
   }
 
   /** transformers: DebertaV2Layer.forward (attention, DebertaV2Intermediate, DebertaV2Output). */
-  layer(x: Value, mask4: Value, rel: Value | undefined, idx: RelativeLayout | undefined, i: number, query = x) {
+  layer(x: Value, maskBias: Value, rel: Value | undefined, idx: RelativeLayout | undefined, i: number, query = x) {
     const { c } = this;
     const name = `encoder.layer.${i}`;
-    const att = this.attention(x, mask4, rel, idx, `${name}.attention.self`, query);
+    const att = this.attention(x, maskBias, rel, idx, `${name}.attention.self`, query);
     const attOut = this.layerNorm(att.out.add(query), `${name}.attention.output.LayerNorm`, c.hidden_size);
     const inter = F.activation(c.hidden_act, this.linear(attOut, `${name}.intermediate.dense`, c.hidden_size, c.intermediate_size));
     const out = this.drop(this.linear(inter, `${name}.output.dense`, c.intermediate_size, c.hidden_size), 'hidden');
@@ -240,8 +240,10 @@ class DebertaBuilder {
     const { c } = this;
     const maskF = mask.cast(this.opts.dtype ?? 'float32');
     const maskB = mask.cast('bool');
-    // [B, 1, n, n]: a pair attends only when both tokens are real.
-    const mask4 = this.g.op1('And', [F.unsqueeze(maskB, [1, 2]), F.unsqueeze(maskB, [1, 3])]);
+    // [B, 1, n, n]: a pair attends only when both tokens are real; added to the scores (see attention).
+    const pairs = this.g.op1('And', [F.unsqueeze(maskB, [1, 2]), F.unsqueeze(maskB, [1, 3])]);
+    const dtype = this.opts.dtype ?? 'float32';
+    const maskBias = F.where(pairs, this.g.scalar(0, dtype), this.g.scalar(-3.4028234663852886e38, dtype));
     let h = this.embeddings(ids, maskF, tokenTypes);
     const hidden: Value[] = [h];
     const probs: Value[] = [];
@@ -250,15 +252,15 @@ class DebertaBuilder {
     const hasConv = this.d.isV2 && c.conv_kernel_size > 0;
     for (let i = 0; i < c.num_hidden_layers; i++) {
       const layer = firstTokenOnly && i === c.num_hidden_layers - 1 && !(i === 0 && hasConv)
-        ? this.layer(h, firstRow(mask4), rel, idx && { ...idx, index: firstRow(idx.index) }, i, F.slice(h, [0], [1], [1]))
-        : this.layer(h, mask4, rel, idx, i);
+        ? this.layer(h, firstRow(maskBias), rel, idx && { ...idx, index: firstRow(idx.index) }, i, F.slice(h, [0], [1], [1]))
+        : this.layer(h, maskBias, rel, idx, i);
       let out = layer.hidden;
       if (i === 0 && hasConv) out = this.conv(h, out, maskF);
       h = out;
       hidden.push(h);
       probs.push(layer.probs);
     }
-    return { last: h, hidden, probs, mask4, rel, idx };
+    return { last: h, hidden, probs, maskBias, rel, idx };
   }
 
   /**
@@ -274,7 +276,7 @@ class DebertaBuilder {
     const keys = enc.hidden[L - 1]!;
     const positions = F.gather(this.w('embeddings.position_embeddings.weight', [c.max_position_embeddings, d.embeddingSize]), F.arange(F.dimOf(ids, 1)));
     let query = keys.add(positions);
-    for (let pass = 0; pass < 2; pass++) query = this.layer(keys, enc.mask4, enc.rel, enc.idx, L - 1, query).hidden;
+    for (let pass = 0; pass < 2; pass++) query = this.layer(keys, enc.maskBias, enc.rel, enc.idx, L - 1, query).hidden;
     return query;
   }
 }
