@@ -6,8 +6,8 @@
 // attention mask only, with no character offsets (question answering and the CLI need them) and no token
 // type ids; both need the alignment tracking of every normalisation step, which is the heart of the
 // engine. It also cannot read `spm.model`. Owning the engine also lets us cache per word (see `cache`).
-import { Encoding, TokenBuffer, type TruncationDirection } from './encoding.ts';
-import { NormalizedString, WHITESPACE_CLASS, escapeRegExp } from './normalized.ts';
+import { Encoding, TokenBuffer, type TruncationDirection, toNumbers } from './encoding.ts';
+import { AlignmentScratch, NormalizedString, WHITESPACE_CLASS, escapeRegExp, withAlignmentScratch } from './normalized.ts';
 import type { Normalizer } from './normalizers.ts';
 import type { PreTokenizer } from './pre-tokenizers.ts';
 import { type Model, WordTokens } from './models/model.ts';
@@ -112,6 +112,12 @@ export class TokenizerPipeline {
    * that keeps only the first tokens (truncation on the right, overflow not wanted).
    */
   encodeSequence(text: string, seq: 0 | 1, budget = Infinity): Encoding {
+    // The normalisation steps' alignments are cut from memory reused from text to text: nothing made from
+    // them outlives this call (tokens copy their offsets).
+    return withAlignmentScratch(this.scratch, () => this.encodeSequenceIn(text, seq, budget));
+  }
+
+  private encodeSequenceIn(text: string, seq: 0 | 1, budget: number): Encoding {
     // The result's columns are views of the sequence's reused token buffer: valid until the next call for
     // the same `seq` (`postProcess` copies them into the final encoding).
     // Most tokenizers give fewer tokens than characters; a byte-level one up to three per character.
@@ -154,6 +160,8 @@ export class TokenizerPipeline {
    * encode to encode: nothing made from them outlives the `encodeSequence` call (tokens copy their offsets).
    */
   private align = { starts: new Int32Array(0), ends: new Int32Array(0) };
+  /** Memory for the alignments of the normalisation steps (see `withAlignmentScratch`). */
+  private scratch = new AlignmentScratch();
   private alignments(n: number): { starts: Int32Array; ends: Int32Array } {
     if (this.align.starts.length < n) {
       const size = Math.max(n, Math.min(2 * this.align.starts.length, 1 << 24));
@@ -226,6 +234,27 @@ export class TokenizerPipeline {
    * `truncation.maxLength` counts the special tokens. `a` and `b` are the call's own: they are changed.
    */
   postProcess(a: Encoding, b: Encoding | null, addSpecialTokens: boolean, truncation: TruncationParams | null): Encoding {
+    return Encoding.merge(this.postProcessParts(a, b, addSpecialTokens, truncation));
+  }
+
+  /**
+   * The ids of `postProcess`'s result, made straight from the pieces it would merge: the other six
+   * columns are not copied (what `encode` needs; a long text's merged columns are 19 bytes per token).
+   */
+  postProcessIds(a: Encoding, b: Encoding | null, addSpecialTokens: boolean, truncation: TruncationParams | null): number[] {
+    const parts = this.postProcessParts(a, b, addSpecialTokens, truncation);
+    if (parts.some((e) => e.overflowing.length > 0)) return toNumbers(Encoding.merge(parts).ids);
+    const out = new Array<number>(parts.reduce((n, e) => n + e.length, 0));
+    let at = 0;
+    for (const e of parts) {
+      const ids = e.ids;
+      for (let i = 0; i < ids.length; i++) out[at++] = ids[i]!;
+    }
+    return out;
+  }
+
+  /** The encodings `postProcess` merges: truncated, with their sequence and type ids, special tokens added. */
+  private postProcessParts(a: Encoding, b: Encoding | null, addSpecialTokens: boolean, truncation: TruncationParams | null): Encoding[] {
     if (truncation) {
       const added = addSpecialTokens && this.postProcessor ? this.postProcessor.addedTokens(b !== null) : 0;
       const maxLength = truncation.maxLength - added;
@@ -241,8 +270,7 @@ export class TokenizerPipeline {
       for (const o of e.overflowing) o.setSequenceId(i);
       e.setTypeIds(i);
     });
-    if (!this.postProcessor) return Encoding.merge(encodings);
-    return Encoding.merge(this.postProcessor.processEncodings(encodings, addSpecialTokens));
+    return this.postProcessor ? this.postProcessor.processEncodings(encodings, addSpecialTokens) : encodings;
   }
 
   /** Token strings of `ids` joined by the decoder. */

@@ -242,7 +242,9 @@ export class PreTrainedTokenizer extends CallableBase {
     return out;
   }
 
-  private encodeOne(a: string, b: string | null, addSpecial: boolean, truncation: ReturnType<PreTrainedTokenizer['truncationParams']>, overflow = false): Encoding {
+  private encodeOne(a: string, b: string | null, addSpecial: boolean, truncation: ReturnType<PreTrainedTokenizer['truncationParams']>, overflow?: boolean): Encoding;
+  private encodeOne(a: string, b: string | null, addSpecial: boolean, truncation: ReturnType<PreTrainedTokenizer['truncationParams']>, overflow: boolean, idsOnly: true): number[];
+  private encodeOne(a: string, b: string | null, addSpecial: boolean, truncation: ReturnType<PreTrainedTokenizer['truncationParams']>, overflow = false, idsOnly = false): Encoding | number[] {
     // A single text truncated on the right, its overflow not wanted: only its first tokens are kept, so
     // the model stops one token past them (one past, so that truncation still sees a text too long).
     let budget = Infinity;
@@ -250,7 +252,9 @@ export class PreTrainedTokenizer extends CallableBase {
       const added = addSpecial && this.pipeline.postProcessor ? this.pipeline.postProcessor.addedTokens(false) : 0;
       if (truncation.maxLength >= added) budget = truncation.maxLength - added + 1;
     }
-    return this.pipeline.postProcess(this.pipeline.encodeSequence(a, 0, budget), b === null ? null : this.pipeline.encodeSequence(b, 1), addSpecial, truncation);
+    const first = this.pipeline.encodeSequence(a, 0, budget);
+    const second = b === null ? null : this.pipeline.encodeSequence(b, 1);
+    return idsOnly ? this.pipeline.postProcessIds(first, second, addSpecial, truncation) : this.pipeline.postProcess(first, second, addSpecial, truncation);
   }
 
   private truncationParams(o: CallOptions): { maxLength: number; strategy: TruncationStrategy; stride: number; direction: TruncationDirection } | null {
@@ -289,7 +293,7 @@ export class PreTrainedTokenizer extends CallableBase {
   encode(text: string, textPair?: string | null, options: Omit<CallOptions, 'padding'> = {}): number[] {
     checkText(text, 'text');
     if (textPair != null) checkText(textPair, 'textPair');
-    return toNumbers(this.encodeOne(text, textPair ?? null, options.addSpecialTokens !== false, this.truncationParams(options)).ids);
+    return this.encodeOne(text, textPair ?? null, options.addSpecialTokens !== false, this.truncationParams(options), false, true);
   }
 
   /** Tokens of a text without special tokens (Python's `tokenizer.tokenize`). */

@@ -135,9 +135,11 @@ export class UnigramModel implements Model {
       }
       start += charLen;
     }
-    // Walk back from the end, fusing runs of unknown tokens.
-    const revIds: number[] = [];
-    const revEnds: number[] = [];
+    // Walk back from the end, fusing runs of unknown tokens (into the `bestId` and `bestStart` slots
+    // the walk has passed: the k-th token found is written at n - k, never ahead of the walk).
+    const revIds = best;
+    const revEnds = from;
+    let found = 0;
     let end = n;
     let unkRunEnd = -1;
     while (end > 0) {
@@ -147,21 +149,24 @@ export class UnigramModel implements Model {
         if (unkRunEnd < 0) unkRunEnd = end;
       } else {
         if (unkRunEnd >= 0) {
-          revIds.push(unk);
-          revEnds.push(unkRunEnd);
+          found++;
+          revIds[n + 1 - found] = unk;
+          revEnds[n + 1 - found] = unkRunEnd;
           unkRunEnd = -1;
         }
-        revIds.push(id);
-        revEnds.push(end);
+        found++;
+        revIds[n + 1 - found] = id;
+        revEnds[n + 1 - found] = end;
       }
       end = start;
     }
     if (unkRunEnd >= 0) {
-      revIds.push(unk);
-      revEnds.push(unkRunEnd);
+      found++;
+      revIds[n + 1 - found] = unk;
+      revEnds[n + 1 - found] = unkRunEnd;
     }
     let prevEnd = 0;
-    for (let k = revIds.length - 1; k >= 0; k--) {
+    for (let k = n + 1 - found; k <= n; k++) {
       const id = revIds[k]!;
       const e = revEnds[k]!;
       if (id === unk && this.byteFallback && this.pushBytes(word.slice(prevEnd, e), e, out)) {
