@@ -86,6 +86,25 @@ describe('a server whose models are still loading', () => {
       assert.equal(res.status, 200);
       assert.equal(((await res.json()) as { results: { label: string }[][] }).results[0]![0]!.label, 'spam');
       assert.match(serve.stderr(), /ready on http:\/\/127\.0\.0\.1:\d+: 1 model loaded in \d+ ms/);
+      assert.match(serve.stderr(), /loaded spam \(text-classification\) from .* on 2 workers × 1 thread, weights shared in \d+ ms/);
+    } finally {
+      await serve.kill();
+    }
+  });
+
+  it('deberta serve --no-share-weights: each worker loads its own copy and serves the same labels', { timeout: 180_000 }, async () => {
+    const serve = await startServe(['--model', `spam=${SPAM_MODEL}`, '--workers', '2', '--threads', '1', '--no-share-weights'], 120_000, false);
+    try {
+      let status = 503;
+      for (let polls = 0; polls < 1200 && status !== 200; polls++) { // at most 1200 × 100 ms
+        status = (await fetch(`${serve.base}/ready`)).status;
+        if (status !== 200) await sleep(100);
+      }
+      assert.equal(status, 200, `not ready:\n${serve.stderr()}`);
+      assert.match(serve.stderr(), /loaded spam \(text-classification\) from .* on 2 workers × 1 thread, a copy of the weights per worker in \d+ ms/);
+      const res = await fetch(`${serve.base}/v1/text-classification`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: ['WIN a FREE cruise! Reply now to claim your prize'] }) });
+      assert.equal(res.status, 200);
+      assert.equal(((await res.json()) as { results: { label: string }[][] }).results[0]![0]!.label, 'spam');
     } finally {
       await serve.kill();
     }

@@ -34,6 +34,7 @@ interface ServeOptions {
   static?: string | false;
   threads?: string;
   workers?: string;
+  shareWeights: boolean;
   device: string;
   shutdownTimeoutMs: string;
   shutdownGraceMs: string;
@@ -66,6 +67,7 @@ export function register(program: Command): void {
     .option('--no-static', 'serve no static files')
     .option('--workers <n>', `worker threads per model, each with its own ONNX Runtime session (default ${DEFAULT_WORKERS})`)
     .option('--threads <n>', 'intra-op threads per worker (default: the cores divided among the workers)')
+    .option('--no-share-weights', 'give each worker its own prepacked copy of the weights: about 5 % more requests per second, the weights\' memory once more per worker (default: workers share one mapped copy)')
     .option('--device <name>', 'cpu or webgpu (ONNX Runtime\'s WebGPU provider)', 'cpu')
     .option('--shutdown-timeout-ms <ms>', 'on SIGTERM, exit anyway after this long', '30000')
     .option('--shutdown-grace-ms <ms>', 'on SIGTERM, once every request is answered, keep connections open this long (late requests get 503)', String(DEFAULTS.shutdownGraceMs))
@@ -97,8 +99,9 @@ async function serve(opts: ServeOptions): Promise<void> {
     const loaded = previous.then(async (): Promise<ServedModel> => {
       const t1 = performance.now();
       // One pipeline call per micro-batch: let it run the whole batch as one model call.
-      const model = await loadPooledModel({ name: spec.name, dir: spec.dir, tasks: spec.tasks }, { batchSize: maxBatch, threads, device, workers });
-      say(`loaded ${spec.name} (${model.runners.map((r) => r.task).join(', ')}) from ${spec.dir} on ${workers} worker${workers > 1 ? 's' : ''} × ${threads} thread${threads > 1 ? 's' : ''} in ${Math.round(performance.now() - t1)} ms`);
+      const model = await loadPooledModel({ name: spec.name, dir: spec.dir, tasks: spec.tasks }, { batchSize: maxBatch, threads, device, workers, shareWeights: opts.shareWeights });
+      const weights = workers === 1 ? '' : opts.shareWeights ? ', weights shared' : ', a copy of the weights per worker';
+      say(`loaded ${spec.name} (${model.runners.map((r) => r.task).join(', ')}) from ${spec.dir} on ${workers} worker${workers > 1 ? 's' : ''} × ${threads} thread${threads > 1 ? 's' : ''}${weights} in ${Math.round(performance.now() - t1)} ms`);
       return model;
     });
     previous = loaded;
