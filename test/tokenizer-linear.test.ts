@@ -284,3 +284,128 @@ test('every standalone character: the boundaries claimed around it are the segme
   }
   assert.ok(checked > 40_000);
 });
+
+test('alignment scratch memory reused from text to text: each encoding as on a fresh tokenizer, whatever came before', async () => {
+  // The normalisation steps' alignments are cut from memory a tokenizer reuses from text to text, and
+  // encode() takes its ids from the post-processed pieces without merging the other columns: the
+  // results of a text must not depend on what the tokenizer encoded before, nor differ from the call's.
+  const setups: [string, 'tokenizer.json' | 'spm.model' | 'vocab.json'][] = [
+    ['test/fixtures/tokenizers/deberta-v3-unigram', 'tokenizer.json'],
+    ['test/fixtures/tokenizers/deberta-v3-unigram', 'spm.model'],
+    ['test/fixtures/tokenizers/deberta-v1-gpt2bpe', 'tokenizer.json'],
+    ['models/deberta-v3-brown-small', 'tokenizer.json'],
+  ];
+  const r = rng(11);
+  const texts = [
+    'naïve café  résumé\tcoöperate a\u0300\u0301 e\u0301 ﬁne 中文文本 😀 שָׁלוֹם   ',
+    ...Array.from({ length: 6 }, () => randomText(r, 400)),
+    Array.from({ length: 300 }, () => randomText(r, 30)).join(' '),
+    'x',
+  ];
+  const options = { returnOffsets: true, returnTokens: true, returnSpecialTokensMask: true, returnSequenceIds: true } as const;
+  for (const [dir, use] of setups) {
+    const want = await Promise.all(
+      texts.map(async (t) => (await AutoTokenizer.fromPretrained(dir, { use }))(t, `${t.slice(0, 40)} pair`, options)),
+    );
+    const tok = await AutoTokenizer.fromPretrained(dir, { use });
+    // Outside an encode, normalisation allocates as before: what it made survives the encodes after it.
+    const kept = tok.pipeline.normalizer?.(NormalizedString.fromOriginal(texts[0]!)) ?? null;
+    const keptStarts = kept ? Array.from(kept.starts.subarray(kept.base, kept.base + kept.length)) : [];
+    for (const order of [[...texts.keys()], [...texts.keys()].reverse(), [7, 8, 0, 7, 1, 8, 2]]) {
+      for (const i of order) {
+        const got = tok(texts[i]!, `${texts[i]!.slice(0, 40)} pair`, options);
+        assert.deepEqual(got, want[i], `${dir} from ${use}: text ${i}`);
+        assert.deepEqual(tok.encode(texts[i]!, `${texts[i]!.slice(0, 40)} pair`), want[i]!.inputIds[0], `${dir} from ${use}: encode of text ${i}`);
+        const cut = tok(texts[i]!, { truncation: true, maxLength: 9, stride: 2, returnOverflowingTokens: true });
+        assert.deepEqual(tok.encode(texts[i]!, null, { truncation: true, maxLength: 9 }), cut.inputIds[0], `${dir} from ${use}: truncated encode of text ${i}`);
+      }
+    }
+    if (kept) assert.deepEqual(Array.from(kept.starts.subarray(kept.base, kept.base + kept.length)), keptStarts, `${dir}: alignments made outside an encode`);
+  }
+});
+
+/**
+ * The unigram Viterbi over the whole word at once, as `tokenizers` runs it (the oracle for the windowed
+ * one): best score per position, ties to the first candidate found, unknown characters scored
+ * `unkScore`, runs of unknown tokens fused, then byte fallback for them when every byte piece exists.
+ */
+function wholeWordViterbi(vocab: [string, number][], unkId: number, byteFallback: boolean, word: string): [number, number][] {
+  const ids = new Map<string, number>();
+  vocab.forEach(([p], id) => {
+    if (!ids.has(p)) ids.set(p, id);
+  });
+  const unkScore = Math.min(...vocab.map((v) => v[1])) - 10;
+  const maxLen = Math.max(...vocab.map((v) => v[0].length));
+  const n = word.length;
+  const score = new Float64Array(n + 1);
+  const from = new Int32Array(n + 1).fill(-1);
+  const best = new Int32Array(n + 1);
+  for (let s = 0; s < n; ) {
+    const len = word.codePointAt(s)! > 0xffff && s + 1 < n ? 2 : 1;
+    let single = false;
+    for (let e = s + 1; e <= Math.min(n, s + maxLen); e++) {
+      const id = ids.get(word.slice(s, e));
+      if (id === undefined) continue;
+      const cand = score[s]! + vocab[id]![1];
+      if (from[e] === -1 || cand > score[e]!) [score[e], from[e], best[e]] = [cand, s, id];
+      if (e - s === len) single = true;
+    }
+    if (!single && (from[s + len] === -1 || score[s]! + unkScore > score[s + len]!)) [score[s + len], from[s + len], best[s + len]] = [score[s]! + unkScore, s, unkId];
+    s += len;
+  }
+  const path: [number, number][] = [];
+  for (let e = n; e > 0; e = from[e]!) {
+    if (best[e] === unkId && path.length && path[path.length - 1]![0] === unkId) continue; // fused into the later one
+    path.push([best[e]!, e]);
+  }
+  path.reverse();
+  const out: [number, number][] = [];
+  let prev = 0;
+  for (const [id, e] of path) {
+    const bytes = [...new TextEncoder().encode(word.slice(prev, e))].map((b) => ids.get(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`));
+    if (id === unkId && byteFallback && bytes.every((b) => b !== undefined)) for (const b of bytes) out.push([b!, e]);
+    else out.push([id, e]);
+    prev = e;
+  }
+  return out;
+}
+
+test('unigram Viterbi in windows gives the whole word\'s tokens: long words, unknown runs and byte fallback across windows', async () => {
+  const { UnigramModel } = await import('../src/tokenizers/models/unigram.ts');
+  const { WordTokens } = await import('../src/tokenizers/models/model.ts');
+  const tokens = (m: InstanceType<typeof UnigramModel>, w: string): [number, number][] => {
+    const t = new WordTokens();
+    m.tokenize(w, t);
+    return Array.from(t.ids.subarray(0, t.length), (id, i) => [id, t.ends[i]!]);
+  };
+  // Pieces that overlap (long stretches where some piece spans every position), scores with ties.
+  const vocab: [string, number][] = [
+    ['<unk>', 0], ['a', -2], ['b', -2.5], ['c', -3], ['ab', -4], ['bc', -4.5], ['abc', -5], ['ca', -5], ['cab', -6.5], ['bcabca', -8],
+    ['中', -3], ['中文', -4], ['文', -3.5], ['😀', -2], ['<0x78>', -20], ['<0x79>', -20], ['<0xF0>', -20], ['<0x9F>', -20], ['<0x98>', -20], ['<0x81>', -20],
+  ];
+  const r = rng(21);
+  const alphabet = ['a', 'b', 'c', 'ab', 'bca', '中', '文', 'x', 'y', 'xy', '😀', '🙁', 'z'];
+  let checked = 0;
+  for (const byteFallback of [false, true]) {
+    const m = new UnigramModel(vocab, 0, byteFallback);
+    for (const size of [1, 7, 300, 4095, 4096, 4097, 9000, 30_000]) {
+      for (let trial = 0; trial < 3; trial++) {
+        let w = '';
+        // Now and then long runs of unknown characters, so that some runs straddle a window's end.
+        while (w.length < size) w += r() < 0.002 ? 'x'.repeat(1 + Math.floor(r() * 5000)) : alphabet[Math.floor(r() * alphabet.length)]!;
+        w = w.slice(0, size).replace(/[\ud800-\udbff]$/, 'a');
+        assert.deepEqual(tokens(m, w), wholeWordViterbi(vocab, 0, byteFallback, w), `byte fallback ${byteFallback}, ${w.length} units`);
+        checked++;
+      }
+    }
+    // A short word after a long one reuses the long one's slots.
+    assert.deepEqual(tokens(m, 'abcab'), wholeWordViterbi(vocab, 0, byteFallback, 'abcab'));
+  }
+  // The real vocabulary on CJK without spaces (one word of 50k units through a Metaspace pre-tokeniser).
+  const json = JSON.parse(readFileSync('test/fixtures/tokenizers/deberta-v3-unigram/tokenizer.json', 'utf8')) as { model: { vocab: [string, number][]; unk_id: number } };
+  const real = new UnigramModel(json.model.vocab, json.model.unk_id);
+  let cjk = '▁';
+  while (cjk.length < 50_000) cjk += String.fromCharCode(r() < 0.8 ? 0x4e00 + Math.floor(r() * 20000) : 0x3041 + Math.floor(r() * 86)) + (r() < 0.05 ? '，' : '');
+  assert.deepEqual(tokens(real, cjk), wholeWordViterbi(json.model.vocab, json.model.unk_id, false, cjk));
+  assert.equal(checked, 48);
+});

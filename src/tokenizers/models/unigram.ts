@@ -6,6 +6,8 @@
 import type { Model, WordTokens } from './model.ts';
 
 const UNK_PENALTY = 10;
+/** The least length of a Viterbi window (see `tokenize`). */
+const WINDOW = 4096;
 
 export class UnigramModel implements Model {
   readonly type = 'Unigram' as const;
@@ -20,6 +22,14 @@ export class UnigramModel implements Model {
   private bestScore = new Float64Array(64);
   private bestStart = new Int32Array(64);
   private bestId = new Int32Array(64);
+  /** The tokens of a window, in order (see `emitWindow`). */
+  private revIds = new Int32Array(64);
+  private revEnds = new Int32Array(64);
+  /** The end of a run of unknown tokens not yet emitted, or -1; the end of the last token emitted. */
+  private pendingUnk = -1;
+  private prevEnd = 0;
+  /** The longest piece in the trie, in UTF-16 units. */
+  private maxPiece = 1;
 
   /**
    * `options.inTrie` keeps pieces out of the segmentation (SentencePiece itself never emits control or
@@ -57,6 +67,7 @@ export class UnigramModel implements Model {
 
   private insert(piece: string, id: number): void {
     if (piece.length === 0) return;
+    if (piece.length > this.maxPiece) this.maxPiece = piece.length;
     let node = this.root[piece.charCodeAt(0)]!;
     if (node < 0) {
       node = this.newNode();
@@ -85,22 +96,43 @@ export class UnigramModel implements Model {
   tokenize(word: string, out: WordTokens): void {
     const n = word.length;
     if (n === 0) return;
-    if (this.bestScore.length < n + 1) {
-      const size = Math.max(n + 1, this.bestScore.length * 2);
-      this.bestScore = new Float64Array(size);
-      this.bestStart = new Int32Array(size);
-      this.bestId = new Int32Array(size);
-    }
-    const score = this.bestScore;
-    const from = this.bestStart;
-    const best = this.bestId;
-    from.fill(-1, 0, n + 1);
+    // Viterbi in windows. A position that no piece (nor unknown character) spans is on every path: the
+    // best path up to it is final, and what follows starts from its score. At such a position, once the
+    // window holds WINDOW units or more, the window's tokens are emitted and its slots reused for the next
+    // one: the same additions and comparisons in the same order as over the whole word (the same ids),
+    // in memory bounded by the longest run without such a position rather than by the word (a 1M-unit
+    // word without spaces, CJK text through a Metaspace pre-tokeniser, kept its 16 bytes per unit).
+    this.ensure(Math.min(n, WINDOW) + 1);
+    let score = this.bestScore;
+    let from = this.bestStart;
+    let best = this.bestId;
+    // Every slot this word may use is unset (slots past n + 1 never are; those past the array come unset from `grow`).
+    from.fill(-1, 0, Math.min(n + 1, from.length));
     score[0] = 0;
     const unk = this.unkId ?? -1;
+    this.pendingUnk = -1;
+    this.prevEnd = 0;
+    // Slot i holds position origin + i; `reach`: the furthest position a candidate ended at so far.
+    let origin = 0;
+    let reach = 0;
     for (let start = 0; start < n; ) {
+      if (start === reach && start - origin >= WINDOW) {
+        this.emitWindow(word, origin, start, out);
+        const used = start - origin;
+        score[0] = score[used]!;
+        from.fill(-1, 0, Math.min(used, n - start) + 1);
+        origin = start;
+      }
       const c0 = word.charCodeAt(start);
       const charLen = c0 >= 0xd800 && c0 <= 0xdbff && start + 1 < n && (word.charCodeAt(start + 1) & 0xfc00) === 0xdc00 ? 2 : 1;
-      const base = score[start]!;
+      const at = start - origin;
+      if (at + this.maxPiece + 2 > score.length) {
+        this.grow(at + this.maxPiece + 2, Math.min(n - origin, at + this.maxPiece + 1) + 1);
+        score = this.bestScore;
+        from = this.bestStart;
+        best = this.bestId;
+      }
+      const base = score[at]!;
       let single = false;
       let node = this.root[c0]!;
       let pos = start + 1;
@@ -108,12 +140,14 @@ export class UnigramModel implements Model {
         const id = this.terminal[node]!;
         if (id >= 0) {
           const cand = base + this.scores[id]!;
-          if (from[pos] === -1 || cand > score[pos]!) {
-            score[pos] = cand;
-            from[pos] = start;
-            best[pos] = id;
+          const j = pos - origin;
+          if (from[j] === -1 || cand > score[j]!) {
+            score[j] = cand;
+            from[j] = start;
+            best[j] = id;
           }
           if (pos - start === charLen) single = true;
+          if (pos > reach) reach = pos;
         }
         if (pos >= n) break;
         const map = this.children[node];
@@ -127,55 +161,81 @@ export class UnigramModel implements Model {
         if (unk < 0) throw new Error(`Unigram model: no piece for ${JSON.stringify(word.slice(start, start + charLen))} and no unk_id`);
         const end = start + charLen;
         const cand = base + this.unkScore;
-        if (from[end] === -1 || cand > score[end]!) {
-          score[end] = cand;
-          from[end] = start;
-          best[end] = unk;
+        const j = end - origin;
+        if (from[j] === -1 || cand > score[j]!) {
+          score[j] = cand;
+          from[j] = start;
+          best[j] = unk;
         }
+        if (end > reach) reach = end;
       }
       start += charLen;
     }
-    // Walk back from the end, fusing runs of unknown tokens (into the `bestId` and `bestStart` slots
-    // the walk has passed: the k-th token found is written at n - k, never ahead of the walk).
-    const revIds = best;
-    const revEnds = from;
-    let found = 0;
-    let end = n;
-    let unkRunEnd = -1;
-    while (end > 0) {
-      const start = from[end]!;
-      const id = best[end]!;
+    this.emitWindow(word, origin, n, out);
+    this.flushUnk(word, out);
+  }
+
+  /** The best path's tokens over [origin, end) (a position every path goes through), in order. */
+  private emitWindow(word: string, origin: number, end: number, out: WordTokens): void {
+    // Walk back, then forward: the k-th token found goes to slot `end - origin - k` of two scratch columns.
+    const size = end - origin + 1;
+    if (this.revIds.length < size) {
+      this.revIds = new Int32Array(Math.max(size, 2 * this.revIds.length));
+      this.revEnds = new Int32Array(this.revIds.length);
+    }
+    const ids = this.revIds;
+    const ends = this.revEnds;
+    let k = size;
+    for (let e = end; e > origin; ) {
+      k--;
+      ids[k] = this.bestId[e - origin]!;
+      ends[k] = e;
+      e = this.bestStart[e - origin]!;
+    }
+    const unk = this.unkId ?? -1;
+    for (; k < size; k++) {
+      const id = ids[k]!;
+      const e = ends[k]!;
+      // Consecutive unknown tokens are fused into one (ending with the last).
       if (id === unk) {
-        if (unkRunEnd < 0) unkRunEnd = end;
-      } else {
-        if (unkRunEnd >= 0) {
-          found++;
-          revIds[n + 1 - found] = unk;
-          revEnds[n + 1 - found] = unkRunEnd;
-          unkRunEnd = -1;
-        }
-        found++;
-        revIds[n + 1 - found] = id;
-        revEnds[n + 1 - found] = end;
-      }
-      end = start;
-    }
-    if (unkRunEnd >= 0) {
-      found++;
-      revIds[n + 1 - found] = unk;
-      revEnds[n + 1 - found] = unkRunEnd;
-    }
-    let prevEnd = 0;
-    for (let k = n + 1 - found; k <= n; k++) {
-      const id = revIds[k]!;
-      const e = revEnds[k]!;
-      if (id === unk && this.byteFallback && this.pushBytes(word.slice(prevEnd, e), e, out)) {
-        prevEnd = e;
+        this.pendingUnk = e;
         continue;
       }
+      this.flushUnk(word, out);
       out.push(id, e);
-      prevEnd = e;
+      this.prevEnd = e;
     }
+  }
+
+  /** Emits the unknown token of a run waiting to be fused, if any. */
+  private flushUnk(word: string, out: WordTokens): void {
+    const e = this.pendingUnk;
+    if (e < 0) return;
+    this.pendingUnk = -1;
+    if (!(this.byteFallback && this.pushBytes(word.slice(this.prevEnd, e), e, out))) out.push(this.unkId!, e);
+    this.prevEnd = e;
+  }
+
+  private ensure(size: number): void {
+    if (this.bestScore.length >= size) return;
+    const n = Math.max(size, this.bestScore.length * 2);
+    this.bestScore = new Float64Array(n);
+    this.bestStart = new Int32Array(n);
+    this.bestId = new Int32Array(n);
+  }
+
+  /** Room for `size` slots, the first `keep` kept; new slots unset. */
+  private grow(size: number, keep: number): void {
+    const n = Math.max(size, this.bestScore.length * 2);
+    const score = new Float64Array(n);
+    const from = new Int32Array(n).fill(-1);
+    const best = new Int32Array(n);
+    score.set(this.bestScore.subarray(0, keep));
+    from.set(this.bestStart.subarray(0, keep));
+    best.set(this.bestId.subarray(0, keep));
+    this.bestScore = score;
+    this.bestStart = from;
+    this.bestId = best;
   }
 
   /** Byte fallback: the unknown text as `<0xNN>` pieces, when all of them exist. */
