@@ -52,6 +52,15 @@ export function gradients(loss: Value, wrt: Value[]): (Value | null)[] {
       add(geluInput, dx);
       continue;
     }
+    const own = node.outputs.length === 1 ? composites.get(node.outputs[0]!) : undefined;
+    if (own && dy[0]) {
+      // A value built from several ops with a rule of its own (defineGradient): the ops in between get
+      // nothing from it, and their backward (and whatever it would keep of the forward) is not built.
+      const dx = own.grad(dy[0]);
+      checkGradient(own.x, dx, where);
+      add(own.x, dx);
+      continue;
+    }
     const flipped = transposedProduct(node, dy[0]);
     if (flipped) {
       // (A B)^T as B^T A^T: a linear layer's weight gradient comes out in the weight's own layout, with
@@ -71,6 +80,22 @@ export function gradients(loss: Value, wrt: Value[]): (Value | null)[] {
     });
   }
   return wrt.map(total);
+}
+
+/** Gradient rules of composite values (see defineGradient), by the composite's output. */
+const composites = new WeakMap<Value, { x: Value; grad: (dy: Value) => Value }>();
+
+/**
+ * Gives y, computed from x by several ops, its own gradient rule: dL/dx = grad(dL/dy), built in place of
+ * the ops' own rules along that path (other uses of the values in between still get theirs). For data
+ * movement whose backward is simpler than its parts' (see functional.skew), or that would otherwise read
+ * shapes off forward activations and keep them alive. `grad` must use only values that exist in the
+ * forward pass anyway or small ones. Returns y.
+ */
+export function defineGradient(y: Value, x: Value, grad: (dy: Value) => Value): Value {
+  if (!y.producer) throw new Error(`defineGradient: ${y} is not computed by an op`);
+  composites.set(y, { x, grad });
+  return y;
 }
 
 /** A 2-D Transpose's gradient when it is a 2-D product A B: B^T A^T (undefined otherwise). */

@@ -1,6 +1,7 @@
 // The builder vocabulary model code is written in. Each function adds one or a few ops to x's graph.
 import type { DType, Tensor } from '../tensor.ts';
-import type { Value } from './value.ts';
+import { defineGradient } from './autodiff.ts';
+import type { Dim, Shape, Value } from './value.ts';
 
 const g = (x: Value) => x.graph;
 
@@ -137,3 +138,52 @@ function conv1dAsMatMul(x: Value, weight: Value, bias: Value | undefined, pad: n
 }
 
 export function constant(x: Value, t: Tensor): Value { return g(x).constant(t); }
+
+/** Zero padding by pads = [begin of each axis..., end of each axis...] (a 1-D int64 value). */
+export function pad(x: Value, pads: Value): Value { return g(x).op1('Pad', [x, pads]); }
+
+/**
+ * Each row read from its own offset: out[..., r, c] = x[..., r, offset - r + c] for the R rows of x [..., R, W]
+ * and c < width (offset and width: 1-element int64 values; widthDim: the width as a dim of the graph's
+ * shapes, e.g. another value's sequence axis), e.g. relative-position scores, one column per distance, into
+ * query-key order. Data movement only: a slice of the flattened rows, reshaped to rows one column shorter
+ * (row r then starts offset - r elements in), and a slice of their first `width` columns; the gradient is
+ * the same layout zero-padded back. Needs offset - (R - 1) >= 0, offset + width <= W and offset <= R (so with
+ * R = W / 2, any offset from R - 1 to R); one row (R known to be 1) is a plain slice.
+ */
+export function skew(x: Value, offset: Value, width: Value, widthDim: Dim): Value {
+  return withShape(skewed(x, offset, width), [...x.shape.slice(0, -1), widthDim]);
+}
+
+/**
+ * Gives a value the dims its computation implies but shape inference cannot follow (a reshape to sizes
+ * computed at run time gets fresh symbols, which would then win against a 1 in broadcasts). Only for a value
+ * nothing has read yet.
+ */
+function withShape(v: Value, shape: Shape): Value {
+  if (shape.length !== v.rank) throw new Error(`withShape: rank ${shape.length} for ${v}`);
+  (v.shape as Dim[]).splice(0, v.rank, ...shape);
+  return v;
+}
+
+function skewed(x: Value, offset: Value, width: Value): Value {
+  const gr = g(x);
+  const r = x.rank;
+  const zeros = (k: number) => gr.constInt64(Array.from({ length: k }, () => 0));
+  const W = dimOf(x, r - 1);
+  if (x.shape[r - 2] === 1) {
+    const y = slice(x, offset, offset.add(width), [r - 1]);
+    return defineGradient(y, x, (dy) => pad(dy, concat([zeros(r - 1), offset, zeros(r - 1), W.sub(offset).sub(width)], 0)));
+  }
+  const R = dimOf(x, r - 2), W1 = W.sub(1);
+  const lead = Array.from({ length: r - 2 }, () => 0);
+  const shifted = slice(x.reshape([...lead, -1]), offset, offset.add(R.mul(W1)), [r - 2]);
+  const y = slice(gr.op1('Reshape', [shifted, concat([zeros(r - 2), R, W1], 0)]), [0], width, [r - 1]);
+  // Backward, from small values of the forward only: the rows padded to W - 1 columns, flattened, padded
+  // by offset in front and R - offset behind (R * W in all), and cut into R rows of W.
+  return defineGradient(y, x, (dy) => {
+    const rows = pad(dy, concat([zeros(2 * r - 1), W1.sub(width)], 0)).reshape([...lead, -1]);
+    const flat = pad(rows, concat([zeros(r - 2), offset, zeros(r - 2), R.sub(offset)], 0));
+    return gr.op1('Reshape', [flat, concat([zeros(r - 2), R, W], 0)]);
+  });
+}

@@ -9,7 +9,7 @@ import { loadCheckpointTensors } from '../io/checkpoint.ts';
 import { headFromConfig } from '../models/auto.ts';
 import { readDebertaConfig, type DebertaConfig } from '../models/deberta/config-file.ts';
 import { initParam } from '../models/deberta/init.ts';
-import { buildDeberta, type HeadKind, type ParamSource } from '../models/deberta/modeling.ts';
+import { buildDeberta, dims as modelDims, type HeadKind, type ParamSource } from '../models/deberta/modeling.ts';
 import { bindWeights } from '../models/deberta/weights.ts';
 import { Session } from '../runtime/session.ts';
 import { tensor, toFloat64, type Tensor } from '../tensor.ts';
@@ -124,10 +124,17 @@ async function createGradientModel(config: DebertaConfig, given: Map<string, Ten
   const threads = opts.threads;
   const rates = dropoutRates(config);
   const trainSessions = new Map<string, TrainSession>();
+  // Relative attention has a faster graph for sequences within its span (each row of scores shifted into
+  // place, no gather index and no scatter back). A longer batch needs the general graph, which from then
+  // on serves every batch: the short graphs are released, so that two graphs of one kind never both hold
+  // their memory. Training graphs project only the relative-table rows in use (the weights change every step).
+  const span = config.relative_attention ? modelDims(config).span : Infinity;
+  let general = span === Infinity;
   const buildTrain = async (specs: LabelSpec[], update?: UpdateSpec): Promise<TrainSession> => {
     const g = new Graph();
     const masks = opts.dropout ? new DropoutMasks(rates, seed) : undefined;
-    const built = buildDeberta(g, config, fromParams(g), head, prefix, { dtype, dropout: masks?.hook });
+    const built = buildDeberta(g, config, fromParams(g), head, prefix,
+      { dtype, dropout: masks?.hook, relativeRowsFirst: true, ...(general ? {} : { maxLength: span }) });
     const labels: Record<string, Value> = {};
     for (const s of specs) labels[s.name] = g.input(s.name, s.dtype === 'float' ? dtype : 'int64', s.shape);
     const loss = headLoss(config, head, built.outputs, labels);
@@ -142,10 +149,23 @@ async function createGradientModel(config: DebertaConfig, given: Map<string, Ten
   };
   // Fused-update sessions, by label rank and the set of decayed parameters; built at the first trainStep.
   const stepSessions = new Map<string, TrainSession>();
+  /** Sessions are kept by what their graph serves: `${regime}/${kind}`. */
+  const regime = async (batch: TrainBatch): Promise<string> => {
+    const dims = batch.inputIds.dims;
+    if (!general && dims[dims.length - 1]! > span) {
+      general = true;
+      const short = new Set<Session>();
+      for (const m of [trainSessions, stepSessions]) {
+        for (const [k, t] of m) if (k.startsWith('short/')) { short.add(t.session); m.delete(k); }
+      }
+      for (const s of short) await s.release();
+    }
+    return general ? 'general' : 'short';
+  };
   const stepFor = async (batch: TrainBatch, opt: AdamW): Promise<TrainSession> => {
     const rank = head === 'sequence-classification' && batch.labels ? batch.labels.dims.length : undefined;
     const decayed = paramNames.map((n) => opt.weightDecay > 0 && decays(opt.decay, n));
-    const key = `${rank ?? ''}:${opt.beta1}:${opt.beta2}:${decayed.map((d) => (d ? 1 : 0)).join('')}`;
+    const key = `${await regime(batch)}/${rank ?? ''}:${opt.beta1}:${opt.beta2}:${decayed.map((d) => (d ? 1 : 0)).join('')}`;
     let t = stepSessions.get(key);
     if (!t) {
       t = await buildTrain(labelSpecs(config, head, rank), { beta1: opt.beta1, beta2: opt.beta2, decayed });
@@ -155,7 +175,7 @@ async function createGradientModel(config: DebertaConfig, given: Map<string, Ten
   };
   const trainFor = async (batch: TrainBatch): Promise<TrainSession> => {
     const rank = head === 'sequence-classification' && batch.labels ? batch.labels.dims.length : undefined;
-    const key = String(rank ?? '');
+    const key = `${await regime(batch)}/${rank ?? ''}`;
     let t = trainSessions.get(key);
     if (!t) {
       t = await buildTrain(labelSpecs(config, head, rank));
@@ -164,8 +184,9 @@ async function createGradientModel(config: DebertaConfig, given: Map<string, Ten
     return t;
   };
   // Compile the usual case now, so that load errors and compile time show up here, not at the first step.
-  trainSessions.set('', await buildTrain(labelSpecs(config, head)));
-  if (head === 'sequence-classification') trainSessions.set(String(labelSpecs(config, head)[0]!.shape.length), trainSessions.get('')!);
+  const first = general ? 'general' : 'short';
+  trainSessions.set(`${first}/`, await buildTrain(labelSpecs(config, head)));
+  if (head === 'sequence-classification') trainSessions.set(`${first}/${labelSpecs(config, head)[0]!.shape.length}`, trainSessions.get(`${first}/`)!);
 
   let evalSession: Session | undefined;
   const rank = head === 'multiple-choice' ? 3 : 2;

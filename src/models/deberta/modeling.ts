@@ -16,8 +16,18 @@ export type ParamSource = (name: string, dims: number[]) => Value;
 export interface BuildOptions {
   hiddenStates?: boolean;
   attentions?: boolean;
-  /** Longest sequence the relative-position tables cover (default 4096). */
+  /**
+   * Longest sequence the relative-position tables cover (default 4096). At most the relative span
+   * (position_buckets, else max_relative_positions), every sequence is short, and relative attention
+   * shifts each row of scores into place instead of gathering them through an index (see RelativeLayout).
+   */
   maxLength?: number;
+  /**
+   * Relative attention projects only the table rows a length uses (gathered, then projected) rather than
+   * the whole table (projected, then gathered): for training graphs, whose weights change every step.
+   * Inference leaves it off, so that the whole projected table is folded once at load.
+   */
+  relativeRowsFirst?: boolean;
   /** Masked-LM head layout: 'cls' (`cls.predictions.*`) or 'lm_head' (`lm_predictions.lm_head.*`); default from `legacy`. */
   mlmLayout?: 'cls' | 'lm_head';
   /** Decode masked-LM logits through the Enhanced Mask Decoder (Microsoft's masked-LM checkpoints). */
@@ -42,7 +52,17 @@ export interface DebertaGraph {
  * one index serve c2p and p2c: p2c's table at distance −δ is c2p's at δ (the bucketed position is odd in δ
  * and the clamp symmetric), so p2c read through c2p's rows and index lands on the same entries.
  */
-interface RelativeLayout { rows: Value; index: Value }
+interface RelativeLayout {
+  rows: Value;
+  index?: Value;
+  /**
+   * Instead of the index, when every sequence is short (maxLength <= span): the rows are the 2n distances
+   * n - 1 .. -n, so query i meets key j in column n - 1 - i + j, a shift per row (F.skew). p2c multiplies the
+   * keys by `reversed`, the same rows in reverse (distances -n .. n - 1), where key j meets query i in column
+   * n - j + i, shifts those rows and transposes.
+   */
+  shift?: { n: Value; reversed: Value };
+}
 
 /** Sizes derived once from the config. */
 export function dims(c: DebertaConfig) {
@@ -124,6 +144,11 @@ class DebertaBuilder {
     const int = (x: number) => g.constInt64([x]);
     const table = (t: BigInt64Array) => g.constant(tensor('int64', [t.length], t));
     const n = F.dimOf(ids, 1);
+    if (this.opts.maxLength !== undefined && this.opts.maxLength <= span) {
+      // Every sequence is short: the 2n rows of distances n - 1 .. -n, and the same in reverse.
+      const rows = F.slice(table(c2p.slice().reverse()), int(maxLen).sub(n), int(maxLen).add(n), [0]);
+      return { rows, shift: { n, reversed: F.slice(table(c2p), int(maxLen - 1).sub(n), int(maxLen - 1).add(n), [0]) } };
+    }
     const twoN = n.mul(2);
     const width = g.op1('Min', [twoN, int(2 * span)]);
     const short = g.op1('LessOrEqual', [twoN, int(2 * span)]);
@@ -179,23 +204,32 @@ class DebertaBuilder {
 
     if (c.relative_attention && rel && idx) {
       rel = this.drop(rel, 'hidden'); // transformers' pos_dropout: a fresh mask in every layer
-      // The projected table per head, [heads, 2 * span, headSize] (input-independent: folded once at load
-      // for inference), and of it the W rows this length needs.
-      const perHead = (table: Value, rows: Value) => F.gather(table.reshape([0, d.heads, d.headSize]).transpose([1, 0, 2]), rows, 1);
+      // The projected table per head, [heads, W, headSize], for W rows: of the whole projected table
+      // [2 * span, ...] (input-independent: folded once at load for inference), or only those rows projected.
+      const perHead = (table: Value, project: (t: Value) => Value, rows: Value) => this.opts.relativeRowsFirst
+        ? project(F.gather(table, rows)).reshape([-1, d.heads, d.headSize]).transpose([1, 0, 2])
+        : F.gather(project(table).reshape([0, d.heads, d.headSize]).transpose([1, 0, 2]), rows, 1);
       if (d.c2p) {
-        const posKey = d.isV2
-          ? this.linear(rel, c.share_att_key ? `${name}.key_proj` : `${name}.pos_key_proj`, H, d.allHead)
-          : this.linear(rel, `${name}.pos_proj`, H, d.allHead, false);
+        const posKey = (t: Value) => d.isV2
+          ? this.linear(t, c.share_att_key ? `${name}.key_proj` : `${name}.pos_key_proj`, H, d.allHead)
+          : this.linear(t, `${name}.pos_proj`, H, d.allHead, false);
         // [B, heads, n, W], one column per distance, then each (i, j) takes its distance's column.
-        scores = scores.add(F.gatherElements(qs.matmul(perHead(posKey, idx.rows).transpose([0, 2, 1])), idx.index, 3));
+        const cols = qs.matmul(perHead(rel, posKey, idx.rows).transpose([0, 2, 1]));
+        scores = scores.add(idx.shift ? F.skew(cols, idx.shift.n.sub(1), idx.shift.n, k.shape[2]!) : F.gatherElements(cols, idx.index!, 3));
       }
       if (d.p2c) {
-        const posQuery = d.isV2
-          ? this.linear(rel, c.share_att_key ? `${name}.query_proj` : `${name}.pos_query_proj`, H, d.allHead)
-          : this.linear(rel, `${name}.pos_q_proj`, H, d.allHead);
-        // transformers gathers along the keys and transposes; here: [B, heads, W, n(keys)], one row per distance: gathering along rows lands p2c in [query, key] order.
-        const rowsFirst = perHead(posQuery.mul(scale), idx.rows);
-        scores = scores.add(F.gatherElements(rowsFirst.matmul(k.transpose([0, 1, 3, 2])), idx.index, 2));
+        const posQuery = (t: Value) => (d.isV2
+          ? this.linear(t, c.share_att_key ? `${name}.query_proj` : `${name}.pos_query_proj`, H, d.allHead)
+          : this.linear(t, `${name}.pos_q_proj`, H, d.allHead)).mul(scale);
+        if (idx.shift) {
+          // [B, heads, n(keys), W]: key j's row of distances, shifted to [key, query] and transposed.
+          const keyRows = k.matmul(perHead(rel, posQuery, idx.shift.reversed).transpose([0, 2, 1]));
+          scores = scores.add(F.skew(keyRows, idx.shift.n, F.dimOf(qs, 2), qs.shape[2]!).transpose([0, 1, 3, 2]));
+        } else {
+          // transformers gathers along the keys and transposes; here: [B, heads, W, n(keys)], one row per distance: gathering along rows lands p2c in [query, key] order.
+          const rowsFirst = perHead(rel, posQuery, idx.rows);
+          scores = scores.add(F.gatherElements(rowsFirst.matmul(k.transpose([0, 1, 3, 2])), idx.index!, 2));
+        }
       }
     }
     // maskBias is 0 or float32's lowest value: the numbers (and gradients) of transformers' masked_fill, so a
@@ -281,8 +315,10 @@ class DebertaBuilder {
   }
 }
 
-/** Row 0 of the query axis of a [batch, heads, queries, keys] tensor. */
-const firstRow = (x: Value): Value => F.slice(x, [0], [1], [2]);
+/** Row 0 of the query axis of a [batch, heads, queries, keys] tensor (none of none). */
+function firstRow(x: Value): Value;
+function firstRow(x: Value | undefined): Value | undefined;
+function firstRow(x: Value | undefined): Value | undefined { return x && F.slice(x, [0], [1], [2]); }
 
 /**
  * Builds the model with the given head. `prefix` is the checkpoint's prefix of encoder weights
