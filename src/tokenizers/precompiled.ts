@@ -159,7 +159,9 @@ function isControl(c: number): boolean {
  * Whether there is a grapheme boundary before `text[i]` (0 < i < length) whatever else the text holds:
  * around a control, around CR and LF but between them (a lone surrogate is no control to the segmenter); before a `standalone` character
  * after another, after a mark, a ZWJ (a standalone character is no pictograph) or an emoji-block character
- * (none is Prepend or a Hangul jamo).
+ * (none is Prepend or a Hangul jamo); before a lone surrogate after any of these or another lone
+ * surrogate; after a lone surrogate before a standalone character or an emoji-block one but a skin-tone
+ * modifier.
  */
 function certainBoundary(text: string, i: number): boolean {
   const c = text.charCodeAt(i);
@@ -167,16 +169,39 @@ function certainBoundary(text: string, i: number): boolean {
   if (isControl(c) || isControl(p) || c === 13 || p === 10) return true;
   if (c === 10) return p !== 13;
   if (p === 13) return true;
+  // A lone surrogate is grapheme break Other to the segmenter: a boundary before it unless what precedes
+  // is Prepend, after it unless what follows is Extend, ZWJ or SpacingMark.
+  if (loneSurrogate(text, i)) return standalone(p) || isMark(p) || p === 0x200d || loneSurrogate(text, i - 1) || emojiBefore(text, i);
+  if (loneSurrogate(text, i - 1)) {
+    if (standalone(c)) return true;
+    if ((c & 0xfc00) === 0xd800 && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      // An emoji-block character but a skin-tone modifier (Extend).
+      const cp = 0x10000 + ((c - 0xd800) << 10) + (text.charCodeAt(i + 1) - 0xdc00);
+      return cp >= 0x1f000 && cp <= 0x1faff && !(cp >= 0x1f3fb && cp <= 0x1f3ff);
+    }
+    return false;
+  }
   if (!standalone(c)) return false;
   if (standalone(p) || isMark(p) || p === 0x200d) return true;
-  if ((p & 0xfc00) === 0xdc00 && i >= 2) {
-    const h = text.charCodeAt(i - 2);
-    if ((h & 0xfc00) === 0xd800) {
-      const cp = 0x10000 + ((h - 0xd800) << 10) + (p - 0xdc00);
-      return cp >= 0x1f000 && cp <= 0x1faff;
-    }
-  }
+  return emojiBefore(text, i);
+}
+
+/** Whether `text[i]` is a surrogate not part of a pair. */
+function loneSurrogate(text: string, i: number): boolean {
+  const c = text.charCodeAt(i);
+  if ((c & 0xfc00) === 0xd800) return !(i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00);
+  if ((c & 0xfc00) === 0xdc00) return !(i > 0 && (text.charCodeAt(i - 1) & 0xfc00) === 0xd800);
   return false;
+}
+
+/** Whether the character ending at `i` is in the emoji blocks U+1F000-1FAFF (none is Prepend or a Hangul jamo). */
+function emojiBefore(text: string, i: number): boolean {
+  const p = text.charCodeAt(i - 1);
+  if ((p & 0xfc00) !== 0xdc00 || i < 2) return false;
+  const h = text.charCodeAt(i - 2);
+  if ((h & 0xfc00) !== 0xd800) return false;
+  const cp = 0x10000 + ((h - 0xd800) << 10) + (p - 0xdc00);
+  return cp >= 0x1f000 && cp <= 0x1faff;
 }
 
 /**
