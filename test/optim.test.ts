@@ -2,7 +2,7 @@
 // torch's and transformers' definitions.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AdamW, clipGradNorm, decays, GradientAccumulator, learningRate, lrFactor } from '../src/train/optim.ts';
+import { AdamW, applyUpdate, clipGradNorm, decays, GradientAccumulator, learningRate, lrFactor } from '../src/train/optim.ts';
 import { tensor, type Tensor } from '../src/tensor.ts';
 
 const f64 = (xs: number[]): Tensor => tensor('float64', [xs.length], Float64Array.from(xs));
@@ -81,6 +81,26 @@ test('clipGradNorm: global L2 norm over all tensors, coefficient max / (norm + 1
   const small = f64([0.1, 0.2]);
   clipGradNorm([small], 1);
   assert.deepEqual(Array.from(small.data as Float64Array), [0.1, 0.2]);
+});
+
+test('applyUpdate: clipping folded into the AdamW pass equals clipGradNorm then step; a given norm is used as is', () => {
+  const run = (how: 'two calls' | 'folded' | 'given norm') => {
+    const params = new Map([['a', f64([1, -2])], ['b', f64([0.5])]]);
+    const grads = new Map([['a', f64([3, 0])], ['b', f64([4])]]);
+    const opt = new AdamW(params, { lr: 0.1, weightDecay: 0.01 });
+    let norm: number;
+    if (how === 'two calls') { norm = clipGradNorm(grads.values(), 1); opt.step(grads, 0.1); }
+    else norm = applyUpdate(opt, grads, 0.1, 1, how === 'given norm' ? 10 : undefined);
+    return { norm, p: [...params.values()].flatMap((t) => Array.from(t.data as Float64Array)), g: [...grads.values()].flatMap((t) => Array.from(t.data as Float64Array)), m: Array.from(opt.momentsOf('a').expAvg.data as Float64Array) };
+  };
+  const two = run('two calls'), folded = run('folded'), given = run('given norm');
+  assert.equal(folded.norm, 5);
+  two.p.forEach((x, i) => close(folded.p[i]!, x, ULP4, `parameter ${i}`));
+  two.m.forEach((x, i) => close(folded.m[i]!, x, ULP4, `first moment ${i}`));
+  assert.deepEqual(folded.g, [3, 0, 4], 'the gradients are left as they are');
+  // Told the norm is 10, the coefficient is 1 / (10 + 1e-6): the first moment is (1 - 0.9) * 3 / (10 + 1e-6).
+  assert.equal(given.norm, 10);
+  close(given.m[0]!, 0.1 * 3 / (10 + 1e-6), ULP4, 'first moment with the given norm');
 });
 
 test('schedules: linear and cosine with warm-up, as transformers defines them', () => {

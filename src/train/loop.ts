@@ -213,8 +213,8 @@ export class TrainingRun {
   }
 }
 
-/** What a model gives the loop for one micro-batch. */
-export interface Gradients { loss: number; grads: Map<string, Tensor> }
+/** What a model gives the loop for one micro-batch (gradNorm: their global norm, when the model measured it). */
+export interface Gradients { loss: number; grads: Map<string, Tensor>; gradNorm?: number }
 
 /** The trainable model: live parameters (updated in place), dropout step, gradients of a batch. */
 export interface TrainableModel<B, R extends Gradients> {
@@ -352,7 +352,7 @@ export async function runLoop<B, R extends Gradients, E extends Evaluation>(run:
         const { grads, loss } = batches.length === 1 ? results[0]! : acc.take();
         if (!Number.isFinite(loss)) throw new Error(`update ${state.globalStep + 1}: the loss is ${loss}; lower --lr or check the data`);
         const lr = learningRate(schedule, state.globalStep);
-        applyUpdate(opt, grads, lr, run.maxGradNorm);
+        applyUpdate(opt, grads, lr, run.maxGradNorm, batches.length === 1 ? results[0]!.gradNorm : undefined);
         state.globalStep++;
         mb += group.length;
         state.batchInEpoch = mb;

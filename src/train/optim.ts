@@ -60,10 +60,11 @@ export class AdamW {
   }
 
   /**
-   * One update from `grads` (by parameter name) at learning rate `lr` (the schedule's current value).
+   * One update from `grads` (by parameter name) at learning rate `lr` (the schedule's current value), each
+   * gradient taken times `scale` as it is read (a clipping coefficient; the gradients are not written).
    * A parameter without a gradient is left alone, as torch skips parameters whose grad is None.
    */
-  step(grads: Map<string, Tensor>, lr = this.lr): void {
+  step(grads: Map<string, Tensor>, lr = this.lr, scale = 1): void {
     const { stepSize, bc2Sqrt, decayFactor } = this.nextStep(lr);
     const { beta1, beta2, eps } = this;
     for (const [name, g] of grads) {
@@ -77,7 +78,7 @@ export class AdamW {
       const { expAvg, expAvgSq } = m;
       const a1 = 1 - beta1, a2 = 1 - beta2, n = pd.length;
       for (let i = 0; i < n; i++) {
-        const gi = gd[i]!;
+        const gi = gd[i]! * scale;
         const m0 = expAvg[i]!;
         const mi = m0 + (gi - m0) * a1; // torch: exp_avg.lerp_(grad, 1 - beta1)
         const vi = expAvgSq[i]! * beta2 + a2 * gi * gi;
@@ -142,12 +143,7 @@ export class AdamW {
  */
 export function clipGradNorm(grads: Iterable<Tensor>, maxNorm: number): number {
   const list = [...grads];
-  let sq = 0;
-  for (const g of list) {
-    const d = floats(g, 'clipGradNorm');
-    for (let i = 0; i < d.length; i++) sq += d[i]! * d[i]!;
-  }
-  const norm = Math.sqrt(sq);
+  const norm = gradNorm(list);
   const coef = maxNorm / (norm + 1e-6);
   if (coef < 1) for (const g of list) { const d = g.data as FloatArray; for (let i = 0; i < d.length; i++) d[i] = d[i]! * coef; }
   return norm;
@@ -229,12 +225,29 @@ export class GradientAccumulator {
   }
 }
 
+/** The global L2 norm of the gradients, as clip_grad_norm_ measures it. */
+export function gradNorm(grads: Iterable<Tensor>): number {
+  let sq = 0;
+  for (const g of grads) {
+    const d = floats(g, 'gradNorm');
+    for (let i = 0; i < d.length; i++) sq += d[i]! * d[i]!;
+  }
+  return Math.sqrt(sq);
+}
+
 /**
  * One optimizer update as the trainer takes it: clip the global gradient norm (when maxGradNorm > 0),
- * then AdamW at `lr`. Returns the gradient norm before clipping (NaN when clipping is off).
+ * then AdamW at `lr`, in one pass over the parameters: the clipping coefficient (clipGradNorm's) scales
+ * each gradient as AdamW reads it, and the gradients are left as they are. `norm`, when known (the
+ * gradient model computes it with the gradients), spares the pass that measures it. Returns the gradient
+ * norm before clipping (NaN when clipping is off).
  */
-export function applyUpdate(opt: AdamW, grads: Map<string, Tensor>, lr: number, maxGradNorm: number): number {
-  const norm = maxGradNorm > 0 ? clipGradNorm(grads.values(), maxGradNorm) : NaN;
-  opt.step(grads, lr);
-  return norm;
+export function applyUpdate(opt: AdamW, grads: Map<string, Tensor>, lr: number, maxGradNorm: number, norm?: number): number {
+  if (!(maxGradNorm > 0)) {
+    opt.step(grads, lr);
+    return NaN;
+  }
+  const total = norm ?? gradNorm(grads.values());
+  opt.step(grads, lr, Math.min(1, maxGradNorm / (total + 1e-6)));
+  return total;
 }
