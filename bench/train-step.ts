@@ -1,7 +1,8 @@
 // Training step time at batch 8 x 128 for the DeBERTa-v3-xsmall shape, medians over timed steps:
 //   fused  GradientModel.trainStep: loss, gradients, clipping and AdamW in one ONNX Runtime run, parameters and
 //          moments updated in place (what the target is measured on);
-//   split  computeGradients (forward + backward in ONNX Runtime), then applyUpdate (clipping + AdamW in TypeScript).
+//   split  computeGradients (forward + backward and the gradients' norm in ONNX Runtime), then applyUpdate
+//          (clipping folded into one AdamW pass in TypeScript), as the trainers take a step.
 // `both` alternates the two in one process (a ratio that the machine's load moves less; its peak RSS holds
 // both sessions). Peak RSS is this process's; bench/training.ts runs the fused mode in a child process.
 //
@@ -68,7 +69,7 @@ for (let s = 0; s < steps + warmup; s++) {
     } else {
       const r = await gm.computeGradients(b);
       mid = performance.now();
-      applyUpdate(opt, r.grads, 2e-5, 1);
+      applyUpdate(opt, r.grads, 2e-5, 1, r.gradNorm); // as the trainers call it for one micro-batch
       loss = r.loss;
     }
     const e = performance.now();
