@@ -51,14 +51,15 @@ export async function measureTrainingStep(config: DebertaConfig, weights: Map<st
  * Matrix-product FLOPs of one training step (forward + backward) of a sequence classifier at batch B, length n:
  * three times the forward's products as this project's graph computes them (the backward multiplies by each
  * product's two operands' gradients; the last layer for the first token only), plus the projections of the
- * relative-embedding table, which training computes every step (inference folds them).
+ * relative-embedding table, which training computes every step (inference folds them): of the rows the
+ * length uses, min(2n, 2 * span) (training graphs gather the rows, then project them).
  */
 export function trainingFlops(config: DebertaConfig, batch: number, n: number): number {
   const H = config.hidden_size;
   const span = config.position_buckets > 0 ? config.position_buckets
     : config.max_relative_positions >= 1 ? config.max_relative_positions : config.max_position_embeddings;
   const terms = config.relative_attention ? config.pos_att_type.filter((t) => t === 'c2p' || t === 'p2c').length : 0;
-  const table = config.num_hidden_layers * terms * 2 * (2 * span) * H * H;
+  const table = config.num_hidden_layers * terms * 2 * Math.min(2 * n, 2 * span) * H * H;
   return 3 * (forwardFlops(config, batch, n, oursPlan(config, n)) + table);
 }
 
