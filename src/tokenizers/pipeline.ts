@@ -7,7 +7,8 @@
 // type ids; both need the alignment tracking of every normalisation step, which is the heart of the
 // engine. It also cannot read `spm.model`. Owning the engine also lets us cache per word (see `cache`).
 import { Encoding, TokenBuffer, type TruncationDirection, toNumbers } from './encoding.ts';
-import { AlignmentScratch, NormalizedString, WHITESPACE_CLASS, escapeRegExp, withAlignmentScratch } from './normalized.ts';
+import { AlignmentScratch, withAlignmentScratch } from './alignment-scratch.ts';
+import { NormalizedString, WHITESPACE_CLASS, escapeRegExp } from './normalized.ts';
 import type { Normalizer } from './normalizers.ts';
 import type { PreTokenizer } from './pre-tokenizers.ts';
 import { type Model, WordTokens } from './models/model.ts';

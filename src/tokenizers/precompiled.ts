@@ -4,7 +4,8 @@
 // grapheme (a grapheme shorter than 6 bytes is looked up whole, by its shortest mapped prefix), otherwise
 // character by character.
 import type { Normalizer } from './normalizers.ts';
-import { Builder, charLen, type NormalizedString } from './normalized.ts';
+import { Builder, type NormalizedString } from './normalized.ts';
+import { charLen } from './unicode-normalize.ts';
 
 export class PrecompiledCharsMap {
   private units: Uint32Array;
