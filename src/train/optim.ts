@@ -144,10 +144,13 @@ export class AdamW {
 export function clipGradNorm(grads: Iterable<Tensor>, maxNorm: number): number {
   const list = [...grads];
   const norm = gradNorm(list);
-  const coef = maxNorm / (norm + 1e-6);
+  const coef = clipCoefficient(norm, maxNorm);
   if (coef < 1) for (const g of list) { const d = g.data as FloatArray; for (let i = 0; i < d.length; i++) d[i] = d[i]! * coef; }
   return norm;
 }
+
+/** torch's clipping coefficient: maxNorm / (norm + 1e-6), capped at 1. */
+const clipCoefficient = (norm: number, maxNorm: number): number => Math.min(1, maxNorm / (norm + 1e-6));
 
 export type ScheduleKind = 'linear' | 'cosine' | 'constant';
 
@@ -248,6 +251,6 @@ export function applyUpdate(opt: AdamW, grads: Map<string, Tensor>, lr: number, 
     return NaN;
   }
   const total = norm ?? gradNorm(grads.values());
-  opt.step(grads, lr, Math.min(1, maxGradNorm / (total + 1e-6)));
+  opt.step(grads, lr, clipCoefficient(total, maxGradNorm));
   return total;
 }

@@ -272,11 +272,11 @@ class DebertaBuilder {
    */
   encoder(ids: Value, mask: Value, tokenTypes: Value | undefined, firstTokenOnly = false) {
     const { c } = this;
-    const maskF = mask.cast(this.opts.dtype ?? 'float32');
+    const dtype = this.opts.dtype ?? 'float32';
+    const maskF = mask.cast(dtype);
     const maskB = mask.cast('bool');
     // [B, 1, n, n]: a pair attends only when both tokens are real; added to the scores (see attention).
     const pairs = this.g.op1('And', [F.unsqueeze(maskB, [1, 2]), F.unsqueeze(maskB, [1, 3])]);
-    const dtype = this.opts.dtype ?? 'float32';
     const maskBias = F.where(pairs, this.g.scalar(0, dtype), this.g.scalar(-3.4028234663852886e38, dtype));
     let h = this.embeddings(ids, maskF, tokenTypes);
     const hidden: Value[] = [h];
