@@ -1,12 +1,12 @@
 // Scratch memory for the alignment arrays of one text (NormalizedString's steps cut theirs from it).
 
-/** The most entries (4 bytes each) a scratch keeps between texts: 32 MB, the alignments of about 1.3M characters. */
-const SCRATCH_LIMIT = 1 << 23;
+/** The most entries (4 bytes each) a scratch keeps between texts: 48 MB, the alignments of about 1.5M characters. */
+const SCRATCH_LIMIT = 3 << 22;
 
 /**
- * Memory for alignment arrays that live only while one text is tokenised (the normalisation steps' results,
- * the Metaspace prefix): cut one after the other from a buffer reused from text to text, instead of new
- * arrays each time. A 1M-character text's steps ask for about 24 MB; new buffers of that size are fresh
+ * Memory for alignment arrays that live only while one text is tokenised (the text's own before normalisation,
+ * the normalisation steps' results, the Metaspace prefix): cut one after the other from a buffer reused from text to text, instead of new
+ * arrays each time. A 1M-character text asks for about 32 MB; new buffers of that size are fresh
  * pages from the system, written for the first time (page faults, zeroing) and left to the garbage
  * collector, where the same work on a 100k text reuses memory already there. What does not fit is
  * allocated as before, and the next text gets a buffer as large as this one asked for (up to

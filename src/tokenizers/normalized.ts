@@ -44,15 +44,13 @@ export class NormalizedString {
   }
 
   /**
-   * A string not normalised yet: code unit i of `text` is original [offset + i, offset + i + 1).
-   * `into`: arrays of at least `text.length` entries to write the alignments into (a caller that reuses
-   * them from text to text, done with the string before the next), instead of new ones.
+   * A string not normalised yet: code unit i of `text` is original [offset + i, offset + i + 1). Inside
+   * `withAlignmentScratch` its alignments are cut from the scratch memory, as every step's are.
    */
-  static fromOriginal(text: string, offset = 0, into?: { starts: Int32Array; ends: Int32Array }): NormalizedString {
+  static fromOriginal(text: string, offset = 0): NormalizedString {
     const n = text.length;
-    const starts = into ? into.starts : new Int32Array(n);
-    const ends = into ? into.ends : new Int32Array(n);
-    if (starts.length < n || ends.length < n) throw new RangeError(`fromOriginal: alignment arrays of ${starts.length} entries for ${n} code units`);
+    const starts = alignmentArray(n);
+    const ends = alignmentArray(n);
     for (let i = 0; i < n; i++) {
       const c = text.charCodeAt(i);
       // Both halves of a surrogate pair align to the whole character.

@@ -113,8 +113,8 @@ export class TokenizerPipeline {
    * that keeps only the first tokens (truncation on the right, overflow not wanted).
    */
   encodeSequence(text: string, seq: 0 | 1, budget = Infinity): Encoding {
-    // The normalisation steps' alignments are cut from memory reused from text to text: nothing made from
-    // them outlives this call (tokens copy their offsets).
+    // The text's alignments and the normalisation steps' are cut from memory reused from text to text:
+    // nothing made from them outlives this call (tokens copy their offsets).
     return withAlignmentScratch(this.scratch, () => this.encodeSequenceIn(text, seq, budget));
   }
 
@@ -131,7 +131,7 @@ export class TokenizerPipeline {
         out.push(tok.id, a, b);
         continue;
       }
-      let ns = NormalizedString.fromOriginal(text.slice(a, b), a, this.alignments(b - a));
+      let ns = NormalizedString.fromOriginal(text.slice(a, b), a);
       if (this.normalizer) ns = this.normalizer(ns);
       if (this.normSplit) {
         for (const [x, y, t] of this.splitAdded(ns.text, this.normSplit, this.normContent)) {
@@ -156,20 +156,8 @@ export class TokenizerPipeline {
     else this.encodeWord(ns, out);
   }
 
-  /**
-   * The alignments of the text under way before normalisation, reused from segment to segment and from
-   * encode to encode: nothing made from them outlives the `encodeSequence` call (tokens copy their offsets).
-   */
-  private align = { starts: new Int32Array(0), ends: new Int32Array(0) };
   /** Memory for the alignments of the normalisation steps (see `withAlignmentScratch`). */
   private scratch = new AlignmentScratch();
-  private alignments(n: number): { starts: Int32Array; ends: Int32Array } {
-    if (this.align.starts.length < n) {
-      const size = Math.max(n, Math.min(2 * this.align.starts.length, 1 << 24));
-      this.align = { starts: new Int32Array(size), ends: new Int32Array(size) };
-    }
-    return this.align;
-  }
 
   /** Token buffers of the first and second sequence, reused from encode to encode. */
   private tokens: [TokenBuffer, TokenBuffer] = [new TokenBuffer(), new TokenBuffer()];
