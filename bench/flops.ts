@@ -11,6 +11,11 @@ export interface FlopsPlan {
   relativeRows: number;
   /** Query rows the last layer computes (n, or 1 when a pooling head needs only the first token). */
   lastLayerQueries: number;
+  /**
+   * Token rows the per-token products (projections, FFN) cover over the whole batch: every position, B·n,
+   * unless said (ours skips padding for pooling heads on the CPU: the real tokens).
+   */
+  tokens?: number;
 }
 
 function span(c: DebertaConfig): number {
@@ -21,10 +26,12 @@ function span(c: DebertaConfig): number {
 /**
  * This project's graph: c2p and p2c over the min(2n, 2·span) table rows a length-n sequence uses; a pooling
  * head computes the last layer for the first token only (its query, attention row, output projection and
- * FFN; keys, values and the p2c product still over every token).
+ * FFN; keys, values and the p2c product still over every token). `realTokens`: a pooling head's per-token
+ * products run on these only (the CPU's models skip padding; GPU ones and training graphs do not).
  */
-export function oursPlan(c: DebertaConfig, n: number, head: FlopsPlan['head'] = 'sequence-classification'): FlopsPlan {
-  return { head, relativeRows: Math.min(2 * n, 2 * span(c)), lastLayerQueries: head === 'sequence-classification' ? 1 : n };
+export function oursPlan(c: DebertaConfig, n: number, head: FlopsPlan['head'] = 'sequence-classification', realTokens?: number): FlopsPlan {
+  const pooling = head === 'sequence-classification';
+  return { head, relativeRows: Math.min(2 * n, 2 * span(c)), lastLayerQueries: pooling ? 1 : n, tokens: pooling ? realTokens : undefined };
 }
 
 /** The peer's graph (transformers' export): c2p and p2c over all 2·span table rows, every layer in full. */
@@ -41,9 +48,10 @@ export function fullPlan(c: DebertaConfig, n: number): FlopsPlan {
  * Floating-point operations (a multiply-add counts 2) of one forward pass of a DeBERTa-v2/v3 classifier at
  * batch B, length n, as the given plan computes it: the matrix products only.
  *
- *   a layer with q query rows (q = n, or plan.lastLayerQueries in the last one), R = plan.relativeRows:
- *       2·B·q·(2·H² + 2·H·I)   Q and output projections (H×H), FFN up and down (H×I), on the q rows
- *     + 2·B·n·2·H²             K and V projections, on every token
+ *   a layer with q query rows (q = n, or plan.lastLayerQueries in the last one), R = plan.relativeRows,
+ *   T = plan.tokens (B·n unless padding is skipped), Tq = T (B·q in the last layer when q < n):
+ *       2·Tq·(2·H² + 2·H·I)    Q and output projections (H×H), FFN up and down (H×I), on the query rows
+ *     + 2·T·2·H²               K and V projections, on every token
  *     + 4·B·q·n·H              Q·Kᵀ and softmax·V over all heads (heads·headSize = H)
  *     + 2·B·q·R·H              c2p: the q queries against R relative keys
  *     + 2·B·R·n·H              p2c: R relative queries against the n keys
@@ -58,7 +66,8 @@ export function forwardFlops(c: DebertaConfig, batch: number, n: number, plan: F
   const R = plan.relativeRows;
   const c2p = c.relative_attention && c.pos_att_type.includes('c2p');
   const p2c = c.relative_attention && c.pos_att_type.includes('p2c');
-  const layer = (q: number) => 2 * batch * q * (2 * H * H + 2 * H * I) + 2 * batch * n * 2 * H * H + 4 * batch * q * n * H
+  const T = plan.tokens ?? batch * n;
+  const layer = (q: number) => 2 * (q < n ? batch * q : T) * (2 * H * H + 2 * H * I) + 2 * T * 2 * H * H + 4 * batch * q * n * H
     + (c2p ? 2 * batch * q * R * H : 0) + (p2c ? 2 * batch * R * n * H : 0);
   const L = c.num_hidden_layers;
   const head = plan.head === 'sequence-classification' ? 2 * batch * H * (H + c.num_labels) : 2 * batch * n * H * c.num_labels;

@@ -50,7 +50,7 @@ export interface CaseResult {
   peerQuantDiff?: number;
   /** The peer's FLOPs (every layer in full, c2p/p2c over all 2·span table rows). */
   gflop: number;
-  /** Ours: the FLOPs our graph computes (rows in use; pooling heads' last layer on the first token). */
+  /** Ours: the FLOPs our graph computes (rows in use; pooling heads' last layer on the first token, their per-token products on real tokens only). */
   oursGflop?: number;
   oursGflops: number;
   peerGflops: number;
@@ -86,7 +86,8 @@ export async function runCase(peer: Peer, ours: DebertaModel, peerRun: ort.Infer
     ...opts, roundMsHint, warmup: roundMsHint > 5_000 ? 0 : opts.warmup, minRuns: roundMsHint > 8_000 ? 3 : opts.minRuns,
   });
   const peerFlops = forwardFlops(peer.config, batch, n, peerPlan(peer.config, n, spec.head));
-  const oursFlops = forwardFlops(peer.config, batch, n, oursPlan(peer.config, n, spec.head));
+  const realTokens = mask.reduce((sum, m) => sum + Number(m), 0);
+  const oursFlops = forwardFlops(peer.config, batch, n, oursPlan(peer.config, n, spec.head, realTokens));
   return {
     head: spec.head, precision: spec.precision, batch, seq: n, ours: t.ours!, peer: t.peer!,
     ratio: t.ours!.medianMs / t.peer!.medianMs, pairedRatio: pairedRatio(t.ours!, t.peer!), maxDiff, peerQuantDiff,

@@ -10,6 +10,7 @@ export interface OpAttrs {
   Cast: { to: DType };
   Concat: { axis: number };
   ConstantOfShape: { value?: Tensor };
+  CumSum: { exclusive?: number; reverse?: number };
   Conv: { pads?: number[]; group?: number; kernel_shape?: number[]; auto_pad?: string; strides?: number[]; dilations?: number[] };
   Dropout: { seed?: number };
   FusedMatMul: { alpha?: number; transA?: number; transB?: number; transBatchA?: number; transBatchB?: number };

@@ -2,7 +2,7 @@
 import { Graph } from '../graph/graph.ts';
 import type { HubOptions } from '../hub/id.ts';
 import { quantizeGraphForInference } from '../runtime/quantize.ts';
-import { Session, type ExecutionProvider } from '../runtime/session.ts';
+import { cpuOnly, Session, type ExecutionProvider } from '../runtime/session.ts';
 import { toFloat32, type Tensor } from '../tensor.ts';
 import { platform } from '../platform/index.ts';
 import type { DebertaConfig } from './deberta/config.ts';
@@ -89,7 +89,9 @@ export function buildModelGraph(config: DebertaConfig, tensors: Map<string, Tens
 export async function createModel(config: DebertaConfig, tensors: Map<string, Tensor>, head: HeadKind | 'auto' = 'auto',
   opts: LoadOptions & { dir?: string; file?: string } = {}): Promise<DebertaModel> {
   const dir = opts.dir ?? '';
-  const { graph, head: kind, maxLength, ...built } = buildModelGraph(config, tensors, head, opts);
+  // Skipping padding needs NonZero, which only the CPU provider is sure to run.
+  const skipPadding = opts.skipPadding ?? cpuOnly(opts.executionProviders);
+  const { graph, head: kind, maxLength, ...built } = buildModelGraph(config, tensors, head, { ...opts, skipPadding });
   // int8: the constant-weight matrix products run as dynamically quantised ones (src/runtime/quantize.ts).
   const q = opts.quantize === 'int8' ? quantizeGraphForInference(graph, built.outputs) : undefined;
   // Weights not in a file ONNX Runtime can read (converted float16, a deflated or big-endian torch storage)

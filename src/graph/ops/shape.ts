@@ -346,6 +346,24 @@ for (const type of ['ScatterElements', 'ScatterND']) {
   });
 }
 
+/** The indices of the non-zero elements, [rank, count]; how many is known only when run. */
+defineOp({
+  type: 'NonZero',
+  infer([x], _attrs, g) {
+    return [{ dtype: 'int64', shape: [need(x, 'NonZero: input').rank, g.freshDim()] }];
+  },
+});
+
+/** Running sums along the axis given as a second input (no gradient rule: used for index arithmetic). */
+defineOp({
+  type: 'CumSum',
+  infer([x, axis]) {
+    need(axis, 'CumSum: axis');
+    const data = need(x, 'CumSum: input');
+    return [{ dtype: data.dtype, shape: [...data.shape] }];
+  },
+});
+
 defineOp({
   type: 'Range',
   infer([start, limit, delta], _attrs, g) {

@@ -28,6 +28,13 @@ export interface BuildOptions {
    * Inference leaves it off, so that the whole projected table is folded once at load.
    */
   relativeRowsFirst?: boolean;
+  /**
+   * Pooling heads (sequence classification, multiple choice): run the per-token work (projections, FFN,
+   * LayerNorm) only on the tokens the first token's result depends on, not on padding (see Packing).
+   * Outputs are the same. Its index comes from NonZero, which not every provider runs: createModel sets
+   * it for the CPU.
+   */
+  skipPadding?: boolean;
   /** Masked-LM head layout: 'cls' (`cls.predictions.*`) or 'lm_head' (`lm_predictions.lm_head.*`); default from `legacy`. */
   mlmLayout?: 'cls' | 'lm_head';
   /** Decode masked-LM logits through the Enhanced Mask Decoder (Microsoft's masked-LM checkpoints). */
@@ -62,6 +69,23 @@ interface RelativeLayout {
    * n - j + i, shifts those rows and transposes.
    */
   shift?: { n: Value; reversed: Value };
+}
+
+/**
+ * The tokens a pooling head's result depends on, when padding is skipped: every real token, and every
+ * token of a row whose first token is padding (that query attends to all keys, as transformers computes
+ * it). Per-token work runs on these T tokens packed as [T, hidden]; attention runs on the padded layout.
+ */
+interface Packing {
+  /** [T]: their positions among the batch's B·n, in order. */
+  index: Value;
+  /**
+   * [B, n]: each position's packed row. A skipped position repeats the kept row before it: a key that
+   * is masked, with a finite value that gets weight 0.
+   */
+  unpack: Value;
+  /** [B]: the packed row of each sequence's first token. */
+  first: Value;
 }
 
 /** Sizes derived once from the config. */
@@ -165,37 +189,54 @@ class DebertaBuilder {
     };
   }
 
+  private packing(mask: Value): Packing {
+    const g = this.g;
+    const real = mask.cast('bool');
+    const keep = g.op1('Or', [real, g.op1('Not', [F.slice(real, [0], [1], [1])])]).reshape([-1]);
+    const rank = g.op1('CumSum', [keep.cast('int64'), g.scalar(0, 'int64')]).sub(1);
+    const unpack = g.op1('Reshape', [rank, F.shapeOf(mask)]);
+    return { index: F.squeeze(g.op1('NonZero', [keep]), [0]), unpack, first: F.squeeze(F.slice(unpack, [0], [1], [1]), [1]) };
+  }
+
   private splitHeads(x: Value): Value {
     return x.reshape([0, 0, this.d.heads, this.d.headSize]).transpose([0, 2, 1, 3]);
   }
 
-  /** Projections of the v1 fused in_proj: per head, rows [q | k | v] of headSize each. */
-  private v1Projections(x: Value, query: Value, name: string): [Value, Value, Value] {
+  /**
+   * Projections of the v1 fused in_proj: per head, rows [q | k | v] of headSize each. `padded(y, packed)`
+   * takes a product of packed rows to the padded layout.
+   */
+  private v1Projections(x: Value, query: Value, name: string, padded: (y: Value, packed: boolean) => Value): [Value, Value, Value] {
     const { c, d } = this;
     const w = F.transpose(this.w(`${name}.in_proj.weight`, [3 * d.allHead, c.hidden_size]), [1, 0]);
-    const heads = (y: Value) => y.matmul(w).reshape([0, 0, d.heads, 3 * d.headSize]).transpose([0, 2, 1, 3]);
-    const perHead = heads(x);
+    const heads = (y: Value, packed: boolean) =>
+      padded(y.matmul(w), packed).reshape([0, 0, d.heads, 3 * d.headSize]).transpose([0, 2, 1, 3]);
+    const perHead = heads(x, true);
     const part = (t: Value, k: number) => F.slice(t, [k * d.headSize], [(k + 1) * d.headSize], [3]);
     const bias = (b: string) => this.w(`${name}.${b}`, [d.allHead]).reshape([d.heads, 1, d.headSize]);
-    const q = part(query === x ? perHead : heads(query), 0);
+    const q = part(query === x ? perHead : heads(query, false), 0);
     return [q.add(bias('q_bias')), part(perHead, 1), part(perHead, 2).add(bias('v_bias'))];
   }
 
   /**
    * Queries come from `query` (the layer input, except in the Enhanced Mask Decoder); keys and values from x.
+   * With `pack`, x is packed (and `query` too when it is x): projections run packed, attention padded.
    * transformers: DebertaV2Attention — DisentangledSelfAttention.forward and .disentangled_attention_bias, then
    * DebertaV2SelfOutput (v1: DisentangledSelfAttention in models/deberta/modeling_deberta.py, c2p/p2c over build_relative_position).
    */
-  attention(x: Value, maskBias: Value, rel: Value | undefined, idx: RelativeLayout | undefined, name: string, query = x) {
+  attention(x: Value, maskBias: Value, rel: Value | undefined, idx: RelativeLayout | undefined, name: string, query = x,
+    pack?: Packing) {
     const { c, d } = this;
     const H = c.hidden_size;
+    const queryPacked = pack !== undefined && query === x;
+    const padded = (y: Value, packed: boolean) => (pack && packed ? F.gather(y, pack.unpack) : y);
     let q: Value, k: Value, v: Value;
     if (d.isV2) {
-      q = this.splitHeads(this.linear(query, `${name}.query_proj`, H, d.allHead));
-      k = this.splitHeads(this.linear(x, `${name}.key_proj`, H, d.allHead));
-      v = this.splitHeads(this.linear(x, `${name}.value_proj`, H, d.allHead));
+      q = this.splitHeads(padded(this.linear(query, `${name}.query_proj`, H, d.allHead), queryPacked));
+      k = this.splitHeads(padded(this.linear(x, `${name}.key_proj`, H, d.allHead), true));
+      v = this.splitHeads(padded(this.linear(x, `${name}.value_proj`, H, d.allHead), true));
     } else {
-      [q, k, v] = this.v1Projections(x, query, name);
+      [q, k, v] = this.v1Projections(x, query, name, padded);
     }
     const terms = c.relative_attention ? (d.c2p ? 1 : 0) + (d.p2c ? 1 : 0) : 0;
     const scale = 1 / Math.sqrt(d.headSize * (1 + terms));
@@ -235,16 +276,18 @@ class DebertaBuilder {
     // maskBias is 0 or float32's lowest value: the numbers (and gradients) of transformers' masked_fill, so a
     // fully masked (padding) row comes out uniform rather than NaN; one Add in ONNX (see AddMask).
     const probs = this.drop(F.softmax(this.g.op1('AddMask', [scores, maskBias])), 'attention');
-    const context = probs.matmul(v).transpose([0, 2, 1, 3]).reshape([0, 0, d.allHead]);
+    let context = probs.matmul(v).transpose([0, 2, 1, 3]).reshape([0, 0, d.allHead]);
+    if (pack && queryPacked) context = F.gather(context.reshape([-1, d.allHead]), pack.index);
     const out = this.drop(this.linear(context, `${name.replace(/\.self$/, '')}.output.dense`, d.allHead, H), 'hidden');
     return { out, probs, context };
   }
 
   /** transformers: DebertaV2Layer.forward (attention, DebertaV2Intermediate, DebertaV2Output). */
-  layer(x: Value, maskBias: Value, rel: Value | undefined, idx: RelativeLayout | undefined, i: number, query = x) {
+  layer(x: Value, maskBias: Value, rel: Value | undefined, idx: RelativeLayout | undefined, i: number, query = x,
+    pack?: Packing) {
     const { c } = this;
     const name = `encoder.layer.${i}`;
-    const att = this.attention(x, maskBias, rel, idx, `${name}.attention.self`, query);
+    const att = this.attention(x, maskBias, rel, idx, `${name}.attention.self`, query, pack);
     const attOut = this.layerNorm(att.out.add(query), `${name}.attention.output.LayerNorm`, c.hidden_size);
     const inter = F.activation(c.hidden_act, this.linear(attOut, `${name}.intermediate.dense`, c.hidden_size, c.intermediate_size));
     const out = this.drop(this.linear(inter, `${name}.output.dense`, c.intermediate_size, c.hidden_size), 'hidden');
@@ -267,7 +310,9 @@ class DebertaBuilder {
 
   /**
    * `firstTokenOnly`: the last layer computes only the first token's row (queries, attention rows, FFN),
-   * for heads that read nothing else (the pooler); keys and values still come from every token.
+   * for heads that read nothing else (the pooler); keys and values still come from every token. Such heads
+   * skip padding when BuildOptions.skipPadding asks: the hidden states are packed from the first layer
+   * on (the second with v2's convolution, which reads the padded layout).
    * transformers: DebertaV2Encoder.forward (get_attention_mask, the layers, ConvLayer after the first).
    */
   encoder(ids: Value, mask: Value, tokenTypes: Value | undefined, firstTokenOnly = false) {
@@ -284,10 +329,17 @@ class DebertaBuilder {
     const rel = c.relative_attention ? this.relativeEmbeddings() : undefined;
     const idx = c.relative_attention ? this.relativeIndices(ids) : undefined;
     const hasConv = this.d.isV2 && c.conv_kernel_size > 0;
+    const packing = firstTokenOnly && this.opts.skipPadding ? this.packing(mask) : undefined;
+    let pack: Packing | undefined;
     for (let i = 0; i < c.num_hidden_layers; i++) {
+      if (packing && !pack && !(i === 0 && hasConv)) {
+        pack = packing;
+        h = F.gather(h.reshape([-1, c.hidden_size]), pack.index);
+      }
+      const firstTokens = () => (pack ? F.unsqueeze(F.gather(h, pack.first), [1]) : F.slice(h, [0], [1], [1]));
       const layer = firstTokenOnly && i === c.num_hidden_layers - 1 && !(i === 0 && hasConv)
-        ? this.layer(h, firstRow(maskBias), rel, idx && { ...idx, index: firstRow(idx.index) }, i, F.slice(h, [0], [1], [1]))
-        : this.layer(h, maskBias, rel, idx, i);
+        ? this.layer(h, firstRow(maskBias), rel, idx && { ...idx, index: firstRow(idx.index) }, i, firstTokens(), pack)
+        : this.layer(h, maskBias, rel, idx, i, h, pack);
       let out = layer.hidden;
       if (i === 0 && hasConv) out = this.conv(h, out, maskF);
       h = out;
