@@ -56,8 +56,7 @@ export class DropoutMasks {
       const dims = s.shape.map((d, i) => (typeof d === 'number' ? d : i === 0 ? rows : length));
       const n = dims.reduce((a, b) => a * b, 1);
       const data = new Uint8Array(n);
-      const threshold = s.rate * 2 ** 32; // keep with probability 1 - rate
-      for (let i = 0; i < n; i++) data[i] = rng.u32() >= threshold ? 1 : 0;
+      rng.fillAtLeast(data, s.rate * 2 ** 32); // keep with probability 1 - rate
       out[s.name] = tensor('bool', dims, data);
     }
     return out;

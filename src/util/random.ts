@@ -37,6 +37,24 @@ export class Rng {
     return t >>> 0;
   }
 
+  /**
+   * out[i] = 1 where the i-th next u32() is >= threshold, else 0: the same draws as out.length calls of
+   * u32(), with the state in locals (dropout masks take millions of draws per step).
+   */
+  fillAtLeast(out: Uint8Array, threshold: number): void {
+    const s = this.s;
+    let a = s[0]! | 0, b = s[1]! | 0, c = s[2]! | 0, d = s[3]! | 0;
+    for (let i = 0; i < out.length; i++) {
+      const t = (((a + b) | 0) + d) | 0;
+      d = (d + 1) | 0;
+      a = b ^ (b >>> 9);
+      b = (c + (c << 3)) | 0;
+      c = (((c << 21) | (c >>> 11)) + t) | 0;
+      out[i] = t >>> 0 >= threshold ? 1 : 0;
+    }
+    s[0] = a; s[1] = b; s[2] = c; s[3] = d;
+  }
+
   /** Uniform in [0, 1) with 53 random bits. */
   uniform(): number {
     return ((this.u32() >>> 5) * 67108864 + (this.u32() >>> 6)) / 9007199254740992;
