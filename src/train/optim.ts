@@ -76,7 +76,7 @@ export class AdamW {
       if (gd.length !== pd.length) throw new Error(`AdamW: gradient of '${name}' has ${gd.length} values, the parameter ${pd.length}`);
       const shrink = decays(this.decay, name) ? decayFactor : 1;
       const { expAvg, expAvgSq } = m;
-      const a1 = 1 - beta1, a2 = 1 - beta2, n = pd.length;
+      const a1 = 1 - beta1, a2 = 1 - beta2, n = pd.length, bc2Inv = 1 / bc2Sqrt;
       for (let i = 0; i < n; i++) {
         const gi = gd[i]! * scale;
         const m0 = expAvg[i]!;
@@ -84,8 +84,9 @@ export class AdamW {
         const vi = expAvgSq[i]! * beta2 + a2 * gi * gi;
         expAvg[i] = mi;
         expAvgSq[i] = vi;
-        // Decoupled decay first (param *= 1 - lr * wd), then the Adam step, both as torch orders them.
-        pd[i] = pd[i]! * shrink - stepSize * (mi / (Math.sqrt(vi) / bc2Sqrt + eps));
+        // Decoupled decay first (param *= 1 - lr * wd), then the Adam step, both as torch orders them
+        // (one division: torch divides sqrt(v) by the correction's root; here it multiplies by its inverse).
+        pd[i] = pd[i]! * shrink - (stepSize * mi) / (Math.sqrt(vi) * bc2Inv + eps);
       }
     }
   }
