@@ -9,6 +9,7 @@ import { loadModel, AutoModel } from '../src/models/auto.ts';
 import { floatToBf16, floatToHalf, tensor, toFloat32, toFloat64, type Tensor } from '../src/tensor.ts';
 import { relError } from './helpers/compare.ts';
 import { setSessionDefaults } from '../src/runtime/session.ts';
+import { getOrt } from '../src/runtime/ort.ts';
 
 const fixture = join(import.meta.dirname, 'fixtures', 'models', 'v3-buckets-seqcls');
 
@@ -183,5 +184,31 @@ test('a pool of two workers (the embedded spam model) shares one model file, rem
   } finally {
     await one.pool.dispose();
     if (!disposed) await two.pool.dispose();
+  }
+});
+
+test('prepack: false reaches ONNX Runtime as disable_prepacking, and the model still matches transformers', async () => {
+  const ort = await getOrt();
+  const create = ort.InferenceSession.create;
+  const seen: unknown[] = [];
+  (ort.InferenceSession as unknown as { create: unknown }).create = (model: unknown, options: unknown) => {
+    seen.push(options);
+    return (create as (m: unknown, o: unknown) => Promise<unknown>).call(ort.InferenceSession, model, options);
+  };
+  try {
+    const ref = readSafetensors(join(fixture, 'expected.safetensors')).tensors;
+    const ids = ref.get('input.input_ids')!, mask = ref.get('input.attention_mask')!;
+    for (const prepack of [false, undefined]) {
+      seen.length = 0;
+      const model = await loadModel(fixture, 'auto', { threads: 1, prepack });
+      const out = await model({ inputIds: { data: ids.data as BigInt64Array, dims: ids.dims }, attentionMask: { data: mask.data as BigInt64Array, dims: mask.dims } });
+      await model.dispose();
+      const flags = seen.map((o) => (o as { extra?: { session?: Record<string, string> } }).extra?.session?.disable_prepacking);
+      assert.deepEqual(flags, [prepack === false ? '1' : undefined]);
+      // 6e-6: the forward tests' bound (test/model-forward.test.ts).
+      assert.ok(relError(out.logits!.data, toFloat64(ref.get('f64.logits')!)) <= 6e-6);
+    }
+  } finally {
+    (ort.InferenceSession as unknown as { create: unknown }).create = create;
   }
 });

@@ -24,6 +24,12 @@ export interface LoadOptions extends BuildOptions, HubOptions {
   executionProviders?: ExecutionProvider[];
   /** 'int8': dynamic int8 quantisation of the matrix products with constant weights. */
   quantize?: 'int8';
+  /**
+   * ONNX Runtime's prepacking of the weight matrices (default true): products 6–10 % faster, for a packed
+   * copy of every weight made at load. `false` skips that copy: a big model loads much faster where fresh
+   * memory is slow to touch (1.5 B parameters: 4.5 s instead of 75 s on this project's development VM).
+   */
+  prepack?: boolean;
 }
 
 export interface DebertaModel {
@@ -102,7 +108,7 @@ export async function createModel(config: DebertaConfig, tensors: Map<string, Te
   const inFiles = region !== undefined && [...runGraph.params.values()].some((v) => v.constValue && region(v.constValue));
   const externalAbove = region === undefined ? undefined : inFiles ? 64 * 2 ** 20 : 0;
   const session = await Session.fromGraph(runGraph, { outputs: q?.outputs ?? built.outputs, ...(externalAbove === undefined ? {} : { externalAbove }) },
-    { threads: opts.threads, executionProviders: opts.executionProviders });
+    { threads: opts.threads, executionProviders: opts.executionProviders, ...(opts.prepack === undefined ? {} : { prepack: opts.prepack }) });
   const rank = kind === 'multiple-choice' ? 3 : 2;
   const usesTypes = Boolean(built.inputs.tokenTypeIds);
 
