@@ -110,7 +110,8 @@ async function createGradientModel(config: DebertaConfig, given: Map<string, Ten
     file, dtype,
     initMissing: opts.initMissing ? (name, dims) => { initialized.push(name); return initParam(config, name, dims, rng); } : undefined,
   });
-  const evalBuilt = buildDeberta(evalGraph, config, binding.source, head, prefix, { dtype });
+  // Evaluation runs on the CPU: pooling heads skip padding there, as createModel's models do.
+  const evalBuilt = buildDeberta(evalGraph, config, binding.source, head, prefix, { dtype, skipPadding: true });
   const extra = binding.unexpected();
   if (extra.length) throw new Error(`${file}: weights this model does not use: ${extra.slice(0, 8).map((k) => `'${k}'`).join(', ')}${extra.length > 8 ? ` and ${extra.length - 8} more` : ''}`);
   const params = new Map([...evalGraph.params].map(([k, v]) => [k, v.constValue!]));
