@@ -1,20 +1,21 @@
 // fill-mask on transformers-made fixture checkpoints (a cls-layout masked LM, and Microsoft's
 // lm_predictions layout with the Enhanced Mask Decoder): predictions checked against a softmax computed
-// here from the model's raw logits, row by row without padding.
+// here from the raw logits of the same checkpoint loaded as a plain masked LM (every position), row by
+// row without padding. The pipeline's own model predicts at the mask token only.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { loadModel } from '../src/models/auto.ts';
+import { loadModel, type DebertaModel } from '../src/models/auto.ts';
 import { pipeline } from '../src/pipelines/index.ts';
 import type { FillMaskPipeline, FillMaskResult } from '../src/pipelines/fill-mask.ts';
 import { FIXTURES, cleanup, softmaxRef, withTinyTokenizer } from './helpers/pipeline-models.ts';
 
 after(cleanup);
 
-/** The expected top-k of each mask of `text`, from one unpadded forward pass. */
-async function expected(pipe: FillMaskPipeline, text: string, k: number): Promise<{ id: number; p: number }[][]> {
+/** The expected top-k of each mask of `text`, from one unpadded forward pass of `full` (logits at every position). */
+async function expected(pipe: FillMaskPipeline, full: DebertaModel, text: string, k: number): Promise<{ id: number; p: number }[][]> {
   const ids = pipe.tokenizer.encode(text);
-  const { logits } = await pipe.model({ inputIds: [ids] });
+  const { logits } = await full({ inputIds: [ids] });
   const V = logits!.dims[2]!;
   return ids.flatMap((id, pos) => (id === pipe.tokenizer.maskTokenId ? [pos] : [])).map((pos) => {
     const probs = softmaxRef(logits!.data.subarray(pos * V, (pos + 1) * V));
@@ -37,13 +38,18 @@ function assertMatches(got: FillMaskResult[], want: { id: number; p: number }[],
 
 test('fill-mask: top-k tokens and scores from the logits; batches padded per batch, results in input order', async () => {
   const pipe = await pipeline('fill-mask', withTinyTokenizer('v3-buckets-mlm'), { threads: 1, batchSize: 2 });
+  const full = await loadModel(withTinyTokenizer('v3-buckets-mlm'), 'masked-lm', { threads: 1 });
   try {
     assert.equal(pipe.tokenizer.maskTokenId, 127);
+    // Only the mask tokens' rows come out of the pipeline's model: [masks, vocab].
+    const two = await pipe.model({ inputIds: [pipe.tokenizer.encode('The [MASK] sat on the [MASK].')] });
+    assert.deepEqual(Object.keys(two), ['maskLogits']);
+    assert.deepEqual(two.maskLogits!.dims, [2, 128]);
     const texts = ['The cat [MASK] on the mat.', 'A [MASK]', 'We went to the [MASK] and then we had a long walk by the river in the evening.'];
     const batch = await pipe(texts, { topK: 4 }) as FillMaskResult[][];
     assert.equal(batch.length, 3);
     for (const [i, text] of texts.entries()) {
-      const want = (await expected(pipe, text, 4))[0]!;
+      const want = (await expected(pipe, full, text, 4))[0]!;
       assertMatches(batch[i]!, want, pipe, text);
       const single = await pipe(text, { topK: 4 }) as FillMaskResult[];
       assert.deepEqual(single.map((r) => [r.token, r.sequence]), batch[i]!.map((r) => [r.token, r.sequence]), 'a batch gives what single calls give');
@@ -51,15 +57,17 @@ test('fill-mask: top-k tokens and scores from the logits; batches padded per bat
     }
   } finally {
     await pipe.dispose();
+    await full.dispose();
   }
 });
 
 test('fill-mask: several masks give one list per mask; targets restrict the candidates', async () => {
   const pipe = await pipeline('fill-mask', withTinyTokenizer('v3-buckets-mlm'), { threads: 1 });
+  const full = await loadModel(withTinyTokenizer('v3-buckets-mlm'), 'masked-lm', { threads: 1 });
   try {
     const text = 'The [MASK] sat on the [MASK].';
     const out = await pipe(text, { topK: 3 }) as FillMaskResult[][];
-    const want = await expected(pipe, text, 3);
+    const want = await expected(pipe, full, text, 3);
     assert.equal(out.length, 2);
     out.forEach((m, k) => assert.deepEqual(m.map((r) => r.token), want[k]!.map((w) => w.id)));
     // As transformers: with several masks the sequence keeps the special tokens and the other mask.
@@ -68,7 +76,7 @@ test('fill-mask: several masks give one list per mask; targets restrict the cand
     // Targets: the probabilities of just those words, best first.
     const targets = ['the', 'on', 'cat'];
     const ids = pipe.tokenizer.encode('Look [MASK] now');
-    const { logits } = await pipe.model({ inputIds: [ids] });
+    const { logits } = await full({ inputIds: [ids] });
     const V = logits!.dims[2]!;
     const pos = ids.indexOf(127);
     const probs = softmaxRef(logits!.data.subarray(pos * V, (pos + 1) * V));
@@ -80,6 +88,7 @@ test('fill-mask: several masks give one list per mask; targets restrict the cand
     assert.ok(got[0]!.score >= got[1]!.score && got[1]!.score >= got[2]!.score);
   } finally {
     await pipe.dispose();
+    await full.dispose();
   }
 });
 
@@ -87,10 +96,11 @@ test('fill-mask: an EMD checkpoint predicts through the Enhanced Mask Decoder', 
   const dir = withTinyTokenizer(join(FIXTURES, 'emd', 'emd-v3'));
   const pipe = await pipeline('fill-mask', dir, { threads: 1 });
   const plain = await loadModel(dir, 'masked-lm', { threads: 1, emd: false });
+  const full = await loadModel(dir, 'masked-lm', { threads: 1 });
   try {
     const text = 'the man went to [MASK] in the morning';
     const got = await pipe(text, { topK: 5 }) as FillMaskResult[];
-    assertMatches(got, (await expected(pipe, text, 5))[0]!, pipe, text);
+    assertMatches(got, (await expected(pipe, full, text, 5))[0]!, pipe, text);
     // Without the decoder the same weights give other probabilities: the pipeline did use it.
     const ids = pipe.tokenizer.encode(text);
     const pos = ids.indexOf(127);
@@ -101,6 +111,7 @@ test('fill-mask: an EMD checkpoint predicts through the Enhanced Mask Decoder', 
   } finally {
     await pipe.dispose();
     await plain.dispose();
+    await full.dispose();
   }
 });
 

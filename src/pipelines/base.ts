@@ -3,6 +3,7 @@
 // longest row, results handed back in input order), and the small numeric helpers of post-processing.
 import { headFromConfig, loadModel, type DebertaModel, type HeadKind, type ModelOutputs, type OutputTensor } from '../models/auto.ts';
 import { loadDebertaConfig } from '../models/deberta/config.ts';
+import type { BuildOptions } from '../models/deberta/modeling.ts';
 import type { ModelFiles } from '../io/files.ts';
 import type { HubOptions } from '../hub/id.ts';
 import { openFiles } from '../platform/index.ts';
@@ -68,7 +69,9 @@ const HEAD_NAMES: Record<HeadKind, string> = {
 };
 
 /** Loads the checkpoint `ref` with the head `task` needs, and its tokenizer; checks that the two fit together. */
-export async function loadForTask(task: string, ref: string | ModelFiles, head: HeadKind, opts: PipelineOptions = {}): Promise<Loaded> {
+/** `modelOptions`: build options that depend on the tokenizer (fill-mask predicts at its mask token only). */
+export async function loadForTask(task: string, ref: string | ModelFiles, head: HeadKind, opts: PipelineOptions = {},
+  modelOptions?: (tokenizer: PreTrainedTokenizer) => BuildOptions): Promise<Loaded> {
   const batchSize = opts.batchSize ?? 8;
   checkPositiveInt(batchSize, 'batchSize');
   if (opts.maxLength !== undefined) checkPositiveInt(opts.maxLength, 'maxLength');
@@ -100,6 +103,7 @@ export async function loadForTask(task: string, ref: string | ModelFiles, head: 
   const dtype = opts.dtype ?? 'fp32';
   if (!DTYPES.includes(dtype)) throw new Error(`${task}: unsupported dtype '${dtype}' (use ${DTYPES.map((d) => `'${d}'`).join(', ')})`);
   const model = await loadModel(files, head, {
+    ...modelOptions?.(tokenizer),
     threads: opts.threads, executionProviders: [device], ...(dtype === 'fp32' ? {} : { quantize: 'int8' as const }), ...(maxLength > 4096 ? { maxLength } : {}),
   });
   opts.progress_callback?.({ status: 'ready', name: dir, task, model: typeof ref === 'string' ? ref : dir });

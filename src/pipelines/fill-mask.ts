@@ -2,7 +2,7 @@
 // the vocabulary at the masked position, the top k (or the given targets), each with the text it gives.
 // Checkpoints with the Enhanced Mask Decoder need nothing here: the model applies it.
 import type { ModelFiles } from '../io/files.ts';
-import { checkText, loadForTask, makePipeline, output, runRows, softmax, tokenOf, topIndices,
+import { checkText, loadForTask, makePipeline, output, runRows, softmax, rowOf, topIndices,
   type Loaded, type PipelineBase, type PipelineOptions, type RunOptions } from './base.ts';
 import { readTaskOptions } from './tasks.ts';
 
@@ -32,8 +32,9 @@ export interface FillMaskPipeline extends PipelineBase {
 }
 
 export async function fillMaskPipeline(model: string | ModelFiles, options: PipelineOptions = {}): Promise<FillMaskPipeline> {
-  const loaded = await loadForTask('fill-mask', model, 'masked-lm', options);
-  const maskId = loaded.tokenizer.maskTokenId; // fails early, naming the tokenizer, if it has no mask token
+  // The model predicts at the mask token only (fails early, naming the tokenizer, if it has none).
+  const loaded = await loadForTask('fill-mask', model, 'masked-lm', options, (t) => ({ maskLogitsFor: t.maskTokenId }));
+  const maskId = loaded.tokenizer.maskTokenId;
   const fn = async (input: string | string[], opts?: FillMaskCallOptions) => {
     const texts = Array.isArray(input) ? input : [input];
     const out = await fillMask(loaded, maskId, texts, readTaskOptions('fill-mask', opts));
@@ -58,12 +59,15 @@ async function fillMask(p: Loaded, maskId: number, texts: string[], o: FillMaskC
   });
   const rows = enc.inputIds.map((ids, i) => ({ ids, typeIds: enc.tokenTypeIds[i]! }));
   const padId = tokenizer.padTokenId;
+  // mask_logits has one row per mask token of the batch, row by row: `first` counts those of the rows before.
+  let first = 0;
   return runRows(model, rows, padId, { batchSize: o.batchSize ?? p.batchSize, onProgress: o.onProgress }, (out, b, i) => {
-    const logits = output(out, 'logits');
+    const logits = output(out, 'maskLogits');
+    if (b === 0) first = 0;
     const ids = rows[i]!.ids;
     const single = masks[i]!.length === 1;
-    const perMask = masks[i]!.map((pos) => {
-      let probs = softmax(tokenOf(logits, b, pos));
+    const perMask = masks[i]!.map((pos, k) => {
+      let probs = softmax(rowOf(logits, first + k));
       let vocab: number[] | null = null;
       if (targets) {
         vocab = targets;
@@ -76,6 +80,7 @@ async function fillMask(p: Loaded, maskId: number, texts: string[], o: FillMaskC
         return { score: probs[k]!, token, token_str: tokenizer.decode([token]), sequence: tokenizer.decode(filled, { skipSpecialTokens: single }) };
       });
     });
+    first += masks[i]!.length;
     return single ? perMask[0]! : perMask;
   });
 }

@@ -39,6 +39,12 @@ export interface BuildOptions {
   mlmLayout?: 'cls' | 'lm_head';
   /** Decode masked-LM logits through the Enhanced Mask Decoder (Microsoft's masked-LM checkpoints). */
   emd?: boolean;
+  /**
+   * Masked-LM head: predict only where input_ids holds this id (the mask token). The output is then
+   * `mask_logits`, [positions, vocab] with the positions in row-major order, instead of `logits` over
+   * every position: the vocabulary projection is most of a fill-mask call's work.
+   */
+  maskLogitsFor?: number;
   /** Floating-point type of the activations; must match the parameters' (default float32). */
   dtype?: 'float32' | 'float64';
   /** Training: called at every place transformers applies dropout (src/train/dropout.ts); absent: none. */
@@ -413,10 +419,16 @@ export function buildDeberta(g: Graph, c: DebertaConfig, p: ParamSource, head: H
     case 'base':
       outputs.last_hidden_state = enc.last;
       break;
-    case 'masked-lm':
-      outputs.logits = maskedLmHead(c, opts.emd ? b.enhancedMaskDecoder(ids, enc) : enc.last, top,
-        p(`${prefix}embeddings.word_embeddings.weight`, [c.vocab_size, dims(c).embeddingSize]), opts.mlmLayout);
+    case 'masked-lm': {
+      let h = opts.emd ? b.enhancedMaskDecoder(ids, enc) : enc.last;
+      if (opts.maskLogitsFor !== undefined) {
+        const at = F.squeeze(g.op1('NonZero', [g.op1('Equal', [ids.reshape([-1]), g.scalar(opts.maskLogitsFor, 'int64')])]), [0]);
+        h = F.gather(h.reshape([-1, c.hidden_size]), at);
+      }
+      const logits = maskedLmHead(c, h, top, p(`${prefix}embeddings.word_embeddings.weight`, [c.vocab_size, dims(c).embeddingSize]), opts.mlmLayout);
+      outputs[opts.maskLogitsFor !== undefined ? 'mask_logits' : 'logits'] = logits;
       break;
+    }
     case 'sequence-classification':
       outputs.logits = lin(drop(pooled(), 'classifier'), 'classifier', c.pooler_hidden_size, nLabels);
       break;
