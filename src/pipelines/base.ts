@@ -68,8 +68,10 @@ const HEAD_NAMES: Record<HeadKind, string> = {
   'multiple-choice': 'multiple-choice (…ForMultipleChoice)',
 };
 
-/** Loads the checkpoint `ref` with the head `task` needs, and its tokenizer; checks that the two fit together. */
-/** `modelOptions`: build options that depend on the tokenizer (fill-mask predicts at its mask token only). */
+/**
+ * Loads the checkpoint `ref` with the head `task` needs, and its tokenizer; checks that the two fit together.
+ * `modelOptions`: build options that depend on the tokenizer (fill-mask predicts at its mask token only).
+ */
 export async function loadForTask(task: string, ref: string | ModelFiles, head: HeadKind, opts: PipelineOptions = {},
   modelOptions?: (tokenizer: PreTrainedTokenizer) => BuildOptions): Promise<Loaded> {
   const batchSize = opts.batchSize ?? 8;
