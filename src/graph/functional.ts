@@ -77,6 +77,12 @@ export function unsqueeze(x: Value, axes: readonly number[]): Value {
   return g(x).op1('Unsqueeze', [x, g(x).constInt64(axes)]);
 }
 
+/** The positions where a 1-D x is non-zero (true), in order: an int64 [count], the count known only when run. */
+export function positionsWhere(x: Value): Value {
+  if (x.rank !== 1) throw new Error(`positionsWhere: expected a 1-D value, got rank ${x.rank}`);
+  return squeeze(g(x).op1('NonZero', [x]), [0]);
+}
+
 export function squeeze(x: Value, axes: readonly number[]): Value {
   return g(x).op1('Squeeze', [x, g(x).constInt64(axes)]);
 }

@@ -201,7 +201,7 @@ class DebertaBuilder {
     const keep = g.op1('Or', [real, g.op1('Not', [F.slice(real, [0], [1], [1])])]).reshape([-1]);
     const rank = g.op1('CumSum', [keep.cast('int64'), g.scalar(0, 'int64')]).sub(1);
     const unpack = g.op1('Reshape', [rank, F.shapeOf(mask)]);
-    return { index: F.squeeze(g.op1('NonZero', [keep]), [0]), unpack, first: F.squeeze(F.slice(unpack, [0], [1], [1]), [1]) };
+    return { index: F.positionsWhere(keep), unpack, first: F.squeeze(F.slice(unpack, [0], [1], [1]), [1]) };
   }
 
   private splitHeads(x: Value): Value {
@@ -422,7 +422,7 @@ export function buildDeberta(g: Graph, c: DebertaConfig, p: ParamSource, head: H
     case 'masked-lm': {
       let h = opts.emd ? b.enhancedMaskDecoder(ids, enc) : enc.last;
       if (opts.maskLogitsFor !== undefined) {
-        const at = F.squeeze(g.op1('NonZero', [g.op1('Equal', [ids.reshape([-1]), g.scalar(opts.maskLogitsFor, 'int64')])]), [0]);
+        const at = F.positionsWhere(g.op1('Equal', [ids.reshape([-1]), g.scalar(opts.maskLogitsFor, 'int64')]));
         h = F.gather(h.reshape([-1, c.hidden_size]), at);
       }
       const logits = maskedLmHead(c, h, top, p(`${prefix}embeddings.word_embeddings.weight`, [c.vocab_size, dims(c).embeddingSize]), opts.mlmLayout);
