@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { readSafetensors } from '../src/io/safetensors.ts';
 import { loadCheckpointTensors } from '../src/io/checkpoint.ts';
 import { loadModel, type ModelInputs } from '../src/models/auto.ts';
@@ -48,6 +49,49 @@ for (const name of ['v1-base-seqcls', 'v2-conv-seqcls', 'v3-buckets-seqcls', 'v3
       assertClose(a.data, b.data, F32_FLOOR, `${name}, ${what}`);
       t.diagnostic(`${what}: ${relError(a.data, b.data).toExponential(2)} from the padded computation`);
     }
+    await skipping.dispose();
+    await padded.dispose();
+  });
+}
+
+// Any attention mask, holes in the middle of a row included: rows of random lengths, batch sizes and
+// choices, each position real or padding at random (with all-real and all-padding rows among them).
+for (const name of ['v2-conv-seqcls', 'v3-buckets-seqcls', 'v3-buckets-mc']) {
+  test(`${name}: skipping padding equals the padded computation for random masks (property)`, async (t) => {
+    const dir = join(FIXTURE_MODELS, name);
+    const config = readDebertaConfig(dir);
+    const choices = name.endsWith('-mc');
+    const skipping = await loadModel(dir, 'auto', { threads: 1 });
+    const padded = await loadModel(dir, 'auto', { threads: 1, skipPadding: false });
+    const row = (n: number) => fc.oneof(
+      { weight: 4, arbitrary: fc.array(fc.boolean(), { minLength: n, maxLength: n }) },
+      { weight: 1, arbitrary: fc.constantFrom(Array<boolean>(n).fill(true), Array<boolean>(n).fill(false)) },
+    );
+    const batch = fc.record({ rows: fc.integer({ min: 1, max: 4 }), n: fc.integer({ min: 1, max: 20 }) })
+      .chain(({ rows, n }) => fc.record({
+        n: fc.constant(n),
+        mask: fc.array(row(n), { minLength: rows, maxLength: rows }),
+        ids: fc.array(fc.integer({ min: 0, max: config.vocab_size - 1 }), { minLength: rows * n, maxLength: rows * n }),
+      }));
+    let worst = 0, holes = 0;
+    await fc.assert(fc.asyncProperty(batch, async ({ n, mask, ids }) => {
+      const rows = mask.length;
+      // Multiple choice reads [batch, choices, n]: the rows as choices of one example.
+      const dims = choices ? [1, rows, n] : [rows, n];
+      const flat = mask.flat();
+      if (mask.some((r) => r.some((real, i) => !real && r.slice(i + 1).some(Boolean)))) holes++;
+      const inputs: ModelInputs = {
+        inputIds: { data: BigInt64Array.from(ids, BigInt), dims },
+        attentionMask: { data: BigInt64Array.from(flat, (real) => (real ? 1n : 0n)), dims },
+      };
+      const a = (await skipping(inputs)).logits!, b = (await padded(inputs)).logits!;
+      assert.deepEqual(a.dims, b.dims);
+      const err = relError(a.data, b.data);
+      worst = Math.max(worst, err);
+      assert.ok(err <= F32_FLOOR, `n ${n}, mask ${JSON.stringify(mask.map((r) => r.map(Number).join('')))}: ${err.toExponential(3)} from the padded computation`);
+    }), { numRuns: 60, seed: 20261203 });
+    assert.ok(holes > 10, `only ${holes} batches with padding between real tokens`);
+    t.diagnostic(`60 random batches (${holes} with holes): at most ${worst.toExponential(2)} from the padded computation`);
     await skipping.dispose();
     await padded.dispose();
   });
