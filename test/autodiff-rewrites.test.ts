@@ -98,3 +98,29 @@ test('the gradient of gathered-from data takes its runtime shape from a small an
   for (const id of idv) expected[Number(id) * 3 + Number(id)] += 6;
   assert.deepEqual(Array.from(toFloat64(out.dt!)), expected);
 });
+
+test('the gradients of Reshape and of a mean over symbolic axes read no Shape of the forward activation', async () => {
+  const g = new Graph();
+  const ids = g.input('ids', 'int64', ['batch', 'sequence']);
+  const table = g.param('table', tensor('float32', [6, 3], Float32Array.from({ length: 18 }, (_, i) => i / 10)));
+  const big = F.gather(table, ids).mul(2); // [batch, sequence, 3], a forward activation
+  const flat = big.reshape([-1, 3]); // [batch * sequence, 3]
+  const squares = flat.mul(flat);
+  const loss = F.reduceSum(F.reduceMean(squares, [0], false), [0], false);
+  const before = g.nodes.length;
+  const [dt] = gradients(loss, [table]);
+  // The Reshape's gradient takes batch and sequence from the ids; the mean's count, from the reshaped
+  // value (an ancestor, which the backward reads anyway), never from the squares it averages.
+  const shapeReaders = g.nodes.slice(before).filter((n) => n.type === 'Shape').map((n) => n.inputs[0]);
+  assert.ok(shapeReaders.includes(ids), 'batch and sequence come from the ids');
+  assert.ok(!shapeReaders.includes(big) && !shapeReaders.includes(squares), 'no backward Shape reads the activations');
+  const idv = BigInt64Array.from([0n, 1n, 2n, 2n, 1n, 5n]);
+  const out = await run(g, { dt: dt! }, { ids: tensor('int64', [2, 3], idv) });
+  // loss = mean over the 6 rows of sum_c (2 table[id][c])^2, so d table[r][c] = #{p: ids[p] = r} * 8 table[r][c] / 6.
+  const expected = Array.from({ length: 18 }, (_, k) => {
+    const r = Math.floor(k / 3);
+    const count = [...idv].filter((x) => Number(x) === r).length;
+    return (count * 8 * (k / 10)) / 6;
+  });
+  Array.from(toFloat64(out.dt!)).forEach((v, k) => assert.ok(Math.abs(v - expected[k]!) <= 1e-6 * (1 + Math.abs(expected[k]!)), `dt[${k}]: ${v} vs ${expected[k]}`));
+});

@@ -201,11 +201,22 @@ export function shapeOf(x: Value): Value {
   x.shape.forEach((d, axis) => {
     if (isKnown(d)) { known.push(d); return; }
     flush();
-    const src = sources.get(d) ?? { value: x, axis };
-    parts.push(g.op1('Slice', [g.op1('Shape', [src.value]), g.constInt64([src.axis]), g.constInt64([src.axis + 1]), g.constInt64([0])]));
+    parts.push(symbolicDim(x, axis, sources));
   });
   flush();
   return parts.length === 1 ? parts[0]! : g.op1('Concat', parts, { axis: 0 });
+}
+
+/** One dim of x as a 1-element int64 vector, read as shapeOf reads it (x itself is not kept alive). */
+export function dimOf(x: Value, axis: number): Value {
+  const d = x.shape[axis]!;
+  return isKnown(d) ? x.graph.constInt64([d]) : symbolicDim(x, axis, smallestAncestors(x));
+}
+
+function symbolicDim(x: Value, axis: number, sources: ReturnType<typeof smallestAncestors>): Value {
+  const g = x.graph;
+  const src = sources.get(x.shape[axis] as string) ?? { value: x, axis };
+  return g.op1('Slice', [g.op1('Shape', [src.value]), g.constInt64([src.axis]), g.constInt64([src.axis + 1]), g.constInt64([0])]);
 }
 
 /** For each symbolic dim, the ancestor of x with the fewest elements that has it (symbols counted as 512). */

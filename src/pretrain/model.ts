@@ -11,6 +11,7 @@ import type { DropoutHook, ParamSource } from '../models/deberta/modeling.ts';
 import { Session } from '../runtime/session.ts';
 import { tensor, toFloat64, type Tensor } from '../tensor.ts';
 import { DropoutMasks, dropoutRates } from '../train/dropout.ts';
+import { globalNorm } from '../train/step.ts';
 import { Rng } from '../util/random.ts';
 import type { PretrainBatch } from './data.ts';
 import { buildMlmGraph, checkMlmConfig, type PretrainGraph } from './mlm.ts';
@@ -179,8 +180,8 @@ export interface PretrainModel {
   params: Map<string, Tensor>;
   /** Training steps taken: dropout masks and sampling noise depend on (seed, step). */
   step: number;
-  /** Loss, gradients (every parameter, zeros where the loss does not reach) and batch statistics. */
-  computeGradients(batch: PretrainBatch): Promise<{ loss: number; grads: Map<string, Tensor>; stats: PretrainStats; outputs: Record<string, Tensor> }>;
+  /** Loss, gradients (every parameter, zeros where the loss does not reach), their global norm and batch statistics. */
+  computeGradients(batch: PretrainBatch): Promise<{ loss: number; grads: Map<string, Tensor>; gradNorm: number; stats: PretrainStats; outputs: Record<string, Tensor> }>;
   /** Evaluation (dropout off); `index` seeds the sampling noise, so an evaluation repeats exactly. */
   evaluate(batch: PretrainBatch, index: number): Promise<{ stats: PretrainStats; outputs: Record<string, Tensor> }>;
   dispose(): Promise<void>;
@@ -242,7 +243,10 @@ export async function createPretrainModel(spec: PretrainSpec, params: Map<string
   const unused = paramNames.filter((n) => !trainGraph.params.has(n));
   if (unused.length) throw new Error(`pretraining: parameters the model does not use: ${unused.slice(0, 6).join(', ')}`);
   const outputs: Record<string, Value> = { ...built.outputs };
-  gradients(built.loss, paramNames.map((n) => trainGraph.params.get(n)!)).forEach((d, i) => { if (d) outputs[`grad.${paramNames[i]}`] = d; });
+  const grads = gradients(built.loss, paramNames.map((n) => trainGraph.params.get(n)!));
+  grads.forEach((d, i) => { if (d) outputs[`grad.${paramNames[i]}`] = d; });
+  // Also what orders the backward pass to free each layer's activations early (globalNorm).
+  outputs.grad_norm = globalNorm(trainGraph, grads, dtype);
   const threads = opts.threads;
   const train = await Session.fromGraph(trainGraph, { outputs, paramsAs: 'inputs', name: `deberta-pretrain-${spec.objective}` }, { threads });
   // The evaluation session is compiled at the first evaluation (a run without eval data never needs it).
@@ -281,7 +285,7 @@ export async function createPretrainModel(spec: PretrainSpec, params: Map<string
         const p = params.get(name)!;
         grads.set(name, out[`grad.${name}`] ?? tensor(p.dtype, p.dims));
       }
-      return { loss: Number(out.loss!.data[0]), grads, stats: batchStats(batch, out), outputs: out };
+      return { loss: Number(out.loss!.data[0]), grads, gradNorm: Number(out.grad_norm!.data[0]), stats: batchStats(batch, out), outputs: out };
     },
     async evaluate(batch, index) {
       const out = await (await evalSession()).run(feeds(batch, spec.objective === 'rtd' ? streamRng(seed, EVAL_NOISE, index) : undefined));

@@ -11,6 +11,8 @@ import { readDebertaConfig, type DebertaConfig } from '../models/deberta/config-
 import { initParam } from '../models/deberta/init.ts';
 import { buildDeberta, dims as modelDims, type HeadKind, type ParamSource } from '../models/deberta/modeling.ts';
 import { bindWeights } from '../models/deberta/weights.ts';
+import { emitOnnx } from '../runtime/onnx-emit.ts';
+import { repeatModel, stepsInput } from '../runtime/repeat.ts';
 import { Session } from '../runtime/session.ts';
 import { tensor, toFloat64, type Tensor } from '../tensor.ts';
 import { DropoutMasks, dropoutRates } from './dropout.ts';
@@ -69,6 +71,14 @@ export interface GradientModel {
    * Returns the loss, the gradient norm before clipping (NaN when clipping is off) and the logits.
    */
   trainStep(batch: TrainBatch, opt: AdamW, lr: number, maxGradNorm: number): Promise<{ loss: number; gradNorm: number; logits?: Record<string, Tensor> }>;
+  /**
+   * trainStep for each batch in turn (batch i at learning rate `lr[i]`, or `lr` for all), in one ONNX Runtime
+   * run: the parameters and moments go from one step to the next inside ONNX Runtime (an ONNX Loop) and
+   * come back to JavaScript once, which saves most of what onnxruntime-node charges for returning them
+   * (about 40 ms per 100 MB each step). The batches must share their dims. Returns each step's loss and
+   * gradient norm.
+   */
+  trainSteps(batches: TrainBatch[], opt: AdamW, lr: number | number[], maxGradNorm: number): Promise<{ loss: number; gradNorm: number }[]>;
   /** Eval-mode outputs (logits, start_logits/end_logits, last_hidden_state), dropout off. */
   forward(batch: TrainBatch): Promise<Record<string, Tensor>>;
   dispose(): Promise<void>;
@@ -133,7 +143,7 @@ async function createGradientModel(config: DebertaConfig, given: Map<string, Ten
   // their memory. Training graphs project only the relative-table rows in use (the weights change every step).
   const span = config.relative_attention ? modelDims(config).span : Infinity;
   let general = span === Infinity;
-  const buildTrain = async (specs: LabelSpec[], update?: UpdateSpec): Promise<TrainSession> => {
+  const buildTrain = async (specs: LabelSpec[], update?: UpdateSpec, repeated = false): Promise<TrainSession> => {
     const g = new Graph();
     const masks = opts.dropout ? new DropoutMasks(rates, seed) : undefined;
     const built = buildDeberta(g, config, fromParams(g), head, prefix,
@@ -149,8 +159,20 @@ async function createGradientModel(config: DebertaConfig, given: Map<string, Ten
       grads.forEach((d, i) => { if (d) outputs[`grad.${paramNames[i]}`] = d; });
       outputs.grad_norm = globalNorm(g, grads, dtype);
     }
+    const name = `deberta-${head}-${update ? 'step' : 'train'}`;
     // No memory pattern: its block of intermediates came on top of the arena's, 2.2 GB at peak instead of 1.5 (v3-xsmall, 8 x 128).
-    const session = await Session.fromGraph(g, { outputs, paramsAs: 'inputs', name: `deberta-${head}-${update ? 'step' : 'train'}` }, { threads, memPattern: false });
+    const sessionOptions = { threads, memPattern: false };
+    let session: Session;
+    if (!repeated) session = await Session.fromGraph(g, { outputs, paramsAs: 'inputs', name }, sessionOptions);
+    else {
+      const emitted = emitOnnx(g, { outputs, paramsAs: 'inputs', name });
+      const state = new Set(paramNames.flatMap((p) => [p, `exp_avg.${p}`, `exp_avg_sq.${p}`]));
+      session = await Session.fromModel(repeatModel(emitted.model, {
+        carried: paramNames.flatMap((p) => [[p, `new.${p}`], [`exp_avg.${p}`, `new.exp_avg.${p}`], [`exp_avg_sq.${p}`, `new.exp_avg_sq.${p}`]] as const),
+        perStep: emitted.inputNames.filter((i) => !state.has(i)),
+        perStepOutputs: ['loss', 'grad_norm'],
+      }), sessionOptions);
+    }
     return { session, specs, outputs: Object.keys(outputs), masks: masks?.count ? masks : undefined };
   };
   // Fused-update sessions, by label rank and the set of decayed parameters; built at the first trainStep.
@@ -168,13 +190,13 @@ async function createGradientModel(config: DebertaConfig, given: Map<string, Ten
     }
     return general ? 'general' : 'short';
   };
-  const stepFor = async (batch: TrainBatch, opt: AdamW): Promise<TrainSession> => {
+  const stepFor = async (batch: TrainBatch, opt: AdamW, repeated = false): Promise<TrainSession> => {
     const rank = head === 'sequence-classification' && batch.labels ? batch.labels.dims.length : undefined;
     const decayed = paramNames.map((n) => opt.weightDecay > 0 && decays(opt.decay, n));
-    const key = `${await regime(batch)}/${rank ?? ''}:${opt.beta1}:${opt.beta2}:${decayed.map((d) => (d ? 1 : 0)).join('')}`;
+    const key = `${await regime(batch)}/${rank ?? ''}:${opt.beta1}:${opt.beta2}:${decayed.map((d) => (d ? 1 : 0)).join('')}${repeated ? ':repeated' : ''}`;
     let t = stepSessions.get(key);
     if (!t) {
-      t = await buildTrain(labelSpecs(config, head, rank), { beta1: opt.beta1, beta2: opt.beta2, decayed });
+      t = await buildTrain(labelSpecs(config, head, rank), { beta1: opt.beta1, beta2: opt.beta2, decayed }, repeated);
       stepSessions.set(key, t);
     }
     return t;
@@ -226,6 +248,38 @@ async function createGradientModel(config: DebertaConfig, given: Map<string, Ten
     return feeds;
   };
 
+  /** The fused update's scalars for one step at learning rate `lr` (advances `opt`'s step count). */
+  const updateScalars = (opt: AdamW, lr: number, maxGradNorm: number): Record<string, Tensor> => {
+    const { stepSize, bc2Sqrt, decayFactor } = opt.nextStep(lr);
+    const values = {
+      max_grad_norm: maxGradNorm, eps_scaled: opt.eps * bc2Sqrt, step_plain: -stepSize * bc2Sqrt,
+      step_decayed: -stepSize * bc2Sqrt / decayFactor, decay_factor: decayFactor,
+    };
+    return Object.fromEntries(UPDATE_SCALARS.map((k) => [`opt.${k}`, tensor(dtype, [], dtype === 'float64' ? Float64Array.of(values[k]) : Float32Array.of(values[k]))]));
+  };
+  /** Parameters and moments as inputs of the fused update... */
+  const stateFeeds = (opt: AdamW): Record<string, Tensor> => {
+    const feeds: Record<string, Tensor> = {};
+    for (const name of paramNames) {
+      const m = opt.momentsOf(name);
+      feeds[name] = params.get(name)!;
+      feeds[`exp_avg.${name}`] = m.expAvg;
+      feeds[`exp_avg_sq.${name}`] = m.expAvgSq;
+    }
+    return feeds;
+  };
+  /** ...and as its outputs: written back into the buffers they were read from. */
+  const stateOutputs = (opt: AdamW): Record<string, Tensor> => {
+    const into: Record<string, Tensor> = {};
+    for (const name of paramNames) {
+      const m = opt.momentsOf(name);
+      into[`new.${name}`] = params.get(name)!;
+      into[`new.exp_avg.${name}`] = m.expAvg;
+      into[`new.exp_avg_sq.${name}`] = m.expAvgSq;
+    }
+    return into;
+  };
+
   const model: GradientModel = {
     config, head, paramNames, params, initialized, step: 0,
 
@@ -252,28 +306,39 @@ async function createGradientModel(config: DebertaConfig, given: Map<string, Ten
         return { loss: r.loss, gradNorm: applyUpdate(opt, r.grads, lr, maxGradNorm, r.gradNorm), logits: r.logits };
       }
       const t = await stepFor(batch, opt);
-      const feeds = trainFeeds(t, batch, 'trainStep');
-      const { stepSize, bc2Sqrt, decayFactor } = opt.nextStep(lr);
-      const values = {
-        max_grad_norm: maxGradNorm, eps_scaled: opt.eps * bc2Sqrt, step_plain: -stepSize * bc2Sqrt,
-        step_decayed: -stepSize * bc2Sqrt / decayFactor, decay_factor: decayFactor,
-      };
-      for (const k of UPDATE_SCALARS) feeds[`opt.${k}`] = tensor(dtype, [], dtype === 'float64' ? Float64Array.of(values[k]) : Float32Array.of(values[k]));
-      // Parameters and moments are written back into the buffers they were read from.
+      const feeds = { ...trainFeeds(t, batch, 'trainStep'), ...updateScalars(opt, lr, maxGradNorm) };
       const into: Record<string, Tensor | null> = { loss: null, grad_norm: null };
       for (const k of ['logits', 'start_logits', 'end_logits']) if (t.outputs.includes(k)) into[k] = null;
-      for (const name of paramNames) {
-        const m = opt.momentsOf(name);
-        feeds[`exp_avg.${name}`] = m.expAvg;
-        feeds[`exp_avg_sq.${name}`] = m.expAvgSq;
-        into[`new.${name}`] = params.get(name)!;
-        into[`new.exp_avg.${name}`] = m.expAvg;
-        into[`new.exp_avg_sq.${name}`] = m.expAvgSq;
-      }
-      const out = await t.session.runInto(feeds, into);
+      const out = await t.session.runInto({ ...feeds, ...stateFeeds(opt) }, { ...into, ...stateOutputs(opt) });
       const logits: Record<string, Tensor> = {};
       for (const k of ['logits', 'start_logits', 'end_logits']) if (out[k]) logits[k] = out[k]!;
       return { loss: Number(out.loss!.data[0]), gradNorm: maxGradNorm > 0 ? Number(out.grad_norm!.data[0]) : NaN, logits };
+    },
+
+    async trainSteps(batches, opt, lr, maxGradNorm) {
+      const lrs = typeof lr === 'number' ? batches.map(() => lr) : lr;
+      if (lrs.length !== batches.length) throw new Error(`trainSteps: ${lrs.length} learning rates for ${batches.length} batches`);
+      const dims = batches[0]?.inputIds.dims.join(', ');
+      batches.forEach((b, i) => {
+        if (b.inputIds.dims.join(', ') !== dims) throw new Error(`trainSteps: batch ${i} has inputIds dims [${b.inputIds.dims.join(', ')}], batch 0 [${dims}]: the batches of one call share their dims`);
+      });
+      if (batches.length < 2 || (opt.weightDecay > 0 && lrs.some((r) => 1 - r * opt.weightDecay === 0))) {
+        const results = [];
+        for (let i = 0; i < batches.length; i++) {
+          const r = await model.trainStep(batches[i]!, opt, lrs[i]!, maxGradNorm);
+          results.push({ loss: r.loss, gradNorm: r.gradNorm });
+        }
+        return results;
+      }
+      if (opt.params !== params) throw new Error('trainSteps: the optimizer was made over other parameters than this model\'s');
+      if (!(maxGradNorm >= 0)) throw new Error(`trainSteps: invalid maxGradNorm ${maxGradNorm}`);
+      const t = await stepFor(batches[0]!, opt, true);
+      const each = batches.map((b, i) => ({ ...trainFeeds(t, b, `trainSteps (batch ${i})`), ...updateScalars(opt, lrs[i]!, maxGradNorm) }));
+      const feeds = stateFeeds(opt);
+      const taken = new Set(t.session.inputNames);
+      for (const name of Object.keys(each[0]!)) if (taken.has(stepsInput(name))) feeds[stepsInput(name)] = stack(each.map((f) => f[name]!), name);
+      const out = await t.session.runInto(feeds, { loss: null, grad_norm: null, ...stateOutputs(opt) });
+      return batches.map((_, i) => ({ loss: Number(out.loss!.data[i]), gradNorm: maxGradNorm > 0 ? Number(out.grad_norm!.data[i]) : NaN }));
     },
 
     async forward(batch) {
@@ -344,8 +409,16 @@ function adamWUpdate(g: Graph, wrt: Value[], grads: (Value | null)[], spec: Upda
 }
 
 /** The global L2 norm of the gradients (those that flow), as a scalar of the graph. */
-function globalNorm(g: Graph, grads: (Value | null)[], dtype: 'float32' | 'float64'): Value {
-  const squares = grads.flatMap((d) => (d ? [g.op1('ReduceSumSquare', [d, g.constInt64(d.shape.map((_, i) => i))], { keepdims: 0 })] : []));
+/**
+ * The gradients' global L2 norm. The squares are summed from the last parameter to the first, the order
+ * in which the backward pass makes the gradients: ONNX Runtime orders nodes by a depth-first walk from the
+ * outputs, which follows this sum, so each layer's weight and bias gradients are then computed as soon as
+ * the backward pass reaches the layer, and the activations they read are freed there. Summed from the
+ * first parameter, every weight gradient waited for the end of the backward pass, holding its layer's
+ * activations: 250 MB more at peak (v3-xsmall, 8 x 128).
+ */
+export function globalNorm(g: Graph, grads: (Value | null)[], dtype: 'float32' | 'float64'): Value {
+  const squares = [...grads].reverse().flatMap((d) => (d ? [g.op1('ReduceSumSquare', [d, g.constInt64(d.shape.map((_, i) => i))], { keepdims: 0 })] : []));
   return F.sqrt(squares.length ? squares.reduce((a, b) => a.add(b)) : g.scalar(0, dtype));
 }
 
@@ -377,4 +450,16 @@ function labelTensor(t: Tensor, spec: LabelSpec, dtype: 'float32' | 'float64', w
   }
   const values = toFloat64(t);
   return tensor(dtype, dims, dtype === 'float64' ? Float64Array.from(values) : Float32Array.from(values));
+}
+
+/** Equal-shaped tensors stacked along a new first axis. */
+function stack(ts: Tensor[], what: string): Tensor {
+  const first = ts[0]!;
+  const n = first.data.length;
+  const data = new (first.data.constructor as new (n: number) => Tensor['data'])(n * ts.length);
+  ts.forEach((t, i) => {
+    if (t.dims.join() !== first.dims.join()) throw new Error(`${what}: dims [${t.dims.join(', ')}] in step ${i}, [${first.dims.join(', ')}] in step 0`);
+    (data as Float32Array).set(t.data as Float32Array, i * n);
+  });
+  return tensor(first.dtype, [ts.length, ...first.dims], data);
 }

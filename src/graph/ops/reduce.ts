@@ -1,4 +1,5 @@
 // Reductions over constant axes (opset 18: axes are an input).
+import { dimOf, shapeOf } from '../autodiff.ts';
 import { constInts, isKnown, normAxis } from '../shape-rules.ts';
 import type { Dim, Value } from '../value.ts';
 import { defineOp, type GradContext } from './registry.ts';
@@ -18,11 +19,9 @@ const RULES: Record<string, (dk: Value, x: Value, yk: Value, axes: number[]) => 
   ReduceSum: (dk) => dk,
   ReduceSumSquare: (dk, x) => dk.mul(x).mul(2),
   ReduceMean: (dk, x, _yk, axes) => {
-    const g = x.graph;
     const dims = axes.map((i) => x.shape[i]!);
     if (dims.every(isKnown)) return dk.mul(1 / dims.reduce((p, q) => p * q, 1));
-    const shape = g.op1('Shape', [x]);
-    const count = axes.map((i) => g.op1('Gather', [shape, g.constInt64([i])], { axis: 0 })).reduce((p, q) => p.mul(q));
+    const count = axes.map((i) => dimOf(x, i)).reduce((p, q) => p.mul(q));
     return dk.div(count.cast(x.dtype));
   },
   // Ties share the gradient, as torch's amax does.
@@ -43,8 +42,7 @@ function reduceGrad(type: ReduceType, { g, x: [x, a], y: [y], attrs, dy: [d] }: 
   const axes = reducedAxes(data, a);
   const keep = (attrs.keepdims ?? 1) !== 0;
   const unreduce = (v: Value) => (keep ? v : g.op1('Unsqueeze', [v, g.constInt64(axes)]));
-  const shape = data.shape.every(isKnown) ? g.constInt64(data.shape as number[]) : g.op1('Shape', [data]);
-  const dk = g.op1('Expand', [unreduce(d!), shape]);
+  const dk = g.op1('Expand', [unreduce(d!), shapeOf(data)]);
   return [RULES[type]!(dk, data, unreduce(y!), axes), null];
 }
 

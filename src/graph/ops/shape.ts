@@ -1,5 +1,5 @@
 // Ops that move data without arithmetic: reshapes, transposes, slices, gathers and scatters.
-import { reduceTo, shapeOf, zerosLike } from '../autodiff.ts';
+import { dimOf, reduceTo, shapeOf, zerosLike } from '../autodiff.ts';
 import type { Graph } from '../graph.ts';
 import { broadcast, constInts, dimProduct, isKnown, normAxis } from '../shape-rules.ts';
 import type { Dim, Shape, Value } from '../value.ts';
@@ -11,20 +11,6 @@ function need(v: Value | null | undefined, what: string): Value {
 }
 
 // --- Helpers of the gradient rules (the backward of data movement is data movement the other way).
-
-/** x's shape as a 1-D int64 value: a constant when fully known, else computed at run time. */
-function runtimeShape(x: Value): Value {
-  const g = x.graph;
-  return x.shape.every(isKnown) ? g.constInt64(x.shape as number[]) : g.op1('Shape', [x]);
-}
-
-/** One dim of x as a 1-element int64 vector. */
-function runtimeDim(x: Value, axis: number): Value {
-  const g = x.graph;
-  const d = x.shape[axis]!;
-  if (isKnown(d)) return g.constInt64([d]);
-  return g.op1('Slice', [g.op1('Shape', [x]), g.constInt64([axis]), g.constInt64([axis + 1]), g.constInt64([0])]);
-}
 
 /** Element i of a 1-D int64 input as a 1-element vector (a constant when the input is one). */
 function element(v: Value, i: number): Value {
@@ -99,7 +85,7 @@ defineOp({
     }
     return [{ dtype: data.dtype, shape: out }];
   },
-  grad: ({ g, x: [x], dy: [d] }) => [g.op1('Reshape', [d!, runtimeShape(x!)]), null],
+  grad: ({ g, x: [x], dy: [d] }) => [g.op1('Reshape', [d!, shapeOf(x!)]), null],
 });
 
 defineOp({
@@ -144,7 +130,7 @@ defineOp({
     return [{ dtype: data.dtype, shape: data.shape.filter((_, i) => !drop.has(i)) }];
   },
   grad: ({ g, x: [x, axes], dy: [d] }) =>
-    [axes ? g.op1('Unsqueeze', [d!, axes]) : g.op1('Reshape', [d!, runtimeShape(x!)]), null],
+    [axes ? g.op1('Unsqueeze', [d!, axes]) : g.op1('Reshape', [d!, shapeOf(x!)]), null],
 });
 
 defineOp({
@@ -170,7 +156,7 @@ defineOp({
     let start: number | Value = 0; // a number while every size so far is known
     return x.map((v) => {
       const size = v!.shape[axis]!;
-      const end = typeof start === 'number' && isKnown(size) ? start + size : asValue(start).add(runtimeDim(v!, axis));
+      const end = typeof start === 'number' && isKnown(size) ? start + size : asValue(start).add(dimOf(v!, axis));
       const piece = g.op1('Slice', [d!, asValue(start), asValue(end), g.constInt64([axis])]);
       start = end;
       return piece;
@@ -232,7 +218,7 @@ defineOp({
         after[ax] = dim - Math.max(c(e), c(s));
         return;
       }
-      const D = runtimeDim(data, ax);
+      const D = dimOf(data, ax);
       const from = clamp(element(starts!, i).cast('int64'), D);
       const to = g.op1('Max', [clamp(element(ends!, i).cast('int64'), D), from]);
       before[ax] = from;
