@@ -2,11 +2,14 @@
 //   fused  GradientModel.trainStep: loss, gradients, clipping and AdamW in one ONNX Runtime run, parameters and
 //          moments updated in place (what the target is measured on);
 //   split  computeGradients (forward + backward and the gradients' norm in ONNX Runtime), then applyUpdate
-//          (clipping folded into one AdamW pass in TypeScript), as the trainers take a step.
-// `both` alternates the two in one process (a ratio that the machine's load moves less; its peak RSS holds
-// both sessions). Peak RSS is this process's; bench/training.ts runs the fused mode in a child process.
+//          (clipping folded into one AdamW pass in TypeScript), as the trainers take a step;
+//   repeated  GradientModel.trainSteps: the fused step for --per-run batches (default 4) in one run (an ONNX
+//          Loop), so that parameters and moments come back to JavaScript once per run; a step is a run's
+//          time divided by its steps (STEPS then counts runs).
+// `both` alternates fused and split in one process (a ratio that the machine's load moves less; its peak RSS
+// holds both sessions). Peak RSS is this process's; bench/training.ts runs each mode in a child process.
 //
-//   npm run bench:train-step -- [CONFIG] [STEPS] [--mode fused|split|both (default fused)] [--threads 2] [--batch 8x128] [--json]
+//   npm run bench:train-step -- [CONFIG] [STEPS] [--mode fused|split|repeated|both (default fused)] [--per-run 4] [--threads 2] [--batch 8x128] [--json]
 import '../src/platform/node.ts';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -25,12 +28,15 @@ const { values: args, positionals } = parseArgs({
     mode: { type: 'string', default: 'fused' },
     threads: { type: 'string', default: '2' },
     batch: { type: 'string', default: '8x128' },
+    'per-run': { type: 'string', default: '4' },
     steps: { type: 'string' },
     json: { type: 'boolean', default: false },
   },
 });
 const mode = args.mode!;
-if (!['fused', 'split', 'both'].includes(mode)) throw new Error(`--mode: expected fused, split or both, got '${mode}'`);
+if (!['fused', 'split', 'repeated', 'both'].includes(mode)) throw new Error(`--mode: expected fused, split, repeated or both, got '${mode}'`);
+const perRun = Number(args['per-run']);
+if (!Number.isInteger(perRun) || perRun < 1) throw new Error(`--per-run: expected a positive integer, got '${args['per-run']}'`);
 const file = positionals[0] ?? new URL('./peers/v3-xsmall-shape/config.json', import.meta.url).pathname;
 const steps = Number(args.steps ?? positionals[1] ?? 10);
 if (!Number.isInteger(steps) || steps < 1) throw new Error(`steps: expected a positive integer, got '${args.steps ?? positionals[1]}'`);
@@ -53,12 +59,30 @@ const batch = () => ({
   labels: tensor('int64', [B], BigInt64Array.from({ length: B }, (_, i) => BigInt(i % 2))),
 });
 
+type Mode = 'fused' | 'split' | 'repeated';
 interface Times { step: number[]; gradients: number[]; update: number[]; cpu: number[] }
-const times: Record<'fused' | 'split', Times> = { fused: { step: [], gradients: [], update: [], cpu: [] }, split: { step: [], gradients: [], update: [], cpu: [] } };
-const order: ('fused' | 'split')[] = mode === 'both' ? ['fused', 'split'] : [mode as 'fused' | 'split'];
+const times: Record<Mode, Times> = {
+  fused: { step: [], gradients: [], update: [], cpu: [] }, split: { step: [], gradients: [], update: [], cpu: [] }, repeated: { step: [], gradients: [], update: [], cpu: [] },
+};
+const order: Mode[] = mode === 'both' ? ['fused', 'split'] : [mode as Mode];
 const warmup = 2;
 for (let s = 0; s < steps + warmup; s++) {
   for (const m of order) {
+    if (m === 'repeated') {
+      // One run of perRun steps; each of its steps counts as a run's time divided by perRun.
+      const bs = Array.from({ length: perRun }, batch);
+      const c0 = process.cpuUsage();
+      const a = performance.now();
+      const rs = await gm.trainSteps(bs, opt, 2e-5, 1);
+      const e = performance.now();
+      const c = process.cpuUsage(c0);
+      if (s >= warmup) {
+        const t = times.repeated;
+        t.step.push((e - a) / perRun); t.gradients.push((e - a) / perRun); t.update.push(0); t.cpu.push((c.user + c.system) / 1000 / perRun);
+      }
+      process.stderr.write(`run ${s} repeated: ${perRun} steps, losses ${rs.map((r) => r.loss.toFixed(4)).join(' ')}, ${((e - a) / perRun).toFixed(0)} ms a step\n`);
+      continue;
+    }
     const b = batch();
     const c0 = process.cpuUsage();
     const a = performance.now();
@@ -85,7 +109,7 @@ await gm.dispose();
 
 const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
 const gflop = trainingFlops(config, B, N) / 1e9;
-const summary = (m: 'fused' | 'split') => {
+const summary = (m: Mode) => {
   const t = times[m];
   if (!t.step.length) return undefined;
   const stepMs = med(t.step);
@@ -98,7 +122,7 @@ const summary = (m: 'fused' | 'split') => {
 const result = {
   shape: `v3-xsmall shape (${config.num_hidden_layers} layers, hidden ${config.hidden_size}, vocab ${config.vocab_size}), ${(n / 1e6).toFixed(1)}M parameters`,
   batch: `${B} x ${N}`, threads, steps, gflopPerStep: Number(gflop.toFixed(1)), createMs: Math.round(createMs),
-  fused: summary('fused'), split: summary('split'),
+  fused: summary('fused'), split: summary('split'), repeated: summary('repeated'), ...(mode === 'repeated' ? { stepsPerRun: perRun } : {}),
   ...(mode === 'both' ? { fusedOverSplit: Number((med(times.fused.step) / med(times.split.step)).toFixed(3)) } : {}),
   peakRssMiB: Math.round(peakRssBytes() / 2 ** 20), rssBeforeModelMiB: Math.round(rssBefore / 2 ** 20), load: loadavg().map((x) => Number(x.toFixed(2))),
 };

@@ -1,6 +1,7 @@
 // GradientModel.trainStep: loss, gradients, clipping and AdamW in one ONNX Runtime run, writing the
 // parameters and moments back in place. It must follow the recorded torch trajectory as the two-call path
 // (computeGradients + applyUpdate) does, and agree with that path on every parameter, moment and norm.
+// trainSteps: several such steps in one run (an ONNX Loop), equal to trainStep called for each.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -144,5 +145,74 @@ test('trainStep equals the two-call path on other heads and layouts (v1 QA and t
       if ([...noise].some((n) => k === n || k.endsWith(`.${n}`))) continue;
       assert.ok(relL2(v, states[1]!.get(k)!) <= 1e-9, `${name} ${k}: ${relL2(v, states[1]!.get(k)!)}`);
     }
+  }
+});
+
+test('trainSteps runs the five-step torch AdamW trajectory in one call: losses and every final parameter within 1e-4 (float32)', async () => {
+  const gm = await gradientModelFromTensors(config, start(), 'sequence-classification', { threads: 1 });
+  try {
+    const opt = new AdamW(gm.params, { lr: settings.lr, betas: settings.betas, eps: settings.eps, weightDecay: settings.weight_decay, decay: 'all' });
+    const ref = Array.from(toFloat64(traj.get('losses')!));
+    const batches = Array.from({ length: settings.steps }, (_, k) => batchAt(k));
+    const results = await gm.trainSteps(batches, opt, settings.lr, settings.clip_grad_norm);
+    assert.equal(results.length, settings.steps);
+    results.forEach((r, k) => {
+      const rel = Math.abs(r.loss - ref[k]!) / ref[k]!;
+      assert.ok(rel <= 1e-4, `step ${k}: loss ${r.loss} vs ${ref[k]} (relative error ${rel.toExponential(2)})`);
+      assert.ok(r.gradNorm > 0 && Number.isFinite(r.gradNorm), `step ${k}: gradient norm ${r.gradNorm}`);
+    });
+    assert.equal(opt.stepCount, settings.steps);
+    for (const [name, p] of gm.params) {
+      const err = relL2(p, traj.get(`final.${name}`)!);
+      assert.ok(err <= 1e-4, `${name}: relative L2 error ${err.toExponential(2)}`);
+    }
+  } finally {
+    await gm.dispose();
+  }
+});
+
+test('trainSteps gives what trainStep gives step by step, bit for bit: learning rate per step, dropout, decay rule, moments', async () => {
+  const cfg = { ...config, hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1 };
+  const adam: AdamWOptions = { lr: 3e-3, betas: [0.8, 0.99], eps: 1e-7, weightDecay: 0.1, decay: 'no-bias-norm' };
+  const lrs = [3e-3, 2e-3, 1e-3, 5e-4];
+  const batches = lrs.map((_, k) => batchAt(k));
+  const run = async (together: boolean) => {
+    const gm = await gradientModelFromTensors(cfg, start(), 'sequence-classification', { threads: 1, dropout: true, seed: 5 });
+    try {
+      const opt = new AdamW(gm.params, adam);
+      let results: { loss: number; gradNorm: number }[] = [];
+      if (together) results = await gm.trainSteps(batches, opt, lrs, 0.5);
+      else for (let k = 0; k < lrs.length; k++) results.push(await gm.trainStep(batches[k]!, opt, lrs[k]!, 0.5));
+      return { losses: results.map((r) => r.loss), norms: results.map((r) => r.gradNorm), state: new Map([...gm.params, ...opt.stateTensors()]), step: gm.step, stepCount: opt.stepCount };
+    } finally {
+      await gm.dispose();
+    }
+  };
+  const one = await run(false), all = await run(true);
+  assert.deepEqual(all.losses, one.losses);
+  assert.deepEqual(all.norms, one.norms);
+  assert.equal(all.step, one.step, 'as many dropout steps drawn');
+  assert.ok(all.step > 0);
+  assert.equal(all.stepCount, lrs.length);
+  assert.equal(all.state.size, one.state.size);
+  for (const [k, v] of one.state) assert.deepEqual(all.state.get(k)!.data, v.data, k);
+});
+
+test('trainSteps rejects batches of other dims, a learning rate count that does not match, and a foreign optimizer', async () => {
+  const gm = await gradientModelFromTensors(config, start(), 'sequence-classification', { threads: 1 });
+  try {
+    const opt = new AdamW(gm.params, { lr: 1e-3 });
+    const b = batchAt(0);
+    const shorter: TrainBatch = {
+      inputIds: { ...b.inputIds, dims: [3, 20], data: b.inputIds.data.slice(0, 60) },
+      attentionMask: { ...b.attentionMask, dims: [3, 20], data: b.attentionMask.data.slice(0, 60) },
+      labels: b.labels,
+    };
+    await assert.rejects(gm.trainSteps([b, shorter], opt, 1e-3, 1), /trainSteps: batch 1 has inputIds dims \[3, 20\], batch 0 \[3, 40\]/);
+    await assert.rejects(gm.trainSteps([b, b], opt, [1e-3], 1), /trainSteps: 1 learning rates for 2 batches/);
+    await assert.rejects(gm.trainSteps([b, b], new AdamW(new Map(gm.params), { lr: 1e-3 }), 1e-3, 1), /trainSteps: the optimizer was made over other parameters/);
+    assert.equal(opt.stepCount, 0, 'nothing was updated');
+  } finally {
+    await gm.dispose();
   }
 });

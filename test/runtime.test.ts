@@ -5,6 +5,7 @@ import { Graph } from '../src/graph/graph.ts';
 import * as F from '../src/graph/functional.ts';
 import { Session } from '../src/runtime/session.ts';
 import { emitOnnx } from '../src/runtime/onnx-emit.ts';
+import { repeatModel } from '../src/runtime/repeat.ts';
 import { tensor } from '../src/tensor.ts';
 
 test('shape inference keeps symbolic dims through reshapes and matmuls', () => {
@@ -50,4 +51,28 @@ test('a fixed slice of a symbolic dim has a known length', () => {
   assert.deepEqual(F.slice(x, [0], [1], [1]).shape, ['batch', 1, 4]);
   assert.deepEqual(F.slice(x, [0], [2 ** 62], [1]).shape, ['batch', 'seq', 4]);
   assert.deepEqual(F.slice(x, [1], [3], [2]).shape, ['batch', 'seq', 2]);
+});
+
+test('repeatModel runs a model as an ONNX Loop: carried state, per-step inputs and outputs, inputs shared by every step', async () => {
+  const g = new Graph();
+  const x = g.input('x', 'float32', [3]);
+  const s = g.input('s', 'float32', []);
+  const w = g.input('w', 'float32', [3]);
+  // One step: x' = 2x + s * w; it also reports sum(x').
+  const next = x.mul(2).add(w.mul(s));
+  const model = emitOnnx(g, { outputs: { next, total: F.reduceSum(next, [0], false) } }).model;
+  const repeated = repeatModel(model, { carried: [['x', 'next']], perStep: ['s'], perStepOutputs: ['total'] });
+  const session = await Session.fromModel(repeated, { threads: 1 });
+  assert.deepEqual([...session.inputNames].sort(), ['steps.s', 'w', 'x']);
+  const out = await session.run({
+    x: tensor('float32', [3], Float32Array.of(1, 0, -1)), w: tensor('float32', [3], Float32Array.of(1, 2, 3)),
+    'steps.s': tensor('float32', [3], Float32Array.of(1, 10, 100)),
+  });
+  // By hand: x1 = [3, 2, 1], x2 = [16, 24, 32], x3 = [132, 248, 364].
+  assert.deepEqual(Array.from(out.next!.data as Float32Array), [132, 248, 364]);
+  assert.deepEqual(out.total!.dims, [3]);
+  assert.deepEqual(Array.from(out.total!.data as Float32Array), [6, 72, 744]);
+  assert.throws(() => repeatModel(model, { carried: [['x', 'nope']], perStep: ['s'], perStepOutputs: [] }), /repeatModel: the model has no output 'nope'/);
+  assert.throws(() => repeatModel(model, { carried: [['x', 'next']], perStep: [], perStepOutputs: [] }), /at least one per-step input/);
+  await session.release();
 });
