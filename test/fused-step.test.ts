@@ -216,3 +216,20 @@ test('trainSteps rejects batches of other dims, a learning rate count that does 
     await gm.dispose();
   }
 });
+
+test('computeGradients after fused steps: the gradient graph the model let go of is compiled again and gives the two-call path\'s loss', async () => {
+  const adam: AdamWOptions = { lr: 1e-3, weightDecay: 0.01, decay: 'all' };
+  const losses: number[] = [];
+  for (const fused of [true, false]) {
+    const gm = await gradientModelFromTensors(config, start(), 'sequence-classification', { threads: 1 });
+    try {
+      const opt = new AdamW(gm.params, adam);
+      if (fused) await gm.trainSteps([batchAt(0), batchAt(1)], opt, 1e-3, 1);
+      else for (const k of [0, 1]) { const r = await gm.computeGradients(batchAt(k)); applyUpdate(opt, r.grads, 1e-3, 1, r.gradNorm); }
+      losses.push((await gm.computeGradients(batchAt(2))).loss);
+    } finally {
+      await gm.dispose();
+    }
+  }
+  assert.ok(Math.abs(losses[0]! - losses[1]!) <= 1e-5 * losses[1]!, `${losses[0]} vs ${losses[1]}`);
+});

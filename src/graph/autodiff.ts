@@ -37,6 +37,7 @@ export function gradients(loss: Value, wrt: Value[]): (Value | null)[] {
     return sum;
   };
   add(loss, ones(g, loss));
+  const gelu = new GeluBackward();
 
   for (let i = nodes.length - 1; i >= 0; i--) {
     const node = nodes[i]!;
@@ -47,7 +48,7 @@ export function gradients(loss: Value, wrt: Value[]): (Value | null)[] {
     if (geluInput && dy[0]) {
       // The whole GELU at once (see geluOf): its inner values get no gradient, so nothing of the backward
       // pass reads them and ONNX Runtime can fuse the forward chain into one Gelu kernel.
-      const dx = dy[0].mul(geluDerivative(geluInput));
+      const dx = dy[0].mul(gelu.derivative(geluInput));
       checkGradient(geluInput, dx, where);
       add(geluInput, dx);
       continue;
@@ -71,7 +72,7 @@ export function gradients(loss: Value, wrt: Value[]): (Value | null)[] {
     }
     const def = getOp(node.type);
     if (!def.grad) throw new Error(`gradients: ${where} lies between the parameters and the loss but has no gradient rule`);
-    const dx = def.grad({ g, node, x: node.inputs, y: node.outputs, attrs: node.attrs, dy });
+    const dx = def.grad({ g, node, x: node.inputs.map((v) => gelu.view(v)), y: node.outputs, attrs: node.attrs, dy });
     node.inputs.forEach((x, k) => {
       const d = dx[k];
       if (!x || !d || !isFloat(x.dtype)) return;
@@ -133,12 +134,37 @@ function geluOf(node: Node): Value | undefined {
   return x;
 }
 
-/** d/dx of exact GELU, Phi(x) + x phi(x), as 0.5 * (1 + erf(x / sqrt 2) + x exp(-x^2 / 2) sqrt(2 / pi)). */
-function geluDerivative(x: Value): Value {
-  const g = x.graph;
-  const t = x.mul(Math.SQRT1_2);
-  const tail = x.mul(g.op1('Exp', [t.mul(x.mul(-Math.SQRT1_2))])).mul(Math.sqrt(2 / Math.PI));
-  return g.op1('Erf', [t]).add(tail).add(1).mul(0.5);
+/**
+ * The backward pass's view of exact GELUs: their derivatives, and their outputs recomputed from their inputs.
+ * A GELU's output is what the next linear layer's weight gradient reads; recomputed there as x Phi(x), with
+ * the Phi(x) the derivative needs anyway (one product), it need not stay in memory from the forward pass to
+ * the backward, only the input x does (the derivative reads it).
+ */
+class GeluBackward {
+  private readonly cdfs = new Map<Value, Value>();
+  private readonly outputs = new Map<Value, Value>();
+
+  /** Phi(x) = (erf(x / sqrt 2) + 1) / 2, once per x. */
+  private cdf(x: Value): Value {
+    let c = this.cdfs.get(x);
+    if (!c) this.cdfs.set(x, c = x.graph.op1('Erf', [x.mul(Math.SQRT1_2)]).add(1).mul(0.5));
+    return c;
+  }
+
+  /** d/dx of exact GELU: Phi(x) + x phi(x), phi(x) = exp(-x^2 / 2) / sqrt(2 pi). */
+  derivative(x: Value): Value {
+    const tail = x.mul(x.graph.op1('Exp', [x.mul(x.mul(-0.5))])).mul(1 / Math.sqrt(2 * Math.PI));
+    return this.cdf(x).add(tail);
+  }
+
+  /** v as the backward pass reads it: a GELU's output recomputed from its input, anything else as it is. */
+  view(v: Value | null): Value | null {
+    const x = v?.producer && geluOf(v.producer);
+    if (!x) return v;
+    let y = this.outputs.get(v!);
+    if (!y) this.outputs.set(v!, y = x.mul(this.cdf(x)));
+    return y;
+  }
 }
 
 /** The nodes that lie on a path from some `wrt` value to the loss, in graph (topological) order. */

@@ -98,7 +98,7 @@ export function gradientModelFromTensors(config: DebertaConfig, tensors: Map<str
 }
 
 /** A compiled training graph for one kind of labels (sequence classification: their rank). */
-interface TrainSession { session: Session; specs: LabelSpec[]; outputs: string[]; masks?: DropoutMasks }
+interface TrainSession { session: Session; specs: LabelSpec[]; outputs: string[]; masks?: DropoutMasks; used?: boolean }
 
 /** The fused update's graph knows the betas and which parameters decay; one graph per such optimizer. */
 interface UpdateSpec { beta1: number; beta2: number; decayed: boolean[] }
@@ -196,6 +196,13 @@ async function createGradientModel(config: DebertaConfig, given: Map<string, Ten
     const key = `${await regime(batch)}/${rank ?? ''}:${opt.beta1}:${opt.beta2}:${decayed.map((d) => (d ? 1 : 0)).join('')}${repeated ? ':repeated' : ''}`;
     let t = stepSessions.get(key);
     if (!t) {
+      // A model trained by fused steps does not keep the gradient graph compiled at its creation (its
+      // constants and kernels, tens of MB) if no computeGradients ran on it; one would compile it again.
+      for (const [k, u] of trainSessions) {
+        if (u.used) continue;
+        trainSessions.delete(k);
+        if (![...trainSessions.values()].some((o) => o.session === u.session)) await u.session.release();
+      }
       t = await buildTrain(labelSpecs(config, head, rank), { beta1: opt.beta1, beta2: opt.beta2, decayed }, repeated);
       stepSessions.set(key, t);
     }
@@ -285,6 +292,7 @@ async function createGradientModel(config: DebertaConfig, given: Map<string, Ten
 
     async computeGradients(batch) {
       const t = await trainFor(batch);
+      t.used = true;
       const feeds = trainFeeds(t, batch, 'computeGradients');
       const out = await t.session.run(feeds);
       const grads = new Map<string, Tensor>();
