@@ -3,13 +3,13 @@
 //          moments updated in place (what the target is measured on);
 //   split  computeGradients (forward + backward and the gradients' norm in ONNX Runtime), then applyUpdate
 //          (clipping folded into one AdamW pass in TypeScript), as the trainers take a step;
-//   repeated  GradientModel.trainSteps: the fused step for --per-run batches (default 4) in one run (an ONNX
+//   repeated  GradientModel.trainSteps: the fused step for --per-run batches (default 8) in one run (an ONNX
 //          Loop), so that parameters and moments come back to JavaScript once per run; a step is a run's
 //          time divided by its steps (STEPS then counts runs).
 // `both` alternates fused and split in one process (a ratio that the machine's load moves less; its peak RSS
 // holds both sessions). Peak RSS is this process's; bench/training.ts runs each mode in a child process.
 //
-//   npm run bench:train-step -- [CONFIG] [STEPS] [--mode fused|split|repeated|both (default fused)] [--per-run 4] [--threads 2] [--batch 8x128] [--json]
+//   npm run bench:train-step -- [CONFIG] [STEPS] [--mode fused|split|repeated|both (default fused)] [--per-run 8] [--threads 2] [--batch 8x128] [--json]
 import '../src/platform/node.ts';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -28,7 +28,7 @@ const { values: args, positionals } = parseArgs({
     mode: { type: 'string', default: 'fused' },
     threads: { type: 'string', default: '2' },
     batch: { type: 'string', default: '8x128' },
-    'per-run': { type: 'string', default: '4' },
+    'per-run': { type: 'string', default: '8' },
     steps: { type: 'string' },
     json: { type: 'boolean', default: false },
   },

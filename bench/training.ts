@@ -72,7 +72,7 @@ export interface TrainingStepFigures {
   /**
    * fused: GradientModel.trainStep (gradients, clipping and AdamW in one ONNX Runtime run); split:
    * computeGradients then applyUpdate (AdamW in TypeScript), the trainers' path; repeated:
-   * GradientModel.trainSteps, four fused steps in one run (an ONNX Loop).
+   * GradientModel.trainSteps, eight fused steps in one run (an ONNX Loop).
    */
   mode: TrainingMode;
   /** Median of the timed steps, gradients and update. */
@@ -124,10 +124,10 @@ export async function measureTrainingTargets(opts: { steps?: number; threads?: n
 export async function trainingRows(opts: { steps?: number; threads?: number; modes?: TrainingMode[] } = {}): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const whats: Record<TrainingMode, string> = {
-    fused: 'trainStep, AdamW in ONNX Runtime', split: 'computeGradients + applyUpdate', repeated: 'trainSteps, 4 fused steps a run',
+    fused: 'trainStep, AdamW in ONNX Runtime', split: 'computeGradients + applyUpdate', repeated: 'trainSteps, 8 fused steps a run',
   };
   for (const mode of opts.modes ?? ['fused', 'repeated', 'split'] as const) {
-    // Repeated: STEPS counts runs of four steps.
+    // Repeated: STEPS counts runs of eight steps.
     const f = await measureTrainingTargets({ ...opts, mode, ...(mode === 'repeated' ? { steps: Math.max(2, Math.ceil((opts.steps ?? 7) / 2)) } : {}) });
     const load = `load ${f.load.map((l) => l[0]!.toFixed(1)).join(' -> ')}`;
     const what = whats[mode];
