@@ -416,14 +416,13 @@ function adamWUpdate(g: Graph, wrt: Value[], grads: (Value | null)[], spec: Upda
   return outputs;
 }
 
-/** The global L2 norm of the gradients (those that flow), as a scalar of the graph. */
 /**
- * The gradients' global L2 norm. The squares are summed from the last parameter to the first, the order
- * in which the backward pass makes the gradients: ONNX Runtime orders nodes by a depth-first walk from the
- * outputs, which follows this sum, so each layer's weight and bias gradients are then computed as soon as
- * the backward pass reaches the layer, and the activations they read are freed there. Summed from the
- * first parameter, every weight gradient waited for the end of the backward pass, holding its layer's
- * activations: 250 MB more at peak (v3-xsmall, 8 x 128).
+ * The global L2 norm of the gradients (those that flow), as a scalar of the graph. The squares are summed
+ * from the last parameter to the first, the order in which the backward pass makes the gradients: ONNX
+ * Runtime orders nodes by a depth-first walk from the outputs, which follows this sum, so each layer's
+ * weight and bias gradients are computed as soon as the backward pass reaches the layer, and the
+ * activations they read are freed there. Summed from the first parameter, every weight gradient waited for
+ * the end of the backward pass, holding its layer's activations: 250 MB more at peak (v3-xsmall, 8 x 128).
  */
 export function globalNorm(g: Graph, grads: (Value | null)[], dtype: 'float32' | 'float64'): Value {
   const squares = [...grads].reverse().flatMap((d) => (d ? [g.op1('ReduceSumSquare', [d, g.constInt64(d.shape.map((_, i) => i))], { keepdims: 0 })] : []));
