@@ -47,9 +47,9 @@ export function repeatModel(model: Uint8Array, spec: RepeatSpec): Uint8Array {
   const scalar = (name: string, elemType: number): ValueInfo => ({ name, type: { tensorType: { elemType, shape: { dim: [] } } } });
   const INT64 = onnx.TensorProto.DataType.INT64, BOOL = onnx.TensorProto.DataType.BOOL;
   const bodyNodes = [
-    { opType: 'Identity', domain: '', name: 'repeat_cond', input: ['b.cond_in'], output: ['b.cond_out'], attribute: [] },
+    { opType: 'Identity', domain: '', name: 'repeat_cond', input: ['repeat.cond_in'], output: ['repeat.cond_out'], attribute: [] },
     ...perStepIn.map((v) => ({
-      opType: 'Gather', domain: '', name: `repeat_step_${v.name}`, input: [stepsInput(v.name!), 'b.iteration'], output: [inBody(v.name!)],
+      opType: 'Gather', domain: '', name: `repeat_step_${v.name}`, input: [stepsInput(v.name!), 'repeat.iteration'], output: [inBody(v.name!)],
       attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 0 }],
     })),
     ...(g.node ?? []).map((n) => ({ ...n, input: (n.input ?? []).map(inBody), output: (n.output ?? []).map(inBody) })),
@@ -58,8 +58,8 @@ export function repeatModel(model: Uint8Array, spec: RepeatSpec): Uint8Array {
     name: `${g.name ?? 'model'}_step`,
     node: bodyNodes,
     initializer: (g.initializer ?? []).map((t) => ({ ...t, name: inBody(t.name!) })),
-    input: [scalar('b.iteration', INT64), scalar('b.cond_in', BOOL), ...carriedIn.map((v) => renamed(v))],
-    output: [scalar('b.cond_out', BOOL), ...carriedOut.map((v) => renamed(v)), ...perStepOut.map((v) => renamed(v))],
+    input: [scalar('repeat.iteration', INT64), scalar('repeat.cond_in', BOOL), ...carriedIn.map((v) => renamed(v))],
+    output: [scalar('repeat.cond_out', BOOL), ...carriedOut.map((v) => renamed(v)), ...perStepOut.map((v) => renamed(v))],
   };
 
   const stacked = (v: ValueInfo, name: string): ValueInfo => {
