@@ -211,7 +211,10 @@ test('trainSteps rejects batches of other dims, a learning rate count that does 
     await assert.rejects(gm.trainSteps([b, shorter], opt, 1e-3, 1), /trainSteps: batch 1 has inputIds dims \[3, 20\], batch 0 \[3, 40\]/);
     await assert.rejects(gm.trainSteps([b, b], opt, [1e-3], 1), /trainSteps: 1 learning rates for 2 batches/);
     await assert.rejects(gm.trainSteps([b, b], new AdamW(new Map(gm.params), { lr: 1e-3 }), 1e-3, 1), /trainSteps: the optimizer was made over other parameters/);
+    const twoLabels: TrainBatch = { ...b, labels: { ...b.labels!, dims: [1, 3] } };
+    await assert.rejects(gm.trainSteps([b, twoLabels], opt, 1e-3, 1), /batch\.labels: expected 1 dims, got \[1, 3\]/);
     assert.equal(opt.stepCount, 0, 'nothing was updated');
+    assert.equal(gm.step, 0, 'no dropout step taken');
   } finally {
     await gm.dispose();
   }

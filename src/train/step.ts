@@ -341,10 +341,17 @@ async function createGradientModel(config: DebertaConfig, given: Map<string, Ten
       if (opt.params !== params) throw new Error('trainSteps: the optimizer was made over other parameters than this model\'s');
       if (!(maxGradNorm >= 0)) throw new Error(`trainSteps: invalid maxGradNorm ${maxGradNorm}`);
       const t = await stepFor(batches[0]!, opt, true);
-      const each = batches.map((b, i) => ({ ...trainFeeds(t, b, `trainSteps (batch ${i})`), ...updateScalars(opt, lrs[i]!, maxGradNorm) }));
+      // Batches that cannot be stacked (labels of other dims) leave the dropout and optimizer steps as they were.
+      const [dropoutStep, stepCount] = [model.step, opt.stepCount];
       const feeds = stateFeeds(opt);
-      const taken = new Set(t.session.inputNames);
-      for (const name of Object.keys(each[0]!)) if (taken.has(stepsInput(name))) feeds[stepsInput(name)] = stack(each.map((f) => f[name]!), name);
+      try {
+        const each = batches.map((b, i) => ({ ...trainFeeds(t, b, `trainSteps (batch ${i})`), ...updateScalars(opt, lrs[i]!, maxGradNorm) }));
+        const taken = new Set(t.session.inputNames);
+        for (const name of Object.keys(each[0]!)) if (taken.has(stepsInput(name))) feeds[stepsInput(name)] = stack(each.map((f) => f[name]!), name);
+      } catch (err) {
+        [model.step, opt.stepCount] = [dropoutStep, stepCount];
+        throw err;
+      }
       const out = await t.session.runInto(feeds, { loss: null, grad_norm: null, ...stateOutputs(opt) });
       return batches.map((_, i) => ({ loss: Number(out.loss!.data[i]), gradNorm: maxGradNorm > 0 ? Number(out.grad_norm!.data[i]) : NaN }));
     },
