@@ -28,24 +28,34 @@ function relL2(a: Tensor, b: Tensor): number {
   return n === 0 ? Math.sqrt(d) : Math.sqrt(d) / Math.sqrt(n);
 }
 
+/** The recorded torch run: each step's loss within 1e-4, a finite norm, and every final parameter within 1e-4. */
+function followsTrajectory(results: { loss: number; gradNorm: number }[], opt: AdamW, params: Map<string, Tensor>) {
+  const ref = Array.from(toFloat64(traj.get('losses')!));
+  assert.equal(results.length, settings.steps);
+  results.forEach((r, k) => {
+    const rel = Math.abs(r.loss - ref[k]!) / ref[k]!;
+    assert.ok(rel <= 1e-4, `step ${k}: loss ${r.loss} vs ${ref[k]} (relative error ${rel.toExponential(2)})`);
+    assert.ok(r.gradNorm > 0 && Number.isFinite(r.gradNorm), `step ${k}: gradient norm ${r.gradNorm}`);
+  });
+  assert.equal(opt.stepCount, settings.steps);
+  for (const [name, p] of params) {
+    const err = relL2(p, traj.get(`final.${name}`)!);
+    assert.ok(err <= 1e-4, `${name}: relative L2 error ${err.toExponential(2)}`);
+  }
+}
+
 for (const dtype of ['float64', 'float32'] as const) {
   test(`trainStep follows the torch AdamW trajectory in ${dtype}: five losses and every final parameter within 1e-4`, async () => {
     const gm = await gradientModelFromTensors(config, start(), 'sequence-classification', { dtype, threads: 1 });
     try {
       const opt = new AdamW(gm.params, { lr: settings.lr, betas: settings.betas, eps: settings.eps, weightDecay: settings.weight_decay, decay: 'all' });
-      const ref = Array.from(toFloat64(traj.get('losses')!));
+      const results = [];
       for (let k = 0; k < settings.steps; k++) {
         const r = await gm.trainStep(batchAt(k), opt, settings.lr, settings.clip_grad_norm);
-        const rel = Math.abs(r.loss - ref[k]!) / ref[k]!;
-        assert.ok(rel <= 1e-4, `step ${k}: loss ${r.loss} vs ${ref[k]} (relative error ${rel.toExponential(2)})`);
-        assert.ok(r.gradNorm > 0 && Number.isFinite(r.gradNorm), `step ${k}: gradient norm ${r.gradNorm}`);
         assert.deepEqual(r.logits?.logits?.dims, [batchAt(k).inputIds.dims[0], 3]);
+        results.push(r);
       }
-      assert.equal(opt.stepCount, settings.steps);
-      for (const [name, p] of gm.params) {
-        const err = relL2(p, traj.get(`final.${name}`)!);
-        assert.ok(err <= 1e-4, `${name}: relative L2 error ${err.toExponential(2)}`);
-      }
+      followsTrajectory(results, opt, gm.params);
     } finally {
       await gm.dispose();
     }
@@ -152,20 +162,8 @@ test('trainSteps runs the five-step torch AdamW trajectory in one call: losses a
   const gm = await gradientModelFromTensors(config, start(), 'sequence-classification', { threads: 1 });
   try {
     const opt = new AdamW(gm.params, { lr: settings.lr, betas: settings.betas, eps: settings.eps, weightDecay: settings.weight_decay, decay: 'all' });
-    const ref = Array.from(toFloat64(traj.get('losses')!));
     const batches = Array.from({ length: settings.steps }, (_, k) => batchAt(k));
-    const results = await gm.trainSteps(batches, opt, settings.lr, settings.clip_grad_norm);
-    assert.equal(results.length, settings.steps);
-    results.forEach((r, k) => {
-      const rel = Math.abs(r.loss - ref[k]!) / ref[k]!;
-      assert.ok(rel <= 1e-4, `step ${k}: loss ${r.loss} vs ${ref[k]} (relative error ${rel.toExponential(2)})`);
-      assert.ok(r.gradNorm > 0 && Number.isFinite(r.gradNorm), `step ${k}: gradient norm ${r.gradNorm}`);
-    });
-    assert.equal(opt.stepCount, settings.steps);
-    for (const [name, p] of gm.params) {
-      const err = relL2(p, traj.get(`final.${name}`)!);
-      assert.ok(err <= 1e-4, `${name}: relative L2 error ${err.toExponential(2)}`);
-    }
+    followsTrajectory(await gm.trainSteps(batches, opt, settings.lr, settings.clip_grad_norm), opt, gm.params);
   } finally {
     await gm.dispose();
   }

@@ -264,27 +264,16 @@ async function createGradientModel(config: DebertaConfig, given: Map<string, Ten
     };
     return Object.fromEntries(UPDATE_SCALARS.map((k) => [`opt.${k}`, tensor(dtype, [], dtype === 'float64' ? Float64Array.of(values[k]) : Float32Array.of(values[k]))]));
   };
-  /** Parameters and moments as inputs of the fused update... */
-  const stateFeeds = (opt: AdamW): Record<string, Tensor> => {
-    const feeds: Record<string, Tensor> = {};
+  /** Parameters and moments as inputs of the fused update, and as its outputs: written back into the buffers they were read from. */
+  const state = (opt: AdamW): { feeds: Record<string, Tensor>; into: Record<string, Tensor> } => {
+    const feeds: Record<string, Tensor> = {}, into: Record<string, Tensor> = {};
     for (const name of paramNames) {
-      const m = opt.momentsOf(name);
-      feeds[name] = params.get(name)!;
-      feeds[`exp_avg.${name}`] = m.expAvg;
-      feeds[`exp_avg_sq.${name}`] = m.expAvgSq;
+      const { expAvg, expAvgSq } = opt.momentsOf(name);
+      feeds[name] = into[`new.${name}`] = params.get(name)!;
+      feeds[`exp_avg.${name}`] = into[`new.exp_avg.${name}`] = expAvg;
+      feeds[`exp_avg_sq.${name}`] = into[`new.exp_avg_sq.${name}`] = expAvgSq;
     }
-    return feeds;
-  };
-  /** ...and as its outputs: written back into the buffers they were read from. */
-  const stateOutputs = (opt: AdamW): Record<string, Tensor> => {
-    const into: Record<string, Tensor> = {};
-    for (const name of paramNames) {
-      const m = opt.momentsOf(name);
-      into[`new.${name}`] = params.get(name)!;
-      into[`new.exp_avg.${name}`] = m.expAvg;
-      into[`new.exp_avg_sq.${name}`] = m.expAvgSq;
-    }
-    return into;
+    return { feeds, into };
   };
 
   const model: GradientModel = {
@@ -317,7 +306,8 @@ async function createGradientModel(config: DebertaConfig, given: Map<string, Ten
       const feeds = { ...trainFeeds(t, batch, 'trainStep'), ...updateScalars(opt, lr, maxGradNorm) };
       const into: Record<string, Tensor | null> = { loss: null, grad_norm: null };
       for (const k of ['logits', 'start_logits', 'end_logits']) if (t.outputs.includes(k)) into[k] = null;
-      const out = await t.session.runInto({ ...feeds, ...stateFeeds(opt) }, { ...into, ...stateOutputs(opt) });
+      const st = state(opt);
+      const out = await t.session.runInto({ ...feeds, ...st.feeds }, { ...into, ...st.into });
       const logits: Record<string, Tensor> = {};
       for (const k of ['logits', 'start_logits', 'end_logits']) if (out[k]) logits[k] = out[k]!;
       return { loss: Number(out.loss!.data[0]), gradNorm: maxGradNorm > 0 ? Number(out.grad_norm!.data[0]) : NaN, logits };
@@ -343,7 +333,8 @@ async function createGradientModel(config: DebertaConfig, given: Map<string, Ten
       const t = await stepFor(batches[0]!, opt, true);
       // Batches that cannot be stacked (labels of other dims) leave the dropout and optimizer steps as they were.
       const [dropoutStep, stepCount] = [model.step, opt.stepCount];
-      const feeds = stateFeeds(opt);
+      const st = state(opt);
+      const feeds = st.feeds;
       try {
         const each = batches.map((b, i) => ({ ...trainFeeds(t, b, `trainSteps (batch ${i})`), ...updateScalars(opt, lrs[i]!, maxGradNorm) }));
         const taken = new Set(t.session.inputNames);
@@ -352,7 +343,7 @@ async function createGradientModel(config: DebertaConfig, given: Map<string, Ten
         [model.step, opt.stepCount] = [dropoutStep, stepCount];
         throw err;
       }
-      const out = await t.session.runInto(feeds, { loss: null, grad_norm: null, ...stateOutputs(opt) });
+      const out = await t.session.runInto(feeds, { loss: null, grad_norm: null, ...st.into });
       return batches.map((_, i) => ({ loss: Number(out.loss!.data[i]), gradNorm: maxGradNorm > 0 ? Number(out.grad_norm!.data[i]) : NaN }));
     },
 
