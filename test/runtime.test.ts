@@ -7,6 +7,7 @@ import { Session } from '../src/runtime/session.ts';
 import { emitOnnx } from '../src/runtime/onnx-emit.ts';
 import { repeatModel } from '../src/runtime/repeat.ts';
 import { tensor } from '../src/tensor.ts';
+import { platform } from '../src/platform/index.ts';
 
 test('shape inference keeps symbolic dims through reshapes and matmuls', () => {
   const g = new Graph();
@@ -30,6 +31,36 @@ test('one session serves every batch size and length', async () => {
     assert.ok(Math.abs((out.y!.data as Float32Array)[0]! - 1 / n) < 1e-7);
   }
   await s.release();
+});
+
+test('runInto writes caller-owned outputs in place and can free the copies onnxruntime-node returns of them', async () => {
+  const g = new Graph();
+  const x = g.input('x', 'float32', [4]);
+  const s = await Session.fromGraph(g, { outputs: { y: x.mul(3), z: x.add(1) } }, { threads: 1 });
+  const p = platform();
+  const release = p.release!;
+  const released: ArrayBuffer[] = [];
+  (p as { release?: (b: ArrayBuffer[]) => void }).release = (bs) => { released.push(...bs); release(bs); };
+  try {
+    for (const freeCopies of [false, true]) {
+      released.length = 0;
+      const y = tensor('float32', [4], new Float32Array(4));
+      const out = await s.runInto({ x: tensor('float32', [4], Float32Array.of(1, 2, 3, 4)) }, { y, z: null }, { freeCopies });
+      assert.equal(out.y, y);
+      assert.deepEqual([...(y.data as Float32Array)], [3, 6, 9, 12]);
+      assert.deepEqual([...(out.z!.data as Float32Array)], [2, 3, 4, 5]);
+      // Freed: one copy (y's), detached at once; never the caller's buffer nor z's.
+      assert.equal(released.length, freeCopies ? 1 : 0);
+      for (const b of released) {
+        assert.notEqual(b, y.data.buffer);
+        assert.notEqual(b, out.z!.data.buffer);
+        assert.equal(b.byteLength, 0);
+      }
+    }
+  } finally {
+    (p as { release?: unknown }).release = release;
+    await s.release();
+  }
 });
 
 test('weights above the external-data threshold travel beside the model and still run', async () => {

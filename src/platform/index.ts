@@ -44,6 +44,12 @@ export interface Platform {
    * identifies, written from `make()` (model + external data, atomically) by the first session that asks.
    */
   sharedModelFile?(folder: string, key: Uint8Array, make: () => Promise<EmittedModel>): Promise<string>;
+  /**
+   * Node: frees these buffers' memory now rather than at a later garbage collection, detaching them. For
+   * what nothing can read any more: onnxruntime-node's copies of outputs it also wrote into the caller's
+   * buffers (a training step's parameters and moments, hundreds of MB a run).
+   */
+  release?(buffers: ArrayBuffer[]): void;
 }
 
 let current: Platform | undefined;

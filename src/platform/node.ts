@@ -6,6 +6,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, renameSync, rm
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { MessageChannel } from 'node:worker_threads';
 import { urlFiles, type ModelFiles } from '../io/files.ts';
 import { folderFiles } from '../io/node-files.ts';
 import { FileTensor } from '../io/safetensors.ts';
@@ -83,6 +84,16 @@ async function sharedModelFile(folder: string, key: Uint8Array, make: () => Prom
 
 let threads: number | undefined;
 
+// A buffer transferred into a message on a channel whose ports are closed is freed with the message, on the
+// event loop's next turn; Node 20 has no ArrayBuffer.prototype.transfer to do it in place.
+function release(buffers: ArrayBuffer[]): void {
+  if (!buffers.length) return;
+  const { port1, port2 } = new MessageChannel();
+  port1.postMessage(null, buffers);
+  port1.close();
+  port2.close();
+}
+
 export const nodePlatform: Platform = {
   name: 'node',
   ort: async () => (await import('onnxruntime-node')) as unknown as Ort,
@@ -96,6 +107,7 @@ export const nodePlatform: Platform = {
   weightRegion: (t) => (t instanceof FileTensor ? t.fileRegion : undefined),
   withModelFolder,
   sharedModelFile,
+  release,
 };
 
 setPlatform(nodePlatform);

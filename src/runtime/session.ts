@@ -188,13 +188,23 @@ export class Session {
   /**
    * Runs writing outputs into caller-owned tensors (used to update training state in place); outputs given
    * as null are fetched into new tensors. Returns the outputs fetched (the caller-owned ones as given).
+   * onnxruntime-node also returns a copy of each caller-owned output, which nothing reads; `freeCopies`
+   * frees those at once instead of at a later garbage collection. That lowers the peak by their size, but
+   * the allocator then gives the next run's copies fresh pages: worth it for runs of many steps, not for a
+   * step a run (docs/perf-log.md).
    */
-  async runInto(feeds: Record<string, Tensor>, outputs: Record<string, Tensor | null>): Promise<Record<string, Tensor>> {
+  async runInto(feeds: Record<string, Tensor>, outputs: Record<string, Tensor | null>, opts: { freeCopies?: boolean } = {}): Promise<Record<string, Tensor>> {
     const fetches: Record<string, OrtTensor | null> = {};
     for (const [k, v] of Object.entries(outputs)) fetches[k] = v ? this.toOrt(v) : null;
     const result = await this.session.run(this.feeds(feeds), fetches);
     const out: Record<string, Tensor> = {};
-    for (const [k, v] of Object.entries(outputs)) out[k] = v ?? fromOrt(result[k]!);
+    const copies = new Set<ArrayBuffer>();
+    for (const [k, v] of Object.entries(outputs)) {
+      out[k] = v ?? fromOrt(result[k]!);
+      const copy = (result[k]?.data as TypedArray | undefined)?.buffer;
+      if (v && copy instanceof ArrayBuffer && copy !== v.data.buffer && copy.byteLength) copies.add(copy);
+    }
+    if (opts.freeCopies) platform().release?.([...copies]);
     return out;
   }
 

@@ -343,7 +343,7 @@ async function createGradientModel(config: DebertaConfig, given: Map<string, Ten
         [model.step, opt.stepCount] = [dropoutStep, stepCount];
         throw err;
       }
-      const out = await t.session.runInto(feeds, { loss: null, grad_norm: null, ...st.into });
+      const out = await t.session.runInto(feeds, { loss: null, grad_norm: null, ...st.into }, { freeCopies: true });
       return batches.map((_, i) => ({ loss: Number(out.loss!.data[i]), gradNorm: maxGradNorm > 0 ? Number(out.grad_norm!.data[i]) : NaN }));
     },
 
