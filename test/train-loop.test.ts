@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readSafetensors } from '../src/io/safetensors.ts';
+import { applyUpdate, type AdamW } from '../src/train/optim.ts';
 import { pretrain } from '../src/pretrain/trainer.ts';
 import { emptyStats, statsMetrics } from '../src/pretrain/model.ts';
 import { tensor, type Tensor } from '../src/tensor.ts';
@@ -253,6 +254,53 @@ test('gradient accumulation: micro-batches of 4 and 2 make the update one batch 
     assert.ok(Math.abs(one.loss - two.loss) < 1e-6 * one.loss, `loss ${one.loss} vs ${two.loss}`);
     for (let i = 0; i < 2; i++) assert.ok(Math.abs(one.w[i]! - two.w[i]!) < 1e-6, `w ${one.w} vs ${two.w}`);
     assert.notDeepEqual(one.w, [0.5, -0.5]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('--steps-per-run: updates run in groups that never cross an evaluation, a save, an epoch or a change of dims, and end where single updates do', async () => {
+  const dir = tmp();
+  try {
+    const fit = async (stepsPerRun: number, batchSize: number) => {
+      const run = new TrainingRun({ out: join(dir, `s${stepsPerRun}b${batchSize}`), batchSize, stepsPerRun, epochs: 2, lr: 0.1, saveSteps: 5, seed: 3, ...quiet },
+        { batchSize: 8, epochs: 1, lr: 0, weightDecay: 0 });
+      const groups: number[] = [];
+      // The linear model, several updates a call: each batch's gradients, then the loop's own AdamW step.
+      const model = Object.assign(linearModel(), {
+        stackable: (a: number[], b: number[]) => a.length === b.length,
+        async trainSteps(batches: number[][], opt: AdamW, lrs: number[], maxGradNorm: number) {
+          assert.ok(batches.every((b) => b.length === batches[0]!.length));
+          groups.push(batches.length);
+          const out = [];
+          for (const [k, b] of batches.entries()) {
+            const r = await model.computeGradients(b);
+            applyUpdate(opt, r.grads, lrs[k]!, maxGradNorm);
+            out.push({ loss: r.loss });
+          }
+          return out;
+        },
+      });
+      const r = await runLoop(run, { ...linearSpec(run, model, Array.from({ length: 9 }, (_, i) => i)), evalSteps: 4 });
+      const losses = r.state.logHistory.filter((e) => 'loss' in e).map((e) => e.loss);
+      return { groups, w: Array.from(model.params.get('w')!.data as Float32Array), losses, steps: r.state.globalStep, dropout: r.state.dropoutStep };
+    };
+    // 12 points in micro-batches of 2: 6 updates an epoch, 12 in all; evaluations after updates 4, 6, 8 and
+    // 12, saves after 5 and 10, so groups of at most 4 stop at 4, 5, 6 | 8, 10, 12.
+    const single = await fit(1, 2), grouped = await fit(4, 2);
+    assert.deepEqual(single.groups, []);
+    assert.deepEqual(grouped.groups, [4, 1, 1, 2, 2, 2]);
+    assert.deepEqual(grouped.w, single.w);
+    assert.deepEqual(grouped.losses, single.losses);
+    assert.deepEqual([grouped.steps, grouped.dropout], [12, 12]);
+    // Micro-batches of 5: 5, 5 and 2 points an epoch, 6 updates; the batch of 2 cannot join a batch of 5,
+    // and the evaluation after update 4 and the save after 5 cut the second epoch's 5, 5.
+    assert.deepEqual((await fit(4, 5)).groups, [2, 1, 1, 1, 1]);
+    // A model without several updates a run, and gradient accumulation, say so.
+    const run = new TrainingRun({ out: join(dir, 'plain'), batchSize: 2, stepsPerRun: 2, epochs: 1, ...quiet }, { batchSize: 8, epochs: 1, lr: 0.1, weightDecay: 0 });
+    await assert.rejects(runLoop(run, linearSpec(run, linearModel())), { message: '--steps-per-run: the linear model takes one update a run' });
+    assert.throws(() => new TrainingRun({ out: join(dir, 'acc'), gradAccum: 2, stepsPerRun: 4, ...quiet }, { batchSize: 8, epochs: 1, lr: 0.1, weightDecay: 0 }),
+      { message: '--steps-per-run: runs updates of one micro-batch each; it cannot go with --grad-accum 2' });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -32,6 +32,8 @@ export interface TrainBatch {
   endPositions?: Tensor;
 }
 
+const BATCH_FIELDS = ['inputIds', 'attentionMask', 'tokenTypeIds', 'labels', 'startPositions', 'endPositions'] as const satisfies readonly (keyof TrainBatch)[];
+
 export interface GradientModelOptions {
   /** Parameters, activations and gradients in this type (default float32). */
   dtype?: 'float32' | 'float64';
@@ -79,6 +81,8 @@ export interface GradientModel {
    * gradient norm.
    */
   trainSteps(batches: TrainBatch[], opt: AdamW, lr: number | number[], maxGradNorm: number): Promise<{ loss: number; gradNorm: number }[]>;
+  /** Whether two batches can share a trainSteps run: the same fields, of the same dims. */
+  stackable(a: TrainBatch, b: TrainBatch): boolean;
   /** Eval-mode outputs (logits, start_logits/end_logits, last_hidden_state), dropout off. */
   forward(batch: TrainBatch): Promise<Record<string, Tensor>>;
   dispose(): Promise<void>;
@@ -345,6 +349,10 @@ async function createGradientModel(config: DebertaConfig, given: Map<string, Ten
       }
       const out = await t.session.runInto(feeds, { loss: null, grad_norm: null, ...st.into }, { freeCopies: true });
       return batches.map((_, i) => ({ loss: Number(out.loss!.data[i]), gradNorm: maxGradNorm > 0 ? Number(out.grad_norm!.data[i]) : NaN }));
+    },
+
+    stackable(a, b) {
+      return BATCH_FIELDS.every((k) => a[k]?.dims.join() === b[k]?.dims.join());
     },
 
     async forward(batch) {
