@@ -346,6 +346,45 @@ export async function runLoop<B, R extends Gradients, E extends Evaluation>(run:
     const checkLoss = (loss: number, update: number) => {
       if (!Number.isFinite(loss)) throw new Error(`update ${update}: the loss is ${loss}; lower --lr or check the data`);
     };
+    type Update = { loss: number; lr: number; tokens: number; results: R[] };
+    /** The next update, from run.gradAccum micro-batches from `mb` on (none when none has anything to learn from). */
+    const oneUpdate = async (micro: number[][], mb: number, epoch: number): Promise<{ updates: Update[]; used: number }> => {
+      const group = micro.slice(mb, mb + run.gradAccum);
+      const batches = group.map((idx) => spec.batch(idx, epoch)).filter((b) => b !== null);
+      if (!batches.length) return { updates: [], used: group.length };
+      let tokens = 0;
+      const results: R[] = [];
+      for (const b of batches) {
+        tokens += b.tokens;
+        const r = await model.computeGradients(b.batch);
+        results.push(r);
+        if (batches.length > 1) acc.add(r.grads, r.loss, b.weight);
+      }
+      // One micro-batch: its gradients as they are, with no copy.
+      const { grads, loss } = batches.length === 1 ? results[0]! : acc.take();
+      checkLoss(loss, state.globalStep + 1);
+      const lr = learningRate(schedule, state.globalStep);
+      applyUpdate(opt, grads, lr, run.maxGradNorm, batches.length === 1 ? results[0]!.gradNorm : undefined);
+      return { updates: [{ loss, lr, tokens, results }], used: group.length };
+    };
+    /**
+     * Up to stepsPerRun updates of a micro-batch each, in one run, while their batches stack; never past an
+     * evaluation, a save or the last update, so that those come between runs as they would between updates.
+     */
+    const severalUpdates = async (micro: number[][], mb: number, epoch: number): Promise<{ updates: Update[]; used: number }> => {
+      const room = Math.min(run.stepsPerRun, totalSteps - state.globalStep, stepsUntil(spec.evalSteps), stepsUntil(o.saveSteps));
+      const taken: { batch: B; tokens: number }[] = [];
+      let end = mb;
+      while (end < micro.length && taken.length < room) {
+        const b = spec.batch(micro[end]!, epoch);
+        if (b && taken.length && !model.stackable!(taken[0]!.batch, b.batch)) break;
+        end++;
+        if (b) taken.push(b);
+      }
+      const lrs = taken.map((_, k) => learningRate(schedule, state.globalStep + k));
+      const rs = taken.length ? await model.trainSteps!(taken.map((b) => b.batch), opt, lrs, run.maxGradNorm) : [];
+      return { updates: rs.map((r, k) => ({ loss: r.loss, lr: lrs[k]!, tokens: taken[k]!.tokens, results: [] })), used: end - mb };
+    };
     let interrupted = false;
     let stepTime = 0, stepsTimed = 0, tokensSeen = 0;
     const recentLoss: number[] = [];
@@ -361,46 +400,7 @@ export async function runLoop<B, R extends Gradients, E extends Evaluation>(run:
       state.epoch = epoch;
       while (mb < micro.length && state.globalStep < totalSteps) {
         const t0 = performance.now();
-        let updates: { loss: number; lr: number; tokens: number; results: R[] }[];
-        let used: number; // micro-batches these updates consumed
-        if (grouped) {
-          // Up to stepsPerRun updates of one micro-batch each in one run, while their batches stack; never past
-          // an evaluation, a save or the last update, so that those come between runs as they would between steps.
-          const room = Math.min(run.stepsPerRun, totalSteps - state.globalStep, stepsUntil(spec.evalSteps), stepsUntil(o.saveSteps));
-          const taken: { batch: B; tokens: number }[] = [];
-          let end = mb;
-          while (end < micro.length && taken.length < room) {
-            const b = spec.batch(micro[end]!, epoch);
-            if (b && taken.length && !model.stackable!(taken[0]!.batch, b.batch)) break;
-            end++;
-            if (b) taken.push(b);
-          }
-          const lrs = taken.map((_, k) => learningRate(schedule, state.globalStep + k));
-          const rs = taken.length ? await model.trainSteps!(taken.map((b) => b.batch), opt, lrs, run.maxGradNorm) : [];
-          updates = rs.map((r, k) => ({ loss: r.loss, lr: lrs[k]!, tokens: taken[k]!.tokens, results: [] }));
-          used = end - mb;
-        } else {
-          const group = micro.slice(mb, mb + run.gradAccum);
-          const batches = group.map((idx) => spec.batch(idx, epoch)).filter((b) => b !== null);
-          used = group.length;
-          updates = [];
-          if (batches.length) {
-            let tokens = 0;
-            const results: R[] = [];
-            for (const b of batches) {
-              tokens += b.tokens;
-              const r = await model.computeGradients(b.batch);
-              results.push(r);
-              if (batches.length > 1) acc.add(r.grads, r.loss, b.weight);
-            }
-            // One micro-batch: its gradients as they are, with no copy.
-            const { grads, loss } = batches.length === 1 ? results[0]! : acc.take();
-            checkLoss(loss, state.globalStep + 1);
-            const lr = learningRate(schedule, state.globalStep);
-            applyUpdate(opt, grads, lr, run.maxGradNorm, batches.length === 1 ? results[0]!.gradNorm : undefined);
-            updates.push({ loss, lr, tokens, results });
-          }
-        }
+        const { updates, used } = grouped ? await severalUpdates(micro, mb, epoch) : await oneUpdate(micro, mb, epoch);
         mb += used;
         state.batchInEpoch = mb;
         if (!updates.length) continue;
