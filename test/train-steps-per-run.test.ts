@@ -1,6 +1,6 @@
 // Fine-tuning with several updates in one ONNX Runtime run (--steps-per-run): the trained weights do not
-// depend on how updates are grouped, and they follow the one-update-a-run trainer (AdamW in JavaScript)
-// to float32 rounding.
+// depend on how updates are grouped, for every task's inputs and labels, and they follow the
+// one-update-a-run trainer (AdamW in JavaScript) to float32 rounding.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -72,6 +72,56 @@ test('--steps-per-run: the same weights however updates are grouped, and within 
     assert.ok(moved > 1e-2, `weights moved by ${moved}`);
     assert.ok(largest > 0 && largest < 1e-6, `grouped against one update a run: ${largest}`);
     for (let i = 0; i < one.losses.length; i++) assert.ok(Math.abs(one.losses[i]! - four.losses[i]!) < 1e-5, `loss ${one.losses[i]} vs ${four.losses[i]}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** A tiny encoder with no head, for the tasks whose head the trainer adds. */
+function tinyBase(dir: string): string {
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({
+    model_type: 'deberta-v2', vocab_size: 8001, hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2,
+    intermediate_size: 64, max_position_embeddings: 64, relative_attention: true, position_buckets: 16,
+    pos_att_type: ['p2c', 'c2p'], norm_rel_ebd: 'layer_norm', share_att_key: true, position_biased_input: false,
+  }));
+  initCheckpoint({ config: join(dir, 'config.json'), out: join(dir, 'init'), seed: 1, head: 'base', tokenizer: tokenizerDir });
+  return join(dir, 'init');
+}
+
+test('--steps-per-run: labels per token and inputs per choice stack too; the weights do not depend on the grouping', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'deberta-steps-per-run-'));
+  try {
+    const model = tinyBase(dir);
+    const rng = new Rng(7);
+    const colors = ['red', 'blue', 'green', 'black'];
+    // Multiple choice: [4, 3, n] inputs, one label per example; token classification: a tag per word.
+    const choice = Array.from({ length: 40 }, () => {
+      const c = rng.int(4), label = rng.int(3);
+      return { context: `The paint is ${colors[c]}.`, endings: [0, 1, 2].map((k) => `it is ${colors[k === label ? c : (c + 1 + k) % 4]}`), label };
+    });
+    const tags = Array.from({ length: 40 }, () => {
+      const tokens = Array.from({ length: 6 }, () => (rng.uniform() < 0.3 ? 'Alice' : WORDS[rng.int(WORDS.length)]!));
+      return { tokens, ner_tags: tokens.map((t) => (t === 'Alice' ? 'B-PER' : 'O')) };
+    });
+    writeFileSync(join(dir, 'choice.jsonl'), choice.map((r) => JSON.stringify(r)).join('\n'));
+    writeFileSync(join(dir, 'tags.jsonl'), tags.map((r) => JSON.stringify(r)).join('\n'));
+    const tasks = [
+      { task: 'multiple-choice', train: join(dir, 'choice.jsonl'), columns: { choices: 'endings' } },
+      { task: 'token-classification', train: join(dir, 'tags.jsonl') },
+    ] as const;
+    for (const t of tasks) {
+      const weights = async (stepsPerRun: number) => {
+        const r = await train({ ...t, model, out: join(dir, `${t.task}-${stepsPerRun}`), batchSize: 4, epochs: 2, lr: 5e-3, maxLength: 16, seed: 2, threads: 1, progress: false, log: () => {}, stepsPerRun });
+        assert.equal(r.globalStep, 20);
+        return readSafetensors(join(r.lastDir, 'model.safetensors')).tensors;
+      };
+      const four = await weights(4), three = await weights(3);
+      const init = readSafetensors(join(model, 'model.safetensors')).tensors;
+      const moved = (init.get('deberta.encoder.layer.0.output.dense.weight') ?? init.get('encoder.layer.0.output.dense.weight'))!.data as Float32Array;
+      const now = four.get('deberta.encoder.layer.0.output.dense.weight')!.data as Float32Array;
+      assert.ok(now.some((x, i) => Math.abs(x - moved[i]!) > 1e-3), `${t.task}: the encoder did not train`);
+      for (const [k, w] of four) assert.deepEqual(three.get(k)!.data, w.data, `${t.task}: ${k}`);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
