@@ -124,7 +124,7 @@ export async function measureTrainingTargets(opts: { steps?: number; threads?: n
 export async function trainingRows(opts: { steps?: number; threads?: number; modes?: TrainingMode[] } = {}): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const whats: Record<TrainingMode, string> = {
-    fused: 'trainStep, AdamW in ONNX Runtime', split: 'computeGradients + applyUpdate', repeated: 'trainSteps, 8 fused steps a run',
+    fused: 'trainStep, AdamW in ONNX Runtime', split: 'computeGradients + applyUpdate: deberta train', repeated: 'trainSteps, 8 fused steps a run: deberta train --steps-per-run 8',
   };
   for (const mode of opts.modes ?? ['fused', 'repeated', 'split'] as const) {
     // Repeated: STEPS counts runs of eight steps.
