@@ -72,6 +72,16 @@ test('--steps-per-run: the same weights however updates are grouped, and within 
     assert.ok(moved > 1e-2, `weights moved by ${moved}`);
     assert.ok(largest > 0 && largest < 1e-6, `grouped against one update a run: ${largest}`);
     for (let i = 0; i < one.losses.length; i++) assert.ok(Math.abs(one.losses[i]! - four.losses[i]!) < 1e-5, `loss ${one.losses[i]} vs ${four.losses[i]}`);
+
+    // Stopped during the second group (at update 5 of updates 5 and 6), the run ends that group, saves after
+    // update 6, and resumed from there ends on the uninterrupted run's weights.
+    const stop = new AbortController();
+    const part = await train({ ...base, stepsPerRun: 4, out: join(dir, 'part'), signal: stop.signal, onStep: ({ step }) => { if (step === 5) stop.abort(); } });
+    assert.deepEqual([part.interrupted, part.globalStep], [true, 6]);
+    const resumed = await train({ ...base, stepsPerRun: 4, out: join(dir, 'part'), resume: part.lastDir });
+    assert.equal(resumed.globalStep, 14);
+    const after = readSafetensors(join(resumed.lastDir, 'model.safetensors')).tensors;
+    for (const [k, t] of four.weights) assert.deepEqual(after.get(k)!.data, t.data, k);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
