@@ -2,46 +2,21 @@
 // state, and resuming it ends with exactly the parameters of the run that never stopped.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { initCheckpoint } from '../src/cli/commands/init.ts';
 import { readSafetensors } from '../src/io/safetensors.ts';
 import { readResumeState } from '../src/train/checkpoint.ts';
-import { Rng } from '../src/util/random.ts';
 import { train, type TrainOptions } from '../src/train/trainer.ts';
-
-const tokenizerDir = join(import.meta.dirname, 'fixtures', 'tokenizers', 'deberta-v3-unigram');
-
-const WORDS = ['the', 'a', 'film', 'day', 'food', 'was', 'is', 'very', 'quite', 'and', 'service', 'story'];
-
-/** Sentences labelled by whether they contain "great" or "awful". */
-function sentences(n: number, seed: number): { text: string; label: string }[] {
-  const rng = new Rng(seed);
-  return Array.from({ length: n }, () => {
-    const good = rng.uniform() < 0.5;
-    const words = Array.from({ length: 6 + rng.int(6) }, () => WORDS[rng.int(WORDS.length)]!);
-    words.splice(rng.int(words.length), 0, good ? 'great' : 'awful');
-    return { text: words.join(' '), label: good ? 'good' : 'bad' };
-  });
-}
+import { labelledSentences, tinyTrainCheckpoint, writeJsonl } from './helpers/train-fixtures.ts';
 
 test('a run stopped at an update and resumed ends exactly where the uninterrupted run does', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'deberta-resume-'));
   try {
-    writeFileSync(join(dir, 'train.jsonl'), sentences(40, 1).map((r) => JSON.stringify(r)).join('\n'));
-    writeFileSync(join(dir, 'eval.jsonl'), sentences(16, 2).map((r) => JSON.stringify(r)).join('\n'));
-    writeFileSync(join(dir, 'config.json'), JSON.stringify({
-      model_type: 'deberta-v2', vocab_size: 8001, hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2,
-      intermediate_size: 64, max_position_embeddings: 64, relative_attention: true, position_buckets: 16,
-      pos_att_type: ['p2c', 'c2p'], norm_rel_ebd: 'layer_norm', share_att_key: true, position_biased_input: false,
-      hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1,
-    }));
-    const model = join(dir, 'init');
-    initCheckpoint({ config: join(dir, 'config.json'), out: model, seed: 3, head: 'sequence-classification', tokenizer: tokenizerDir });
+    const model = tinyTrainCheckpoint(dir, { head: 'sequence-classification', layers: 1, seed: 3 });
     // 40 examples, micro-batches of 6 (the last one 4), 2 per update: 4 updates an epoch, 3 epochs.
     const base: TrainOptions = {
-      model, task: 'sequence-classification', train: join(dir, 'train.jsonl'), eval: join(dir, 'eval.jsonl'), out: '',
+      model, task: 'sequence-classification', train: writeJsonl(join(dir, 'train.jsonl'), labelledSentences(40, 1)), eval: writeJsonl(join(dir, 'eval.jsonl'), labelledSentences(16, 2)), out: '',
       batchSize: 6, gradAccum: 2, epochs: 3, lr: 3e-3, weightDecay: 0.01, warmupSteps: 2, schedule: 'cosine', maxLength: 24,
       seed: 5, threads: 1, progress: false, log: () => {},
     };

@@ -3,45 +3,22 @@
 // one-update-a-run trainer (AdamW in JavaScript) to float32 rounding.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { initCheckpoint } from '../src/cli/commands/init.ts';
 import { readSafetensors } from '../src/io/safetensors.ts';
 import { Rng } from '../src/util/random.ts';
 import { train, type TrainOptions } from '../src/train/trainer.ts';
-
-const tokenizerDir = join(import.meta.dirname, 'fixtures', 'tokenizers', 'deberta-v3-unigram');
-const WORDS = ['the', 'a', 'film', 'day', 'food', 'was', 'is', 'very', 'quite', 'and', 'service', 'story'];
-
-/** Sentences of 7 to 12 words labelled by whether they contain "great" or "awful". */
-function sentences(n: number, seed: number): { text: string; label: string }[] {
-  const rng = new Rng(seed);
-  return Array.from({ length: n }, () => {
-    const good = rng.uniform() < 0.5;
-    const words = Array.from({ length: 6 + rng.int(6) }, () => WORDS[rng.int(WORDS.length)]!);
-    words.splice(rng.int(words.length), 0, good ? 'great' : 'awful');
-    return { text: words.join(' '), label: good ? 'good' : 'bad' };
-  });
-}
+import { labelledSentences, tinyTrainCheckpoint, WORDS, writeJsonl } from './helpers/train-fixtures.ts';
 
 test('--steps-per-run: the same weights however updates are grouped, and within float32 rounding of one update a run', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'deberta-steps-per-run-'));
   try {
-    writeFileSync(join(dir, 'train.jsonl'), sentences(40, 1).map((r) => JSON.stringify(r)).join('\n'));
-    writeFileSync(join(dir, 'eval.jsonl'), sentences(16, 2).map((r) => JSON.stringify(r)).join('\n'));
-    writeFileSync(join(dir, 'config.json'), JSON.stringify({
-      model_type: 'deberta-v2', vocab_size: 8001, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 2,
-      intermediate_size: 64, max_position_embeddings: 64, relative_attention: true, position_buckets: 16,
-      pos_att_type: ['p2c', 'c2p'], norm_rel_ebd: 'layer_norm', share_att_key: true, position_biased_input: false,
-      hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1,
-    }));
-    const model = join(dir, 'init');
-    initCheckpoint({ config: join(dir, 'config.json'), out: model, seed: 3, head: 'sequence-classification', tokenizer: tokenizerDir });
+    const model = tinyTrainCheckpoint(dir, { head: 'sequence-classification', layers: 2, seed: 3 });
     // Texts of 7 to 12 words cut at 10 tokens: micro-batches of 6 that share their dims but for the last of an
     // epoch (4 rows), 7 updates an epoch, grouped 4 + 2 + 1 or 3 + 3 + 1. Dropout on, weight decay, warm-up.
     const base: TrainOptions = {
-      model, task: 'sequence-classification', train: join(dir, 'train.jsonl'), eval: join(dir, 'eval.jsonl'), out: '',
+      model, task: 'sequence-classification', train: writeJsonl(join(dir, 'train.jsonl'), labelledSentences(40, 1)), eval: writeJsonl(join(dir, 'eval.jsonl'), labelledSentences(16, 2)), out: '',
       batchSize: 6, epochs: 2, lr: 3e-3, weightDecay: 0.01, warmupSteps: 2, maxLength: 10, seed: 5, threads: 1, progress: false, log: () => {},
     };
     const run = async (stepsPerRun: number) => {
@@ -87,21 +64,10 @@ test('--steps-per-run: the same weights however updates are grouped, and within 
   }
 });
 
-/** A tiny encoder with no head, for the tasks whose head the trainer adds. */
-function tinyBase(dir: string): string {
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({
-    model_type: 'deberta-v2', vocab_size: 8001, hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2,
-    intermediate_size: 64, max_position_embeddings: 64, relative_attention: true, position_buckets: 16,
-    pos_att_type: ['p2c', 'c2p'], norm_rel_ebd: 'layer_norm', share_att_key: true, position_biased_input: false,
-  }));
-  initCheckpoint({ config: join(dir, 'config.json'), out: join(dir, 'init'), seed: 1, head: 'base', tokenizer: tokenizerDir });
-  return join(dir, 'init');
-}
-
 test('--steps-per-run: labels per token and inputs per choice stack too; the weights do not depend on the grouping', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'deberta-steps-per-run-'));
   try {
-    const model = tinyBase(dir);
+    const model = tinyTrainCheckpoint(dir, { head: 'base', layers: 1, seed: 1, dropout: 0 });
     const rng = new Rng(7);
     const colors = ['red', 'blue', 'green', 'black'];
     // Multiple choice: [4, 3, n] inputs, one label per example; token classification: a tag per word.
@@ -113,11 +79,9 @@ test('--steps-per-run: labels per token and inputs per choice stack too; the wei
       const tokens = Array.from({ length: 6 }, () => (rng.uniform() < 0.3 ? 'Alice' : WORDS[rng.int(WORDS.length)]!));
       return { tokens, ner_tags: tokens.map((t) => (t === 'Alice' ? 'B-PER' : 'O')) };
     });
-    writeFileSync(join(dir, 'choice.jsonl'), choice.map((r) => JSON.stringify(r)).join('\n'));
-    writeFileSync(join(dir, 'tags.jsonl'), tags.map((r) => JSON.stringify(r)).join('\n'));
     const tasks = [
-      { task: 'multiple-choice', train: join(dir, 'choice.jsonl'), columns: { choices: 'endings' } },
-      { task: 'token-classification', train: join(dir, 'tags.jsonl') },
+      { task: 'multiple-choice', train: writeJsonl(join(dir, 'choice.jsonl'), choice), columns: { choices: 'endings' } },
+      { task: 'token-classification', train: writeJsonl(join(dir, 'tags.jsonl'), tags) },
     ] as const;
     for (const t of tasks) {
       const weights = async (stepsPerRun: number) => {
