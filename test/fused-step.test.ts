@@ -206,11 +206,19 @@ test('trainSteps rejects batches of other dims, a learning rate count that does 
       attentionMask: { ...b.attentionMask, dims: [3, 20], data: b.attentionMask.data.slice(0, 60) },
       labels: b.labels,
     };
-    await assert.rejects(gm.trainSteps([b, shorter], opt, 1e-3, 1), /trainSteps: batch 1 has inputIds dims \[3, 20\], batch 0 \[3, 40\]/);
+    await assert.rejects(gm.trainSteps([b, shorter], opt, 1e-3, 1), /trainSteps: batch 1 has inputIds \[3, 20\], batch 0 \[3, 40\]: the batches of one call share their dims/);
     await assert.rejects(gm.trainSteps([b, b], opt, [1e-3], 1), /trainSteps: 1 learning rates for 2 batches/);
     await assert.rejects(gm.trainSteps([b, b], new AdamW(new Map(gm.params), { lr: 1e-3 }), 1e-3, 1), /trainSteps: the optimizer was made over other parameters/);
     const twoLabels: TrainBatch = { ...b, labels: { ...b.labels!, dims: [1, 3] } };
-    await assert.rejects(gm.trainSteps([b, twoLabels], opt, 1e-3, 1), /batch\.labels: expected 1 dims, got \[1, 3\]/);
+    await assert.rejects(gm.trainSteps([b, twoLabels], opt, 1e-3, 1), /trainSteps: batch 1 has labels \[1, 3\], batch 0 \[3\]/);
+    assert.equal(gm.stackable(b, twoLabels), false);
+    assert.equal(gm.stackable(b, { ...b, tokenTypeIds: b.inputIds }), false);
+    assert.equal(gm.stackable(b, batchAt(1)), true);
+    // A second batch of the same dims whose labels are not class ids: refused on its way in, after the first
+    // batch's feeds (and its optimizer step) were made; the counts below show they were taken back.
+    const fractional: TrainBatch = { ...b, labels: { dtype: 'float32', dims: [3], data: Float32Array.of(0.5, 1, 0) } };
+    assert.equal(gm.stackable(b, fractional), true);
+    await assert.rejects(gm.trainSteps([b, fractional], opt, 1e-3, 1), /batch\.labels: expected integer class ids \(int64\), got float32/);
     assert.equal(opt.stepCount, 0, 'nothing was updated');
     assert.equal(gm.step, 0, 'no dropout step taken');
   } finally {

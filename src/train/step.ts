@@ -34,6 +34,13 @@ export interface TrainBatch {
 
 const BATCH_FIELDS = ['inputIds', 'attentionMask', 'tokenTypeIds', 'labels', 'startPositions', 'endPositions'] as const satisfies readonly (keyof TrainBatch)[];
 
+/** The first field in which `b` differs from `a` in presence or dims (batches that share a trainSteps run differ in none). */
+function unstackable(a: TrainBatch, b: TrainBatch): string | undefined {
+  const dims = (t?: Tensor) => (t ? `[${t.dims.join(', ')}]` : 'none');
+  const k = BATCH_FIELDS.find((f) => dims(a[f]) !== dims(b[f]));
+  return k && `${k} ${dims(b[k])}, batch 0 ${dims(a[k])}`;
+}
+
 export interface GradientModelOptions {
   /** Parameters, activations and gradients in this type (default float32). */
   dtype?: 'float32' | 'float64';
@@ -320,9 +327,9 @@ async function createGradientModel(config: DebertaConfig, given: Map<string, Ten
     async trainSteps(batches, opt, lr, maxGradNorm) {
       const lrs = typeof lr === 'number' ? batches.map(() => lr) : lr;
       if (lrs.length !== batches.length) throw new Error(`trainSteps: ${lrs.length} learning rates for ${batches.length} batches`);
-      const dims = batches[0]?.inputIds.dims.join(', ');
       batches.forEach((b, i) => {
-        if (b.inputIds.dims.join(', ') !== dims) throw new Error(`trainSteps: batch ${i} has inputIds dims [${b.inputIds.dims.join(', ')}], batch 0 [${dims}]: the batches of one call share their dims`);
+        const differs = unstackable(batches[0]!, b);
+        if (differs) throw new Error(`trainSteps: batch ${i} has ${differs}: the batches of one call share their dims`);
       });
       if (batches.length < 2 || (opt.weightDecay > 0 && lrs.some((r) => 1 - r * opt.weightDecay === 0))) {
         const results = [];
@@ -335,7 +342,7 @@ async function createGradientModel(config: DebertaConfig, given: Map<string, Ten
       if (opt.params !== params) throw new Error('trainSteps: the optimizer was made over other parameters than this model\'s');
       if (!(maxGradNorm >= 0)) throw new Error(`trainSteps: invalid maxGradNorm ${maxGradNorm}`);
       const t = await stepFor(batches[0]!, opt, true);
-      // Batches that cannot be stacked (labels of other dims) leave the dropout and optimizer steps as they were.
+      // A batch that fails on its way in (labels the head lacks) leaves the dropout and optimizer steps as they were.
       const [dropoutStep, stepCount] = [model.step, opt.stepCount];
       const st = state(opt);
       const feeds = st.feeds;
@@ -352,7 +359,7 @@ async function createGradientModel(config: DebertaConfig, given: Map<string, Ten
     },
 
     stackable(a, b) {
-      return BATCH_FIELDS.every((k) => a[k]?.dims.join() === b[k]?.dims.join());
+      return !unstackable(a, b);
     },
 
     async forward(batch) {
