@@ -187,7 +187,7 @@ test('a pool of two workers (the embedded spam model) shares one model file, rem
   }
 });
 
-test('prepack: false reaches ONNX Runtime as disable_prepacking, and the model still matches transformers', async () => {
+test('prepack: false reaches ONNX Runtime as disable_prepacking, the memory pattern stays off, and the model still matches transformers', async () => {
   const ort = await getOrt();
   const create = ort.InferenceSession.create;
   const seen: unknown[] = [];
@@ -205,6 +205,8 @@ test('prepack: false reaches ONNX Runtime as disable_prepacking, and the model s
       await model.dispose();
       const flags = seen.map((o) => (o as { extra?: { session?: Record<string, string> } }).extra?.session?.disable_prepacking);
       assert.deepEqual(flags, [prepack === false ? '1' : undefined]);
+      // Off by default (SessionOptions.memPattern): its per-shape block made the second run of a shape slow and raised the peak.
+      assert.deepEqual(seen.map((o) => (o as { enableMemPattern?: boolean }).enableMemPattern), [false]);
       // 6e-6: the forward tests' bound (test/model-forward.test.ts).
       assert.ok(relError(out.logits!.data, toFloat64(ref.get('f64.logits')!)) <= 6e-6);
     }
