@@ -91,9 +91,9 @@ test('--steps-per-run: labels per token and inputs per choice stack too; the wei
       };
       const four = await weights(4), three = await weights(3);
       const init = readSafetensors(join(model, 'model.safetensors')).tensors;
-      const moved = (init.get('deberta.encoder.layer.0.output.dense.weight') ?? init.get('encoder.layer.0.output.dense.weight'))!.data as Float32Array;
-      const now = four.get('deberta.encoder.layer.0.output.dense.weight')!.data as Float32Array;
-      assert.ok(now.some((x, i) => Math.abs(x - moved[i]!) > 1e-3), `${t.task}: the encoder did not train`);
+      const before = (init.get('deberta.encoder.layer.0.output.dense.weight') ?? init.get('encoder.layer.0.output.dense.weight'))!.data as Float32Array;
+      const after = four.get('deberta.encoder.layer.0.output.dense.weight')!.data as Float32Array;
+      assert.ok(after.some((x, i) => Math.abs(x - before[i]!) > 1e-3), `${t.task}: the encoder did not train`);
       for (const [k, w] of four) assert.deepEqual(three.get(k)!.data, w.data, `${t.task}: ${k}`);
     }
   } finally {

@@ -407,7 +407,8 @@ export async function runLoop<B, R extends Gradients, E extends Evaluation>(run:
         state.dropoutStep = model.step;
         const elapsed = performance.now() - t0;
         for (const { loss, lr, tokens, results } of updates) {
-          checkLoss(loss, state.globalStep + 1);
+          // A group's losses come back with its run; a single update was checked before it was applied.
+          if (grouped) checkLoss(loss, state.globalStep + 1);
           state.globalStep++;
           stepTime += elapsed / updates.length; stepsTimed++; tokensSeen += tokens;
           recentLoss.push(loss);
