@@ -4,7 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { Command } from 'commander';
@@ -170,4 +170,27 @@ test('cli: bin/deberta.js reads stdin and writes JSON Lines', () => {
   assert.equal(got.length, 1);
   assert.equal(got[0]!.length, 2);
   assert.ok(got[0]![0]!.score >= got[0]![1]!.score);
+});
+
+test('cli: a 40 KB text as an argument is classified, and ONNX Runtime leaves no file in $TMPDIR', async () => {
+  // ONNX Runtime's telemetry client overflows the stack on a command line this long (the process dies of
+  // SIGSEGV) and writes $TMPDIR/mat-debug-<pid>.log; importing deberta-ts turns the client off.
+  const bin = join(import.meta.dirname, '..', 'bin', 'deberta.js');
+  const text = 'word '.repeat(8_000);
+  const tmp = tempDir();
+  const env = { ...process.env, TMPDIR: tmp, ORT_DISABLE_TELEMETRY: undefined };
+  const out = execFileSync(process.execPath, [bin, 'classify', text, '-m', M.nli!, '-f', 'json', '--threads', '1'], { env }).toString();
+  const pipe = await pipeline('text-classification', M.nli!, { threads: 1 });
+  try {
+    assert.deepEqual(JSON.parse(out), [await pipe(text)]);
+  } finally {
+    await pipe.dispose();
+  }
+  assert.deepEqual(readdirSync(tmp).filter((f) => f.startsWith('mat-debug')), []);
+  // A value the user set is kept.
+  const probe = `await import(${JSON.stringify(join(import.meta.dirname, '..', 'src', 'index.ts'))}); console.log(process.env.ORT_DISABLE_TELEMETRY);`;
+  const seen = (value?: string) => execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', probe],
+    { env: { ...process.env, ORT_DISABLE_TELEMETRY: value } }).toString().trim();
+  assert.equal(seen(undefined), '1');
+  assert.equal(seen('0'), '0');
 });

@@ -16,6 +16,15 @@ import type { Ort } from '../runtime/ort.ts';
 import type { EmittedModel } from '../runtime/onnx-emit.ts';
 import { setPlatform, type Platform, type RuntimeOptions } from './index.ts';
 
+// ONNX Runtime 1.30's Linux build starts a telemetry client with its environment (the first session of a
+// process). The client reads the process's command line with a recursion as deep as the line is long, so a
+// command line over about 25 KB in the main thread, 12 KB in a worker thread (a long text given as an argument
+// to `deberta classify`) overflows the stack and kills the process; and every process leaves an empty
+// $TMPDIR/mat-debug-<pid>.log behind. ORT_DISABLE_TELEMETRY=1 keeps the client off; a value already set is
+// left alone. Set here, before onnxruntime-node is loaded: in the main thread Node passes process.env on to
+// the C environment ONNX Runtime reads; a worker thread's process.env is its own copy.
+process.env.ORT_DISABLE_TELEMETRY ??= '1';
+
 /** The package's models/ folder (embedded default models). */
 export const MODELS_DIR = fileURLToPath(new URL('../../models/', import.meta.url));
 
