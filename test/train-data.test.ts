@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  buildLabelMap, collate, countTokens, encoderFromTokenizer, featurize, labelNames, lossWeight, parseCsv, parseJsonl,
+  buildLabelMap, relabelNotice, collate, countTokens, encoderFromTokenizer, featurize, labelNames, lossWeight, parseCsv, parseJsonl,
   readRecords, toExamples, type QaExample,
 } from '../src/train/data.ts';
 import { AutoTokenizer } from '../src/tokenizers/auto.ts';
@@ -52,6 +52,15 @@ test('label maps: sorted data labels, numeric order for integers, the model\'s o
   const own = { id2label: { 0: 'neg', 1: 'pos' }, label2id: { neg: 0, pos: 1 } };
   assert.deepEqual(buildLabelMap(['pos', 'neg'], own), own);
   assert.deepEqual(buildLabelMap(['b', 'a'], { id2label: { 0: 'LABEL_0', 1: 'LABEL_1' }, label2id: { LABEL_0: 0, LABEL_1: 1 } }).id2label, { 0: 'a', 1: 'b' });
+  // The log's notice when the model's names give way to the data's; none when they stay or were defaults.
+  const spam = { id2label: { 0: 'ham', 1: 'spam' }, label2id: { ham: 0, spam: 1 } };
+  assert.equal(relabelNotice(spam, buildLabelMap(['spam', 'ham'], spam), 't.csv'), undefined);
+  assert.equal(relabelNotice({ id2label: { 0: 'LABEL_0', 1: 'LABEL_1' }, label2id: { LABEL_0: 0, LABEL_1: 1 } }, buildLabelMap(['b', 'a']), 't.csv'), undefined);
+  assert.equal(relabelNotice(spam, buildLabelMap(['positive', 'negative'], spam), 't.csv'),
+    "note: the model's labels (ham, spam) do not name every label in t.csv, so training uses the data's (negative, positive); the classifier keeps its weights under the new names");
+  const many = buildLabelMap(Array.from({ length: 12 }, (_, i) => `c${String(i).padStart(2, '0')}`), spam);
+  assert.equal(relabelNotice(spam, many, 't.csv'),
+    "note: the model's labels (ham, spam) do not name every label in t.csv, so training uses the data's (c00, c01, c02, c03, c04, c05, c06, c07, … 12 in all); the classifier starts from new weights");
 });
 
 test('features and batches through the project tokenizer', async () => {

@@ -61,11 +61,13 @@ function nerSentences(n: number, seed: number) {
 test('token classification: learns entity tags; label map and head saved', async () => {
   const dir = tmp();
   try {
+    const logs: string[] = [];
     const r = await train({
       ...quiet, model: tinyModel(dir, 'base'), task: 'token-classification', out: join(dir, 'out'),
       train: jsonl(join(dir, 'train.jsonl'), nerSentences(96, 1)), eval: jsonl(join(dir, 'eval.jsonl'), nerSentences(32, 2)),
-      batchSize: 16, epochs: 6, lr: 5e-3, maxLength: 32,
+      batchSize: 16, epochs: 6, lr: 5e-3, maxLength: 32, log: (l) => logs.push(l),
     });
+    assert.ok(!logs.some((l) => l.startsWith('note: the model\'s labels')), logs.join('\n')); // LABEL_0, LABEL_1 are no names
     assert.equal(r.metricName, 'f1');
     const m = r.bestEval!.metrics;
     process.stderr.write(`ner: token accuracy ${m.token_accuracy!.toFixed(3)}, entity F1 ${m.f1!.toFixed(3)}\n`);
@@ -78,6 +80,14 @@ test('token classification: learns entity tags; label map and head saved', async
     const model = await loadModel(r.bestDir!, 'auto', { threads: 1 });
     assert.deepEqual((await model({ inputIds: [[1, 300, 301, 2]] })).logits!.dims, [1, 4, 4]);
     await model.dispose();
+    // Fine-tuned again on other tags: the log says the model's names give way to the data's.
+    const orgs = nerSentences(16, 3).map((e) => ({ ...e, ner_tags: e.ner_tags.map((t) => t.replace('PER', 'ORG')) }));
+    const again: string[] = [];
+    const file = jsonl(join(dir, 'orgs.jsonl'), orgs);
+    const r2 = await train({ ...quiet, model: r.bestDir!, out: join(dir, 'out2'), train: file, batchSize: 16, maxSteps: 1, maxLength: 32, log: (l) => again.push(l) });
+    assert.deepEqual(r2.labels.id2label, { 0: 'B-LOC', 1: 'B-ORG', 2: 'I-LOC', 3: 'O' });
+    assert.ok(again.includes(`note: the model's labels (B-LOC, B-PER, I-LOC, O) do not name every label in ${file}, so training uses the data's `
+      + '(B-LOC, B-ORG, I-LOC, O); the classifier keeps its weights under the new names'), again.join('\n'));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

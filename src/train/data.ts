@@ -8,7 +8,7 @@ import type { PreTrainedTokenizer } from '../tokenizers/tokenizer.ts';
 import { labelId, sequenceTarget, type LabelMap, type ProblemType } from './labels.ts';
 import { qaFeatures } from './qa.ts';
 
-export { buildLabelMap, labelId, labelNames, type LabelMap } from './labels.ts';
+export { buildLabelMap, labelId, labelNames, relabelNotice, type LabelMap } from './labels.ts';
 
 export type Task = 'sequence-classification' | 'token-classification' | 'question-answering' | 'multiple-choice';
 export const TASKS: Task[] = ['sequence-classification', 'token-classification', 'question-answering', 'multiple-choice'];

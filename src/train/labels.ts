@@ -50,6 +50,19 @@ function mapOf(names: string[]): LabelMap {
   return { id2label, label2id };
 }
 
+/**
+ * A line for the log when training drops the model's own label names for the data's (none when the model
+ * keeps its map or had only the default LABEL_i names): the head's weights stay when the count matches.
+ */
+export function relabelNotice(before: LabelMap, after: LabelMap, file: string): string | undefined {
+  const was = Object.values(before.id2label);
+  const now = Object.values(after.id2label);
+  if (!was.length || was.every((n) => DEFAULT_NAME.test(n)) || (was.length === now.length && was.every((n, i) => n === now[i]))) return undefined;
+  const list = (names: string[]) => names.length > 8 ? `${names.slice(0, 8).join(', ')}, … ${names.length} in all` : names.join(', ');
+  const head = was.length === now.length ? 'the classifier keeps its weights under the new names' : 'the classifier starts from new weights';
+  return `note: the model's labels (${list(was)}) do not name every label in ${file}, so training uses the data's (${list(now)}); ${head}`;
+}
+
 /** The label id of `name`, or an error naming where it came from. */
 export function labelId(map: LabelMap, name: string, file: string, line: number): number {
   const id = map.label2id[name];

@@ -15,7 +15,7 @@ import {
   TASKS, type ColumnOptions, type SeqClsExample, type Task,
 } from './data.ts';
 import { defaultMetric, evaluate, type EvalResult } from './evaluate.ts';
-import { buildLabelMap, inferProblemType, labelNames, sequenceLabelMap, type LabelMap, type ProblemType } from './labels.ts';
+import { buildLabelMap, inferProblemType, labelNames, relabelNotice, sequenceLabelMap, type LabelMap, type ProblemType } from './labels.ts';
 import { check, runLoop, TrainingRun, type LoopOptions } from './loop.ts';
 import { Rng } from '../util/random.ts';
 import { gradientModelFromTensors } from './step.ts';
@@ -165,6 +165,8 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     labels = buildLabelMap(labelNames(trainEx), labels);
   }
   if (task === 'sequence-classification' || task === 'token-classification') {
+    const notice = resume ? undefined : relabelNotice({ id2label: config.id2label, label2id: config.label2id }, labels, o.train);
+    if (notice) log(notice);
     const n = Object.keys(labels.id2label).length;
     const least = problemType === 'regression' || problemType === 'multi_label_classification' ? 1 : 2;
     check(n >= least || resume !== undefined, o.train, `needs at least ${least === 1 ? 'one label' : 'two different labels'}, found ${n}`);
