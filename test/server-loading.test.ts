@@ -1,11 +1,12 @@
 // The server answers before its models have loaded: /health at once, /ready 503 "loading" naming the models
 // still loading, task routes 503 with Retry-After; then, once every model is up, /ready 200 and the routes
 // answer. Once through the library (a model whose loading the test finishes), once as `deberta serve` on
-// 127.0.0.1 with the embedded spam model on worker threads.
+// 127.0.0.1 with the embedded spam model on worker threads; and `deberta serve` with no --model.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createServer } from '../src/server/app.ts';
 import type { ServedModel } from '../src/server/types.ts';
+import { pipeline } from '../src/pipelines/index.ts';
 import { fakeRunner } from './helpers/fake-runner.ts';
 import { SPAM_MODEL, sleep, startServe } from './helpers/serve-process.ts';
 
@@ -105,6 +106,40 @@ describe('a server whose models are still loading', () => {
       const res = await fetch(`${serve.base}/v1/text-classification`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: ['WIN a FREE cruise! Reply now to claim your prize'] }) });
       assert.equal(res.status, 200);
       assert.equal(((await res.json()) as { results: { label: string }[][] }).results[0]![0]!.label, 'spam');
+    } finally {
+      await serve.kill();
+    }
+  });
+
+  it('deberta serve without --model serves the embedded models, each for the tasks it is the default of', { timeout: 180_000 }, async () => {
+    const serve = await startServe(['--workers', '1', '--threads', '1']);
+    const post = async (route: string, inputs: string) => {
+      const res = await fetch(`${serve.base}/v1/${route}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs }) });
+      assert.equal(res.status, 200, route);
+      return (await res.json()) as { model: string; task: string; results: unknown[] };
+    };
+    try {
+      const models = (await (await fetch(`${serve.base}/v1/models`)).json()) as { models: { name: string; tasks: string[] }[] };
+      assert.deepEqual(models.models.map(({ name, tasks }) => ({ name, tasks })), [
+        { name: 'deberta-v3-brown-small', tasks: ['fill-mask', 'feature-extraction'] },
+        { name: 'deberta-v3-brown-small-spam', tasks: ['text-classification'] },
+        { name: 'deberta-v3-brown-small-pos', tasks: ['token-classification'] },
+      ]);
+      const text = 'WIN a FREE cruise! Reply now to claim your prize';
+      const cls = await post('classify', text);
+      assert.equal(cls.model, 'deberta-v3-brown-small-spam');
+      const pipe = await pipeline('text-classification', null, { threads: 1 });
+      try {
+        // The workers read the weights from one shared mapped file, unpacked: float32 sums in another order.
+        const [got] = cls.results as { label: string; score: number }[][];
+        const [want] = await pipe(text);
+        assert.equal(got![0]!.label, want!.label);
+        assert.ok(Math.abs(got![0]!.score - want!.score) < 1e-6, `${got![0]!.score} against ${want!.score}`);
+      } finally {
+        await pipe.dispose();
+      }
+      assert.equal((await post('fill-mask', 'The jury said the [MASK] was over.')).model, 'deberta-v3-brown-small');
+      assert.equal(((await post('ner', 'The jury said it was over.')).results[0] as { entity: string }[])[0]!.entity, 'DET');
     } finally {
       await serve.kill();
     }

@@ -13,14 +13,14 @@ import type { LoadingModel } from '../../server/app.ts';
 import type { ServedModel } from '../../server/types.ts';
 import { loadPooledModel } from '../../server/worker-pool.ts';
 import { checkRevision, localCheckpoint, REVISION_HELP } from '../hub-args.ts';
-import { DEVICES, resolveTask } from '../../pipelines/index.ts';
+import { DEFAULT_MODELS, defaultModelDir, DEVICES, resolveTask, type Task } from '../../pipelines/index.ts';
 import { oneOf, parseIntFlag } from '../flags.ts';
 
 /** The demo site `npm run build:browser` writes; served when --static is not given and it exists. */
 const BUILT_DEMO = fileURLToPath(new URL('../../../dist/demo/', import.meta.url));
 
 interface ServeOptions {
-  model: string[];
+  model?: string[];
   port: string;
   host: string;
   token?: string;
@@ -51,7 +51,7 @@ export function register(program: Command): void {
   program
     .command('serve')
     .description('serve checkpoints over an HTTP JSON API: POST /v1/<task>, GET /health, GET /metrics')
-    .requiredOption('--model <spec>', 'a checkpoint folder or Hugging Face Hub id: DIR, NAME=DIR or NAME:TASK[,TASK]=DIR (repeat for more models); default task: the one its head is for', collect)
+    .option('--model <spec>', 'a checkpoint folder or Hugging Face Hub id: DIR, NAME=DIR or NAME:TASK[,TASK]=DIR (repeat for more models); default task: the one its head is for; default: the embedded models, each for the tasks it is the default of', collect)
     .option('--revision <rev>', REVISION_HELP)
     .option('--port <n>', 'TCP port (0: any free port)', '8080')
     .option('--host <addr>', 'address to bind (0.0.0.0 exposes the server beyond this machine)', '127.0.0.1')
@@ -75,6 +75,13 @@ export function register(program: Command): void {
     .action(async (opts: ServeOptions) => serve(opts));
 }
 
+/** Without --model: the embedded models, each serving the tasks it is the default model of. */
+export function embeddedModelSpecs(): { name: string; dir: string; tasks: Task[] }[] {
+  const byName = new Map<string, Task[]>();
+  for (const [task, name] of Object.entries(DEFAULT_MODELS) as [Task, string][]) byName.set(name, [...(byName.get(name) ?? []), task]);
+  return [...byName].map(([name, tasks]) => ({ name, dir: defaultModelDir(tasks[0]!), tasks }));
+}
+
 async function serve(opts: ServeOptions): Promise<void> {
   const int = (v: string, flag: string, min: number) => parseIntFlag(v, flag, min);
   const maxBatch = int(opts.maxBatch, '--max-batch', 1);
@@ -84,10 +91,12 @@ async function serve(opts: ServeOptions): Promise<void> {
   const staticDir = opts.static === false ? undefined : opts.static ?? (existsSync(`${BUILT_DEMO}index.html`) ? BUILT_DEMO : undefined);
   const say = (line: string) => process.stderr.write(`deberta serve: ${line}\n`);
 
-  const specs = [];
-  for (const value of opts.model) {
+  const given = opts.model ?? [];
+  if (!given.length) checkRevision(opts.revision, []);
+  const specs = given.length ? [] : embeddedModelSpecs();
+  for (const value of given) {
     const spec = parseModelSpec(value);
-    checkRevision(opts.revision, opts.model.map((v) => parseModelSpec(v).dir));
+    checkRevision(opts.revision, given.map((v) => parseModelSpec(v).dir));
     // A Hub id is fetched into the cache here, so the workers load a folder.
     spec.dir = await localCheckpoint(spec.dir, { revision: opts.revision });
     specs.push({ ...spec, tasks: (spec.tasks ?? [defaultTask(spec.dir)]).map((t) => resolveTask(t)) });
