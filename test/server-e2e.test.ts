@@ -147,4 +147,10 @@ describe('deberta serve (process)', () => {
     assert.equal(r.status, 1);
     assert.match(r.stderr, /--device: expected one of cpu, webgpu, got 'cuda'/);
   });
+
+  it('refuses --revision without a --model to apply it to', () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--revision', 'v1'], { encoding: 'utf8' });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /--revision is for Hugging Face Hub ids given with --model; without --model the embedded models are served/);
+  });
 });

@@ -92,7 +92,7 @@ async function serve(opts: ServeOptions): Promise<void> {
   const say = (line: string) => process.stderr.write(`deberta serve: ${line}\n`);
 
   const given = opts.model ?? [];
-  if (!given.length) checkRevision(opts.revision, []);
+  if (!given.length && opts.revision !== undefined) throw new Error('--revision is for Hugging Face Hub ids given with --model; without --model the embedded models are served');
   const specs = given.length ? [] : embeddedModelSpecs();
   for (const value of given) {
     const spec = parseModelSpec(value);
