@@ -3,7 +3,7 @@
 export {
   AutoModel, AutoModelForMaskedLM, AutoModelForSequenceClassification, AutoModelForTokenClassification,
   AutoModelForQuestionAnswering, AutoModelForMultipleChoice, loadModel, createModel, headFromConfig,
-  type DebertaModel, type LoadOptions, type ModelInputs, type ModelOutputs, type OutputTensor, type HeadKind,
+  type DebertaModel, type LoadOptions, type ModelOptions, type ModelInputs, type ModelOutputs, type OutputTensor, type HeadKind,
 } from './models/auto.ts';
 export {
   AutoTokenizer, PreTrainedTokenizer, type BatchEncoding, type CallOptions, type DecodeOptions, type TextInput,

@@ -5,7 +5,7 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, sta
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors.ts';
-import { loadModel, AutoModel } from '../src/models/auto.ts';
+import { loadModel, AutoModel, AutoModelForSequenceClassification } from '../src/models/auto.ts';
 import { floatToBf16, floatToHalf, tensor, toFloat32, toFloat64, type Tensor } from '../src/tensor.ts';
 import { relError } from './helpers/compare.ts';
 import { setSessionDefaults } from '../src/runtime/session.ts';
@@ -127,6 +127,28 @@ test("quantize: 'int8' runs the matrix products in int8, close to float32", asyn
   // last layer on the first token only: its activations get their own scale). Bounds: 2× above (CPUs without VNNI
   // sum uint8 × int8 products in 16 bits that can saturate), a third below (float32 lands 8.2e-7 away).
   assert.ok(err > 0.045 && err < 0.27, `int8 logits error ${err}`);
+});
+
+test("loading options: transformers.js' device and dtype, either spelling of a name, and unknown names refused", async () => {
+  const ref = readSafetensors(join(fixture, 'expected.safetensors')).tensors;
+  const ids = ref.get('input.input_ids')!, mask = ref.get('input.attention_mask')!;
+  const inputs = { inputIds: { data: ids.data as BigInt64Array, dims: ids.dims }, attentionMask: { data: mask.data as BigInt64Array, dims: mask.dims } };
+  const logits = async (load: () => Promise<Awaited<ReturnType<typeof loadModel>>>) => {
+    const m = await load();
+    try { return (await m(inputs)).logits!.data; } finally { await m.dispose(); }
+  };
+  const int8 = await logits(() => loadModel(fixture, 'auto', { threads: 1, quantize: 'int8' }));
+  const f32 = await logits(() => loadModel(fixture, 'auto', { threads: 1 }));
+  assert.ok(relError(int8, toFloat64(ref.get('f64.logits')!)) > 0.045); // int8 lands far from float32 on this fixture (test above)
+  assert.deepEqual(await logits(() => AutoModelForSequenceClassification.from_pretrained(fixture, { threads: 1, dtype: 'q8' })), int8);
+  assert.deepEqual(await logits(() => loadModel(fixture, 'auto', { threads: 1, dtype: 'fp32', device: 'cpu' })), f32);
+  assert.deepEqual(await logits(() => loadModel(fixture, 'auto', { threads: 1, execution_providers: ['cpu'] } as never)), f32);
+  const from = (o: unknown) => AutoModelForSequenceClassification.fromPretrained(fixture, o as never);
+  await assert.rejects(from({ quantized: true }), { name: 'TypeError', message: /^AutoModelForSequenceClassification\.fromPretrained: unknown option 'quantized' \(accepted: threads, executionProviders \(execution_providers\), quantize, prepack, device, dtype,/ });
+  await assert.rejects(loadModel(fixture, 'auto', { dtype: 'float64' } as never), { message: "loadModel: unsupported dtype 'float64' (use 'fp32', 'q8', 'int8')" });
+  await assert.rejects(from({ device: 'cuda' }), { message: "AutoModelForSequenceClassification.fromPretrained: unknown device 'cuda' (use 'cpu' or 'webgpu')" });
+  await assert.rejects(from({ device: 'cpu', executionProviders: ['cpu'] }), { name: 'TypeError', message: /give device or executionProviders, not both/ });
+  await assert.rejects(from({ dtype: 'fp32', quantize: 'int8' }), { name: 'TypeError', message: /dtype 'fp32' and quantize 'int8' contradict each other/ });
 });
 
 test('sessions sharing a folder map one model file with the folded constants, and answer as an ordinary session does', async () => {

@@ -149,3 +149,22 @@ test('non-string input is refused with a clear TypeError', async () => {
   assert.throws(() => tok.encode(undefined as unknown as string), { name: 'TypeError', message: /text must be a string, got undefined/ });
   assert.throws(() => tok.decode(['1'] as unknown as number[]), { name: 'TypeError' });
 });
+
+test("options in transformers' spelling too (max_length, skip_special_tokens); unknown ones are TypeErrors", async () => {
+  const tok = await AutoTokenizer.fromPretrained(V3);
+  const ids = v3.get(LONG)!.input_ids;
+  const call = tok as unknown as (...a: unknown[]) => { inputIds: number[][] };
+  assert.deepEqual(call(LONG, { truncation: true, max_length: 6 }).inputIds, [[...ids.slice(0, 5), SEP]]);
+  assert.deepEqual(call(LONG, 'x', { truncation: 'only_first', max_length: 8 }).inputIds, tok(LONG, 'x', { truncation: 'only_first', maxLength: 8 }).inputIds);
+  assert.deepEqual(tok.encode(SHORT, null, { add_special_tokens: false } as never), body(SHORT));
+  assert.equal(tok.decode(v3.get(SHORT)!.input_ids, { skip_special_tokens: true } as never), 'Hello world!');
+  assert.deepEqual(tok.batchDecode([v3.get(SHORT)!.input_ids], { skip_special_tokens: true } as never), ['Hello world!']);
+  // An option of another API, a typo, or one option twice: never silently ignored.
+  assert.throws(() => call(SHORT, { return_tensors: 'pt' }), { name: 'TypeError', message: /^tokenizer: unknown option 'return_tensors' \(accepted: addSpecialTokens \(add_special_tokens\), padding, truncation, maxLength \(max_length\),/ });
+  assert.throws(() => call(SHORT, 'x', { maxLenght: 4 }), { name: 'TypeError', message: /^tokenizer: unknown option 'maxLenght'/ });
+  assert.throws(() => call(SHORT, { maxLength: 4, max_length: 5 }), { name: 'TypeError', message: "tokenizer: 'max_length' and 'maxLength' are one option; give it once" });
+  assert.throws(() => tok.encode(SHORT, null, { padding: true } as never), { name: 'TypeError', message: /^encode: unknown option 'padding'/ });
+  assert.throws(() => tok.decode([1], { skip_special: true } as never),
+    { name: 'TypeError', message: "decode: unknown option 'skip_special' (accepted: skipSpecialTokens (skip_special_tokens), cleanUpTokenizationSpaces (clean_up_tokenization_spaces))" });
+  assert.throws(() => tok.batchDecode([[1]], { skipSpecial: true } as never), { name: 'TypeError', message: /^batchDecode: unknown option 'skipSpecial'/ });
+});

@@ -3,13 +3,47 @@
 import { loadCheckpointTensors } from '../io/checkpoint.ts';
 import type { ModelFiles } from '../io/files.ts';
 import { openFiles } from '../platform/index.ts';
+import { readOptions } from '../util/options.ts';
 import { loadDebertaConfig } from './deberta/config.ts';
 import { createModel, type DebertaModel, type HeadKind, type LoadOptions } from './create.ts';
 
 export * from './create.ts';
 
-/** Loads a checkpoint with the given head ('auto': the one in `architectures`). */
-export async function loadModel(ref: string | ModelFiles, head: HeadKind | 'auto' = 'auto', opts: LoadOptions = {}): Promise<DebertaModel> {
+export const DEVICES = ['cpu', 'webgpu'] as const;
+export type Device = (typeof DEVICES)[number];
+/** Weights' precision in transformers.js' words: 'fp32', or 'q8' / 'int8' (dynamic int8 matrix products). */
+export const DTYPES = ['fp32', 'q8', 'int8'] as const;
+export type Dtype = (typeof DTYPES)[number];
+
+/**
+ * What loading takes: LoadOptions less the graph's own settings for training (activation dtype, dropout),
+ * plus transformers.js' `device` and `dtype`. Either spelling of each name (`cache_dir`, `local_files_only`).
+ */
+export interface ModelOptions extends Omit<LoadOptions, 'dtype' | 'dropout' | 'relativeRowsFirst'> {
+  /** 'cpu' or 'webgpu': the same as `executionProviders: [device]`. */
+  device?: Device;
+  /** 'q8' or 'int8': the same as `quantize: 'int8'`; 'fp32': float32 products (the default). */
+  dtype?: Dtype;
+}
+
+// Listed as a record so that the compiler holds the list to the interface.
+const MODEL_OPTIONS = Object.keys({
+  threads: 1, executionProviders: 1, quantize: 1, prepack: 1, device: 1, dtype: 1, hiddenStates: 1, attentions: 1, maxLength: 1,
+  skipPadding: 1, mlmLayout: 1, emd: 1, maskLogitsFor: 1, revision: 1, cacheDir: 1, token: 1, localFilesOnly: 1, endpoint: 1, progress_callback: 1,
+} satisfies Record<keyof ModelOptions, 1>);
+
+/** The options as createModel takes them; unknown names, devices and dtypes are errors that name them. */
+function loadOptions(where: string, given: unknown): LoadOptions {
+  const { device, dtype, ...rest } = readOptions<ModelOptions>(where, given, MODEL_OPTIONS);
+  if (device !== undefined && !DEVICES.includes(device)) throw new Error(`${where}: unknown device '${device}' (use ${DEVICES.map((d) => `'${d}'`).join(' or ')})`);
+  if (dtype !== undefined && !DTYPES.includes(dtype)) throw new Error(`${where}: unsupported dtype '${dtype}' (use ${DTYPES.map((d) => `'${d}'`).join(', ')})`);
+  if (device !== undefined && rest.executionProviders !== undefined) throw new TypeError(`${where}: give device or executionProviders, not both`);
+  if (dtype === 'fp32' && rest.quantize !== undefined) throw new TypeError(`${where}: dtype 'fp32' and quantize '${rest.quantize}' contradict each other`);
+  return { ...rest, ...(device ? { executionProviders: [device] } : {}), ...(dtype === 'q8' || dtype === 'int8' ? { quantize: 'int8' as const } : {}) };
+}
+
+async function load(where: string, ref: string | ModelFiles, head: HeadKind | 'auto', given: ModelOptions | undefined): Promise<DebertaModel> {
+  const opts = loadOptions(where, given);
   const src = await openFiles(ref, opts);
   const config = await loadDebertaConfig(src);
   // Lazy: float32 safetensors weights go from the file to ONNX Runtime without a copy in JS.
@@ -18,16 +52,21 @@ export async function loadModel(ref: string | ModelFiles, head: HeadKind | 'auto
   return createModel(config, tensors, head, { ...opts, dir: src.where, file });
 }
 
+/** Loads a checkpoint with the given head ('auto': the one in `architectures`). */
+export function loadModel(ref: string | ModelFiles, head: HeadKind | 'auto' = 'auto', opts: ModelOptions = {}): Promise<DebertaModel> {
+  return load('loadModel', ref, head, opts);
+}
+
 // `from_pretrained` as transformers.js (and Python) spell it.
-function autoClass(head: HeadKind | 'auto') {
-  const fromPretrained = (ref: string | ModelFiles, opts: LoadOptions = {}) => loadModel(ref, head, opts);
+function autoClass(name: string, head: HeadKind | 'auto') {
+  const fromPretrained = (ref: string | ModelFiles, opts: ModelOptions = {}) => load(`${name}.fromPretrained`, ref, head, opts);
   return { fromPretrained, from_pretrained: fromPretrained };
 }
 
 /** The bare encoder (like transformers' AutoModel); `loadModel(dir)` follows `architectures` instead. */
-export const AutoModel = autoClass('base');
-export const AutoModelForMaskedLM = autoClass('masked-lm');
-export const AutoModelForSequenceClassification = autoClass('sequence-classification');
-export const AutoModelForTokenClassification = autoClass('token-classification');
-export const AutoModelForQuestionAnswering = autoClass('question-answering');
-export const AutoModelForMultipleChoice = autoClass('multiple-choice');
+export const AutoModel = autoClass('AutoModel', 'base');
+export const AutoModelForMaskedLM = autoClass('AutoModelForMaskedLM', 'masked-lm');
+export const AutoModelForSequenceClassification = autoClass('AutoModelForSequenceClassification', 'sequence-classification');
+export const AutoModelForTokenClassification = autoClass('AutoModelForTokenClassification', 'token-classification');
+export const AutoModelForQuestionAnswering = autoClass('AutoModelForQuestionAnswering', 'question-answering');
+export const AutoModelForMultipleChoice = autoClass('AutoModelForMultipleChoice', 'multiple-choice');

@@ -1,16 +1,14 @@
 // What every pipeline shares: loading a checkpoint folder with its tokenizer for a task, running encoded
 // rows through the model in length-sorted batches with dynamic padding (each batch padded only to its own
 // longest row, results handed back in input order), and the small numeric helpers of post-processing.
-import { headFromConfig, loadModel, type DebertaModel, type HeadKind, type ModelOutputs, type OutputTensor } from '../models/auto.ts';
+import { DEVICES, DTYPES, headFromConfig, loadModel, type DebertaModel, type Device, type Dtype, type HeadKind, type ModelOptions, type ModelOutputs, type OutputTensor } from '../models/auto.ts';
 import { loadDebertaConfig } from '../models/deberta/config.ts';
-import type { BuildOptions } from '../models/deberta/modeling.ts';
 import type { ModelFiles } from '../io/files.ts';
 import type { HubOptions } from '../hub/id.ts';
 import { openFiles } from '../platform/index.ts';
 import { AutoTokenizer, PreTrainedTokenizer } from '../tokenizers/index.ts';
 
-export const DEVICES = ['cpu', 'webgpu'] as const;
-export type Device = (typeof DEVICES)[number];
+export { DEVICES, DTYPES, type Device, type Dtype };
 
 /** Hub options (`revision`, `cacheDir`, `token`, `localFilesOnly`, `progress_callback`) apply where the model is a Hub id. */
 export interface PipelineOptions extends HubOptions {
@@ -28,8 +26,6 @@ export interface PipelineOptions extends HubOptions {
   dtype?: Dtype;
 }
 
-export const DTYPES = ['fp32', 'q8', 'int8'] as const;
-export type Dtype = (typeof DTYPES)[number];
 
 /** The names `pipeline()` takes in its options (either spelling: `batchSize` or `batch_size`, …). */
 export const PIPELINE_OPTIONS = ['threads', 'device', 'batchSize', 'maxLength', 'tokenizer', 'dtype',
@@ -73,7 +69,7 @@ const HEAD_NAMES: Record<HeadKind, string> = {
  * `modelOptions`: build options that depend on the tokenizer (fill-mask predicts at its mask token only).
  */
 export async function loadForTask(task: string, ref: string | ModelFiles, head: HeadKind, opts: PipelineOptions = {},
-  modelOptions?: (tokenizer: PreTrainedTokenizer) => BuildOptions): Promise<Loaded> {
+  modelOptions?: (tokenizer: PreTrainedTokenizer) => ModelOptions): Promise<Loaded> {
   const batchSize = opts.batchSize ?? 8;
   checkPositiveInt(batchSize, 'batchSize');
   if (opts.maxLength !== undefined) checkPositiveInt(opts.maxLength, 'maxLength');

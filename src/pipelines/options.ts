@@ -1,44 +1,8 @@
-// Options as users write them: this library's names, or the other spelling of each (transformers.js and
-// Python write `top_k`, `function_to_apply`, …; this library `topK`, `functionToApply`). Each pipeline and
-// `pipeline()` itself list the names they take; anything else is a TypeError that names it and lists them,
-// so a typo or an option of another library is never silently ignored.
+// Pipeline options: the names each pipeline and `pipeline()` itself take, in either spelling (see
+// src/util/options.ts), and the declared options every front end derives its checks from.
+import { toSnake } from '../util/options.ts';
 
-const toSnake = (name: string) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-const toCamel = (name: string) => name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
-
-/** The other spelling of an option name (camelCase ↔ snake_case), or the name itself when it has none. */
-export function otherSpelling(name: string): string {
-  return name.includes('_') ? toCamel(name) : toSnake(name);
-}
-
-/** How the accepted names read in a message: `topK (top_k)`. */
-export function describeOptions(accepted: readonly string[]): string {
-  return accepted.map((n) => (otherSpelling(n) === n ? n : `${n} (${otherSpelling(n)})`)).join(', ');
-}
-
-/**
- * `given` under the names of `accepted` (either spelling of each is taken); undefined values dropped.
- * Unknown names, both spellings of one option, or options that are not an object are TypeErrors.
- */
-export function readOptions<T extends object>(where: string, given: unknown, accepted: readonly string[]): T {
-  if (given === undefined || given === null) return {} as T;
-  if (typeof given !== 'object' || Array.isArray(given)) {
-    throw new TypeError(`${where}: options must be an object, got ${Array.isArray(given) ? 'an array' : typeof given}`);
-  }
-  const byName = new Map<string, string>();
-  for (const n of accepted) {
-    byName.set(n, n);
-    byName.set(otherSpelling(n), n);
-  }
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(given)) {
-    const name = byName.get(key);
-    if (name === undefined) throw new TypeError(`${where}: unknown option '${key}' (accepted: ${describeOptions(accepted)})`);
-    if (key !== name && Object.hasOwn(given, name)) throw new TypeError(`${where}: '${key}' and '${name}' are one option; give it once`);
-    if (value !== undefined) out[name] = value;
-  }
-  return out as T;
-}
+export { describeOptions, otherSpelling, readOptions } from '../util/options.ts';
 
 /** What every pipeline call takes. */
 export const RUN_OPTIONS = ['batchSize', 'onProgress'] as const;

@@ -3,6 +3,7 @@
 import { type Encoding, type TruncationDirection, toNumbers } from './encoding.ts';
 import type { TokenizerPipeline, TruncationStrategy } from './pipeline.ts';
 import { cleanupSpaces } from './decoders.ts';
+import { readOptions } from '../util/options.ts';
 
 export type PaddingOption = boolean | 'longest' | 'max_length' | 'do_not_pad';
 export type TruncationOption = boolean | TruncationStrategy | 'do_not_truncate';
@@ -29,6 +30,15 @@ export interface CallOptions {
   returnSequenceIds?: boolean;
   padToMultipleOf?: number;
 }
+
+// The names each method takes, in either spelling (`max_length` as well as `maxLength`); any other is a
+// TypeError. Listed as records so that the compiler holds them to the interfaces.
+const CALL_OPTIONS = Object.keys({
+  addSpecialTokens: 1, padding: 1, truncation: 1, maxLength: 1, stride: 1, returnOverflowingTokens: 1, returnOffsets: 1,
+  offsetUnits: 1, returnTokens: 1, returnSpecialTokensMask: 1, returnSequenceIds: 1, padToMultipleOf: 1,
+} satisfies Record<keyof CallOptions, 1>);
+const ENCODE_OPTIONS = CALL_OPTIONS.filter((n) => n !== 'padding');
+const DECODE_OPTIONS = Object.keys({ skipSpecialTokens: 1, cleanUpTokenizationSpaces: 1 } satisfies Record<keyof DecodeOptions, 1>);
 
 export interface BatchEncoding {
   inputIds: number[][];
@@ -194,12 +204,12 @@ export class PreTrainedTokenizer extends CallableBase {
     let opts: CallOptions;
     if (typeof pairOrOptions === 'string' || Array.isArray(pairOrOptions)) {
       pair = pairOrOptions;
-      opts = (options as CallOptions | undefined) ?? {};
+      opts = readOptions<CallOptions>('tokenizer', options, CALL_OPTIONS);
     } else {
       if (pairOrOptions !== undefined && (pairOrOptions === null || typeof pairOrOptions !== 'object')) {
         throw new TypeError(`tokenizer: the second argument must be a text pair (string or string[]) or an options object, got ${describe(pairOrOptions)}`);
       }
-      opts = (pairOrOptions as CallOptions | undefined) ?? {};
+      opts = readOptions<CallOptions>('tokenizer', pairOrOptions, CALL_OPTIONS);
     }
     return this.encodeBatch(normalizeInputs(text, pair), opts);
   }
@@ -293,7 +303,8 @@ export class PreTrainedTokenizer extends CallableBase {
   encode(text: string, textPair?: string | null, options: Omit<CallOptions, 'padding'> = {}): number[] {
     checkText(text, 'text');
     if (textPair != null) checkText(textPair, 'textPair');
-    return this.encodeOne(text, textPair ?? null, options.addSpecialTokens !== false, this.truncationParams(options), false, true);
+    const o = readOptions<Omit<CallOptions, 'padding'>>('encode', options, ENCODE_OPTIONS);
+    return this.encodeOne(text, textPair ?? null, o.addSpecialTokens !== false, this.truncationParams(o), false, true);
   }
 
   /** Tokens of a text without special tokens (Python's `tokenizer.tokenize`). */
@@ -303,11 +314,13 @@ export class PreTrainedTokenizer extends CallableBase {
 
   decode(ids: number[], options: DecodeOptions = {}): string {
     if (!Array.isArray(ids) || ids.some((id) => !Number.isInteger(id))) throw new TypeError('decode: expected an array of integer ids');
-    const text = this.pipeline.decode(ids, options.skipSpecialTokens === true);
-    return (options.cleanUpTokenizationSpaces ?? this.settings.cleanUpTokenizationSpaces) ? cleanupSpaces(text) : text;
+    const o = readOptions<DecodeOptions>('decode', options, DECODE_OPTIONS);
+    const text = this.pipeline.decode(ids, o.skipSpecialTokens === true);
+    return (o.cleanUpTokenizationSpaces ?? this.settings.cleanUpTokenizationSpaces) ? cleanupSpaces(text) : text;
   }
 
   batchDecode(rows: number[][], options: DecodeOptions = {}): string[] {
+    readOptions('batchDecode', options, DECODE_OPTIONS);
     return rows.map((r) => this.decode(r, options));
   }
 
