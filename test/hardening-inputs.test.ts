@@ -50,6 +50,22 @@ test('ragged rows are errors even when their lengths add up', async () => {
   await assert.rejects(model({ inputIds: [[1, 2]], attentionMask: [[1, 1, 1]] }), { message: 'model input: attention_mask has dims [1,3], inputIds [1,2]' });
 });
 
+test("inputs in transformers' spelling too; a misspelt or unknown input is an error, a tokenizer's extras are passed over", async () => {
+  const inputIds = [[1, 5, 9, 2], [1, 7, 2, 0]], attentionMask = [[1, 1, 1, 1], [1, 1, 1, 0]];
+  const want = (await model({ inputIds, attentionMask })).logits!.data;
+  const unmasked = (await model({ inputIds })).logits!.data;
+  assert.notDeepEqual(unmasked, want); // the mask matters for the second row
+  const call = model as unknown as (i: unknown) => ReturnType<typeof model>;
+  assert.deepEqual((await call({ input_ids: inputIds, attention_mask: attentionMask })).logits!.data, want);
+  assert.deepEqual((await call({ inputIds, attentionMask, offsets: [[[0, 0]]], special_tokens_mask: [[1]], overflowToSampleMapping: [0, 1] })).logits!.data, want);
+  await assert.rejects(call({ inputIds, attentionMasks: attentionMask }),
+    { message: "model input: unknown input 'attentionMasks' (the model reads inputIds (input_ids), attentionMask (attention_mask), tokenTypeIds (token_type_ids))" });
+  await assert.rejects(call({ inputIds, labels: [0, 1] }), /^Error: model input: unknown input 'labels'/);
+  await assert.rejects(call({ inputIds, input_ids: inputIds }), { message: "model input: 'input_ids' and 'inputIds' are one input; give it once" });
+  await assert.rejects(call({ attention_mask: attentionMask }), { message: 'model input: inputIds is required' });
+  await assert.rejects(call([[1, 2]]), { message: 'model input: expected { inputIds, attentionMask?, tokenTypeIds? }, got an array of 1' });
+});
+
 test('sequences longer than the relative-position tables or the absolute positions are clear errors', async () => {
   const long = (n: number) => [Array.from({ length: n }, (_, i) => 1 + (i % 100))];
   await assert.rejects(model({ inputIds: long(4097) }), {

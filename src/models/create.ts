@@ -9,7 +9,7 @@ import type { DebertaConfig } from './deberta/config.ts';
 import { buildDeberta, type BuildOptions, type DebertaGraph, type HeadKind } from './deberta/modeling.ts';
 import type { Value } from '../graph/value.ts';
 import { bindWeights } from './deberta/weights.ts';
-import { checkInputs, filled, toInt64, type ModelInputs } from './inputs.ts';
+import { checkInputs, filled, readInputs, toInt64, type ModelInputs } from './inputs.ts';
 
 export type { ModelInputs } from './inputs.ts';
 export type { HeadKind } from './deberta/modeling.ts';
@@ -112,8 +112,8 @@ export async function createModel(config: DebertaConfig, tensors: Map<string, Te
   const rank = kind === 'multiple-choice' ? 3 : 2;
   const usesTypes = Boolean(built.inputs.tokenTypeIds);
 
-  const run = async (inputs: ModelInputs): Promise<ModelOutputs> => {
-    if (!inputs || inputs.inputIds === undefined) throw new Error('model input: inputIds is required');
+  const run = async (given: ModelInputs): Promise<ModelOutputs> => {
+    const inputs = readInputs(given);
     const ids = toInt64(inputs.inputIds, 'inputIds', rank);
     const feeds: Record<string, Tensor> = {
       input_ids: ids,
