@@ -83,7 +83,7 @@ const result = {
 const save = () => { if (args.save) writeFileSync(args.save, `${JSON.stringify(result, null, 1)}\n`); };
 
 const peer = loadPeer(shape);
-const weights = peerWeights(peer);
+const weights = await peerWeights(peer);
 log(`${shape}: weights ready; ${ep} sessions...`);
 const open = async (name: string, make: () => Promise<unknown>) => { result.load[name] = await timeMs(make); log(`${name} loaded in ${(result.load[name]! / 1e3).toFixed(2)} s`); };
 let ours!: DebertaModel;

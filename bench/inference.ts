@@ -19,7 +19,7 @@ export interface Sides {
 }
 
 export async function openSides(peer: Peer, threads: number): Promise<Sides> {
-  const weights = peerWeights(peer);
+  const weights = await peerWeights(peer);
   let ours!: DebertaModel;
   const oursCreateMs = await timeMs(async () => { ours = await createModel(peer.config, weights, 'sequence-classification', { threads }); });
   let session!: ort.InferenceSession;

@@ -3,6 +3,7 @@
 // files), so the command line, worker threads and `deberta download` can then use the snapshot folder.
 // Node only.
 import { WEIGHT_FILES } from '../io/checkpoint.ts';
+import { onnxExternalFiles } from '../io/onnx-weights.ts';
 import { readJson } from '../io/files.ts';
 import { AutoTokenizer } from '../tokenizers/auto.ts';
 import { hubFiles, type HubFiles } from './files.ts';
@@ -17,6 +18,10 @@ async function fetchWeights(files: HubFiles): Promise<void> {
   for (const name of WEIGHT_FILES) {
     if (!(await files.has(name))) continue;
     await files.fetch(name);
+    if (name.endsWith('.onnx')) {
+      for (const data of onnxExternalFiles(await files.read(name), name)) await files.fetch(data);
+      return;
+    }
     if (!name.endsWith('.index.json')) return;
     const index = (await readJson(files, name)) as { weight_map?: Record<string, unknown> } | null;
     const shards = new Set(Object.values(index?.weight_map ?? {}).filter((v): v is string => typeof v === 'string'));

@@ -1,5 +1,6 @@
 // Finding and loading the weights of a Hugging Face checkpoint, in the order transformers prefers them:
-// safetensors first, then torch pickles; single files before shards. Reads through ModelFiles, so a
+// safetensors first, then torch pickles; single files before shards; last, the float32 ONNX export that
+// transformers.js repositories ship instead. Reads through ModelFiles, so a
 // folder on disk, a URL and files in memory load alike.
 import type { Tensor } from '../tensor.ts';
 import { openFiles } from '../platform/index.ts';
@@ -7,6 +8,7 @@ import { readJson, type ModelFiles } from './files.ts';
 import { checkJsonDepth } from './limits.ts';
 import { parseSafetensors } from './safetensors-format.ts';
 import { parseTorchCheckpoint } from './torch-pickle.ts';
+import { readOnnxWeights } from './onnx-weights.ts';
 
 export interface LoadedCheckpoint {
   tensors: Map<string, Tensor>;
@@ -35,6 +37,9 @@ const CANDIDATES: { name: string; sharded: boolean; read: Reader }[] = [
   { name: 'model.safetensors.index.json', sharded: true, read: readSt },
   { name: 'pytorch_model.bin', sharded: false, read: readTorch },
   { name: 'pytorch_model.bin.index.json', sharded: true, read: readTorch },
+  // A transformers.js repository: the float32 export, its weights read back under their Hugging Face names.
+  { name: 'onnx/model.onnx', sharded: false, read: (files, name) => readOnnxWeights(files, name) },
+  { name: 'model.onnx', sharded: false, read: (files, name) => readOnnxWeights(files, name) },
 ];
 
 /** The weight files a checkpoint may have, in the order they are looked for. */
@@ -49,7 +54,13 @@ export async function loadCheckpointTensors(ref: string | ModelFiles, opts: Read
     return loadSharded(files, c.name, (shard) => c.read(files, shard, opts));
   }
   const looked = CANDIDATES.map((c) => c.name).join(', ');
-  throw new Error(`${files.where}: no model weights found (looked for ${looked})`);
+  // transformers.js repositories may hold only reduced-precision exports, whose weights cannot be read back.
+  const other = ['onnx/model_quantized.onnx', 'onnx/model_fp16.onnx', 'onnx/model_int8.onnx', 'onnx/model_q4.onnx'];
+  const found: string[] = [];
+  for (const name of other) if (await files.has(name)) found.push(name);
+  const hint = found.length ? `; ${found.join(' and ')} ${found.length > 1 ? 'hold' : 'holds'} weights at reduced precision, which cannot be read back as the model's: `
+    + 'load a repository with the float32 weights (its onnx/model.onnx or the original checkpoint) and ask for int8 with { dtype: \'q8\' }' : '';
+  throw new Error(`${files.where}: no model weights found (looked for ${looked})${hint}`);
 }
 
 async function loadSharded(files: ModelFiles, indexName: string, read: (shard: string) => Promise<Map<string, Tensor>>): Promise<LoadedCheckpoint> {
