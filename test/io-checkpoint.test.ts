@@ -122,7 +122,7 @@ test('a folder without weights is an error naming it and the files looked for', 
     writeFileSync(join(dir, 'config.json'), '{}');
     await assert.rejects(() => loadCheckpointTensors(dir), (err: Error) => {
       assert.equal(err.message,
-        `${dir}: no model weights found (looked for model.safetensors, model.safetensors.index.json, pytorch_model.bin, pytorch_model.bin.index.json)`);
+        `${dir}: no model weights found (looked for model.safetensors, model.safetensors.index.json, pytorch_model.bin, pytorch_model.bin.index.json, onnx/model.onnx, model.onnx)`);
       return true;
     });
   });
