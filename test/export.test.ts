@@ -1,5 +1,5 @@
 // `deberta export`: the ONNX file runs in onnxruntime-node and in transformers.js and gives the library's
-// outputs and the fixtures' float64 references; the int8 export lands near float32.
+// outputs and the fixtures' float64 references, and loads back as a checkpoint; the int8 export lands near float32.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -81,9 +81,15 @@ for (const [name, inputs, outputs] of CASES) {
       const model = await loadModel(join(fixtures, name), 'auto', { threads: 1 });
       const lib = await model({ inputIds: feeds.input_ids as never, attentionMask: feeds.attention_mask as never, tokenTypeIds: feeds.token_type_ids as never });
       await model.dispose();
+      // The export beside its config.json is a checkpoint folder too: its weights read back under their names.
+      copyFileSync(join(fixtures, name, 'config.json'), join(tmp, 'config.json'));
+      const reloaded = await loadModel(tmp, 'auto', { threads: 1 });
+      const back = await reloaded({ inputIds: feeds.input_ids as never, attentionMask: feeds.attention_mask as never, tokenTypeIds: feeds.token_type_ids as never });
+      await reloaded.dispose();
       for (const out of outputs) {
         assertClose(got[out]!, lib[camel(out)]!.data, SAME_GRAPH_TOL, `${name} ${out} vs library`);
         assertClose(got[out]!, toFloat64(tensors.get(`f64.${out}`)!), F64_TOL, `${name} ${out} vs float64`);
+        assert.deepEqual(back[camel(out)]!.data, lib[camel(out)]!.data, `${name} ${out}: the export loaded back`);
         t.diagnostic(`${out}: vs library ${relError(got[out]!, lib[camel(out)]!.data).toExponential(1)}, vs float64 ${relError(got[out]!, toFloat64(tensors.get(`f64.${out}`)!)).toExponential(1)}`);
       }
     } finally {
