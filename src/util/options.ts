@@ -16,6 +16,21 @@ export function describeOptions(accepted: readonly string[]): string {
   return accepted.map((n) => (otherSpelling(n) === n ? n : `${n} (${otherSpelling(n)})`)).join(', ');
 }
 
+// Both spellings of each name, made once per list (tokenizer calls read their options on every call).
+const spellingsOf = new WeakMap<readonly string[], Map<string, string>>();
+function spellings(accepted: readonly string[]): Map<string, string> {
+  let byName = spellingsOf.get(accepted);
+  if (!byName) {
+    byName = new Map();
+    for (const n of accepted) {
+      byName.set(n, n);
+      byName.set(otherSpelling(n), n);
+    }
+    spellingsOf.set(accepted, byName);
+  }
+  return byName;
+}
+
 /**
  * `given` under the names of `accepted` (either spelling of each is taken); undefined values dropped.
  * Unknown names, both spellings of one option, or options that are not an object are TypeErrors.
@@ -25,11 +40,7 @@ export function readOptions<T extends object>(where: string, given: unknown, acc
   if (typeof given !== 'object' || Array.isArray(given)) {
     throw new TypeError(`${where}: options must be an object, got ${Array.isArray(given) ? 'an array' : typeof given}`);
   }
-  const byName = new Map<string, string>();
-  for (const n of accepted) {
-    byName.set(n, n);
-    byName.set(otherSpelling(n), n);
-  }
+  const byName = spellings(accepted);
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(given)) {
     const name = byName.get(key);
