@@ -1,7 +1,7 @@
 // Finding and loading the weights of a Hugging Face checkpoint, in the order transformers prefers them:
 // safetensors first, then torch pickles; single files before shards; last, the float32 ONNX export that
-// transformers.js repositories ship instead. Reads through ModelFiles, so a
-// folder on disk, a URL and files in memory load alike.
+// transformers.js repositories ship instead. Reads through ModelFiles, so a folder on disk, a URL and
+// files in memory load alike.
 import type { Tensor } from '../tensor.ts';
 import { openFiles } from '../platform/index.ts';
 import { readJson, type ModelFiles } from './files.ts';

@@ -26,7 +26,6 @@ export interface PipelineOptions extends HubOptions {
   dtype?: Dtype;
 }
 
-
 /** The names `pipeline()` takes in its options (either spelling: `batchSize` or `batch_size`, …). */
 export const PIPELINE_OPTIONS = ['threads', 'device', 'batchSize', 'maxLength', 'tokenizer', 'dtype',
   'revision', 'cacheDir', 'token', 'localFilesOnly', 'endpoint', 'progress_callback'] as const;
