@@ -167,4 +167,9 @@ test("options in transformers' spelling too (max_length, skip_special_tokens); u
   assert.throws(() => tok.decode([1], { skip_special: true } as never),
     { name: 'TypeError', message: "decode: unknown option 'skip_special' (accepted: skipSpecialTokens (skip_special_tokens), cleanUpTokenizationSpaces (clean_up_tokenization_spaces))" });
   assert.throws(() => tok.batchDecode([[1]], { skipSpecial: true } as never), { name: 'TypeError', message: /^batchDecode: unknown option 'skipSpecial'/ });
+  // Loading too: hub options in either spelling; anything else refused.
+  assert.equal((await AutoTokenizer.fromPretrained(V3, { local_files_only: true, use: 'tokenizer.json' } as never)).vocabSize, tok.vocabSize);
+  await assert.rejects(AutoTokenizer.fromPretrained(V3, { legacy: false } as never),
+    { name: 'TypeError', message: "AutoTokenizer.fromPretrained: unknown option 'legacy' (accepted: use, revision, cacheDir (cache_dir), token, localFilesOnly (local_files_only), endpoint, progress_callback (progressCallback))" });
+  await assert.rejects(AutoTokenizer.fromFiles({}, { lable: 'x' } as never), { name: 'TypeError', message: /^AutoTokenizer\.fromFiles: unknown option 'lable'/ });
 });

@@ -38,6 +38,11 @@ export interface HubOptions {
   progress_callback?: ProgressCallback;
 }
 
+/** HubOptions' names (a record, so that the compiler holds the list to the interface). */
+export const HUB_OPTIONS = Object.keys({
+  revision: 1, cacheDir: 1, token: 1, localFilesOnly: 1, endpoint: 1, progress_callback: 1,
+} satisfies Record<keyof HubOptions, 1>);
+
 export const DEFAULT_ENDPOINT = 'https://huggingface.co';
 export const DEFAULT_REVISION = 'main';
 

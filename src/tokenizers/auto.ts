@@ -5,7 +5,8 @@
 // honoured in every case. Files come through ModelFiles: a folder, a URL or contents in memory.
 import { memoryFiles, readBytes as readFileBytes, readJson as readFileJson, readText, type ModelFiles } from '../io/files.ts';
 import { openFiles } from '../platform/index.ts';
-import type { HubOptions } from '../hub/id.ts';
+import { HUB_OPTIONS, type HubOptions } from '../hub/id.ts';
+import { readOptions } from '../util/options.ts';
 import { readSentencePieceModel } from './sentencepiece-proto.ts';
 import { TokenizerPipeline, type AddedToken } from './pipeline.ts';
 import { pipelineFromTokenizerJson } from './tokenizer-json.ts';
@@ -26,6 +27,9 @@ export interface FromPretrainedOptions extends HubOptions {
   /** Which model files to read; by default the first present of tokenizer.json, spm.model, vocab.json + merges.txt. */
   use?: TokenizerSource;
 }
+
+/** What fromPretrained takes, in either spelling (`cache_dir` as well as `cacheDir`); any other name is a TypeError. */
+const TOKENIZER_OPTIONS = ['use', ...HUB_OPTIONS];
 
 type Json = Record<string, unknown>;
 
@@ -60,7 +64,8 @@ function tokenContent(v: unknown): string | undefined {
 export class AutoTokenizer {
   /** Loads the tokenizer of a Hugging Face checkpoint: a folder path, URL or Hub id (what the platform opens), or files. */
   static async fromPretrained(ref: string | ModelFiles, options: FromPretrainedOptions = {}): Promise<PreTrainedTokenizer> {
-    return fromSource(await openFiles(ref, options), options);
+    const o = readOptions<FromPretrainedOptions>('AutoTokenizer.fromPretrained', options, TOKENIZER_OPTIONS);
+    return fromSource(await openFiles(ref, o), o);
   }
 
   /** `fromPretrained` as transformers.js (and Python) spell it. */
@@ -74,7 +79,8 @@ export class AutoTokenizer {
    * names them in messages.
    */
   static async fromFiles(files: Record<string, string | Uint8Array>, options: FromPretrainedOptions & { label?: string } = {}): Promise<PreTrainedTokenizer> {
-    return fromSource(memoryFiles(files, options.label), options);
+    const o = readOptions<FromPretrainedOptions & { label?: string }>('AutoTokenizer.fromFiles', options, [...TOKENIZER_OPTIONS, 'label']);
+    return fromSource(memoryFiles(files, o.label), o);
   }
 }
 
