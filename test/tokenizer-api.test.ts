@@ -157,10 +157,14 @@ test("options in transformers' spelling too (max_length, skip_special_tokens); u
   assert.deepEqual(call(LONG, { truncation: true, max_length: 6 }).inputIds, [[...ids.slice(0, 5), SEP]]);
   assert.deepEqual(call(LONG, 'x', { truncation: 'only_first', max_length: 8 }).inputIds, tok(LONG, 'x', { truncation: 'only_first', maxLength: 8 }).inputIds);
   assert.deepEqual(tok.encode(SHORT, null, { add_special_tokens: false } as never), body(SHORT));
+  // transformers.js passes the second text as an option.
+  assert.deepEqual(call(SHORT, { text_pair: 'x' }).inputIds, tok(SHORT, 'x').inputIds);
+  assert.deepEqual(call([SHORT, 'x'], { textPair: ['x', SHORT], padding: true }).inputIds, tok([SHORT, 'x'], ['x', SHORT], { padding: true }).inputIds);
+  assert.throws(() => call(SHORT, 'x', { text_pair: 'y' }), { name: 'TypeError', message: 'tokenizer: a text pair both as the second argument and as textPair; give it once' });
   assert.equal(tok.decode(v3.get(SHORT)!.input_ids, { skip_special_tokens: true } as never), 'Hello world!');
   assert.deepEqual(tok.batchDecode([v3.get(SHORT)!.input_ids], { skip_special_tokens: true } as never), ['Hello world!']);
   // An option of another API, a typo, or one option twice: never silently ignored.
-  assert.throws(() => call(SHORT, { return_tensors: 'pt' }), { name: 'TypeError', message: /^tokenizer: unknown option 'return_tensors' \(accepted: addSpecialTokens \(add_special_tokens\), padding, truncation, maxLength \(max_length\),/ });
+  assert.throws(() => call(SHORT, { return_tensors: 'pt' }), { name: 'TypeError', message: /^tokenizer: unknown option 'return_tensors' \(accepted: textPair \(text_pair\), addSpecialTokens \(add_special_tokens\), padding, truncation, maxLength \(max_length\),/ });
   assert.throws(() => call(SHORT, 'x', { maxLenght: 4 }), { name: 'TypeError', message: /^tokenizer: unknown option 'maxLenght'/ });
   assert.throws(() => call(SHORT, { maxLength: 4, max_length: 5 }), { name: 'TypeError', message: "tokenizer: 'max_length' and 'maxLength' are one option; give it once" });
   assert.throws(() => tok.encode(SHORT, null, { padding: true } as never), { name: 'TypeError', message: /^encode: unknown option 'padding'/ });

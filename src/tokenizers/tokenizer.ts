@@ -9,6 +9,8 @@ export type PaddingOption = boolean | 'longest' | 'max_length' | 'do_not_pad';
 export type TruncationOption = boolean | TruncationStrategy | 'do_not_truncate';
 
 export interface CallOptions {
+  /** The second text (or texts), as transformers.js passes it; the same as the call's second argument. */
+  textPair?: string | string[];
   /** Add [CLS] / [SEP] (default true). */
   addSpecialTokens?: boolean;
   /** true or 'longest': pad to the longest row; 'max_length': pad to `maxLength`. */
@@ -34,10 +36,10 @@ export interface CallOptions {
 // The names each method takes, in either spelling (`max_length` as well as `maxLength`); any other is a
 // TypeError. Listed as records so that the compiler holds them to the interfaces.
 const CALL_OPTIONS = Object.keys({
-  addSpecialTokens: 1, padding: 1, truncation: 1, maxLength: 1, stride: 1, returnOverflowingTokens: 1, returnOffsets: 1,
+  textPair: 1, addSpecialTokens: 1, padding: 1, truncation: 1, maxLength: 1, stride: 1, returnOverflowingTokens: 1, returnOffsets: 1,
   offsetUnits: 1, returnTokens: 1, returnSpecialTokensMask: 1, returnSequenceIds: 1, padToMultipleOf: 1,
 } satisfies Record<keyof CallOptions, 1>);
-const ENCODE_OPTIONS = CALL_OPTIONS.filter((n) => n !== 'padding');
+const ENCODE_OPTIONS = CALL_OPTIONS.filter((n) => n !== 'padding' && n !== 'textPair');
 const DECODE_OPTIONS = Object.keys({ skipSpecialTokens: 1, cleanUpTokenizationSpaces: 1 } satisfies Record<keyof DecodeOptions, 1>);
 
 export interface BatchEncoding {
@@ -211,6 +213,10 @@ export class PreTrainedTokenizer extends CallableBase {
       }
       opts = readOptions<CallOptions>('tokenizer', pairOrOptions, CALL_OPTIONS);
     }
+    if (opts.textPair !== undefined) {
+      if (pair !== undefined) throw new TypeError('tokenizer: a text pair both as the second argument and as textPair; give it once');
+      pair = opts.textPair;
+    }
     return this.encodeBatch(normalizeInputs(text, pair), opts);
   }
 
@@ -300,10 +306,10 @@ export class PreTrainedTokenizer extends CallableBase {
   }
 
   /** Ids of one text (or pair), special tokens included unless `addSpecialTokens: false`. */
-  encode(text: string, textPair?: string | null, options: Omit<CallOptions, 'padding'> = {}): number[] {
+  encode(text: string, textPair?: string | null, options: Omit<CallOptions, 'padding' | 'textPair'> = {}): number[] {
     checkText(text, 'text');
     if (textPair != null) checkText(textPair, 'textPair');
-    const o = readOptions<Omit<CallOptions, 'padding'>>('encode', options, ENCODE_OPTIONS);
+    const o = readOptions<Omit<CallOptions, 'padding' | 'textPair'>>('encode', options, ENCODE_OPTIONS);
     return this.encodeOne(text, textPair ?? null, o.addSpecialTokens !== false, this.truncationParams(o), false, true);
   }
 
