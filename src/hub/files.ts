@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import type { ModelFiles } from '../io/files.ts';
-import { readWholeFile, unlinked } from '../io/node-files.ts';
+import { readFileRange, readWholeFile, unlinked } from '../io/node-files.ts';
 import { readSafetensors } from '../io/safetensors.ts';
 import { COMMIT, RepoCache } from './cache.ts';
 import { HubError, HubHttp, type FileMeta } from './http.ts';
@@ -187,6 +187,7 @@ export function hubFiles(repo: string, options: HubFilesOptions = {}): HubFiles 
       return r.kind === 'remote' || r.kind === 'cached';
     },
     read: async (name) => readWholeFile(await fetchFile(name)),
+    readRange: async (name, offset, length) => readFileRange(await fetchFile(name), offset, length),
     // ONNX Runtime reads lazy weights from the file itself and refuses a link that leads out of the
     // snapshot folder: give it the blob.
     safetensors: async (name, opts) => readSafetensors(unlinked(await fetchFile(name)), opts).tensors,

@@ -11,6 +11,11 @@ export interface ModelFiles {
   /** The file's bytes; fails naming the file. */
   read(name: string): Promise<Uint8Array>;
   /**
+   * `length` bytes of a file from `offset`, where the source can read part of a file (Node: folders and the
+   * Hub's cache), so that big files need not be in memory whole; fails naming the file when it is shorter.
+   */
+  readRange?(name: string, offset: number, length: number): Promise<Uint8Array>;
+  /**
    * A safetensors file's tensors read straight from storage, where the source can (Node: tensor by tensor,
    * or with `lazy` left on disk until used, so they go from the file to ONNX Runtime). Sources without
    * it are parsed from `read`.

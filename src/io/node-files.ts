@@ -21,6 +21,7 @@ export function folderFiles(dir: string): ModelFiles {
       }
     },
     read: async (name) => readWholeFile(join(dir, name)),
+    readRange: async (name, offset, length) => readFileRange(join(dir, name), offset, length),
     safetensors: async (name, opts) => readSafetensors(unlinked(join(dir, name)), opts).tensors,
     torch: async (name, opts) => readTorchCheckpoint(unlinked(join(dir, name)), opts),
   };
@@ -94,6 +95,20 @@ function readInto(fd: number, bytes: Uint8Array, position: number, path: string)
     const n = readSync(fd, bytes, done, Math.min(1 << 30, bytes.length - done), position + done);
     if (n === 0) throw new Error(`${path}: file shrank while being read`);
     done += n;
+  }
+}
+
+/** `length` bytes of the file at `path` from `offset`; an error naming the file when it ends sooner. */
+export function readFileRange(path: string, offset: number, length: number): Uint8Array {
+  const fd = openOrFail(path);
+  try {
+    const size = fstatSync(fd).size;
+    if (offset + length > size) throw new Error(`${path}: ${size} bytes, too short for ${length} bytes at offset ${offset}`);
+    const bytes = new Uint8Array(length);
+    readInto(fd, bytes, offset, path);
+    return bytes;
+  } finally {
+    closeSync(fd);
   }
 }
 

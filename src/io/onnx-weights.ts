@@ -36,18 +36,26 @@ export async function readOnnxWeights(files: ModelFiles, name: string): Promise<
   const graph = model.graph;
   if (!graph) throw new Error(`${path}: the ONNX model has no graph`);
 
+  // External data: each tensor's bytes read on their own where the source can, else the file read once.
   const external = new Map<string, Uint8Array>();
+  const readExternal = async (file: string, offset: number, length: number): Promise<Uint8Array> => {
+    if (files.readRange) return files.readRange(file, offset, length);
+    if (!external.has(file)) external.set(file, await files.read(file));
+    const whole = external.get(file)!;
+    if (offset + length > whole.length) throw new Error(`${files.path(file)}: ${whole.length} bytes, too short for ${length} bytes at offset ${offset}`);
+    return whole.subarray(offset, offset + length);
+  };
   const stored = new Map<string, Tensor>();
   for (const init of graph.initializer ?? []) {
     if (init.dataType !== DataType.FLOAT) continue; // index buffers, shapes and other constants are not weights
     let data: Uint8Array | undefined;
     if (init.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) {
-      const file = externalName(init, name, path);
-      if (!external.has(file)) external.set(file, await files.read(file));
       const kv = Object.fromEntries((init.externalData ?? []).map((e) => [e.key, e.value]));
-      const offset = Number(kv.offset ?? 0), length = kv.length === undefined ? undefined : Number(kv.length);
-      const whole = external.get(file)!;
-      data = whole.subarray(offset, length === undefined ? undefined : offset + length);
+      const length = kv.length === undefined ? 4 * (init.dims ?? []).reduce((a: number, d) => a * Number(d), 1) : Number(kv.length);
+      const file = externalName(init, name, path);
+      data = await readExternal(file, Number(kv.offset ?? 0), length).catch((err: Error) => {
+        throw new Error(`${path}: initializer '${init.name}': ${err.message}`);
+      });
     } else if (init.rawData?.length) {
       data = init.rawData;
     }
@@ -110,15 +118,17 @@ function externalName(t: TensorProto, name: string, path: string): string {
 function floatTensor(t: TensorProto, raw: Uint8Array | undefined, path: string): Tensor {
   const dims = (t.dims ?? []).map(Number);
   const n = dims.reduce((a, b) => a * b, 1);
-  const data = new Float32Array(n);
   if (raw) {
     if (raw.length !== n * 4) throw new Error(`${path}: initializer '${t.name}' has ${raw.length} bytes for dims [${dims.join(', ')}]`);
-    new Uint8Array(data.buffer).set(raw); // a copy: the bytes need not be 4-byte aligned in the file
-  } else {
-    if ((t.floatData?.length ?? 0) !== n) throw new Error(`${path}: initializer '${t.name}' has ${t.floatData?.length ?? 0} values for dims [${dims.join(', ')}]`);
-    data.set(t.floatData!);
+    // Bytes read for this tensor alone become its data; a part of a bigger buffer (the model file) is copied,
+    // as it need not be 4-byte aligned and should not keep the buffer alive.
+    if (raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength) return tensor('float32', dims, new Float32Array(raw.buffer));
+    const data = new Float32Array(n);
+    new Uint8Array(data.buffer).set(raw);
+    return tensor('float32', dims, data);
   }
-  return tensor('float32', dims, data);
+  if ((t.floatData?.length ?? 0) !== n) throw new Error(`${path}: initializer '${t.name}' has ${t.floatData?.length ?? 0} values for dims [${dims.join(', ')}]`);
+  return tensor('float32', dims, Float32Array.from(t.floatData!));
 }
 
 function transpose2d(t: Tensor): Tensor {
