@@ -58,12 +58,15 @@ test("inputs in transformers' spelling too; a misspelt or unknown input is an er
   const call = model as unknown as (i: unknown) => ReturnType<typeof model>;
   assert.deepEqual((await call({ input_ids: inputIds, attention_mask: attentionMask })).logits!.data, want);
   assert.deepEqual((await call({ inputIds, attentionMask, offsets: [[[0, 0]]], special_tokens_mask: [[1]], overflowToSampleMapping: [0, 1] })).logits!.data, want);
-  await assert.rejects(call({ inputIds, attentionMasks: attentionMask }),
-    { message: "model input: unknown input 'attentionMasks' (the model reads inputIds (input_ids), attentionMask (attention_mask), tokenTypeIds (token_type_ids))" });
-  await assert.rejects(call({ inputIds, labels: [0, 1] }), /^Error: model input: unknown input 'labels'/);
-  await assert.rejects(call({ inputIds, input_ids: inputIds }), { message: "model input: 'input_ids' and 'inputIds' are one input; give it once" });
+  await assert.rejects(call({ inputIds, attentionMasks: attentionMask }), {
+    name: 'TypeError',
+    message: "model input: unknown input 'attentionMasks' (accepted: inputIds (input_ids), attentionMask (attention_mask), tokenTypeIds (token_type_ids), "
+      + 'offsets, tokens, specialTokensMask (special_tokens_mask), sequenceIds (sequence_ids), overflowToSampleMapping (overflow_to_sample_mapping))',
+  });
+  await assert.rejects(call({ inputIds, labels: [0, 1] }), /^TypeError: model input: unknown input 'labels'/);
+  await assert.rejects(call({ inputIds, input_ids: inputIds }), { name: 'TypeError', message: "model input: 'input_ids' and 'inputIds' are one input; give it once" });
   await assert.rejects(call({ attention_mask: attentionMask }), { message: 'model input: inputIds is required' });
-  await assert.rejects(call([[1, 2]]), { message: 'model input: expected { inputIds, attentionMask?, tokenTypeIds? }, got an array of 1' });
+  await assert.rejects(call([[1, 2]]), { name: 'TypeError', message: 'model input: expected { inputIds, attentionMask?, tokenTypeIds? }, got an array of 1' });
 });
 
 test('sequences longer than the relative-position tables or the absolute positions are clear errors', async () => {

@@ -3,6 +3,7 @@
 import { loadCheckpointTensors } from '../io/checkpoint.ts';
 import type { ModelFiles } from '../io/files.ts';
 import { openFiles } from '../platform/index.ts';
+import { HUB_OPTIONS, type HubOptions } from '../hub/id.ts';
 import { readOptions } from '../util/options.ts';
 import { loadDebertaConfig } from './deberta/config.ts';
 import { createModel, type DebertaModel, type HeadKind, type LoadOptions } from './create.ts';
@@ -27,10 +28,10 @@ export interface ModelOptions extends Omit<LoadOptions, 'dtype' | 'dropout' | 'r
 }
 
 // Listed as a record so that the compiler holds the list to the interface.
-const MODEL_OPTIONS = Object.keys({
+const MODEL_OPTIONS = [...Object.keys({
   threads: 1, executionProviders: 1, quantize: 1, prepack: 1, device: 1, dtype: 1, hiddenStates: 1, attentions: 1, maxLength: 1,
-  skipPadding: 1, mlmLayout: 1, emd: 1, maskLogitsFor: 1, revision: 1, cacheDir: 1, token: 1, localFilesOnly: 1, endpoint: 1, progress_callback: 1,
-} satisfies Record<keyof ModelOptions, 1>);
+  skipPadding: 1, mlmLayout: 1, emd: 1, maskLogitsFor: 1,
+} satisfies Record<Exclude<keyof ModelOptions, keyof HubOptions>, 1>), ...HUB_OPTIONS];
 
 /** The options as createModel takes them; unknown names, devices and dtypes are errors that name them. */
 function loadOptions(where: string, given: unknown): LoadOptions {

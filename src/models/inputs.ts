@@ -1,7 +1,7 @@
 // Model inputs as users hand them (nested number arrays, or typed arrays with dims) to int64 tensors, and
 // the checks that keep bad ids from reaching ONNX Runtime (whose errors name graph nodes, not the input).
 import { tensor, type Tensor } from '../tensor.ts';
-import { otherSpelling } from '../util/options.ts';
+import { readOptions } from '../util/options.ts';
 
 export type IdsInput =
   | number[][]
@@ -14,9 +14,9 @@ export interface ModelInputs {
   tokenTypeIds?: IdsInput;
 }
 
-const INPUT_NAMES = ['inputIds', 'attentionMask', 'tokenTypeIds'] as const;
-// What a tokenizer's result carries besides the inputs, when asked for: passed over, so a batch goes in as it is.
-const ENCODING_EXTRAS = ['offsets', 'tokens', 'specialTokensMask', 'sequenceIds', 'overflowToSampleMapping'];
+// What a tokenizer's result carries besides the inputs, when asked for: accepted and passed over, so that
+// a batch goes in as it is.
+const ACCEPTED = ['inputIds', 'attentionMask', 'tokenTypeIds', 'offsets', 'tokens', 'specialTokensMask', 'sequenceIds', 'overflowToSampleMapping'];
 
 /**
  * The inputs under this library's names, from either spelling (`input_ids`, as transformers.js and Python
@@ -24,20 +24,11 @@ const ENCODING_EXTRAS = ['offsets', 'tokens', 'specialTokensMask', 'sequenceIds'
  */
 export function readInputs(given: unknown): ModelInputs {
   if (given === null || typeof given !== 'object' || Array.isArray(given)) {
-    throw new Error(`model input: expected { inputIds, attentionMask?, tokenTypeIds? }, got ${describe(given)}`);
+    throw new TypeError(`model input: expected { inputIds, attentionMask?, tokenTypeIds? }, got ${describe(given)}`);
   }
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(given)) {
-    const name = INPUT_NAMES.find((n) => n === key || otherSpelling(n) === key);
-    if (name === undefined) {
-      if (ENCODING_EXTRAS.some((n) => n === key || otherSpelling(n) === key)) continue;
-      throw new Error(`model input: unknown input '${key}' (the model reads ${INPUT_NAMES.map((n) => `${n} (${otherSpelling(n)})`).join(', ')})`);
-    }
-    if (key !== name && Object.hasOwn(given, name)) throw new Error(`model input: '${key}' and '${name}' are one input; give it once`);
-    if (value !== undefined) out[name] = value;
-  }
-  if (out.inputIds === undefined) throw new Error('model input: inputIds is required');
-  return out as unknown as ModelInputs;
+  const { inputIds, attentionMask, tokenTypeIds } = readOptions<Partial<ModelInputs>>('model input', given, ACCEPTED, 'input');
+  if (inputIds === undefined) throw new Error('model input: inputIds is required');
+  return { inputIds, attentionMask, tokenTypeIds };
 }
 
 /** Converts one input to an int64 tensor, checking that it is rectangular, of the expected rank and not empty. */

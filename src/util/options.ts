@@ -33,19 +33,20 @@ function spellings(accepted: readonly string[]): Map<string, string> {
 
 /**
  * `given` under the names of `accepted` (either spelling of each is taken); undefined values dropped.
- * Unknown names, both spellings of one option, or options that are not an object are TypeErrors.
+ * Unknown names, both spellings of one name, or options that are not an object are TypeErrors; `noun`
+ * says what the names are in those messages (model inputs are read the same way).
  */
-export function readOptions<T extends object>(where: string, given: unknown, accepted: readonly string[]): T {
+export function readOptions<T extends object>(where: string, given: unknown, accepted: readonly string[], noun = 'option'): T {
   if (given === undefined || given === null) return {} as T;
   if (typeof given !== 'object' || Array.isArray(given)) {
-    throw new TypeError(`${where}: options must be an object, got ${Array.isArray(given) ? 'an array' : typeof given}`);
+    throw new TypeError(`${where}: ${noun}s must be an object, got ${Array.isArray(given) ? 'an array' : typeof given}`);
   }
   const byName = spellings(accepted);
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(given)) {
     const name = byName.get(key);
-    if (name === undefined) throw new TypeError(`${where}: unknown option '${key}' (accepted: ${describeOptions(accepted)})`);
-    if (key !== name && Object.hasOwn(given, name)) throw new TypeError(`${where}: '${key}' and '${name}' are one option; give it once`);
+    if (name === undefined) throw new TypeError(`${where}: unknown ${noun} '${key}' (accepted: ${describeOptions(accepted)})`);
+    if (key !== name && Object.hasOwn(given, name)) throw new TypeError(`${where}: '${key}' and '${name}' are one ${noun}; give it once`);
     if (value !== undefined) out[name] = value;
   }
   return out as T;
