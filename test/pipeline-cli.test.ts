@@ -158,9 +158,9 @@ test('cli: errors name the flag, the input line or the missing default model', a
   await assert.rejects(run(['embed', '-m', M.base!]), /no input: give texts as arguments, a file with --input FILE\.jsonl, or pipe lines into stdin/);
   await assert.rejects(run(['qa', '-m', M.qa!], { stdin: '{"context": "no question"}\n' }), /stdin:1: no question/);
   if (!existsSync(join(MODELS_DIR, DEFAULT_MODELS['fill-mask']!, 'config.json'))) {
-    await assert.rejects(run(['fill-mask', 'a [MASK]']), /fill-mask: the embedded default model .*deberta-v3-brown-small is missing .*--model <dir>/);
+    await assert.rejects(run(['fill-mask', 'a [MASK]']), /fill-mask: the embedded default model .*deberta-v3-brown-small is missing .*--model <Hub id, dir or URL>/);
   }
-  await assert.rejects(run(['qa', 'q', 'c']), /question-answering: there is no embedded default model for this task; name a model \(--model <dir or URL>/);
+  await assert.rejects(run(['qa', 'q', 'c']), /question-answering: there is no embedded default model for this task; name a model \(--model <Hub id, dir or URL>, or pipeline\('question-answering', model\)\), e\.g\. deepset\/deberta-v3-base-squad2$/m);
 });
 
 test('cli: bin/deberta.js reads stdin and writes JSON Lines', () => {
