@@ -110,7 +110,9 @@ export function hubFiles(repo: string, options: HubFilesOptions = {}): HubFiles 
         try {
           return fromCache(file, `the Hub cannot be reached (${e.message})`);
         } catch {
-          throw e;
+          const folder = options.orFolder ? `; nor is there a folder '${repo}' here` : '';
+          const fetchCmd = `deberta download ${repo}${s.revision === 'main' ? '' : ` --revision ${s.revision}`}`;
+          throw new HubError(`${e.message}; no copy in the cache (${s.cacheDir})${folder}: download it where the Hub can be reached (${fetchCmd}) and copy the cache, or set HF_ENDPOINT to a mirror`, e.code, e.commit, e.status);
         }
       }
       if (e.code === 'RepositoryNotFound' && options.orFolder) throw new HubError(`${e.message}; nor is there a folder '${repo}' here`, e.code, e.commit, e.status);
