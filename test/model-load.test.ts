@@ -104,6 +104,9 @@ test('AutoModel loads the bare encoder from a classifier checkpoint', async () =
   const out = await model({ inputIds: { data: ids.data as BigInt64Array, dims: ids.dims }, attentionMask: { data: ref.get('input.attention_mask')!.data as BigInt64Array, dims: ids.dims } });
   assert.deepEqual(out.lastHiddenState!.dims, [3, 40, 32]);
   assert.ok(relError(out.lastHiddenState!.data, toFloat64(ref.get('f64.hidden_states.2')!)) < 3e-6); // measured 1.19e-6 (1 and 2 threads)
+  // Also under transformers' name, out of JSON and spreads.
+  assert.equal(out.last_hidden_state, out.lastHiddenState);
+  assert.deepEqual(Object.keys(out), ['lastHiddenState']);
   await model.dispose();
 });
 

@@ -150,6 +150,30 @@ test('non-string input is refused with a clear TypeError', async () => {
   assert.throws(() => tok.decode(['1'] as unknown as number[]), { name: 'TypeError' });
 });
 
+test("members and results under transformers' names too (mask_token_id, batch_decode, input_ids)", async () => {
+  const tok = await AutoTokenizer.fromPretrained(V3);
+  const ids = v3.get(SHORT)!.input_ids;
+  assert.equal(tok.mask_token, '[MASK]');
+  assert.equal(tok.mask_token_id, 8000);
+  assert.deepEqual([tok.cls_token_id, tok.sep_token_id, tok.pad_token_id, tok.unk_token_id], [CLS, SEP, 0, 3]);
+  assert.equal(tok.model_max_length, Infinity);
+  assert.equal(tok.vocab_size, tok.vocabSize);
+  assert.deepEqual(tok.all_special_ids, tok.allSpecialIds);
+  assert.equal(tok.get_vocab().get('▁world'), 216);
+  assert.deepEqual(tok.batch_decode([ids], { skip_special_tokens: true } as never), ['Hello world!']);
+  assert.equal(tok.convert_ids_to_tokens(8000), '[MASK]');
+  assert.deepEqual(tok.convert_tokens_to_ids(['▁world', 'no-such-piece']), [216, 3]);
+  assert.throws(() => tok.convert_ids_to_tokens(9999), /id 9999 is not in the vocabulary/);
+  const enc = tok([SHORT, 'x'], { padding: true });
+  const x = v3.get('x')!.input_ids;
+  assert.deepEqual(enc.input_ids, [ids, [...x, ...Array(ids.length - x.length).fill(0)]]);
+  assert.equal(enc.attention_mask, enc.attentionMask);
+  assert.equal(enc.token_type_ids, enc.tokenTypeIds);
+  // Each array once in JSON, and a spread copies the camelCase fields only.
+  assert.deepEqual(Object.keys(enc), ['inputIds', 'attentionMask', 'tokenTypeIds']);
+  assert.deepEqual(Object.keys(JSON.parse(JSON.stringify(enc))), ['inputIds', 'attentionMask', 'tokenTypeIds']);
+});
+
 test("options in transformers' spelling too (max_length, skip_special_tokens); unknown ones are TypeErrors", async () => {
   const tok = await AutoTokenizer.fromPretrained(V3);
   const ids = v3.get(LONG)!.input_ids;

@@ -128,7 +128,12 @@ export async function createModel(config: DebertaConfig, tensors: Map<string, Te
     });
     const out = await session.run(feeds);
     const result: ModelOutputs = {};
-    for (const [k, t] of Object.entries(out)) result[camel(k)] = { data: toFloat32(t), dims: t.dims };
+    for (const [k, t] of Object.entries(out)) {
+      const value = { data: toFloat32(t), dims: t.dims };
+      result[camel(k)] = value;
+      // Also under transformers' own name (`out.last_hidden_state`), kept out of JSON and spreads.
+      if (camel(k) !== k) Object.defineProperty(result, k, { value, enumerable: false });
+    }
     return result;
   };
   return Object.assign(run, { config, head: kind, dir, dispose: () => session.release() });

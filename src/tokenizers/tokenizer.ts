@@ -46,6 +46,10 @@ export interface BatchEncoding {
   inputIds: number[][];
   attentionMask: number[][];
   tokenTypeIds: number[][];
+  /** The same arrays under transformers' names; not enumerable, so JSON and spreads show each array once. */
+  readonly input_ids: number[][];
+  readonly attention_mask: number[][];
+  readonly token_type_ids: number[][];
   offsets?: [number, number][][];
   tokens?: string[][];
   specialTokensMask?: number[][];
@@ -102,6 +106,30 @@ export interface PreTrainedTokenizer {
    */
   // biome-ignore lint/style/useShorthandFunctionType: merged with the class, so it must stay an interface
   (text: TextInput, textPairOrOptions?: string | string[] | CallOptions, options?: CallOptions): BatchEncoding;
+
+  // The members below under the names transformers and transformers.js give them (SNAKE_CASE_MEMBERS).
+  readonly model_max_length: number;
+  readonly vocab_size: number;
+  readonly cls_token: string;
+  readonly sep_token: string;
+  readonly pad_token: string;
+  readonly unk_token: string;
+  readonly mask_token: string;
+  readonly bos_token: string;
+  readonly eos_token: string;
+  readonly cls_token_id: number;
+  readonly sep_token_id: number;
+  readonly pad_token_id: number;
+  readonly unk_token_id: number;
+  readonly mask_token_id: number;
+  readonly bos_token_id: number;
+  readonly eos_token_id: number;
+  readonly all_special_ids: number[];
+  readonly all_special_tokens: string[];
+  get_vocab: PreTrainedTokenizer['getVocab'];
+  batch_decode: PreTrainedTokenizer['batchDecode'];
+  convert_ids_to_tokens: PreTrainedTokenizer['convertIdsToTokens'];
+  convert_tokens_to_ids: PreTrainedTokenizer['convertTokensToIds'];
 }
 
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: see the interface above
@@ -242,11 +270,11 @@ export class PreTrainedTokenizer extends CallableBase {
     });
     this.pad(rows, options);
 
-    const out: BatchEncoding = {
+    const out = withSnakeNames({
       inputIds: rows.map((r) => toNumbers(r.ids)),
       attentionMask: rows.map((r) => toNumbers(r.attentionMask)),
       tokenTypeIds: rows.map((r) => toNumbers(r.typeIds)),
-    };
+    });
     if (options.returnOffsets) {
       const utf16 = options.offsetUnits === 'utf16';
       out.offsets = rows.map((r, k) => offsetsOf(r, texts[k]!, utf16));
@@ -348,6 +376,27 @@ export class PreTrainedTokenizer extends CallableBase {
     const one = (t: string): number => this.pipeline.tokenToId(t) ?? this.unkTokenId;
     return Array.isArray(tokens) ? tokens.map(one) : one(tokens);
   }
+}
+
+const SNAKE_CASE_MEMBERS = [
+  'modelMaxLength', 'vocabSize', 'clsToken', 'sepToken', 'padToken', 'unkToken', 'maskToken', 'bosToken', 'eosToken',
+  'clsTokenId', 'sepTokenId', 'padTokenId', 'unkTokenId', 'maskTokenId', 'bosTokenId', 'eosTokenId', 'allSpecialIds',
+  'allSpecialTokens', 'getVocab', 'batchDecode', 'convertIdsToTokens', 'convertTokensToIds',
+] as const satisfies readonly (keyof PreTrainedTokenizer)[];
+// Code written for transformers.js (or read off Python) says `tokenizer.mask_token_id`: the same getter or method.
+for (const name of SNAKE_CASE_MEMBERS) {
+  const member = Object.getOwnPropertyDescriptor(PreTrainedTokenizer.prototype, name)!;
+  Object.defineProperty(PreTrainedTokenizer.prototype, name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), member);
+}
+
+const SNAKE_CASE_FIELDS = { input_ids: 'inputIds', attention_mask: 'attentionMask', token_type_ids: 'tokenTypeIds' } as const;
+
+/** A batch encoding whose arrays are also read under transformers' names (`encoding.input_ids`). */
+function withSnakeNames(fields: Omit<BatchEncoding, keyof typeof SNAKE_CASE_FIELDS>): BatchEncoding {
+  for (const [snake, camel] of Object.entries(SNAKE_CASE_FIELDS)) {
+    Object.defineProperty(fields, snake, { get: () => fields[camel], enumerable: false, configurable: true });
+  }
+  return fields as BatchEncoding;
 }
 
 function describe(v: unknown): string {
