@@ -104,7 +104,6 @@ export interface PreTrainedTokenizer {
    * Tokenises one text, a pair (`tokenizer(a, b)`), a batch of texts, or a batch of pairs
    * (`tokenizer([a1, a2], [b1, b2])` or `tokenizer([[a1, b1], [a2, b2]])`). Always returns rows.
    */
-  // biome-ignore lint/style/useShorthandFunctionType: merged with the class, so it must stay an interface
   (text: TextInput, textPairOrOptions?: string | string[] | CallOptions, options?: CallOptions): BatchEncoding;
 
   // The members below under the names transformers and transformers.js give them (SNAKE_CASE_MEMBERS).
