@@ -1,13 +1,15 @@
 // The package as users get it: `npm pack`, the tarball installed into a fresh project (no tsx, no repository
 // files), then used the ways the README says: import and require in Node, the README's TypeScript examples
-// under a user's strict tsconfig, the `deberta` command, and a browser bundle made by esbuild and run in
-// headless Chromium. Outputs are compared with the same pipeline run from this repository's sources.
+// under a user's strict tsconfig, the `deberta` command, and browser builds made by esbuild, Vite and webpack and
+// run in headless Chromium. Outputs are compared with the same pipeline run from this repository's sources.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { build, transformSync } from 'esbuild';
 import { chromium } from 'playwright-core';
 import { pipeline, type ClassificationResult } from '../src/pipelines/index.ts';
@@ -237,4 +239,53 @@ test('package: Vite builds it with no configuration, copying ONNX Runtime\'s was
   symlinkSync(checkpoint, join(project, 'dist/model'));
   const worst = assertSameScores(await classifyInChromium(join(project, 'dist')), expected, 4 * 2 ** -23, 'browser (Vite)');
   t.diagnostic(`Vite build: ${assets.join(', ')}; scores within ${worst.toExponential(1)} of Node`);
+});
+
+interface WebpackReport {
+  errors: string[];
+  warnings: { name: string; module: string; message: string }[];
+  modules: string[];
+  assets: { name: string; source: string }[];
+}
+
+// `npx webpack --mode production` in a folder with no webpack.config.js, through webpack's Node API: the default
+// entry (src/index.js) and output (dist/main.js), both from the working directory. A child process of its own,
+// as the CLI is: webpack's minimizer starts worker threads, which would inherit this process' `--import` flags
+// and fail to load its TypeScript preload.
+const WEBPACK_BUILD = (webpackModule: string) => `import webpack from ${JSON.stringify(pathToFileURL(webpackModule).href)};
+const stats = await new Promise((ok, fail) => webpack({ mode: 'production' }, (err, s) => (err ? fail(err) : ok(s))));
+const json = stats.toJson({ all: false, assets: true, modules: true, nestedModules: true });
+console.log(JSON.stringify({
+  errors: stats.compilation.errors.map((e) => e.message),
+  warnings: stats.compilation.warnings.map((w) => ({ name: w.name, module: w.module?.identifier() ?? '', message: w.message })),
+  modules: json.modules.flatMap((m) => [m.name, ...(m.modules ?? []).map((n) => n.name)]).filter((name) => name),
+  assets: json.assets.map((a) => ({ name: a.name, source: a.info.sourceFilename ?? '' })),
+}));
+`;
+
+test('package: webpack builds it with no configuration, copying ONNX Runtime\'s wasm itself, and the page classifies like Node', { skip: noChromium, timeout: 180_000 }, async (t) => {
+  const project = join(app, 'webpack-page');
+  mkdirSync(join(project, 'src'), { recursive: true });
+  writeFileSync(join(project, 'src/index.js'), PAGE(''));
+  writeFileSync(join(work, 'webpack-build.mjs'), WEBPACK_BUILD(createRequire(join(ROOT, 'package.json')).resolve('webpack')));
+  const t0 = performance.now();
+  const report = JSON.parse(run(process.execPath, [join(work, 'webpack-build.mjs')], project)) as WebpackReport;
+  const seconds = (performance.now() - t0) / 1000;
+  assert.deepEqual(report.errors, []);
+  // Expected: the size hints of a production build (ONNX Runtime's wasm alone is 27 MB), and protobufjs' probe
+  // for optional modules (`require(name)` in @protobufjs/inquire), which fails harmlessly in a bundle.
+  const SIZE_HINTS = ['AssetsOverSizeLimitWarning', 'EntrypointsOverSizeLimitWarning', 'NoAsyncChunksWarning'];
+  const other = report.warnings.filter((w) => !SIZE_HINTS.includes(w.name)
+    && !(w.module.includes('node_modules/@protobufjs/inquire/') && w.message.startsWith('Critical dependency')));
+  assert.deepEqual(other.map((w) => w.message), [], 'webpack warned');
+  assert.deepEqual(report.modules.filter((m) => m.startsWith('node:') || m.includes('onnxruntime-node') || m.includes('deberta-ts/dist/index.js')), []);
+  assert.ok(report.modules.some((m) => m.includes('node_modules/deberta-ts/dist/browser.js')), 'the browser entry was bundled');
+  const wasm = report.assets.filter((a) => a.source.endsWith('node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.jsep.wasm'));
+  assert.equal(wasm.length, 1, `ONNX Runtime's wasm is not among ${report.assets.map((a) => a.name).join(', ')}`);
+  const dist = join(project, 'dist');
+  writeFileSync(join(dist, 'index.html'), '<!doctype html><meta charset="utf-8"><title>deberta-ts</title><script src="main.js"></script>\n');
+  symlinkSync(checkpoint, join(dist, 'model'));
+  const worst = assertSameScores(await classifyInChromium(dist), expected, 4 * 2 ** -23, 'browser (webpack)');
+  t.diagnostic(`webpack build in ${seconds.toFixed(1)} s: ${report.assets.map((a) => a.name).join(', ')}; `
+    + `warnings: ${report.warnings.map((w) => w.name).join(', ')}; scores within ${worst.toExponential(1)} of Node`);
 });
