@@ -90,6 +90,18 @@ test('package: the tarball holds what users need and nothing of the repository',
   const installed = JSON.parse(readFileSync(join(app, 'node_modules/deberta-ts/package.json'), 'utf8')) as { dependencies: Record<string, string> };
   assert.equal(installed.dependencies.tsx, undefined, 'tsx is a runtime dependency');
   assert.equal(existsSync(join(app, 'node_modules/tsx')), false, 'tsx was installed for the user');
+  // Every package the packed code imports is one it declares: a package that is only there because npm
+  // hoisted another's dependency is missing under pnpm or a different hoisting.
+  const declared = new Set([...Object.keys(installed.dependencies), 'deberta-ts']);
+  const undeclared = new Set<string>();
+  for (const f of files.filter((x) => /\.(c?js)$/.test(x) && (x.startsWith('dist/') || x.startsWith('bin/')))) {
+    const code = readFileSync(join(app, 'node_modules/deberta-ts', f), 'utf8');
+    for (const m of code.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\brequire\s*\(\s*)['"]([^'"./][^'"]*)['"]/g)) {
+      const name = m[1]!.startsWith('@') ? m[1]!.split('/').slice(0, 2).join('/') : m[1]!.split('/')[0]!;
+      if (!name.startsWith('node:') && !declared.has(name)) undeclared.add(`${name} (${f})`);
+    }
+  }
+  assert.deepEqual([...undeclared], [], 'packed code imports packages it does not declare');
   // The README states the packed size; it must stay within 10 % of the real one.
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
   const m = /packed tarball is ([\d.]+) MB \(([\d.]+) MB unpacked\)/.exec(readme);
