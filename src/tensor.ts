@@ -12,6 +12,28 @@ export interface Tensor {
   data: TypedArray;
 }
 
+/**
+ * A float32 result as transformers.js hands one out (its `Tensor`'s reading side): `dims`, the values flat in
+ * row-major order as `data`, `type`, `size` and `tolist()`. Model outputs and feature-extraction results.
+ */
+export class OutputTensor {
+  readonly type = 'float32';
+  constructor(readonly data: Float32Array, readonly dims: number[]) {}
+
+  get size(): number { return this.data.length; }
+
+  /** The values as nested arrays, one level per dim. */
+  tolist(): unknown[] {
+    const nest = (at: number, d: number): unknown[] => {
+      const n = this.dims[d]!;
+      if (d === this.dims.length - 1) return Array.from(this.data.subarray(at, at + n));
+      const stride = this.dims.slice(d + 1).reduce((a, b) => a * b, 1);
+      return Array.from({ length: n }, (_, k) => nest(at + k * stride, d + 1));
+    };
+    return nest(0, 0);
+  }
+}
+
 /** Where a tensor's little-endian bytes lie in a file (src/io/safetensors.ts, FileTensor). */
 export interface FileRegion { path: string; offset: number; length: number }
 

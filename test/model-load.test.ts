@@ -107,6 +107,12 @@ test('AutoModel loads the bare encoder from a classifier checkpoint', async () =
   // Also under transformers' name, out of JSON and spreads.
   assert.equal(out.last_hidden_state, out.lastHiddenState);
   assert.deepEqual(Object.keys(out), ['lastHiddenState']);
+  // transformers.js' reading side of a tensor: tolist(), size, type.
+  const h = out.lastHiddenState!;
+  const nested = h.tolist() as number[][][];
+  assert.deepEqual([nested.length, nested[2]!.length, nested[2]![39]!.length, h.size, h.type], [3, 40, 32, 3 * 40 * 32, 'float32']);
+  assert.equal(nested[2]![39]![31], h.data[h.size - 1]);
+  assert.equal(nested[1]![0]![5], h.data[40 * 32 + 5]);
   await model.dispose();
 });
 

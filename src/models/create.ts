@@ -3,7 +3,7 @@ import { Graph } from '../graph/graph.ts';
 import type { HubOptions } from '../hub/id.ts';
 import { quantizeGraphForInference } from '../runtime/quantize.ts';
 import { cpuOnly, Session, type ExecutionProvider } from '../runtime/session.ts';
-import { toFloat32, type Tensor } from '../tensor.ts';
+import { OutputTensor, toFloat32, type Tensor } from '../tensor.ts';
 import { platform } from '../platform/index.ts';
 import type { DebertaConfig } from './deberta/config.ts';
 import { buildDeberta, type BuildOptions, type DebertaGraph, type HeadKind } from './deberta/modeling.ts';
@@ -14,7 +14,7 @@ import { checkInputs, filled, readInputs, toInt64, type ModelInputs } from './in
 export type { ModelInputs } from './inputs.ts';
 export type { HeadKind } from './deberta/modeling.ts';
 
-export interface OutputTensor { data: Float32Array; dims: number[] }
+export { OutputTensor };
 export type ModelOutputs = Record<string, OutputTensor>;
 
 export interface LoadOptions extends BuildOptions, HubOptions {
@@ -129,7 +129,7 @@ export async function createModel(config: DebertaConfig, tensors: Map<string, Te
     const out = await session.run(feeds);
     const result: ModelOutputs = {};
     for (const [k, t] of Object.entries(out)) {
-      const value = { data: toFloat32(t), dims: t.dims };
+      const value = new OutputTensor(toFloat32(t), t.dims);
       result[camel(k)] = value;
       // Also under transformers' own name (`out.last_hidden_state`), kept out of JSON and spreads.
       if (camel(k) !== k) Object.defineProperty(result, k, { value, enumerable: false });

@@ -9,6 +9,7 @@ import type { ModelFiles } from '../io/files.ts';
 import { checkText, loadForTask, makePipeline, output, runRows, tokenOf,
   type Loaded, type PipelineBase, type PipelineOptions, type RunOptions } from './base.ts';
 import { readTaskOptions, type Pooling } from './tasks.ts';
+import { OutputTensor } from '../tensor.ts';
 
 export { POOLINGS, type Pooling } from './tasks.ts';
 
@@ -21,28 +22,9 @@ export interface FeatureExtractionCallOptions extends RunOptions {
 type PooledOptions = FeatureExtractionCallOptions & { pooling: Exclude<Pooling, 'none'> };
 type TokenOptions = FeatureExtractionCallOptions & { pooling?: 'none' };
 
-/** A float32 tensor as transformers.js returns one: dims, the values flat in row-major order, `tolist()`. */
-export class FeatureTensor {
-  readonly type = 'float32';
-  constructor(readonly data: Float32Array, readonly dims: number[]) {}
-
-  get size(): number { return this.data.length; }
-
-  /** The values as nested arrays, one level per dim. */
-  tolist(): unknown[] {
-    const nest = (at: number, d: number): unknown[] => {
-      const n = this.dims[d]!;
-      if (d === this.dims.length - 1) return Array.from(this.data.subarray(at, at + n));
-      const stride = this.dims.slice(d + 1).reduce((a, b) => a * b, 1);
-      return Array.from({ length: n }, (_, k) => nest(at + k * stride, d + 1));
-    };
-    return nest(0, 0);
-  }
-}
-
 export interface FeatureExtractionPipeline extends PipelineBase {
   /** [texts, tokens, hidden] for pooling 'none' (the default); [texts, hidden] pooled. One text counts as a batch of one. */
-  (input: string | string[], options?: FeatureExtractionCallOptions): Promise<FeatureTensor>;
+  (input: string | string[], options?: FeatureExtractionCallOptions): Promise<OutputTensor>;
   /** One vector per text (pooled; 'mean' by default), or with pooling 'none' one vector per token of each text. */
   run(texts: string[], options?: PooledOptions | Omit<FeatureExtractionCallOptions, 'pooling'>): Promise<number[][]>;
   run(texts: string[], options: TokenOptions & { pooling: 'none' }): Promise<number[][][]>;
@@ -60,7 +42,7 @@ export async function featureExtractionPipeline(model: string | ModelFiles, opti
     const o = { pooling: 'none' as Pooling, ...read(opts) };
     if (o.pooling !== 'none') {
       const vectors = (await embed(loaded, texts, o)) as number[][];
-      return new FeatureTensor(Float32Array.from(vectors.flat()), [vectors.length, vectors[0]?.length ?? 0]);
+      return new OutputTensor(Float32Array.from(vectors.flat()), [vectors.length, vectors[0]?.length ?? 0]);
     }
     return paddedStates(loaded, texts, o);
   };
@@ -68,7 +50,7 @@ export async function featureExtractionPipeline(model: string | ModelFiles, opti
 }
 
 /** Every text's token states, all in one batch padded to the longest (as transformers.js runs it). */
-async function paddedStates(p: Loaded, texts: string[], o: FeatureExtractionCallOptions): Promise<FeatureTensor> {
+async function paddedStates(p: Loaded, texts: string[], o: FeatureExtractionCallOptions): Promise<OutputTensor> {
   texts.forEach((t, i) => checkText(t, `feature-extraction: input ${i}`));
   const enc = p.tokenizer.encodeBatch(texts.map((t) => [t, null]), { truncation: true, maxLength: p.maxLength });
   const rows = enc.inputIds.map((ids, i) => ({ ids, typeIds: enc.tokenTypeIds[i]! }));
@@ -78,7 +60,7 @@ async function paddedStates(p: Loaded, texts: string[], o: FeatureExtractionCall
     dims = [texts.length, hidden.dims[1]!, hidden.dims[2]!];
     return Array.from({ length: dims[1]! }, (_, t) => (o.normalize ? unit(Array.from(tokenOf(hidden, b, t))) : Array.from(tokenOf(hidden, b, t))));
   });
-  return new FeatureTensor(Float32Array.from(per.flat(2)), dims);
+  return new OutputTensor(Float32Array.from(per.flat(2)), dims);
 }
 
 async function embed(p: Loaded, texts: string[], o: FeatureExtractionCallOptions): Promise<(number[] | number[][])[]> {
