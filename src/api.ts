@@ -1,7 +1,7 @@
 // The public API that Node and browsers share. The entry points (./index.ts for Node, ./browser.ts for
 // browsers) register their platform and re-export this; nothing here touches files or Node built-ins.
 export {
-  AutoModel, AutoModelForMaskedLM, AutoModelForSequenceClassification, AutoModelForTokenClassification,
+  AutoConfig, AutoModel, AutoModelForMaskedLM, AutoModelForSequenceClassification, AutoModelForTokenClassification,
   AutoModelForQuestionAnswering, AutoModelForMultipleChoice, loadModel, createModel, headFromConfig,
   type DebertaModel, type LoadOptions, type ModelOptions, type ModelInputs, type ModelOutputs, type OutputTensor, type HeadKind,
 } from './models/auto.ts';

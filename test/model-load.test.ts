@@ -5,7 +5,7 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, sta
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors.ts';
-import { loadModel, AutoModel, AutoModelForSequenceClassification } from '../src/models/auto.ts';
+import { loadModel, AutoConfig, AutoModel, AutoModelForSequenceClassification } from '../src/models/auto.ts';
 import { floatToBf16, floatToHalf, tensor, toFloat32, toFloat64, type Tensor } from '../src/tensor.ts';
 import { relError } from './helpers/compare.ts';
 import { setSessionDefaults } from '../src/runtime/session.ts';
@@ -95,6 +95,18 @@ test('a folder without weights says which files it looked for', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'deberta-empty-'));
   cpSync(join(fixture, 'config.json'), join(dir, 'config.json'));
   await assert.rejects(loadModel(dir), /no model weights found \(looked for model\.safetensors/);
+});
+
+test("AutoConfig reads a checkpoint's config.json as transformers does, and names what is wrong", async () => {
+  const c = await AutoConfig.from_pretrained(fixture, { local_files_only: true });
+  assert.deepEqual([c.model_type, c.num_hidden_layers, c.hidden_size, c.position_buckets, c.num_labels, c.architectures],
+    ['deberta-v2', 2, 32, 16, 3, ['DebertaV2ForSequenceClassification']]);
+  assert.deepEqual(c.id2label, { 0: 'LABEL_0', 1: 'LABEL_1', 2: 'LABEL_2' });
+  await assert.rejects(AutoConfig.fromPretrained(fixture, { threads: 2 } as never),
+    { name: 'TypeError', message: /^AutoConfig\.fromPretrained: unknown option 'threads' \(accepted: revision,/ });
+  const empty = mkdtempSync(join(tmpdir(), 'deberta-noconfig-'));
+  await assert.rejects(AutoConfig.fromPretrained(empty), (err: Error) => err.message.includes(join(empty, 'config.json')));
+  rmSync(empty, { recursive: true });
 });
 
 test('AutoModel loads the bare encoder from a classifier checkpoint', async () => {

@@ -5,7 +5,7 @@ import type { ModelFiles } from '../io/files.ts';
 import { openFiles } from '../platform/index.ts';
 import { HUB_OPTIONS, type HubOptions } from '../hub/id.ts';
 import { readOptions } from '../util/options.ts';
-import { loadDebertaConfig } from './deberta/config.ts';
+import { loadDebertaConfig, type DebertaConfig } from './deberta/config.ts';
 import { createModel, type DebertaModel, type HeadKind, type LoadOptions } from './create.ts';
 
 export * from './create.ts';
@@ -63,6 +63,13 @@ function autoClass(name: string, head: HeadKind | 'auto') {
   const fromPretrained = (ref: string | ModelFiles, opts: ModelOptions = {}) => load(`${name}.fromPretrained`, ref, head, opts);
   return { fromPretrained, from_pretrained: fromPretrained };
 }
+
+/** A checkpoint's config.json, parsed and checked, as transformers' AutoConfig reads it (folder, URL, Hub id or ModelFiles). */
+async function loadConfig(ref: string | ModelFiles, given: HubOptions | undefined): Promise<DebertaConfig> {
+  const opts = readOptions<HubOptions>('AutoConfig.fromPretrained', given, HUB_OPTIONS);
+  return loadDebertaConfig(await openFiles(ref, opts));
+}
+export const AutoConfig = { fromPretrained: loadConfig, from_pretrained: loadConfig };
 
 /** The bare encoder (like transformers' AutoModel); `loadModel(dir)` follows `architectures` instead. */
 export const AutoModel = autoClass('AutoModel', 'base');
