@@ -65,7 +65,7 @@ function autoClass(name: string, head: HeadKind | 'auto') {
 }
 
 /** A checkpoint's config.json, parsed and checked, as transformers' AutoConfig reads it (folder, URL, Hub id or ModelFiles). */
-async function loadConfig(ref: string | ModelFiles, given: HubOptions | undefined): Promise<DebertaConfig> {
+async function loadConfig(ref: string | ModelFiles, given?: HubOptions): Promise<DebertaConfig> {
   const opts = readOptions<HubOptions>('AutoConfig.fromPretrained', given, HUB_OPTIONS);
   return loadDebertaConfig(await openFiles(ref, opts));
 }
