@@ -16,6 +16,7 @@ import { TASK_ALIASES, TASKS, type Task } from '../pipelines/tasks.ts';
 import { bearerAuth } from './auth.ts';
 import { CONTENT_TYPE, Gauge, serverMetrics, type ServerMetrics } from './metrics.ts';
 import { ClientGoneError, MicroBatcher, QueueFullError, Slots, TimeoutError } from './queue.ts';
+import { ERROR_SCHEMA, healthResponses, metricsResponses, modelsResponses, READINESS_SCHEMA, readyResponses, taskResponses } from './responses.ts';
 import { formatSchemaErrors } from './schema-errors.ts';
 import { bodySchema, inputRows, inputTexts, optionTexts } from './tasks.ts';
 import { HttpError, type ServedModel, type TaskRunner } from './types.ts';
@@ -143,9 +144,16 @@ export function createServer(options: ServerOptions): FastifyInstance {
     schemaErrorFormatter: formatSchemaErrors,
   });
   STATES.set(app, state);
+  // The response schemas document the answers (/openapi.json); a schema compiled into the serializer
+  // would instead drop the fields it does not name and coerce the rest.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  app.addSchema(ERROR_SCHEMA);
+  app.addSchema(READINESS_SCHEMA);
+  // The API reads JSON only: a text/plain body (fetch's default for a string) is 415, not a 400 about its shape.
+  app.removeContentTypeParser('text/plain');
 
   // Before anything else: a server shutting down answers new requests 503 and closes their connection.
-  app.addHook('onRequest', async (_request, reply) => {
+  app.addHook('onRequest', async (request, reply) => {
     state.inFlight++;
     reply.raw.once('close', () => {
       state.inFlight--;
@@ -153,6 +161,8 @@ export function createServer(options: ServerOptions): FastifyInstance {
     });
     if (state.closing) {
       reply.header('connection', 'close');
+      // /ready says 503 in its own shape, as it does whenever it is not ready.
+      if (request.routeOptions.url === '/ready') return;
       throw new HttpError(503, 'server is shutting down; retry on another replica');
     }
   });
@@ -162,6 +172,10 @@ export function createServer(options: ServerOptions): FastifyInstance {
     if (status < 400 || status > 599) status = 500;
     let message = err.message;
     if ((err as FastifyError).code === 'FST_ERR_CTP_BODY_TOO_LARGE') message = `request body is larger than the limit of ${o.bodyLimit} bytes`;
+    if ((err as FastifyError).code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      const type = request.headers['content-type'];
+      message = `${type ? `unsupported Content-Type '${type}'` : 'no Content-Type'}: send the body as JSON with "Content-Type: application/json"`;
+    }
     if (status >= 500 && !(err instanceof HttpError)) request.log.error(err);
     if (err instanceof HttpError) reply.headers(err.headers);
     return reply.code(status).send({ statusCode: status, error: STATUS_CODES[status], message });
@@ -196,6 +210,8 @@ export function createServer(options: ServerOptions): FastifyInstance {
   addGauges(metrics, queues);
 
   app.register(fastifySwagger, {
+    // Shared schemas keep their names (components/schemas/Error) rather than def-0, def-1.
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
     openapi: {
       openapi: '3.0.3',
       info: { title: 'deberta-ts server', description: 'DeBERTa pipelines over HTTP (docs/server.md)', version: '1' },
@@ -210,13 +226,13 @@ export function createServer(options: ServerOptions): FastifyInstance {
   const modelList = () => entries.map((m) => ({ name: m.name, tasks: m.tasks, ...(m.model?.concurrency ? { workers: m.model.concurrency } : {}) }));
 
   app.register(async (api) => {
-    api.get('/health', { schema: { summary: 'Liveness: the process answers (503 once shutdown has begun)', tags: ['probes'] } }, async () => ({
+    api.get('/health', { schema: { summary: 'Liveness: the process answers (503 once shutdown has begun)', tags: ['probes'], response: healthResponses() } }, async () => ({
       status: 'ok',
       models: entries.map((m) => ({ name: m.name, tasks: m.tasks })),
       queued: queues.reduce((n, q) => n + q.batcher.queuedItems, 0),
     }));
 
-    api.get('/ready', { schema: { summary: 'Readiness: every model loaded and its workers up', tags: ['probes'] } }, async (_request, reply) => {
+    api.get('/ready', { schema: { summary: 'Readiness: every model loaded and its workers up', tags: ['probes'], response: readyResponses() } }, async (_request, reply) => {
       const loading = entries.filter((m) => m.state === 'loading').map((m) => m.name);
       const failed = entries.filter((m) => m.state === 'failed').map((m) => ({ model: m.name, message: m.error! }));
       const notReady = entries.filter((m) => m.model?.ready && !m.model.ready()).map((m) => m.name);
@@ -226,11 +242,11 @@ export function createServer(options: ServerOptions): FastifyInstance {
       });
     });
 
-    api.get('/metrics', { config: auth, schema: { summary: 'Prometheus metrics (text format 0.0.4)', tags: ['probes'], security } }, async (_request, reply) => {
+    api.get('/metrics', { config: auth, schema: { summary: 'Prometheus metrics (text format 0.0.4)', tags: ['probes'], security, response: metricsResponses(!!o.token) } }, async (_request, reply) => {
       return reply.type(CONTENT_TYPE).send(metrics.registry.render());
     });
 
-    api.get('/v1/models', { config: auth, schema: { summary: 'Models, their tasks and the request limits', tags: ['inference'], security } }, async () => ({
+    api.get('/v1/models', { config: auth, schema: { summary: 'Models, their tasks and the request limits', tags: ['inference'], security, response: modelsResponses(!!o.token) } }, async () => ({
       models: modelList(),
       limits: { maxItems: o.maxItems, maxTextLength: o.maxTextLength, bodyLimit: o.bodyLimit, maxBatch: o.maxBatch, timeoutMs: o.timeoutMs },
     }));
@@ -243,7 +259,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
         // An early 503 when the queue is full: the body is not even read.
         onRequest: async (_request, reply) => earlyBusy(queues, task, reply, metrics),
         schema: {
-          summary: alias ? `${task} (alias)` : `Run ${task}`, tags: ['inference'], security, body: bodySchema(task),
+          summary: alias ? `${task} (alias)` : `Run ${task}`, tags: ['inference'], security, body: bodySchema(task), response: taskResponses(task, !!o.token),
           ...(alias ? { hide: true } : {}),
         },
       }, async (request, reply) => infer(request, reply, task));

@@ -4,10 +4,23 @@
 import { INPUTS, optionsSchema, taskDecl, type Task } from '../pipelines/tasks.ts';
 import { snakeName, type JsonSchema } from '../pipelines/options.ts';
 
+/** A request of each task: the document's example, which /docs offers to send as it is. */
+export const EXAMPLES: Record<Task, Record<string, unknown>> = {
+  'fill-mask': { inputs: ['The [MASK] was over.'], options: { top_k: 2 } },
+  'text-classification': { inputs: ['Free entry! Call now.', { text: 'Is it free?', text_pair: 'Yes.' }] },
+  'zero-shot-classification': { inputs: ['The match ended 2-1.'], options: { candidate_labels: ['sport', 'politics'] } },
+  'token-classification': { inputs: ['The dog ran home.'] },
+  'question-answering': { inputs: [{ question: 'Who won?', context: 'The home team won the match.' }] },
+  'feature-extraction': { inputs: ['The weather is fine.'] },
+  rerank: { inputs: [{ query: 'weather', documents: ['rain today', 'stock prices', 'sunny tomorrow'] }], options: { top_k: 2, return_documents: true } },
+};
+
 /** The body schema of `POST /v1/<task>`. */
 export function bodySchema(task: Task): JsonSchema {
   const item = INPUTS[taskDecl(task).input].schema;
-  const options = optionsSchema(task);
+  const { required, ...rest } = optionsSchema(task);
+  // OpenAPI 3.0 takes no empty `required` list.
+  const options = (required as string[]).length > 0 ? { ...rest, required } : rest;
   return {
     type: 'object',
     properties: {
@@ -17,8 +30,10 @@ export function bodySchema(task: Task): JsonSchema {
       inputs: { anyOf: [{ type: 'array', minItems: 1, items: item }, item], description: 'one input, or a non-empty array of inputs' },
       options,
     },
-    required: (options.required as string[]).length > 0 ? ['inputs', 'options'] : ['inputs'],
+    required: (required as string[]).length > 0 ? ['inputs', 'options'] : ['inputs'],
     additionalProperties: false,
+    // Without it, the page's generated request would send `"model": "string"` (404).
+    examples: [EXAMPLES[task]],
   };
 }
 
