@@ -3,8 +3,8 @@
 // the progress bar on a terminal; errors naming the flag. One run goes through bin/deberta.js.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { Command } from 'commander';
@@ -193,4 +193,73 @@ test('cli: a 40 KB text as an argument is classified, and ONNX Runtime leaves no
     { env: { ...process.env, ORT_DISABLE_TELEMETRY: value } }).toString().trim();
   assert.equal(seen(undefined), '1');
   assert.equal(seen('0'), '0');
+});
+
+test('cli: a pipeline error names the input where it was read, not its index in a chunk', async () => {
+  // With --batch-size 1 the command runs 16 inputs a call: line 20 is the 4th input of the second call.
+  const file = join(tempDir(), 'texts.txt');
+  writeFileSync(file, `${Array.from({ length: 19 }, (_, i) => `word ${i} [MASK]`).join('\n')}\nno mask here\n`);
+  await assert.rejects(run(['fill-mask', '-m', M.mlm!, '-i', file, '--batch-size', '1']),
+    { message: `fill-mask: ${file}:20 cannot be filled: it has no mask token; write [MASK] where the word to predict goes` });
+  await assert.rejects(run(['fill-mask', 'a [MASK]', 'b', '-m', M.mlm!]),
+    { message: 'fill-mask: argument 2 cannot be filled: it has no mask token; write [MASK] where the word to predict goes' });
+  await assert.rejects(run(['qa', '-m', M.qa!], { stdin: '{"question": "Who?", "context": "Al."}\n{"question": " ", "context": "c"}\n' }),
+    { message: 'question-answering: stdin:2: question is empty' });
+  // 'all' is a valid --top-k too, and the message says so.
+  await assert.rejects(run(['classify', 'x', '-m', M.nli!, '-k', 'ALL']), { message: "--top-k: expected an integer >= 1 or 'all', got 'ALL'" });
+  await assert.rejects(run(['classify', 'x', '-m', M.nli!, '--revision', 'main']), { message: `--revision is for Hugging Face Hub ids, and ${M.nli} is no Hub id` });
+  await assert.rejects(run(['classify', 'x', '--revision', 'main']), { message: '--revision is for Hugging Face Hub ids, and no --model is given' });
+});
+
+test('cli batch job: the --input file is never the output, bad paths name their flag, missing folders are made', async () => {
+  const dir = tempDir();
+  const input = join(dir, 'in.jsonl');
+  const text = '{"text": "great film"}\n"the plot was thin"\n';
+  writeFileSync(input, text);
+  // The same file spelled otherwise, or through a link: refused before the output is cut back to whole chunks.
+  const dotted = join(dir, '.', 'in.jsonl');
+  await assert.rejects(run(['classify', '-m', M.nli!, '-i', input, '-o', dotted]), { message: `--output: ${dotted} is the --input file` });
+  const link = join(dir, 'link.jsonl');
+  symlinkSync(input, link);
+  await assert.rejects(run(['classify', '-m', M.nli!, '-i', input, '-o', link]), { message: `--output: ${link} is the --input file` });
+  assert.equal(readFileSync(input, 'utf8'), text);
+  const missing = join(dir, 'nope.jsonl');
+  await assert.rejects(run(['classify', '-m', M.nli!, '-i', missing, '-o', join(dir, 'o.jsonl')]),
+    { message: `--input: cannot read ${missing} (ENOENT: no such file or directory, stat '${missing}')` });
+  await assert.rejects(run(['classify', '-m', M.nli!, '-i', dir, '-o', join(dir, 'o.jsonl')]), { message: `--input: ${dir} is a folder, not a file` });
+  await assert.rejects(run(['classify', '-m', M.nli!, '-i', input, '-o', dir]), { message: `--output: ${dir} is a folder, not a file` });
+  const out = join(dir, 'new', 'sub', 'out.jsonl');
+  const { err } = await run(['classify', '-m', M.nli!, '-i', input, '-o', out, '--workers', '1']);
+  assert.equal(err, `deberta text-classification: 2 records written to ${out}\n`);
+  assert.equal(readFileSync(out, 'utf8').trim().split('\n').length, 2);
+});
+
+const ROOT = join(import.meta.dirname, '..');
+/** `deberta <args>` from the sources in a child process. */
+const cli = (args: string[], input = '') => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: ROOT, input, encoding: 'utf8' });
+
+test('cli: piped into a reader that stops early (| head -1), the command ends quietly with status 0', async () => {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'classify', '-m', M.nli!, '--threads', '1'], { cwd: ROOT });
+  child.stdin.end(Array.from({ length: 2000 }, (_, i) => `text number ${i}`).join('\n'));
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+  child.stdout.once('data', () => child.stdout.destroy()); // the first results read, the pipe closed
+  const code = await new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+  assert.equal(err, '');
+  assert.equal(code, 0);
+});
+
+test('cli tokenize and forward: flags that would do nothing, empty stdin, --out in a folder still to be made', () => {
+  const t = cli(['tokenize', '--tokenizer', M.mlm!, '--truncation', 'only_first'], '["x"]');
+  assert.equal(t.stderr, 'deberta: --truncation: needs --max-length\n');
+  assert.equal(t.status, 1);
+  const empty = cli(['tokenize', '--tokenizer', M.mlm!], '');
+  assert.equal(empty.stderr, 'deberta: stdin: empty; expected a JSON array of strings\n');
+  assert.equal(empty.status, 1);
+  const fixture = join(ROOT, 'test', 'fixtures', 'models', 'v3-buckets-seqcls');
+  const out = join(tempDir(), 'new', 'out.safetensors');
+  const f = cli(['forward', '--model', fixture, '--inputs', join(fixture, 'expected.safetensors'), '--out', out, '--threads', '1']);
+  assert.equal(f.stderr, `wrote logits to ${out}\n`);
+  assert.equal(f.status, 0);
+  assert.ok(existsSync(out));
 });

@@ -10,9 +10,12 @@
 //   concatenated in shard order are the unsharded output.
 // Chunk boundaries depend only on the record index and --batch-size, never on workers, shards or
 // resumption, so every way of running a corpus gives the same bytes.
-import { closeSync, createReadStream, existsSync, ftruncateSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, ftruncateSync, fstatSync, openSync, readSync, statSync, writeSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Task } from '../pipelines/index.ts';
+import { checkWritableFile } from '../train/checkpoint.ts';
+import { makeFolderFor } from './flags.ts';
 import type { RunnerInfo } from '../server/task-runtime.ts';
 import { ItemFailure } from '../server/types.ts';
 import { loadPooledModel } from '../server/worker-pool.ts';
@@ -96,9 +99,32 @@ function openOutput(file: string, chunk: number): { fd: number; done: number; en
   return { fd, done: Math.floor(lines / chunk) * chunk, end: keepUpTo };
 }
 
+/** The --input file, readable and not a folder, checked before any work. */
+function checkInput(file: string): void {
+  let folder: boolean;
+  try {
+    folder = statSync(file).isDirectory();
+  } catch (err) {
+    throw new Error(`--input: cannot read ${file} (${(err as Error).message})`);
+  }
+  if (folder) throw new Error(`--input: ${file} is a folder, not a file`);
+}
+
+/** Whether two paths name one file: spelled alike once resolved, or the same file through a link. */
+function sameFile(a: string, b: string): boolean {
+  if (resolve(a) === resolve(b)) return true;
+  if (!existsSync(b)) return false;
+  const x = statSync(a), y = statSync(b);
+  return x.dev === y.dev && x.ino === y.ino;
+}
+
 /** Runs the job; returns the records written by this run and the failed records among them. */
 export async function runBatchJob(spec: JobSpec, o: JobOptions, io: TaskIO): Promise<{ written: number; failed: number; skipped: number }> {
-  if (o.input === o.output) throw new Error('--output must not be the --input file');
+  checkInput(o.input);
+  checkWritableFile(o.output, '--output');
+  // Opening the output cuts it back to whole chunks: were it the input, the input would be lost.
+  if (sameFile(o.input, o.output)) throw new Error(`--output: ${o.output} is the --input file`);
+  makeFolderFor(o.output, '--output');
   const total = await countRecords(o.input);
   const chunks = Math.ceil(total / o.chunk);
   const shard = o.shard ?? { index: 0, count: 1 };

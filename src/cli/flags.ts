@@ -1,4 +1,6 @@
 // Flag parsers every command shares: each bad value fails naming the flag, before any work is done.
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { HeadKind } from '../models/deberta/modeling.ts';
 
 export const HEADS: HeadKind[] = [
@@ -32,4 +34,20 @@ export function num(value: string, flag: string, min = -Infinity): number {
 export function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {
   if (!(allowed as readonly string[]).includes(value)) throw new Error(`${flag}: expected one of ${allowed.join(', ')}, got '${value}'`);
   return value as T;
+}
+
+/**
+ * Makes the missing folders above an output file (checkWritableFile lets paths still to be made pass), one
+ * at a time: Node's recursive mkdir spins forever under some virtual file systems (/proc).
+ */
+export function makeFolderFor(file: string, flag: string): void {
+  const missing: string[] = [];
+  for (let dir = dirname(resolve(file)); !existsSync(dir) && dirname(dir) !== dir; dir = dirname(dir)) missing.unshift(dir);
+  for (const dir of missing) {
+    try {
+      mkdirSync(dir);
+    } catch (err) {
+      throw new Error(`${flag}: cannot create the folder ${dir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+  }
 }

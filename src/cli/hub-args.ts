@@ -68,6 +68,8 @@ export async function localCheckpoint<T extends string | undefined>(ref: T, o: {
 /** --revision given where no value is a Hub id is a mistake worth saying. */
 export function checkRevision(revision: string | undefined, refs: (string | undefined)[]): void {
   if (revision !== undefined && !refs.some((r) => r !== undefined && isHubRef(r))) {
-    throw new Error(`--revision is for Hugging Face Hub ids; ${refs.filter((r) => r !== undefined).join(', ') || 'no --model'} ${refs.length > 1 ? 'are' : 'is'} no Hub id`);
+    const given = refs.filter((r) => r !== undefined);
+    const what = given.length === 0 ? 'no --model is given' : `${given.join(' and ')} ${given.length > 1 ? 'are no Hub ids' : 'is no Hub id'}`;
+    throw new Error(`--revision is for Hugging Face Hub ids, and ${what}`);
   }
 }

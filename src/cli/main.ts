@@ -40,6 +40,13 @@ export function buildProgram(): Command {
 
 /** Runs the command line; errors are printed as one line and exit with status 1. */
 export async function main(argv: string[] = process.argv): Promise<void> {
+  // A reader that stops early (`| head -1`) closes the pipe: the output wanted is out, so stop quietly
+  // instead of dying of an unhandled EPIPE with a stack trace.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    process.stderr.write(`deberta: stdout: ${err.message}\n`);
+    process.exit(1);
+  });
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {

@@ -2,7 +2,7 @@
 // (input_ids / attention_mask / token_type_ids in, logits / last_hidden_state / start_logits / end_logits
 // out, dynamic batch_size and sequence_length), for ONNX Runtime anywhere, Triton and transformers.js.
 import type { Command } from 'commander';
-import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { loadCheckpointTensors } from '../../io/checkpoint.ts';
 import { buildModelGraph } from '../../models/create.ts';
@@ -12,7 +12,7 @@ import { emitOnnx, OPSET } from '../../runtime/onnx-emit.ts';
 import { quantizeGraphForInference } from '../../runtime/quantize.ts';
 import { checkWritableFile } from '../../train/checkpoint.ts';
 import { checkRevision, localCheckpoint, REVISION_HELP } from '../hub-args.ts';
-import { parseHead } from '../flags.ts';
+import { makeFolderFor, parseHead } from '../flags.ts';
 
 /** Optimum's names for the dynamic axes. */
 const DIM_NAMES = { batch: 'batch_size', sequence: 'sequence_length', choices: 'num_choices' };
@@ -57,7 +57,7 @@ export async function exportModel(o: ExportOptions): Promise<ExportResult> {
   const emitted = emitOnnx(graph, {
     outputs, name: config.architectures[0] ?? 'deberta', externalLocation: dataFile, externalAbove: o.externalAbove, dimNames: DIM_NAMES,
   });
-  mkdirSync(dirname(o.out) || '.', { recursive: true });
+  makeFolderFor(o.out, '--out');
   writeFileSync(o.out, emitted.model);
   const written = [o.out];
   let bytes = emitted.model.length;

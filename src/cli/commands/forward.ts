@@ -6,7 +6,7 @@ import { loadModel } from '../../models/auto.ts';
 import { tensor, type Tensor } from '../../tensor.ts';
 import { checkWritableFile } from '../../train/checkpoint.ts';
 import { checkRevision, localCheckpoint, REVISION_HELP } from '../hub-args.ts';
-import { intArg } from '../flags.ts';
+import { intArg, makeFolderFor } from '../flags.ts';
 
 export function register(program: Command): void {
   program
@@ -36,6 +36,7 @@ export function register(program: Command): void {
       const out = await model({ inputIds: asInput(ids)!, attentionMask: asInput(get('attention_mask')), tokenTypeIds: asInput(get('token_type_ids')) });
       const written = new Map<string, Tensor>();
       for (const [k, v] of Object.entries(out)) written.set(snake(k), tensor('float32', v.dims, v.data));
+      makeFolderFor(opts.out, '--out');
       writeSafetensors(opts.out, written);
       await model.dispose();
       process.stderr.write(`wrote ${[...written.keys()].join(', ')} to ${opts.out}\n`);

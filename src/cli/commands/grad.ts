@@ -7,7 +7,7 @@ import { loadGradientModel, type TrainBatch } from '../../train/step.ts';
 import { checkWritableFile } from '../../train/checkpoint.ts';
 import { checkRange } from '../../models/inputs.ts';
 import { checkRevision, localCheckpoint, REVISION_HELP } from '../hub-args.ts';
-import { intArg } from '../flags.ts';
+import { intArg, makeFolderFor } from '../flags.ts';
 
 export interface GradOptions { model: string; revision?: string; inputs: string; out: string; float64?: boolean; threads?: number }
 
@@ -36,6 +36,7 @@ export async function gradCommand(o: GradOptions): Promise<number> {
     const { loss, grads } = await model.computeGradients(batch);
     const out = new Map<string, Tensor>([['loss', tensor('float32', [1], Float32Array.of(loss))]]);
     for (const [name, g] of grads) out.set(`grad.${name}`, tensor('float32', g.dims, toFloat32(g)));
+    makeFolderFor(o.out, '--out');
     writeSafetensors(o.out, out);
     return loss;
   } finally {

@@ -126,12 +126,23 @@ function optionFromFlag(command: string, spec: OptionSpec, f: Flags): unknown {
     return undefined;
   }
   let value: unknown = raw;
-  if (spec.kind === 'int') value = spec.nullWord !== undefined && raw === spec.nullWord ? null : parseIntFlag(raw as string, long, spec.min ?? 1);
+  if (spec.kind === 'int') value = intValue(spec, raw as string, long);
   else if (spec.kind === 'enum') value = oneOf(raw as string, spec.values!, long);
   else if (spec.kind === 'strings') value = (raw as string).split(',').map((s) => s.trim()).filter(Boolean);
   const p = optionProblem(spec, value);
   if (p) throw new Error(`${long}${p.at ?? ''}: ${p.problem}`);
   return value;
+}
+
+/** An int option's flag value; the word standing for null (`all`) is valid too, and its error says so. */
+function intValue(spec: OptionSpec, raw: string, long: string): number | null {
+  if (spec.nullWord !== undefined && raw === spec.nullWord) return null;
+  try {
+    return parseIntFlag(raw, long, spec.min ?? 1);
+  } catch (err) {
+    if (spec.nullWord === undefined) throw err;
+    throw new Error(`${long}: expected an integer >= ${spec.min ?? 1} or '${spec.nullWord}', got '${raw}'`);
+  }
 }
 
 /** The task's options from the flags (camelCase), before the command's own defaults. */
@@ -154,6 +165,8 @@ export async function runTaskCommand(task: Task, args: string[], flags: Flags, i
   const { items: raw, fromFile } = await readItems(args, flags.input, io);
   let items = raw.map((r) => records.parse(r, flags));
   if (records.group) items = records.group(items, flags);
+  // Where each input was read, for the pipeline's errors (none where rerank's --query merged the lines).
+  const wheres = items.length === raw.length ? raw.map((r) => r.where) : undefined;
   if (items.length === 0) throw new Error(`no input: ${flags.input ?? 'stdin'} holds no non-blank line; give texts as arguments, --input FILE.jsonl, or lines on stdin`);
   const pipe = await pipeline(task, flags.model ?? null, {
     batchSize, threads: int(flags.threads, '--threads'), device: flags.device === undefined ? undefined : oneOf(flags.device, DEVICES, '--device'), maxLength: int(flags.maxLength, '--max-length'), tokenizer: flags.tokenizer,
@@ -167,7 +180,9 @@ export async function runTaskCommand(task: Task, args: string[], flags: Flags, i
       const part = items.slice(s, s + chunk);
       // Progress inside a chunk: its share of the rows done, in items.
       const onProgress: RunOptions['onProgress'] = (d, t) => progress.update(s + Math.floor((part.length * d) / t));
-      const out = await decl.run(pipe as AnyPipeline, part, { ...o, onProgress });
+      const out = await decl.run(pipe as AnyPipeline, part, { ...o, onProgress }).catch((err: unknown) => {
+        throw located(err, task, wheres?.slice(s, s + chunk));
+      });
       progress.update(s + part.length);
       if (format === 'jsonl') for (const r of out) io.stdout.write(`${JSON.stringify(r)}\n`);
       else results.push(...out);
@@ -178,6 +193,19 @@ export async function runTaskCommand(task: Task, args: string[], flags: Flags, i
   } finally {
     await pipe.dispose();
   }
+}
+
+/**
+ * A pipeline's error names an input by its index in the call (`fill-mask: input 3 cannot be filled`); the
+ * command calls it a chunk at a time, so name where the input was read instead (`texts.txt:131`, `argument 2`).
+ */
+function located(err: unknown, task: Task, wheres: string[] | undefined): unknown {
+  if (!(err instanceof Error) || !wheres) return err;
+  const m = new RegExp(`^${task}: input (\\d+)\\b`).exec(err.message);
+  const where = m ? wheres[Number(m[1])] : undefined;
+  if (where === undefined) return err;
+  err.message = `${task}: ${where}${err.message.slice(m![0].length)}`;
+  return err;
 }
 
 /** Hub ids in --model and --tokenizer fetched into the cache, the flags then naming their snapshot folders. */

@@ -26,16 +26,15 @@ export function register(program: Command): void {
     .option('--pairs', 'items are [text, textPair] pairs')
     .option('--use <file>', 'read this file even if others are present: tokenizer.json, spm.model or vocab.json')
     .option('--max-length <n>', 'truncate to n tokens (special tokens included)', intArg('--max-length', 1))
-    .option('--truncation <strategy>', 'longest_first (default with --max-length), only_first or only_second')
+    .option('--truncation <strategy>', 'with --max-length: longest_first (default), only_first or only_second')
     .option('--stride <n>', 'with --max-length: also output the overflow windows, overlapping by n tokens', intArg('--stride', 0))
     .option('--no-add-special-tokens', 'do not add [CLS] / [SEP]')
     .action(async (opts: TokenizeOptions) => {
       if (opts.truncation !== undefined) oneOf(opts.truncation, ['longest_first', 'only_first', 'only_second'] as const, '--truncation');
       if (opts.use !== undefined) oneOf(opts.use, ['tokenizer.json', 'spm.model', 'vocab.json'] as const, '--use');
       if (opts.stride !== undefined && opts.maxLength === undefined) throw new Error('--stride: needs --max-length');
-      if (opts.truncation !== undefined) oneOf(opts.truncation, ['longest_first', 'only_first', 'only_second'] as const, '--truncation');
-      if (opts.use !== undefined) oneOf(opts.use, ['tokenizer.json', 'spm.model', 'vocab.json'] as const, '--use');
-      if (opts.stride !== undefined && opts.maxLength === undefined) throw new Error('--stride: needs --max-length');
+      // Without a length there is nothing to truncate to: the flag would be ignored.
+      if (opts.truncation !== undefined && opts.maxLength === undefined) throw new Error('--truncation: needs --max-length');
       checkRevision(opts.revision, [opts.tokenizer]);
       opts.tokenizer = await localCheckpoint(opts.tokenizer, { revision: opts.revision, parts: 'tokenizer' });
       const items = parseInput(await readStdin(), opts.pairs === true);
@@ -69,12 +68,15 @@ export function register(program: Command): void {
 }
 
 async function readStdin(): Promise<string> {
+  // A terminal would wait for a JSON array typed by hand: say what is expected instead.
+  if (process.stdin.isTTY) throw new Error('no input: pipe a JSON array of texts into stdin (e.g. echo \'["a text"]\' | deberta tokenize --tokenizer DIR)');
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
   return Buffer.concat(chunks).toString('utf8');
 }
 
 function parseInput(text: string, pairs: boolean): [string, string | null][] {
+  if (text.trim() === '') throw new Error(`stdin: empty; expected a JSON array of ${pairs ? '[text, textPair] pairs' : 'strings'}`);
   let data: unknown;
   try {
     data = JSON.parse(text);
