@@ -3,7 +3,7 @@
 import { type Encoding, type TruncationDirection, toNumbers } from './encoding.ts';
 import type { TokenizerPipeline, TruncationStrategy } from './pipeline.ts';
 import { cleanupSpaces } from './decoders.ts';
-import { readOptions } from '../util/options.ts';
+import { readOptions, toSnake } from '../util/options.ts';
 
 export type PaddingOption = boolean | 'longest' | 'max_length' | 'do_not_pad';
 export type TruncationOption = boolean | TruncationStrategy | 'do_not_truncate';
@@ -385,7 +385,7 @@ const SNAKE_CASE_MEMBERS = [
 // Code written for transformers.js (or read off Python) says `tokenizer.mask_token_id`: the same getter or method.
 for (const name of SNAKE_CASE_MEMBERS) {
   const member = Object.getOwnPropertyDescriptor(PreTrainedTokenizer.prototype, name)!;
-  Object.defineProperty(PreTrainedTokenizer.prototype, name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), member);
+  Object.defineProperty(PreTrainedTokenizer.prototype, toSnake(name), member);
 }
 
 const SNAKE_CASE_FIELDS = { input_ids: 'inputIds', attention_mask: 'attentionMask', token_type_ids: 'tokenTypeIds' } as const;

@@ -7,6 +7,7 @@ import { tensor, type Tensor } from '../../tensor.ts';
 import { checkWritableFile } from '../../train/checkpoint.ts';
 import { checkRevision, localCheckpoint, REVISION_HELP } from '../hub-args.ts';
 import { intArg, makeFolderFor } from '../flags.ts';
+import { toSnake } from '../../util/options.ts';
 
 export function register(program: Command): void {
   program
@@ -35,14 +36,10 @@ export function register(program: Command): void {
       const asInput = (t: Tensor | undefined) => t && { data: t.data as BigInt64Array | Int32Array, dims: t.dims };
       const out = await model({ inputIds: asInput(ids)!, attentionMask: asInput(get('attention_mask')), tokenTypeIds: asInput(get('token_type_ids')) });
       const written = new Map<string, Tensor>();
-      for (const [k, v] of Object.entries(out)) written.set(snake(k), tensor('float32', v.dims, v.data));
+      for (const [k, v] of Object.entries(out)) written.set(toSnake(k), tensor('float32', v.dims, v.data));
       makeFolderFor(opts.out, '--out');
       writeSafetensors(opts.out, written);
       await model.dispose();
       process.stderr.write(`wrote ${[...written.keys()].join(', ')} to ${opts.out}\n`);
     });
-}
-
-function snake(name: string): string {
-  return name.replace(/[A-Z]/g, (ch) => `_${ch.toLowerCase()}`);
 }
