@@ -22,5 +22,6 @@ export { Session, type SessionOptions, type ExecutionProvider } from './runtime/
 export { emitOnnx } from './runtime/onnx-emit.ts';
 export { setOrt, type Ort } from './runtime/ort.ts';
 export { configureRuntime, type RuntimeOptions } from './platform/index.ts';
+export { env, type Env } from './env.ts';
 export type { Tensor, DType } from './tensor.ts';
 export * from './pipelines/index.ts';

@@ -48,8 +48,8 @@ async function lockBlob(path: string, label: string): Promise<() => Promise<void
 }
 
 export interface HubFilesOptions extends HubOptions {
-  /** The id was given where a folder could have been: say so when there is no such repository. */
-  orFolder?: boolean;
+  /** The id was given where a folder could have been (this one): say so when there is no such repository. */
+  orFolder?: string;
 }
 
 /** The files of Hub repository `repo` at `options.revision`, through huggingface_hub's cache. */
@@ -71,7 +71,8 @@ export function hubFiles(repo: string, options: HubFilesOptions = {}): HubFiles 
   const fromCache = (file: string, why: string): Resolved => {
     const c = cache.commitOf(s.revision);
     if (c === undefined) {
-      throw new HubError(`${label}/${file}: not in the cache (${s.cacheDir}) and ${why}; download it once online (deberta download ${repo}${s.revision === 'main' ? '' : ` --revision ${s.revision}`})`, 'Network');
+      const folder = options.orFolder ? `, nor is there a folder '${options.orFolder}'` : '';
+      throw new HubError(`${label}/${file}: not in the cache (${s.cacheDir}) and ${why}${folder}; download it once online (deberta download ${repo}${s.revision === 'main' ? '' : ` --revision ${s.revision}`})`, 'Network');
     }
     commit = c;
     const path = cache.cached(c, file);
@@ -81,7 +82,7 @@ export function hubFiles(repo: string, options: HubFilesOptions = {}): HubFiles 
   };
 
   const resolveNow = async (file: string): Promise<Resolved> => {
-    if (s.offline) return fromCache(file, 'the Hub is not asked (HF_HUB_OFFLINE=1 or localFilesOnly)');
+    if (s.offline) return fromCache(file, `the Hub is not asked (${s.offlineWhy})`);
     if (COMMIT.test(s.revision)) {
       // A commit's files never change: a cached one needs no request.
       const path = cache.cached(s.revision, file);
@@ -110,12 +111,12 @@ export function hubFiles(repo: string, options: HubFilesOptions = {}): HubFiles 
         try {
           return fromCache(file, `the Hub cannot be reached (${e.message})`);
         } catch {
-          const folder = options.orFolder ? `; nor is there a folder '${repo}' here` : '';
+          const folder = options.orFolder ? `; nor is there a folder '${options.orFolder}' here` : '';
           const fetchCmd = `deberta download ${repo}${s.revision === 'main' ? '' : ` --revision ${s.revision}`}`;
           throw new HubError(`${e.message}; no copy in the cache (${s.cacheDir})${folder}: download it where the Hub can be reached (${fetchCmd}) and copy the cache, or set HF_ENDPOINT to a mirror`, e.code, e.commit, e.status);
         }
       }
-      if (e.code === 'RepositoryNotFound' && options.orFolder) throw new HubError(`${e.message}; nor is there a folder '${repo}' here`, e.code, e.commit, e.status);
+      if (e.code === 'RepositoryNotFound' && options.orFolder) throw new HubError(`${e.message}; nor is there a folder '${options.orFolder}' here`, e.code, e.commit, e.status);
       throw e;
     }
   };

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { envAssigned } from '../env.ts';
 import { DEFAULT_ENDPOINT, DEFAULT_REVISION, type HubOptions, type ProgressCallback } from './id.ts';
 
 export interface HubSettings {
@@ -11,6 +12,8 @@ export interface HubSettings {
   cacheDir: string;
   token: string | undefined;
   offline: boolean;
+  /** Why the Hub is not asked, when it is not (for messages). */
+  offlineWhy: string;
   progress: ProgressCallback | undefined;
 }
 
@@ -46,17 +49,28 @@ export function defaultToken(): string | undefined {
   }
 }
 
+/** The Hub's address when no option names one: `$HF_ENDPOINT`, else huggingface.co. */
+export function defaultEndpoint(): string {
+  return (env('HF_ENDPOINT') ?? DEFAULT_ENDPOINT).replace(/\/+$/, '');
+}
+
+/** Each setting from the options given, else what was assigned to `env`, else huggingface_hub's environment variables. */
 export function hubSettings(o: HubOptions = {}): HubSettings {
+  const assigned = envAssigned();
+  const offlineWhy = o.localFilesOnly !== undefined ? (o.localFilesOnly ? 'localFilesOnly' : '')
+    : assigned.allowRemoteModels === false ? 'env.allowRemoteModels is false'
+      : envTrue('HF_HUB_OFFLINE') ? 'HF_HUB_OFFLINE=1' : '';
   const revision = o.revision ?? DEFAULT_REVISION;
   if (typeof revision !== 'string' || revision === '' || revision.split('/').includes('..')) {
     throw new Error(`revision must be a branch, tag or commit, got ${JSON.stringify(revision)}`);
   }
   return {
-    endpoint: (o.endpoint ?? env('HF_ENDPOINT') ?? DEFAULT_ENDPOINT).replace(/\/+$/, ''),
+    endpoint: (o.endpoint ?? assigned.remoteHost ?? defaultEndpoint()).replace(/\/+$/, ''),
     revision,
-    cacheDir: o.cacheDir ?? defaultCacheDir(),
+    cacheDir: o.cacheDir ?? assigned.cacheDir ?? defaultCacheDir(),
     token: o.token === false ? undefined : o.token ?? defaultToken(),
-    offline: o.localFilesOnly ?? envTrue('HF_HUB_OFFLINE'),
+    offline: offlineWhy !== '',
+    offlineWhy,
     progress: o.progress_callback,
   };
 }

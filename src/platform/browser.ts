@@ -1,7 +1,8 @@
 // The browser's platform: checkpoints by URL (fetch), onnxruntime-web (WebAssembly; WebGPU on request).
 // Importing this module registers it.
 import * as ortWeb from 'onnxruntime-web';
-import { urlFiles } from '../io/files.ts';
+import { folderUrl, urlFiles, type ModelFiles } from '../io/files.ts';
+import { env, envAssigned, localModelRef } from '../env.ts';
 import { DEFAULT_ENDPOINT, DEFAULT_REVISION, isHubId, resolveUrl, type HubOptions } from '../hub/id.ts';
 import type { Ort } from '../runtime/ort.ts';
 import { setPlatform, type Platform, type RuntimeOptions } from './index.ts';
@@ -9,6 +10,9 @@ import { setPlatform, type Platform, type RuntimeOptions } from './index.ts';
 interface BrowserGlobals { navigator?: { hardwareConcurrency?: number }; crossOriginIsolated?: boolean }
 
 let threads: number | undefined;
+// The thread count this module last gave ONNX Runtime Web; another value there was set by the user
+// (env.backends.onnx.wasm.numThreads) and is kept.
+let threadsGiven: number | undefined;
 
 function configure(opts: RuntimeOptions): void {
   if (opts.wasmPaths !== undefined) ortWeb.env.wasm.wasmPaths = opts.wasmPaths;
@@ -22,20 +26,34 @@ function defaultThreads(): number {
   return g.crossOriginIsolated === true ? Math.min(4, g.navigator?.hardwareConcurrency ?? 1) : 1;
 }
 
-// A Hub id (`org/name`, no leading `/` or `.`, no trailing `/`) is fetched from the Hub itself, with the
-// browser's HTTP cache as the only cache; anything else is a URL, relative to the page.
-function browserHubUrl(ref: string, hub: HubOptions = {}): string | undefined {
-  if (!isHubId(ref)) return undefined;
-  return resolveUrl(hub.endpoint ?? DEFAULT_ENDPOINT, ref, hub.revision ?? DEFAULT_REVISION);
+// A Hub id (`org/name`, no leading `/` or `.`, no trailing `/`) is looked for first under env.localModelPath
+// when env.allowLocalModels is set (a server that answers its config.json), else fetched from the Hub itself,
+// with the browser's HTTP cache as the only cache; anything else is a URL, relative to the page.
+async function open(ref: string, hub: HubOptions = {}): Promise<ModelFiles> {
+  if (!isHubId(ref)) return urlFiles(ref);
+  if (env.allowLocalModels) {
+    const local = urlFiles(localModelRef(ref));
+    if (await local.has('config.json').catch(() => false)) return local;
+  }
+  const offline = hub.localFilesOnly === true ? 'localFilesOnly' : hub.localFilesOnly !== false && !env.allowRemoteModels ? 'env.allowRemoteModels is false' : '';
+  if (offline) {
+    const where = env.allowLocalModels ? `found no ${folderUrl(localModelRef(ref))}config.json` : 'env.allowLocalModels is false';
+    throw new Error(`${ref}: not fetched from the Hub (${offline}), and ${where}`);
+  }
+  const endpoint = hub.endpoint ?? envAssigned().remoteHost ?? DEFAULT_ENDPOINT;
+  return urlFiles(resolveUrl(endpoint, ref, hub.revision ?? DEFAULT_REVISION));
 }
 
 export const browserPlatform: Platform = {
   name: 'browser',
   ort: async () => {
-    ortWeb.env.wasm.numThreads = defaultThreads();
+    const given = ortWeb.env.wasm.numThreads;
+    if (given === undefined || given === threadsGiven) ortWeb.env.wasm.numThreads = threadsGiven = defaultThreads();
     return ortWeb as unknown as Ort;
   },
-  open: async (ref, hub) => urlFiles(browserHubUrl(ref, hub) ?? ref),
+  ortEnv: () => ortWeb.env,
+  envDefaults: () => ({ allowLocalModels: false, localModelPath: '/models/', endpoint: DEFAULT_ENDPOINT, cacheDir: null }),
+  open,
   defaultThreads,
   configure,
 };

@@ -2,6 +2,8 @@
 // (src/index.ts) registers files on disk and onnxruntime-node, the browser entry (src/browser.ts) URLs and
 // onnxruntime-web. Core modules ask `platform()` and never import either, so a browser bundle holds no
 // Node built-in and Node never loads the browser runtime.
+import type { Env as OrtEnv } from 'onnxruntime-common';
+import type { EnvDefaults } from '../env.ts';
 import type { ModelFiles } from '../io/files.ts';
 import type { HubOptions } from '../hub/id.ts';
 import type { Ort } from '../runtime/ort.ts';
@@ -29,6 +31,10 @@ export interface Platform {
    * (`org/name`, fetched as `hub` says: Node through huggingface_hub's cache); fails naming it.
    */
   open(ref: string, hub?: HubOptions): Promise<ModelFiles>;
+  /** ONNX Runtime's `env` object, the one its sessions read (`env.backends.onnx`). */
+  ortEnv(): OrtEnv;
+  /** The defaults of `env`'s settings here. */
+  envDefaults(): EnvDefaults;
   /** Intra-op threads when none are asked for. */
   defaultThreads(): number;
   /** The embedded model of this name, where the platform ships one (Node: the package's models/ folder). */

@@ -6,13 +6,17 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, renameSync, rm
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 import { MessageChannel } from 'node:worker_threads';
 import { urlFiles, type ModelFiles } from '../io/files.ts';
 import { folderFiles } from '../io/node-files.ts';
 import { FileTensor } from '../io/safetensors.ts';
 import { hubFiles } from '../hub/files.ts';
 import { isHubId, type HubOptions } from '../hub/id.ts';
+import { defaultCacheDir, defaultEndpoint } from '../hub/settings.ts';
+import { env, localModelRef } from '../env.ts';
 import type { Ort } from '../runtime/ort.ts';
+import type * as OrtCommonModule from 'onnxruntime-common';
 import type { EmittedModel } from '../runtime/onnx-emit.ts';
 import { setPlatform, type Platform, type RuntimeOptions } from './index.ts';
 
@@ -28,20 +32,33 @@ process.env.ORT_DISABLE_TELEMETRY ??= '1';
 /** The package's models/ folder (embedded default models). */
 export const MODELS_DIR = fileURLToPath(new URL('../../models/', import.meta.url));
 
-// An existing folder, else a URL, else a Hub id (as transformers decides), else an error naming the folder.
+// A URL; else a Hub id, looked for first as a folder under env.localModelPath (the working directory by
+// default) unless env.allowLocalModels is false, then fetched (as transformers decides); else a folder path.
 async function openFolder(ref: string, hub?: HubOptions): Promise<ModelFiles> {
   if (/^https?:\/\//i.test(ref)) return urlFiles(ref);
+  if (isHubId(ref)) {
+    if (!env.allowLocalModels) return hubFiles(ref, hub);
+    const local = localModelRef(ref);
+    return isFolder(local) ? folderFiles(local) : hubFiles(ref, { ...hub, orFolder: local });
+  }
   let isDir = false;
   try {
     isDir = statSync(ref).isDirectory();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' && isHubId(ref)) return hubFiles(ref, { ...hub, orFolder: true });
     throw new Error(`${ref}: cannot open the checkpoint folder (${code ?? (err as Error).message})`
       + (code === 'ENOENT' ? '; nor is it a Hugging Face Hub id (org/name)' : ''));
   }
   if (!isDir) throw new Error(`${ref}: not a folder (give the checkpoint folder that holds config.json)`);
   return folderFiles(ref);
+}
+
+function isFolder(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** Writes model.onnx and its external data (streamed, one weight at a time) into `dir`; returns the model's path. */
@@ -103,9 +120,16 @@ function release(buffers: ArrayBuffer[]): void {
   port2.close();
 }
 
+type OrtCommon = typeof OrtCommonModule;
+let ortCommon: OrtCommon | undefined;
+
 export const nodePlatform: Platform = {
   name: 'node',
   ort: async () => (await import('onnxruntime-node')) as unknown as Ort,
+  // onnxruntime-node is CommonJS: its env is that of the onnxruntime-common it requires (loading which starts
+  // no native code), not of the ES module build an `import` would give.
+  ortEnv: () => (ortCommon ??= createRequire(createRequire(import.meta.url).resolve('onnxruntime-node'))('onnxruntime-common') as OrtCommon).env,
+  envDefaults: () => ({ allowLocalModels: true, localModelPath: '', endpoint: defaultEndpoint(), cacheDir: defaultCacheDir() }),
   open: openFolder,
   defaultThreads: () => threads ?? availableParallelism(),
   configure: (opts: RuntimeOptions) => { if (opts.threads !== undefined) threads = opts.threads; },
