@@ -3,10 +3,10 @@
 export {
   AutoConfig, AutoModel, AutoModelForMaskedLM, AutoModelForSequenceClassification, AutoModelForTokenClassification,
   AutoModelForQuestionAnswering, AutoModelForMultipleChoice, loadModel, createModel, headFromConfig,
-  type DebertaModel, type LoadOptions, type ModelOptions, type ModelInputs, type ModelOutputs, type OutputTensor, type HeadKind,
+  type DebertaModel, type LoadOptions, type ModelOptions, type ModelInputs, type ModelInputsSnakeCase, type ModelOutputs, type OutputTensor, type HeadKind,
 } from './models/auto.ts';
 export {
-  AutoTokenizer, PreTrainedTokenizer, type BatchEncoding, type CallOptions, type DecodeOptions, type TextInput,
+  AutoTokenizer, PreTrainedTokenizer, type BatchEncoding, type TensorEncoding, type CallOptions, type DecodeOptions, type TextInput,
   type FromPretrainedOptions,
 } from './tokenizers/index.ts';
 export { parseDebertaConfig, loadDebertaConfig, debertaConfigToJson, type DebertaConfig } from './models/deberta/config.ts';
@@ -23,5 +23,5 @@ export { emitOnnx } from './runtime/onnx-emit.ts';
 export { setOrt, type Ort } from './runtime/ort.ts';
 export { configureRuntime, type RuntimeOptions } from './platform/index.ts';
 export { env, type Env } from './env.ts';
-export type { Tensor, DType } from './tensor.ts';
+export type { Tensor, DType, IdsTensor } from './tensor.ts';
 export * from './pipelines/index.ts';

@@ -23,15 +23,31 @@ export class OutputTensor {
   get size(): number { return this.data.length; }
 
   /** The values as nested arrays, one level per dim. */
-  tolist(): unknown[] {
-    const nest = (at: number, d: number): unknown[] => {
-      const n = this.dims[d]!;
-      if (d === this.dims.length - 1) return Array.from(this.data.subarray(at, at + n));
-      const stride = this.dims.slice(d + 1).reduce((a, b) => a * b, 1);
-      return Array.from({ length: n }, (_, k) => nest(at + k * stride, d + 1));
-    };
-    return nest(0, 0);
-  }
+  tolist(): unknown[] { return nested(this.data, this.dims); }
+}
+
+/**
+ * Token ids (or a mask) as transformers.js' tokenizer returns them by default: int64, `data` a BigInt64Array,
+ * `tolist()` nested arrays of bigints as transformers.js gives. Models take it as an input as it is.
+ */
+export class IdsTensor {
+  readonly type = 'int64';
+  constructor(readonly data: BigInt64Array, readonly dims: number[]) {}
+
+  get size(): number { return this.data.length; }
+
+  /** The values as nested arrays of bigints, one level per dim. */
+  tolist(): unknown[] { return nested(this.data, this.dims); }
+}
+
+function nested(data: Float32Array | BigInt64Array, dims: number[]): unknown[] {
+  const nest = (at: number, d: number): unknown[] => {
+    const n = dims[d]!;
+    if (d === dims.length - 1) return Array.from(data.subarray(at, at + n) as ArrayLike<unknown>);
+    const stride = dims.slice(d + 1).reduce((a, b) => a * b, 1);
+    return Array.from({ length: n }, (_, k) => nest(at + k * stride, d + 1));
+  };
+  return nest(0, 0);
 }
 
 /** Where a tensor's little-endian bytes lie in a file (src/io/safetensors.ts, FileTensor). */

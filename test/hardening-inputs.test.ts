@@ -56,7 +56,7 @@ test("inputs in transformers' spelling too; a misspelt or unknown input is an er
   const unmasked = (await model({ inputIds })).logits!.data;
   assert.notDeepEqual(unmasked, want); // the mask matters for the second row
   const call = model as unknown as (i: unknown) => ReturnType<typeof model>;
-  assert.deepEqual((await call({ input_ids: inputIds, attention_mask: attentionMask })).logits!.data, want);
+  assert.deepEqual((await model({ input_ids: inputIds, attention_mask: attentionMask })).logits!.data, want); // typed too
   assert.deepEqual((await call({ inputIds, attentionMask, offsets: [[[0, 0]]], special_tokens_mask: [[1]], overflowToSampleMapping: [0, 1] })).logits!.data, want);
   await assert.rejects(call({ inputIds, attentionMasks: attentionMask }), {
     name: 'TypeError',

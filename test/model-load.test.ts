@@ -98,7 +98,7 @@ test('a folder without weights says which files it looked for', async () => {
 });
 
 test("AutoConfig reads a checkpoint's config.json as transformers does, and names what is wrong", async () => {
-  const c = await AutoConfig.from_pretrained(fixture, { local_files_only: true } as never);
+  const c = await AutoConfig.from_pretrained(fixture, { local_files_only: true });
   assert.deepEqual([c.model_type, c.num_hidden_layers, c.hidden_size, c.position_buckets, c.num_labels, c.architectures],
     ['deberta-v2', 2, 32, 16, 3, ['DebertaV2ForSequenceClassification']]);
   assert.deepEqual(c.id2label, { 0: 'LABEL_0', 1: 'LABEL_1', 2: 'LABEL_2' });

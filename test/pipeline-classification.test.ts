@@ -200,7 +200,7 @@ test('rerank: several queries in one call give what one call per query gives', a
       for (const r of ranking) close(r.score, sigmoid((await rawLogits(pipe, inputs[q]!.query, inputs[q]!.documents[r.index]!))[0]!), `query ${q} doc ${r.index}`);
     }
     // The two-list form and one {query, documents} give the same; top_k applies per query.
-    const lists = await pipe(inputs.map((x) => x.query), inputs.map((x) => x.documents), { top_k: 1 } as never);
+    const lists = await pipe(inputs.map((x) => x.query), inputs.map((x) => x.documents), { top_k: 1 });
     assert.deepEqual(lists.map((r) => r.map((x) => x.index)), singles.map((s) => [s[0]!.index]));
     assert.deepEqual(await pipe(inputs[1]!, { returnDocuments: true }), singles[1]);
     await assert.rejects(pipe(['a', 'b'], [['x']]), /rerank: 2 queries for 1 lists of documents/);

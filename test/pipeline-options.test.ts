@@ -32,7 +32,7 @@ test('fill-mask and text-classification take top_k and function_to_apply as tran
   const fill = await pipeline('fill-mask', withTinyTokenizer('v3-buckets-mlm'), { threads: 1 });
   try {
     const text = 'the cat sat on the [MASK] .';
-    const three = (await fill(text, { top_k: 3 } as never)) as FillMaskResult[];
+    const three = (await fill(text, { top_k: 3 })) as FillMaskResult[];
     assert.equal(three.length, 3);
     assert.deepEqual(three, await fill(text, { topK: 3 }));
     assert.equal(((await fill(text)) as FillMaskResult[]).length, 5);
@@ -43,10 +43,10 @@ test('fill-mask and text-classification take top_k and function_to_apply as tran
   }
   const classify = await pipeline('text-classification', withTinyTokenizer('v3-buckets-seqcls'), { threads: 1 });
   try {
-    const all = await classify('the cat sat', { top_k: null } as never);
+    const all = await classify('the cat sat', { top_k: null });
     assert.equal(all.length, 3);
     assert.deepEqual(all, await classify('the cat sat', { topK: null }));
-    const raw = await classify('the cat sat', { top_k: null, function_to_apply: 'none' } as never);
+    const raw = await classify('the cat sat', { top_k: null, function_to_apply: 'none' });
     assert.ok(raw.some((r) => r.score < 0 || r.score > 1), `raw logits expected, got ${JSON.stringify(raw)}`);
     await assert.rejects(classify('x', { return_all_scores: true } as never), /text-classification: unknown option 'return_all_scores'/);
   } finally {
@@ -65,7 +65,7 @@ test('zero-shot, token classification, QA and feature extraction take the snake_
   }
   const ner = await pipeline('ner', withTinyTokenizer('v3-buckets-tokcls'), { threads: 1 });
   try {
-    const grouped = await ner('the cat sat on the mat', { aggregation_strategy: 'simple', ignore_labels: [] } as never);
+    const grouped = await ner('the cat sat on the mat', { aggregation_strategy: 'simple', ignore_labels: [] });
     assert.deepEqual(grouped, await ner('the cat sat on the mat', { aggregationStrategy: 'simple', ignoreLabels: [] }));
     assert.ok(grouped.every((g) => 'entity_group' in g));
   } finally {
@@ -73,7 +73,7 @@ test('zero-shot, token classification, QA and feature extraction take the snake_
   }
   const qa = await pipeline('question-answering', withTinyTokenizer('v3-buckets-qa'), { threads: 1 });
   try {
-    const two = await qa('who sat', 'the cat sat on the mat', { top_k: 2, max_answer_len: 3 } as never);
+    const two = await qa('who sat', 'the cat sat on the mat', { top_k: 2, max_answer_len: 3 });
     assert.deepEqual(two, await qa('who sat', 'the cat sat on the mat', { topK: 2, maxAnswerLen: 3 }));
     assert.equal((two as unknown[]).length, 2);
     await assert.rejects(qa('who', 'the cat', { topk: 2 } as never), /question-answering: unknown option 'topk' \(accepted: .*topK \(top_k\)/);

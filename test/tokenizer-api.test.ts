@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AutoTokenizer } from '../src/tokenizers/index.ts';
+import { loadModel } from '../src/models/auto.ts';
+import { cleanup, withTinyTokenizer } from './helpers/pipeline-models.ts';
 
 const V3 = 'test/fixtures/tokenizers/deberta-v3-unigram';
 const V1 = 'test/fixtures/tokenizers/deberta-v1-gpt2bpe';
@@ -160,7 +162,7 @@ test("members and results under transformers' names too (mask_token_id, batch_de
   assert.equal(tok.vocab_size, tok.vocabSize);
   assert.deepEqual(tok.all_special_ids, tok.allSpecialIds);
   assert.equal(tok.get_vocab().get('▁world'), 216);
-  assert.deepEqual(tok.batch_decode([ids], { skip_special_tokens: true } as never), ['Hello world!']);
+  assert.deepEqual(tok.batch_decode([ids], { skip_special_tokens: true }), ['Hello world!']);
   assert.equal(tok.convert_ids_to_tokens(8000), '[MASK]');
   assert.deepEqual(tok.convert_tokens_to_ids(['▁world', 'no-such-piece']), [216, 3]);
   assert.throws(() => tok.convert_ids_to_tokens(9999), /id 9999 is not in the vocabulary/);
@@ -185,8 +187,8 @@ test("options in transformers' spelling too (max_length, skip_special_tokens); u
   assert.deepEqual(call(SHORT, { text_pair: 'x' }).inputIds, tok(SHORT, 'x').inputIds);
   assert.deepEqual(call([SHORT, 'x'], { textPair: ['x', SHORT], padding: true }).inputIds, tok([SHORT, 'x'], ['x', SHORT], { padding: true }).inputIds);
   assert.throws(() => call(SHORT, 'x', { text_pair: 'y' }), { name: 'TypeError', message: 'tokenizer: a text pair both as the second argument and as textPair; give it once' });
-  assert.equal(tok.decode(v3.get(SHORT)!.input_ids, { skip_special_tokens: true } as never), 'Hello world!');
-  assert.deepEqual(tok.batchDecode([v3.get(SHORT)!.input_ids], { skip_special_tokens: true } as never), ['Hello world!']);
+  assert.equal(tok.decode(v3.get(SHORT)!.input_ids, { skip_special_tokens: true }), 'Hello world!');
+  assert.deepEqual(tok.batchDecode([v3.get(SHORT)!.input_ids], { skip_special_tokens: true }), ['Hello world!']);
   // An option of another API, a typo, or one option twice: never silently ignored.
   assert.throws(() => call(SHORT, { return_tensors: 'pt' }), { name: 'TypeError', message: /^tokenizer: unknown option 'return_tensors' \(accepted: textPair \(text_pair\), addSpecialTokens \(add_special_tokens\), padding, truncation, maxLength \(max_length\),/ });
   assert.throws(() => call(SHORT, 'x', { maxLenght: 4 }), { name: 'TypeError', message: /^tokenizer: unknown option 'maxLenght'/ });
@@ -196,8 +198,44 @@ test("options in transformers' spelling too (max_length, skip_special_tokens); u
     { name: 'TypeError', message: "decode: unknown option 'skip_special' (accepted: skipSpecialTokens (skip_special_tokens), cleanUpTokenizationSpaces (clean_up_tokenization_spaces))" });
   assert.throws(() => tok.batchDecode([[1]], { skipSpecial: true } as never), { name: 'TypeError', message: /^batchDecode: unknown option 'skipSpecial'/ });
   // Loading too: hub options in either spelling; anything else refused.
-  assert.equal((await AutoTokenizer.fromPretrained(V3, { local_files_only: true, use: 'tokenizer.json' } as never)).vocabSize, tok.vocabSize);
+  assert.equal((await AutoTokenizer.fromPretrained(V3, { local_files_only: true, use: 'tokenizer.json' })).vocabSize, tok.vocabSize);
   await assert.rejects(AutoTokenizer.fromPretrained(V3, { legacy: false } as never),
     { name: 'TypeError', message: "AutoTokenizer.fromPretrained: unknown option 'legacy' (accepted: use, revision, cacheDir (cache_dir), token, localFilesOnly (local_files_only), endpoint, progress_callback (progressCallback))" });
   await assert.rejects(AutoTokenizer.fromFiles({}, { lable: 'x' } as never), { name: 'TypeError', message: /^AutoTokenizer\.fromFiles: unknown option 'lable'/ });
+});
+
+test("return_tensor: true gives int64 tensors as transformers.js' tokenizer does, which models take as they are", async () => {
+  const tok = await AutoTokenizer.fromPretrained(V3);
+  const one = tok(SHORT, { return_tensor: true });
+  const ids = v3.get(SHORT)!.input_ids;
+  assert.equal(one.input_ids.type, 'int64');
+  assert.deepEqual(one.input_ids.dims, [1, ids.length]);
+  assert.deepEqual(one.input_ids.data, BigInt64Array.from(ids, BigInt));
+  assert.deepEqual(one.input_ids.tolist(), [ids.map(BigInt)]);
+  assert.equal(one.attentionMask.size, ids.length);
+  assert.deepEqual(Object.keys(one), ['inputIds', 'attentionMask', 'tokenTypeIds']);
+
+  const padded = tok([SHORT, 'x'], { padding: true, returnTensor: true });
+  const rows = tok([SHORT, 'x'], { padding: true });
+  assert.deepEqual(padded.inputIds.dims, [2, ids.length]);
+  assert.deepEqual(padded.inputIds.tolist(), rows.inputIds.map((r) => r.map(BigInt)));
+  assert.deepEqual(padded.attention_mask.tolist(), rows.attentionMask.map((r) => r.map(BigInt)));
+  assert.deepEqual(tok([SHORT, 'x'], { padding: true, return_tensor: false }).inputIds, rows.inputIds);
+  assert.throws(() => tok([SHORT, 'x'], { return_tensor: true }),
+    { message: `tokenizer: returnTensor needs rows of one length, but row 1 has ${v3.get('x')!.input_ids.length} tokens and row 0 ${ids.length}; pad them (padding: true) or truncate them to one length` });
+  assert.throws(() => tok.encode(SHORT, null, { returnTensor: true } as never), /^TypeError: encode: unknown option 'returnTensor'/);
+
+  // A model reads the tensors as it reads the arrays.
+  const dir = withTinyTokenizer('v3-buckets-seqcls');
+  const [tiny, model] = [await AutoTokenizer.fromPretrained(dir), await loadModel(dir)];
+  try {
+    const texts = ['a cheap and quiet hotel', 'terrible'];
+    const fromRows = await model(tiny(texts, { padding: true }));
+    const fromTensors = await model(tiny(texts, { padding: true, return_tensor: true }));
+    assert.deepEqual(fromTensors.logits!.data, fromRows.logits!.data);
+    assert.deepEqual(fromTensors.logits!.dims, [2, 3]);
+  } finally {
+    await model.dispose();
+    cleanup();
+  }
 });

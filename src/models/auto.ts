@@ -4,7 +4,7 @@ import { loadCheckpointTensors } from '../io/checkpoint.ts';
 import type { ModelFiles } from '../io/files.ts';
 import { openFiles } from '../platform/index.ts';
 import { HUB_OPTIONS, type HubOptions } from '../hub/id.ts';
-import { readOptions } from '../util/options.ts';
+import { readOptions, type EitherCase } from '../util/options.ts';
 import { loadDebertaConfig, type DebertaConfig } from './deberta/config.ts';
 import { createModel, type DebertaModel, type HeadKind, type LoadOptions } from './create.ts';
 
@@ -54,18 +54,18 @@ async function load(where: string, ref: string | ModelFiles, head: HeadKind | 'a
 }
 
 /** Loads a checkpoint with the given head ('auto': the one in `architectures`). */
-export function loadModel(ref: string | ModelFiles, head: HeadKind | 'auto' = 'auto', opts: ModelOptions = {}): Promise<DebertaModel> {
+export function loadModel(ref: string | ModelFiles, head: HeadKind | 'auto' = 'auto', opts: EitherCase<ModelOptions> = {}): Promise<DebertaModel> {
   return load('loadModel', ref, head, opts);
 }
 
 // `from_pretrained` as transformers.js (and Python) spell it.
 function autoClass(name: string, head: HeadKind | 'auto') {
-  const fromPretrained = (ref: string | ModelFiles, opts: ModelOptions = {}) => load(`${name}.fromPretrained`, ref, head, opts);
+  const fromPretrained = (ref: string | ModelFiles, opts: EitherCase<ModelOptions> = {}) => load(`${name}.fromPretrained`, ref, head, opts);
   return { fromPretrained, from_pretrained: fromPretrained };
 }
 
 /** A checkpoint's config.json, parsed and checked, as transformers' AutoConfig reads it (folder, URL, Hub id or ModelFiles). */
-async function loadConfig(ref: string | ModelFiles, given?: HubOptions): Promise<DebertaConfig> {
+async function loadConfig(ref: string | ModelFiles, given?: EitherCase<HubOptions>): Promise<DebertaConfig> {
   const opts = readOptions<HubOptions>('AutoConfig.fromPretrained', given, HUB_OPTIONS);
   return loadDebertaConfig(await openFiles(ref, opts));
 }

@@ -9,9 +9,9 @@ import type { DebertaConfig } from './deberta/config.ts';
 import { buildDeberta, type BuildOptions, type DebertaGraph, type HeadKind } from './deberta/modeling.ts';
 import type { Value } from '../graph/value.ts';
 import { bindWeights } from './deberta/weights.ts';
-import { checkInputs, filled, readInputs, toInt64, type ModelInputs } from './inputs.ts';
+import { checkInputs, filled, readInputs, toInt64, type ModelInputs, type ModelInputsSnakeCase } from './inputs.ts';
 
-export type { ModelInputs } from './inputs.ts';
+export type { ModelInputs, ModelInputsSnakeCase } from './inputs.ts';
 export type { HeadKind } from './deberta/modeling.ts';
 
 export { OutputTensor };
@@ -33,7 +33,7 @@ export interface LoadOptions extends BuildOptions, HubOptions {
 }
 
 export interface DebertaModel {
-  (inputs: ModelInputs): Promise<ModelOutputs>;
+  (inputs: ModelInputs | ModelInputsSnakeCase): Promise<ModelOutputs>;
   readonly config: DebertaConfig;
   readonly head: HeadKind;
   readonly dir: string;
@@ -112,7 +112,7 @@ export async function createModel(config: DebertaConfig, tensors: Map<string, Te
   const rank = kind === 'multiple-choice' ? 3 : 2;
   const usesTypes = Boolean(built.inputs.tokenTypeIds);
 
-  const run = async (given: ModelInputs): Promise<ModelOutputs> => {
+  const run = async (given: ModelInputs | ModelInputsSnakeCase): Promise<ModelOutputs> => {
     const inputs = readInputs(given);
     const ids = toInt64(inputs.inputIds, 'inputIds', rank);
     const feeds: Record<string, Tensor> = {

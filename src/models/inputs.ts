@@ -14,6 +14,13 @@ export interface ModelInputs {
   tokenTypeIds?: IdsInput;
 }
 
+/** The same inputs under transformers' names, as code written for transformers.js or Python passes them. */
+export interface ModelInputsSnakeCase {
+  input_ids: IdsInput;
+  attention_mask?: IdsInput;
+  token_type_ids?: IdsInput;
+}
+
 // What a tokenizer's result carries besides the inputs, when asked for: accepted and passed over, so that
 // a batch goes in as it is.
 const ACCEPTED = ['inputIds', 'attentionMask', 'tokenTypeIds', 'offsets', 'tokens', 'specialTokensMask', 'sequenceIds', 'overflowToSampleMapping'];

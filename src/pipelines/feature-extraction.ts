@@ -5,6 +5,7 @@
 // `tolist()`) with the batch first, pooling 'none' by default, and for 'none' every text padded to the
 // longest in the call (the padding positions' states included). `run` gives plain arrays, one per text,
 // pooling 'mean' by default: what the server and the command line return.
+import type { EitherCase } from '../util/options.ts';
 import type { ModelFiles } from '../io/files.ts';
 import { checkText, loadForTask, makePipeline, output, runRows, tokenOf,
   type Loaded, type PipelineBase, type PipelineOptions, type RunOptions } from './base.ts';
@@ -24,7 +25,7 @@ type TokenOptions = FeatureExtractionCallOptions & { pooling?: 'none' };
 
 export interface FeatureExtractionPipeline extends PipelineBase {
   /** [texts, tokens, hidden] for pooling 'none' (the default); [texts, hidden] pooled. One text counts as a batch of one. */
-  (input: string | string[], options?: FeatureExtractionCallOptions): Promise<OutputTensor>;
+  (input: string | string[], options?: EitherCase<FeatureExtractionCallOptions>): Promise<OutputTensor>;
   /** One vector per text (pooled; 'mean' by default), or with pooling 'none' one vector per token of each text. */
   run(texts: string[], options?: PooledOptions | Omit<FeatureExtractionCallOptions, 'pooling'>): Promise<number[][]>;
   run(texts: string[], options: TokenOptions & { pooling: 'none' }): Promise<number[][][]>;

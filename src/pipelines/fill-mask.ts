@@ -1,6 +1,7 @@
 // fill-mask: the most likely tokens at each mask token, as transformers' FillMaskPipeline: a softmax over
 // the vocabulary at the masked position, the top k (or the given targets), each with the text it gives.
 // Checkpoints with the Enhanced Mask Decoder need nothing here: the model applies it.
+import type { EitherCase } from '../util/options.ts';
 import type { ModelFiles } from '../io/files.ts';
 import { checkText, loadForTask, makePipeline, output, runRows, softmax, rowOf, topIndices,
   type Loaded, type PipelineBase, type PipelineOptions, type RunOptions } from './base.ts';
@@ -27,8 +28,8 @@ export interface FillMaskCallOptions extends RunOptions {
 }
 
 export interface FillMaskPipeline extends PipelineBase {
-  (text: string, options?: FillMaskCallOptions): Promise<FillMaskOutput>;
-  (texts: string[], options?: FillMaskCallOptions): Promise<FillMaskOutput[]>;
+  (text: string, options?: EitherCase<FillMaskCallOptions>): Promise<FillMaskOutput>;
+  (texts: string[], options?: EitherCase<FillMaskCallOptions>): Promise<FillMaskOutput[]>;
 }
 
 export async function fillMaskPipeline(model: string | ModelFiles, options: PipelineOptions = {}): Promise<FillMaskPipeline> {

@@ -6,6 +6,7 @@
 import type { ModelFiles } from '../io/files.ts';
 import { PIPELINE_OPTIONS, type PipelineOptions } from './base.ts';
 import { readOptions } from './options.ts';
+import type { EitherCase } from '../util/options.ts';
 import { defaultModelDir } from './defaults.ts';
 import { featureExtractionPipeline, type FeatureExtractionPipeline } from './feature-extraction.ts';
 import { fillMaskPipeline, type FillMaskPipeline } from './fill-mask.ts';
@@ -41,9 +42,9 @@ const BUILDERS: { [T in Task]: (model: string | ModelFiles, o: PipelineOptions) 
 };
 
 /** Loads the pipeline of `task` (a task name or alias such as 'ner') over the checkpoint `model`. */
-export async function pipeline<T extends TaskName>(task: T, model?: string | ModelFiles | null, options?: PipelineOptions): Promise<PipelineFor[T]>;
-export async function pipeline(task: string, model?: string | ModelFiles | null, options?: PipelineOptions): Promise<AnyPipeline>;
-export async function pipeline(task: string, model?: string | ModelFiles | null, options: PipelineOptions = {}): Promise<AnyPipeline> {
+export async function pipeline<T extends TaskName>(task: T, model?: string | ModelFiles | null, options?: EitherCase<PipelineOptions>): Promise<PipelineFor[T]>;
+export async function pipeline(task: string, model?: string | ModelFiles | null, options?: EitherCase<PipelineOptions>): Promise<AnyPipeline>;
+export async function pipeline(task: string, model?: string | ModelFiles | null, options: EitherCase<PipelineOptions> = {}): Promise<AnyPipeline> {
   const t = resolveTask(task);
   if (model !== undefined && model !== null && typeof model !== 'string' && typeof (model as ModelFiles).read !== 'function') {
     throw new TypeError(`pipeline('${task}'): model must be a checkpoint folder path or URL (or ModelFiles)`);

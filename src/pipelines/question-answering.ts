@@ -6,6 +6,7 @@
 // `handleImpossibleAnswer`, the empty answer competes too, scored by the lowest [CLS]×[CLS] of any window.
 // Answers are character spans of the context (JavaScript string indices), leading and trailing spaces
 // left out. Unlike transformers, a span found in two overlapping windows is listed once (its best score).
+import type { EitherCase } from '../util/options.ts';
 import type { ModelFiles } from '../io/files.ts';
 import { checkText, loadForTask, makePipeline, output, rowOf, runRows, softmax, trimSpan,
   type Loaded, type PipelineBase, type PipelineOptions, type RunOptions } from './base.ts';
@@ -40,11 +41,11 @@ export interface QuestionAnsweringCallOptions extends RunOptions {
 export type QuestionAnsweringOutput = QuestionAnsweringResult | QuestionAnsweringResult[];
 
 export interface QuestionAnsweringPipeline extends PipelineBase {
-  (question: string, context: string, options?: QuestionAnsweringCallOptions): Promise<QuestionAnsweringOutput>;
-  (input: QuestionAnsweringInput, options?: QuestionAnsweringCallOptions): Promise<QuestionAnsweringOutput>;
-  (inputs: QuestionAnsweringInput[], options?: QuestionAnsweringCallOptions): Promise<QuestionAnsweringOutput[]>;
+  (question: string, context: string, options?: EitherCase<QuestionAnsweringCallOptions>): Promise<QuestionAnsweringOutput>;
+  (input: QuestionAnsweringInput, options?: EitherCase<QuestionAnsweringCallOptions>): Promise<QuestionAnsweringOutput>;
+  (inputs: QuestionAnsweringInput[], options?: EitherCase<QuestionAnsweringCallOptions>): Promise<QuestionAnsweringOutput[]>;
   /** transformers.js' batch: questions[i] is asked of contexts[i]. */
-  (questions: string[], contexts: string[], options?: QuestionAnsweringCallOptions): Promise<QuestionAnsweringOutput[]>;
+  (questions: string[], contexts: string[], options?: EitherCase<QuestionAnsweringCallOptions>): Promise<QuestionAnsweringOutput[]>;
 }
 
 export async function questionAnsweringPipeline(model: string | ModelFiles, options: PipelineOptions = {}): Promise<QuestionAnsweringPipeline> {

@@ -3,6 +3,7 @@
 // sentence-transformers' CrossEncoder: one label, the sigmoid of its logit; two labels, the softmax
 // probability of label 1 ("relevant"). Several queries at once (a list of { query, documents }, or
 // parallel lists of queries and of document lists) run all their pairs together: one ranking per query.
+import type { EitherCase } from '../util/options.ts';
 import type { ModelFiles } from '../io/files.ts';
 import { checkText, loadForTask, makePipeline, sigmoid, softmax, type PipelineBase, type PipelineOptions, type RunOptions } from './base.ts';
 import { readTaskOptions, type Activation } from './tasks.ts';
@@ -32,14 +33,14 @@ export interface RerankCallOptions extends RunOptions {
 
 export interface RerankPipeline extends PipelineBase {
   /** One query: its documents ranked, best first. */
-  (query: string, documents: string[], options?: RerankCallOptions): Promise<RerankResult[]>;
-  (input: RerankInput, options?: RerankCallOptions): Promise<RerankResult[]>;
+  (query: string, documents: string[], options?: EitherCase<RerankCallOptions>): Promise<RerankResult[]>;
+  (input: RerankInput, options?: EitherCase<RerankCallOptions>): Promise<RerankResult[]>;
   /** Several queries, all their pairs in one run: one ranking per query. */
-  (inputs: RerankInput[], options?: RerankCallOptions): Promise<RerankResult[][]>;
+  (inputs: RerankInput[], options?: EitherCase<RerankCallOptions>): Promise<RerankResult[][]>;
   /** queries[i] ranks documents[i]. */
-  (queries: string[], documents: string[][], options?: RerankCallOptions): Promise<RerankResult[][]>;
+  (queries: string[], documents: string[][], options?: EitherCase<RerankCallOptions>): Promise<RerankResult[][]>;
   /** The score of each [query, document] pair, in order. */
-  score(pairs: [string, string][], options?: RerankCallOptions): Promise<number[]>;
+  score(pairs: [string, string][], options?: EitherCase<RerankCallOptions>): Promise<number[]>;
 }
 
 export async function rerankPipeline(model: string | ModelFiles, options: PipelineOptions = {}): Promise<RerankPipeline> {

@@ -1,6 +1,7 @@
 // text-classification: labels of a text or a text pair, as transformers' TextClassificationPipeline. The
 // scores come from a softmax, a sigmoid or the raw logits, chosen from the config's problem_type (or
 // num_labels) unless `functionToApply` says otherwise; labels from id2label.
+import type { EitherCase } from '../util/options.ts';
 import type { ModelFiles } from '../io/files.ts';
 import type { DebertaModel } from '../models/auto.ts';
 import { checkText, labelOf, loadForTask, makePipeline, output, rowOf, runRows, sigmoid, softmax,
@@ -25,12 +26,12 @@ export interface TextClassificationCallOptions extends RunOptions {
 
 export interface TextClassificationPipeline extends PipelineBase {
   /** One text: its top `topK` labels, best first (one label by default). */
-  (input: TextClassificationInput, options?: TextClassificationCallOptions): Promise<ClassificationResult[]>;
+  (input: TextClassificationInput, options?: EitherCase<TextClassificationCallOptions>): Promise<ClassificationResult[]>;
   /** Several texts, as transformers.js returns them: one label each (flat) for `topK` 1, the default; else a list per text. */
-  (inputs: TextClassificationInput[], options?: TextClassificationCallOptions & { topK?: 1; top_k?: 1 }): Promise<ClassificationResult[]>;
-  (inputs: TextClassificationInput[], options: TextClassificationCallOptions): Promise<ClassificationResult[] | ClassificationResult[][]>;
+  (inputs: TextClassificationInput[], options?: EitherCase<TextClassificationCallOptions> & { topK?: 1; top_k?: 1 }): Promise<ClassificationResult[]>;
+  (inputs: TextClassificationInput[], options: EitherCase<TextClassificationCallOptions>): Promise<ClassificationResult[] | ClassificationResult[][]>;
   /** One list of labels per input, whatever `topK` (what the server and the command line use). */
-  run(inputs: TextClassificationInput[], options?: TextClassificationCallOptions): Promise<ClassificationResult[][]>;
+  run(inputs: TextClassificationInput[], options?: EitherCase<TextClassificationCallOptions>): Promise<ClassificationResult[][]>;
 }
 
 export async function textClassificationPipeline(model: string | ModelFiles, options: PipelineOptions = {}): Promise<TextClassificationPipeline> {

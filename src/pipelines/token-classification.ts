@@ -9,6 +9,7 @@
 // group covering only spaces is left out.
 // Long texts: with `stride`, the text is cut into overlapping windows and overlapping entities resolved
 // as transformers does (the longer wins, then the higher score); without it, the text is truncated.
+import type { EitherCase } from '../util/options.ts';
 import type { ModelFiles } from '../io/files.ts';
 import { argmax, checkText, labelOf, loadForTask, makePipeline, output, runRows, softmax, tokenOf, trimSpan,
   type Loaded, type PipelineBase, type PipelineOptions, type RunOptions } from './base.ts';
@@ -48,8 +49,8 @@ export interface TokenClassificationCallOptions extends RunOptions {
 export type TokenClassificationOutput = (TokenEntity | EntityGroup)[];
 
 export interface TokenClassificationPipeline extends PipelineBase {
-  (text: string, options?: TokenClassificationCallOptions): Promise<TokenClassificationOutput>;
-  (texts: string[], options?: TokenClassificationCallOptions): Promise<TokenClassificationOutput[]>;
+  (text: string, options?: EitherCase<TokenClassificationCallOptions>): Promise<TokenClassificationOutput>;
+  (texts: string[], options?: EitherCase<TokenClassificationCallOptions>): Promise<TokenClassificationOutput[]>;
 }
 
 export async function tokenClassificationPipeline(model: string | ModelFiles, options: PipelineOptions = {}): Promise<TokenClassificationPipeline> {

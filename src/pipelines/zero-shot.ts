@@ -4,6 +4,7 @@
 // candidate): per candidate, a softmax of entailment against contradiction.
 // The entailment and contradiction labels are found in label2id, case-insensitively; two-way models
 // ("entailment" / "not_entailment") use not_entailment as the contradiction.
+import type { EitherCase } from '../util/options.ts';
 import type { ModelFiles } from '../io/files.ts';
 import type { DebertaModel } from '../models/auto.ts';
 import { checkText, loadForTask, makePipeline, output, rowOf, runRows, softmax,
@@ -28,8 +29,8 @@ export interface ZeroShotCallOptions extends RunOptions {
 
 export interface ZeroShotClassificationPipeline extends PipelineBase {
   /** `candidateLabels`: a list, or one string of comma-separated labels. */
-  (sequence: string, candidateLabels: string | string[], options?: ZeroShotCallOptions): Promise<ZeroShotResult>;
-  (sequences: string[], candidateLabels: string | string[], options?: ZeroShotCallOptions): Promise<ZeroShotResult[]>;
+  (sequence: string, candidateLabels: string | string[], options?: EitherCase<ZeroShotCallOptions>): Promise<ZeroShotResult>;
+  (sequences: string[], candidateLabels: string | string[], options?: EitherCase<ZeroShotCallOptions>): Promise<ZeroShotResult[]>;
   readonly entailmentId: number;
   /** null when label2id has no contradiction label: then only single-label mode with two or more labels works. */
   readonly contradictionId: number | null;

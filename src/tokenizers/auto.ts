@@ -6,7 +6,7 @@
 import { memoryFiles, readBytes as readFileBytes, readJson as readFileJson, readText, type ModelFiles } from '../io/files.ts';
 import { openFiles } from '../platform/index.ts';
 import { HUB_OPTIONS, type HubOptions } from '../hub/id.ts';
-import { readOptions } from '../util/options.ts';
+import { readOptions, type EitherCase } from '../util/options.ts';
 import { readSentencePieceModel } from './sentencepiece-proto.ts';
 import { TokenizerPipeline, type AddedToken } from './pipeline.ts';
 import { pipelineFromTokenizerJson } from './tokenizer-json.ts';
@@ -63,13 +63,13 @@ function tokenContent(v: unknown): string | undefined {
 
 export class AutoTokenizer {
   /** Loads the tokenizer of a Hugging Face checkpoint: a folder path, URL or Hub id (what the platform opens), or files. */
-  static async fromPretrained(ref: string | ModelFiles, options: FromPretrainedOptions = {}): Promise<PreTrainedTokenizer> {
+  static async fromPretrained(ref: string | ModelFiles, options: EitherCase<FromPretrainedOptions> = {}): Promise<PreTrainedTokenizer> {
     const o = readOptions<FromPretrainedOptions>('AutoTokenizer.fromPretrained', options, TOKENIZER_OPTIONS);
     return fromSource(await openFiles(ref, o), o);
   }
 
   /** `fromPretrained` as transformers.js (and Python) spell it. */
-  static from_pretrained(ref: string | ModelFiles, options: FromPretrainedOptions = {}): Promise<PreTrainedTokenizer> {
+  static from_pretrained(ref: string | ModelFiles, options: EitherCase<FromPretrainedOptions> = {}): Promise<PreTrainedTokenizer> {
     return AutoTokenizer.fromPretrained(ref, options);
   }
 
@@ -78,7 +78,7 @@ export class AutoTokenizer {
    * `spm.model`, ...): text or bytes, as fetched over HTTP in a browser. `label` (e.g. their URL's folder)
    * names them in messages.
    */
-  static async fromFiles(files: Record<string, string | Uint8Array>, options: FromPretrainedOptions & { label?: string } = {}): Promise<PreTrainedTokenizer> {
+  static async fromFiles(files: Record<string, string | Uint8Array>, options: EitherCase<FromPretrainedOptions> & { label?: string } = {}): Promise<PreTrainedTokenizer> {
     const o = readOptions<FromPretrainedOptions & { label?: string }>('AutoTokenizer.fromFiles', options, [...TOKENIZER_OPTIONS, 'label']);
     return fromSource(memoryFiles(files, o.label), o);
   }

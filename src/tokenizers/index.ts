@@ -4,6 +4,7 @@ export { AutoTokenizer, type FromPretrainedOptions, type TokenizerSource } from 
 export {
   PreTrainedTokenizer,
   type BatchEncoding,
+  type TensorEncoding,
   type CallOptions,
   type DecodeOptions,
   type PaddingOption,

@@ -3,7 +3,8 @@
 import { type Encoding, type TruncationDirection, toNumbers } from './encoding.ts';
 import type { TokenizerPipeline, TruncationStrategy } from './pipeline.ts';
 import { cleanupSpaces } from './decoders.ts';
-import { readOptions, toSnake } from '../util/options.ts';
+import { readOptions, toSnake, type EitherCase } from '../util/options.ts';
+import { IdsTensor } from '../tensor.ts';
 
 export type PaddingOption = boolean | 'longest' | 'max_length' | 'do_not_pad';
 export type TruncationOption = boolean | TruncationStrategy | 'do_not_truncate';
@@ -31,15 +32,20 @@ export interface CallOptions {
   /** Return `sequenceIds`: 0 / 1 for tokens of the first / second text, null for special tokens and padding. */
   returnSequenceIds?: boolean;
   padToMultipleOf?: number;
+  /**
+   * transformers.js' `return_tensor`: true gives `inputIds`, `attentionMask` and `tokenTypeIds` as int64 tensors
+   * (`data`, `dims`, `tolist()`; rows must be of one length); false, the default here, plain arrays.
+   */
+  returnTensor?: boolean;
 }
 
 // The names each method takes, in either spelling (`max_length` as well as `maxLength`); any other is a
 // TypeError. Listed as records so that the compiler holds them to the interfaces.
 const CALL_OPTIONS = Object.keys({
   textPair: 1, addSpecialTokens: 1, padding: 1, truncation: 1, maxLength: 1, stride: 1, returnOverflowingTokens: 1, returnOffsets: 1,
-  offsetUnits: 1, returnTokens: 1, returnSpecialTokensMask: 1, returnSequenceIds: 1, padToMultipleOf: 1,
+  offsetUnits: 1, returnTokens: 1, returnSpecialTokensMask: 1, returnSequenceIds: 1, padToMultipleOf: 1, returnTensor: 1,
 } satisfies Record<keyof CallOptions, 1>);
-const ENCODE_OPTIONS = CALL_OPTIONS.filter((n) => n !== 'padding' && n !== 'textPair');
+const ENCODE_OPTIONS = CALL_OPTIONS.filter((n) => n !== 'padding' && n !== 'textPair' && n !== 'returnTensor');
 const DECODE_OPTIONS = Object.keys({ skipSpecialTokens: 1, cleanUpTokenizationSpaces: 1 } satisfies Record<keyof DecodeOptions, 1>);
 
 export interface BatchEncoding {
@@ -57,6 +63,19 @@ export interface BatchEncoding {
   /** For each row, the index of the input it came from (with `returnOverflowingTokens`). */
   overflowToSampleMapping?: number[];
 }
+
+/** What a call with `returnTensor: true` returns: the model's inputs as int64 tensors, the rest as BatchEncoding has it. */
+export interface TensorEncoding extends Omit<BatchEncoding, 'inputIds' | 'attentionMask' | 'tokenTypeIds' | 'input_ids' | 'attention_mask' | 'token_type_ids'> {
+  inputIds: IdsTensor;
+  attentionMask: IdsTensor;
+  tokenTypeIds: IdsTensor;
+  readonly input_ids: IdsTensor;
+  readonly attention_mask: IdsTensor;
+  readonly token_type_ids: IdsTensor;
+}
+
+/** Options that ask for tensors, in either spelling. */
+type TensorCall = EitherCase<CallOptions> & ({ returnTensor: true } | { return_tensor: true });
 
 export interface DecodeOptions {
   skipSpecialTokens?: boolean;
@@ -104,7 +123,9 @@ export interface PreTrainedTokenizer {
    * Tokenises one text, a pair (`tokenizer(a, b)`), a batch of texts, or a batch of pairs
    * (`tokenizer([a1, a2], [b1, b2])` or `tokenizer([[a1, b1], [a2, b2]])`). Always returns rows.
    */
-  (text: TextInput, textPairOrOptions?: string | string[] | CallOptions, options?: CallOptions): BatchEncoding;
+  (text: TextInput, options: TensorCall): TensorEncoding;
+  (text: TextInput, textPair: string | string[], options: TensorCall): TensorEncoding;
+  (text: TextInput, textPairOrOptions?: string | string[] | EitherCase<CallOptions>, options?: EitherCase<CallOptions>): BatchEncoding;
 
   // The members below under the names transformers and transformers.js give them (SNAKE_CASE_MEMBERS).
   readonly model_max_length: number;
@@ -248,7 +269,9 @@ export class PreTrainedTokenizer extends CallableBase {
   }
 
   /** The batch call with inputs already as [text, pair | null] items. */
-  encodeBatch(items: [string, string | null][], options: CallOptions = {}): BatchEncoding {
+  encodeBatch(items: [string, string | null][], options: CallOptions & { returnTensor: true }): TensorEncoding;
+  encodeBatch(items: [string, string | null][], options?: CallOptions): BatchEncoding;
+  encodeBatch(items: [string, string | null][], options: CallOptions = {}): BatchEncoding | TensorEncoding {
     const addSpecial = options.addSpecialTokens !== false;
     const truncation = this.truncationParams(options);
     const rows: Encoding[] = [];
@@ -269,7 +292,11 @@ export class PreTrainedTokenizer extends CallableBase {
     });
     this.pad(rows, options);
 
-    const out = withSnakeNames({
+    const out = withSnakeNames(options.returnTensor ? {
+      inputIds: idsTensor(rows, (r) => r.ids),
+      attentionMask: idsTensor(rows, (r) => r.attentionMask),
+      tokenTypeIds: idsTensor(rows, (r) => r.typeIds),
+    } : {
       inputIds: rows.map((r) => toNumbers(r.ids)),
       attentionMask: rows.map((r) => toNumbers(r.attentionMask)),
       tokenTypeIds: rows.map((r) => toNumbers(r.typeIds)),
@@ -333,7 +360,7 @@ export class PreTrainedTokenizer extends CallableBase {
   }
 
   /** Ids of one text (or pair), special tokens included unless `addSpecialTokens: false`. */
-  encode(text: string, textPair?: string | null, options: Omit<CallOptions, 'padding' | 'textPair'> = {}): number[] {
+  encode(text: string, textPair?: string | null, options: EitherCase<Omit<CallOptions, 'padding' | 'textPair'>> = {}): number[] {
     checkText(text, 'text');
     if (textPair != null) checkText(textPair, 'textPair');
     const o = readOptions<Omit<CallOptions, 'padding' | 'textPair'>>('encode', options, ENCODE_OPTIONS);
@@ -345,14 +372,14 @@ export class PreTrainedTokenizer extends CallableBase {
     return this.encode(text, textPair, { addSpecialTokens: false }).map((id) => this.pipeline.idToToken(id) ?? '');
   }
 
-  decode(ids: number[], options: DecodeOptions = {}): string {
+  decode(ids: number[], options: EitherCase<DecodeOptions> = {}): string {
     if (!Array.isArray(ids) || ids.some((id) => !Number.isInteger(id))) throw new TypeError('decode: expected an array of integer ids');
     const o = readOptions<DecodeOptions>('decode', options, DECODE_OPTIONS);
     const text = this.pipeline.decode(ids, o.skipSpecialTokens === true);
     return (o.cleanUpTokenizationSpaces ?? this.settings.cleanUpTokenizationSpaces) ? cleanupSpaces(text) : text;
   }
 
-  batchDecode(rows: number[][], options: DecodeOptions = {}): string[] {
+  batchDecode(rows: number[][], options: EitherCase<DecodeOptions> = {}): string[] {
     readOptions('batchDecode', options, DECODE_OPTIONS);
     return rows.map((r) => this.decode(r, options));
   }
@@ -390,12 +417,28 @@ for (const name of SNAKE_CASE_MEMBERS) {
 
 const SNAKE_CASE_FIELDS = { input_ids: 'inputIds', attention_mask: 'attentionMask', token_type_ids: 'tokenTypeIds' } as const;
 
+type Fields<E> = Omit<E, keyof typeof SNAKE_CASE_FIELDS>;
+
 /** A batch encoding whose arrays are also read under transformers' names (`encoding.input_ids`). */
-function withSnakeNames(fields: Omit<BatchEncoding, keyof typeof SNAKE_CASE_FIELDS>): BatchEncoding {
+function withSnakeNames<E extends BatchEncoding | TensorEncoding>(fields: Fields<E>): E {
   for (const [snake, camel] of Object.entries(SNAKE_CASE_FIELDS)) {
     Object.defineProperty(fields, snake, { get: () => fields[camel], enumerable: false, configurable: true });
   }
-  return fields as BatchEncoding;
+  return fields as E;
+}
+
+/** One int64 tensor [rows, length] of a field of every row; rows of different lengths cannot make one. */
+function idsTensor(rows: Encoding[], field: (r: Encoding) => ArrayLike<number>): IdsTensor {
+  const n = rows.length === 0 ? 0 : field(rows[0]!).length;
+  const data = new BigInt64Array(rows.length * n);
+  rows.forEach((r, i) => {
+    const values = field(r);
+    if (values.length !== n) {
+      throw new Error(`tokenizer: returnTensor needs rows of one length, but row ${i} has ${values.length} tokens and row 0 ${n}; pad them (padding: true) or truncate them to one length`);
+    }
+    for (let j = 0; j < n; j++) data[i * n + j] = BigInt(values[j]!);
+  });
+  return new IdsTensor(data, [rows.length, n]);
 }
 
 function describe(v: unknown): string {

@@ -6,6 +6,14 @@
 export const toSnake = (name: string) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 const toCamel = (name: string) => name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 
+/** `topK` → `top_k`, as a type (toSnake's rule: each capital becomes `_` and its lower case). */
+export type SnakeCase<S extends string> = S extends `${infer C}${infer Rest}`
+  ? `${C extends Lowercase<C> ? C : `_${Lowercase<C>}`}${SnakeCase<Rest>}`
+  : S;
+
+/** An options type that also takes each name in snake_case, as code written for transformers.js or Python does. */
+export type EitherCase<T> = T & { [K in keyof T as K extends string ? SnakeCase<K> : never]?: T[K] };
+
 /** The other spelling of an option name (camelCase ↔ snake_case), or the name itself when it has none. */
 export function otherSpelling(name: string): string {
   return name.includes('_') ? toCamel(name) : toSnake(name);
