@@ -3,10 +3,13 @@
 export {
   AutoConfig, AutoModel, AutoModelForMaskedLM, AutoModelForSequenceClassification, AutoModelForTokenClassification,
   AutoModelForQuestionAnswering, AutoModelForMultipleChoice, loadModel, createModel, headFromConfig,
-  type DebertaModel, type LoadOptions, type ModelOptions, type ModelInputs, type ModelInputsSnakeCase, type ModelOutputs, type OutputTensor, type HeadKind,
+  DebertaModel, DebertaForMaskedLM, DebertaForSequenceClassification, DebertaForTokenClassification, DebertaForQuestionAnswering,
+  DebertaV2Model, DebertaV2ForMaskedLM, DebertaV2ForSequenceClassification, DebertaV2ForTokenClassification,
+  DebertaV2ForQuestionAnswering, DebertaV2ForMultipleChoice,
+  type LoadOptions, type ModelOptions, type ModelInputs, type ModelInputsSnakeCase, type ModelOutputs, type OutputTensor, type HeadKind,
 } from './models/auto.ts';
 export {
-  AutoTokenizer, PreTrainedTokenizer, type BatchEncoding, type TensorEncoding, type CallOptions, type DecodeOptions, type TextInput,
+  AutoTokenizer, DebertaTokenizer, DebertaV2Tokenizer, PreTrainedTokenizer, type BatchEncoding, type TensorEncoding, type CallOptions, type DecodeOptions, type TextInput,
   type FromPretrainedOptions,
 } from './tokenizers/index.ts';
 export { parseDebertaConfig, loadDebertaConfig, debertaConfigToJson, type DebertaConfig } from './models/deberta/config.ts';

@@ -5,7 +5,9 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, sta
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors.ts';
-import { loadModel, AutoConfig, AutoModel, AutoModelForSequenceClassification } from '../src/models/auto.ts';
+import { loadModel, AutoConfig, AutoModel, AutoModelForSequenceClassification, DebertaForSequenceClassification, DebertaModel,
+  DebertaV2ForMaskedLM, DebertaV2ForSequenceClassification } from '../src/models/auto.ts';
+import { AutoTokenizer, DebertaTokenizer, DebertaV2Tokenizer } from '../src/tokenizers/index.ts';
 import { floatToBf16, floatToHalf, tensor, toFloat32, toFloat64, type Tensor } from '../src/tensor.ts';
 import { relError } from './helpers/compare.ts';
 import { setSessionDefaults } from '../src/runtime/session.ts';
@@ -256,4 +258,41 @@ test('prepack: false reaches ONNX Runtime as disable_prepacking, the memory patt
   } finally {
     (ort.InferenceSession as unknown as { create: unknown }).create = create;
   }
+});
+
+test("transformers' family class names load their family's checkpoints, and name the right class for the other", async () => {
+  const ids = [[1, 5, 9, 2]];
+  const auto = await AutoModelForSequenceClassification.fromPretrained(fixture);
+  const named = await DebertaV2ForSequenceClassification.from_pretrained(fixture);
+  try {
+    assert.deepEqual((await named({ input_ids: ids })).logits!.data, (await auto({ input_ids: ids })).logits!.data);
+    assert.equal(named.head, 'sequence-classification');
+  } finally {
+    await Promise.all([auto.dispose(), named.dispose()]);
+  }
+  const v1 = join(import.meta.dirname, 'fixtures', 'models', 'v1-base-base');
+  const bare = await DebertaModel.fromPretrained(v1);
+  try {
+    assert.equal(bare.config.model_type, 'deberta');
+    assert.equal(bare.head, 'base');
+  } finally {
+    await bare.dispose();
+  }
+  await assert.rejects(DebertaForSequenceClassification.fromPretrained(fixture), {
+    message: `DebertaForSequenceClassification.fromPretrained: ${fixture} is a DeBERTa-v2/v3 checkpoint (model_type "deberta-v2"); load it with DebertaV2ForSequenceClassification or the Auto class of the same head`,
+  });
+  await assert.rejects(DebertaV2ForMaskedLM.fromPretrained(v1), {
+    message: `DebertaV2ForMaskedLM.fromPretrained: ${v1} is a DeBERTa (v1) checkpoint (model_type "deberta"); load it with DebertaForMaskedLM or the Auto class of the same head`,
+  });
+});
+
+test('DebertaTokenizer and DebertaV2Tokenizer read their family\'s tokenizer as AutoTokenizer does, and refuse the other', async () => {
+  const v1 = 'test/fixtures/tokenizers/deberta-v1-gpt2bpe', v3 = 'test/fixtures/tokenizers/deberta-v3-unigram';
+  const text = 'DeBERTa runs in Node.';
+  assert.deepEqual((await DebertaTokenizer.from_pretrained(v1)).encode(text), (await AutoTokenizer.fromPretrained(v1)).encode(text));
+  assert.deepEqual((await DebertaV2Tokenizer.fromPretrained(v3)).encode(text), (await AutoTokenizer.fromPretrained(v3)).encode(text));
+  await assert.rejects(DebertaV2Tokenizer.fromPretrained(v1),
+    { message: `DebertaV2Tokenizer.fromPretrained: ${v1} holds no DeBERTa-v2/v3 SentencePiece (unigram) tokenizer; load it with DebertaTokenizer or AutoTokenizer` });
+  await assert.rejects(DebertaTokenizer.fromPretrained(v3),
+    { message: `DebertaTokenizer.fromPretrained: ${v3} holds no DeBERTa (v1) byte-level BPE tokenizer; load it with DebertaV2Tokenizer or AutoTokenizer` });
 });

@@ -6,7 +6,7 @@ import { openFiles } from '../platform/index.ts';
 import { HUB_OPTIONS, type HubOptions } from '../hub/id.ts';
 import { readOptions, type EitherCase } from '../util/options.ts';
 import { loadDebertaConfig, type DebertaConfig } from './deberta/config.ts';
-import { createModel, type DebertaModel, type HeadKind, type LoadOptions } from './create.ts';
+import { createModel, type DebertaModel as LoadedModel, type HeadKind, type LoadOptions } from './create.ts';
 
 export * from './create.ts';
 
@@ -43,10 +43,14 @@ function loadOptions(where: string, given: unknown): LoadOptions {
   return { ...rest, ...(device ? { executionProviders: [device] } : {}), ...(dtype === 'q8' || dtype === 'int8' ? { quantize: 'int8' as const } : {}) };
 }
 
-async function load(where: string, ref: string | ModelFiles, head: HeadKind | 'auto', given: ModelOptions | undefined): Promise<DebertaModel> {
+async function load(where: string, ref: string | ModelFiles, head: HeadKind | 'auto', given: ModelOptions | undefined, family?: Family): Promise<LoadedModel> {
   const opts = loadOptions(where, given);
   const src = await openFiles(ref, opts);
   const config = await loadDebertaConfig(src);
+  if (family && config.model_type !== family.modelType) {
+    const other = FAMILIES.find((f) => f.modelType === config.model_type)!;
+    throw new Error(`${where}: ${src.where} is a ${other.name} checkpoint (model_type "${config.model_type}"); load it with ${where.replace(family.prefix, other.prefix).replace(/\.\w+$/, '')} or the Auto class of the same head`);
+  }
   // Lazy: float32 safetensors weights go from the file to ONNX Runtime without a copy in JS.
   const { tensors, files } = await loadCheckpointTensors(src, { lazy: true });
   const file = files.length === 1 ? files[0]! : `${src.where} (${files.length} shards)`;
@@ -54,15 +58,23 @@ async function load(where: string, ref: string | ModelFiles, head: HeadKind | 'a
 }
 
 /** Loads a checkpoint with the given head ('auto': the one in `architectures`). */
-export function loadModel(ref: string | ModelFiles, head: HeadKind | 'auto' = 'auto', opts: EitherCase<ModelOptions> = {}): Promise<DebertaModel> {
+export function loadModel(ref: string | ModelFiles, head: HeadKind | 'auto' = 'auto', opts: EitherCase<ModelOptions> = {}): Promise<LoadedModel> {
   return load('loadModel', ref, head, opts);
 }
 
 // `from_pretrained` as transformers.js (and Python) spell it.
-function autoClass(name: string, head: HeadKind | 'auto') {
-  const fromPretrained = (ref: string | ModelFiles, opts: EitherCase<ModelOptions> = {}) => load(`${name}.fromPretrained`, ref, head, opts);
+function autoClass(name: string, head: HeadKind | 'auto', family?: Family) {
+  const fromPretrained = (ref: string | ModelFiles, opts: EitherCase<ModelOptions> = {}) => load(`${name}.fromPretrained`, ref, head, opts, family);
   return { fromPretrained, from_pretrained: fromPretrained };
 }
+
+/** A model family's classes (`DebertaV2ForSequenceClassification`, …): the Auto class of the head, for that model_type only. */
+interface Family { prefix: string; modelType: DebertaConfig['model_type']; name: string }
+const FAMILIES: Family[] = [
+  { prefix: 'DebertaV2', modelType: 'deberta-v2', name: 'DeBERTa-v2/v3' },
+  { prefix: 'Deberta', modelType: 'deberta', name: 'DeBERTa (v1)' },
+];
+const [V2, V1] = FAMILIES as [Family, Family];
 
 /** A checkpoint's config.json, parsed and checked, as transformers' AutoConfig reads it (folder, URL, Hub id or ModelFiles). */
 async function loadConfig(ref: string | ModelFiles, given?: EitherCase<HubOptions>): Promise<DebertaConfig> {
@@ -78,3 +90,18 @@ export const AutoModelForSequenceClassification = autoClass('AutoModelForSequenc
 export const AutoModelForTokenClassification = autoClass('AutoModelForTokenClassification', 'token-classification');
 export const AutoModelForQuestionAnswering = autoClass('AutoModelForQuestionAnswering', 'question-answering');
 export const AutoModelForMultipleChoice = autoClass('AutoModelForMultipleChoice', 'multiple-choice');
+
+// transformers' (and transformers.js') class names, for code that names the family.
+export const DebertaModel = autoClass('DebertaModel', 'base', V1);
+/** A loaded model, whichever class loaded it (the type keeps this name; the value above is v1's bare encoder). */
+export type DebertaModel = LoadedModel;
+export const DebertaForMaskedLM = autoClass('DebertaForMaskedLM', 'masked-lm', V1);
+export const DebertaForSequenceClassification = autoClass('DebertaForSequenceClassification', 'sequence-classification', V1);
+export const DebertaForTokenClassification = autoClass('DebertaForTokenClassification', 'token-classification', V1);
+export const DebertaForQuestionAnswering = autoClass('DebertaForQuestionAnswering', 'question-answering', V1);
+export const DebertaV2Model = autoClass('DebertaV2Model', 'base', V2);
+export const DebertaV2ForMaskedLM = autoClass('DebertaV2ForMaskedLM', 'masked-lm', V2);
+export const DebertaV2ForSequenceClassification = autoClass('DebertaV2ForSequenceClassification', 'sequence-classification', V2);
+export const DebertaV2ForTokenClassification = autoClass('DebertaV2ForTokenClassification', 'token-classification', V2);
+export const DebertaV2ForQuestionAnswering = autoClass('DebertaV2ForQuestionAnswering', 'question-answering', V2);
+export const DebertaV2ForMultipleChoice = autoClass('DebertaV2ForMultipleChoice', 'multiple-choice', V2);

@@ -84,6 +84,25 @@ export class AutoTokenizer {
   }
 }
 
+/**
+ * transformers' tokenizer classes of the two families (`DebertaV2Tokenizer.from_pretrained(…)`): AutoTokenizer
+ * for that family only. DeBERTa v1 tokenizes by byte-level BPE, v2 and v3 by a SentencePiece unigram model.
+ */
+function familyTokenizer(name: string, other: string, kind: typeof UnigramModel | typeof BpeModel, what: string) {
+  const fromPretrained = async (ref: string | ModelFiles, options: EitherCase<FromPretrainedOptions> = {}): Promise<PreTrainedTokenizer> => {
+    const o = readOptions<FromPretrainedOptions>(`${name}.fromPretrained`, options, TOKENIZER_OPTIONS);
+    const src = await openFiles(ref, o);
+    const tok = await fromSource(src, o);
+    if (!(tok.pipeline.model instanceof kind)) {
+      throw new Error(`${name}.fromPretrained: ${src.where} holds no ${what} tokenizer; load it with ${other} or AutoTokenizer`);
+    }
+    return tok;
+  };
+  return { fromPretrained, from_pretrained: fromPretrained };
+}
+export const DebertaTokenizer = familyTokenizer('DebertaTokenizer', 'DebertaV2Tokenizer', BpeModel, 'DeBERTa (v1) byte-level BPE');
+export const DebertaV2Tokenizer = familyTokenizer('DebertaV2Tokenizer', 'DebertaTokenizer', UnigramModel, 'DeBERTa-v2/v3 SentencePiece (unigram)');
+
 async function fromSource(src: FileSource, options: FromPretrainedOptions): Promise<PreTrainedTokenizer> {
   const config = (await readOptionalJson(src, 'tokenizer_config.json')) ?? {};
   const specialMap = (await readOptionalJson(src, 'special_tokens_map.json')) ?? {};

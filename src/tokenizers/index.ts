@@ -1,6 +1,6 @@
 // Tokenizers for DeBERTa checkpoints: spm.model (v2/v3), vocab.json + merges.txt (v1) and tokenizer.json,
 // id for id with transformers 5.
-export { AutoTokenizer, type FromPretrainedOptions, type TokenizerSource } from './auto.ts';
+export { AutoTokenizer, DebertaTokenizer, DebertaV2Tokenizer, type FromPretrainedOptions, type TokenizerSource } from './auto.ts';
 export {
   PreTrainedTokenizer,
   type BatchEncoding,
