@@ -167,3 +167,47 @@ test(`${CALLS.length} calls across ${TASK_COUNT} tasks: deberta-ts answers as tr
   assert.equal(counts.size, Object.keys(TASKS).length, 'every case is called');
   t.diagnostic(`${CALLS.length} calls (${[...counts].map(([k, n]) => `${k} ${n}`).join(', ')}); largest difference ${worst.toExponential(1)}`);
 });
+
+test('a script written for transformers.js (env, from_pretrained, the tokenizer call, the model call) runs unchanged', async (t) => {
+  // The same script, given either library as `lib`.
+  interface Lib {
+    env: { allowRemoteModels: boolean; localModelPath: string };
+    AutoTokenizer: { from_pretrained(id: string): Promise<never> };
+    AutoModelForSequenceClassification: { from_pretrained(id: string, o: object): Promise<never> };
+  }
+  const script = async (lib: Lib, models: string, id: string) => {
+    lib.env.allowRemoteModels = false;
+    lib.env.localModelPath = models;
+    const tokenizer = await lib.AutoTokenizer.from_pretrained(id) as Callable & Record<string, unknown>;
+    const model = await lib.AutoModelForSequenceClassification.from_pretrained(id, { dtype: 'fp32' }) as Callable & { dispose(): Promise<unknown> };
+    const inputs = await tokenizer(['the cat sat', 'a dog ran far'], { padding: true, truncation: true, return_tensor: true }) as Record<string, { tolist(): unknown[] }>;
+    const { logits } = await model(inputs) as { logits: { dims: number[]; data: Float32Array; tolist(): unknown[] } };
+    const ids = inputs.input_ids!.tolist() as bigint[][];
+    const result = {
+      idType: typeof ids[0]![0],
+      input_ids: ids.map((r) => r.map(Number)),
+      attention_mask: (inputs.attention_mask!.tolist() as bigint[][]).map((r) => r.map(Number)),
+      logits,
+      rows: logits.tolist(),
+      decoded: (tokenizer.batch_decode as (ids: number[][], o: object) => string[])(ids.map((r) => r.map(Number)), { skip_special_tokens: true }),
+      special: [tokenizer.mask_token_id, tokenizer.pad_token_id, tokenizer.sep_token, tokenizer.sep_token_id, tokenizer.unk_token_id, tokenizer.model_max_length],
+    };
+    await model.dispose();
+    return result;
+  };
+  const dir = withTinyTokenizer('v3-buckets-seqcls');
+  mkdirSync(join(dir, 'onnx'));
+  await exportModel({ model: dir, out: join(dir, 'onnx/model.onnx') });
+  const tjs = await import('@huggingface/transformers');
+  const { resetEnv } = await import('../src/env.ts');
+  const ourLib = (await import('../src/api.ts')) as unknown as Lib;
+  try {
+    const want = await script(tjs as unknown as Lib, dirname(dir), basename(dir));
+    const got = await script(ourLib, dirname(dir), basename(dir));
+    const worst = assertConforms(got, want, 'script');
+    assert.deepEqual([got.logits.dims, got.idType], [[2, 3], 'bigint']);
+    t.diagnostic(`largest difference ${worst.toExponential(1)}`);
+  } finally {
+    resetEnv();
+  }
+});

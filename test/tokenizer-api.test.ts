@@ -158,7 +158,7 @@ test("members and results under transformers' names too (mask_token_id, batch_de
   assert.equal(tok.mask_token, '[MASK]');
   assert.equal(tok.mask_token_id, 8000);
   assert.deepEqual([tok.cls_token_id, tok.sep_token_id, tok.pad_token_id, tok.unk_token_id], [CLS, SEP, 0, 3]);
-  assert.equal(tok.model_max_length, Infinity);
+  assert.deepEqual([tok.model_max_length, tok.modelMaxLength], [1e30, Infinity]); // transformers' value under its name
   assert.equal(tok.vocab_size, tok.vocabSize);
   assert.deepEqual(tok.all_special_ids, tok.allSpecialIds);
   assert.equal(tok.get_vocab().get('▁world'), 216);

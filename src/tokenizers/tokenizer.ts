@@ -128,7 +128,6 @@ export interface PreTrainedTokenizer {
   (text: TextInput, textPairOrOptions?: string | string[] | EitherCase<CallOptions>, options?: EitherCase<CallOptions>): BatchEncoding;
 
   // The members below under the names transformers and transformers.js give them (SNAKE_CASE_MEMBERS).
-  readonly model_max_length: number;
   readonly vocab_size: number;
   readonly cls_token: string;
   readonly sep_token: string;
@@ -166,6 +165,11 @@ export class PreTrainedTokenizer extends CallableBase {
   /** The maximum length, or Infinity when the checkpoint sets none. */
   get modelMaxLength(): number {
     return this.settings.modelMaxLength > NO_LIMIT ? Infinity : this.settings.modelMaxLength;
+  }
+
+  /** transformers' member keeps transformers' value: the config's number, or 1e30 (its VERY_LARGE_INTEGER) when it sets none. */
+  get model_max_length(): number {
+    return this.settings.modelMaxLength;
   }
 
   /** Number of ids, added tokens included (Python's `len(tokenizer)`). */
@@ -405,7 +409,7 @@ export class PreTrainedTokenizer extends CallableBase {
 }
 
 const SNAKE_CASE_MEMBERS = [
-  'modelMaxLength', 'vocabSize', 'clsToken', 'sepToken', 'padToken', 'unkToken', 'maskToken', 'bosToken', 'eosToken',
+  'vocabSize', 'clsToken', 'sepToken', 'padToken', 'unkToken', 'maskToken', 'bosToken', 'eosToken',
   'clsTokenId', 'sepTokenId', 'padTokenId', 'unkTokenId', 'maskTokenId', 'bosTokenId', 'eosTokenId', 'allSpecialIds',
   'allSpecialTokens', 'getVocab', 'batchDecode', 'convertIdsToTokens', 'convertTokensToIds',
 ] as const satisfies readonly (keyof PreTrainedTokenizer)[];
