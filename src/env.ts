@@ -2,8 +2,8 @@
 // `env.localModelPath = './models/'`): process-wide defaults for where models come from. Options given to a
 // call (`endpoint`, `cacheDir`, `localFilesOnly`) win over these, and these over huggingface_hub's
 // environment variables (HF_ENDPOINT, HF_HUB_CACHE, HF_HUB_OFFLINE). A setting this library does not have
-// is a TypeError where it is assigned, never silently ignored. Pure; the platform
-// supplies the defaults it knows (Node: the working directory and Python's cache; browsers: neither).
+// is a TypeError where it is assigned, never silently ignored. Pure; the platform supplies the defaults it
+// knows (Node: the working directory and Python's cache; browsers: neither).
 import type { Env as OrtEnv } from 'onnxruntime-common';
 import { platform } from './platform/index.ts';
 

@@ -30,7 +30,10 @@ export interface HubOptions {
   cacheDir?: string;
   /** An access token for private or gated repositories (default `$HF_TOKEN`, else the file `$HF_HOME/token`); false: none. */
   token?: string | false;
-  /** Use only the cache, never the network (default: `$HF_HUB_OFFLINE` set to 1). Node only. */
+  /**
+   * Never ask the Hub (default: `env.allowRemoteModels` false, or `$HF_HUB_OFFLINE` set to 1). Node: the cache
+   * answers. Browsers: only a model under `env.localModelPath` (with `env.allowLocalModels`) can be read.
+   */
   localFilesOnly?: boolean;
   /** The Hub's address (default `$HF_ENDPOINT`, else https://huggingface.co). */
   endpoint?: string;
