@@ -23,10 +23,27 @@ export const SPAM_GROUPS: Record<string, 'ham' | 'spam'> = {
  * decoded, attachments dropped, and an HTML-only body turned into text.
  */
 export async function emailText(raw: Uint8Array | string, chars: number): Promise<string> {
+  return (await emailViews(raw, chars)).text;
+}
+
+/**
+ * An email as the model reads it (`text`, as emailText), and as a short message (`short`): the opening
+ * sentences of its body, quoted lines left out, 40 to 200 characters (the subject where the body has none).
+ * People hand a spam classifier single sentences as often as whole emails; the short view teaches it those.
+ */
+export async function emailViews(raw: Uint8Array | string, chars: number): Promise<{ text: string; short: string }> {
   const email = await PostalMime.parse(raw);
   const from = email.from ? `${email.from.name ?? ''} <${email.from.address ?? ''}>`.trim() : '';
   const body = email.text ?? htmlText(email.html ?? '');
-  return `${email.subject ?? ''}\nFrom: ${from}\n${body}`.replace(/\s+/g, ' ').trim().slice(0, chars);
+  const text = `${email.subject ?? ''}\nFrom: ${from}\n${body}`.replace(/\s+/g, ' ').trim().slice(0, chars);
+  const unquoted = body.split('\n').filter((l) => !/^\s*>/.test(l)).join(' ').replace(/\s+/g, ' ').trim();
+  let short = '';
+  for (const sentence of unquoted.split(/(?<=[.!?])\s+/)) {
+    if (short.length >= 40) break;
+    short = `${short} ${sentence}`.trim();
+  }
+  short = short.slice(0, 200).trim();
+  return { text, short: short === '' ? (email.subject ?? '').replace(/\s+/g, ' ').trim() : short };
 }
 
 /** The visible text of an HTML body: no styles, scripts or comments, tags as spaces, entities decoded. */
@@ -34,7 +51,7 @@ function htmlText(html: string): string {
   return decodeHTML(html.replace(/<(style|script)\b[^>]*>[\s\S]*?<\/\1\s*>/gi, ' ').replace(/<!--[\s\S]*?-->/g, ' ').replace(/<[^>]*>/g, ' '));
 }
 
-export interface SpamExample { text: string; label: 'ham' | 'spam'; group: string; file: string }
+export interface SpamExample { text: string; short: string; label: 'ham' | 'spam'; group: string; file: string }
 
 /** The message files of a group, sorted by name. */
 export function spamGroupFiles(group: string, dir = spamCorpusDir()): string[] {
@@ -51,8 +68,8 @@ export async function spamSplit(chars = 2000, dir = spamCorpusDir()): Promise<{ 
   for (const [group, label] of Object.entries(SPAM_GROUPS)) {
     const files = spamGroupFiles(group, dir);
     for (const [i, file] of files.entries()) {
-      const text = await emailText(readFileSync(join(dir, group, file)), chars);
-      (isSpamHeldOut(i) ? heldOut : train).push({ text, label, group, file });
+      const { text, short } = await emailViews(readFileSync(join(dir, group, file)), chars);
+      (isSpamHeldOut(i) ? heldOut : train).push({ text, short, label, group, file });
     }
   }
   return { train, heldOut };
