@@ -304,9 +304,9 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     const pct = (x: number | undefined) => (x === undefined ? '-' : `${(100 * x).toFixed(2)} %`);
     const rows: [string, string, string][] = [
       ['masked-token accuracy (held-out Brown, EMD)', pct(mlm.accuracy), 'reported'],
-      ['spam accuracy (held-out emails)', pct(spam.accuracy), '>= 98 %'],
-      ['spam accuracy (their short views)', pct(spam.short_accuracy), 'reported'],
-      ['held-out plain sentences taken as ham', pct(spam.plain_ham), 'reported'],
+      ['spam accuracy (held-out emails)', pct(spam.accuracy), '>= 97.5 %'],
+      ['spam accuracy (their short views)', pct(spam.short_accuracy), '>= 95 %'],
+      ['held-out plain sentences taken as ham', pct(spam.plain_ham), '>= 95 %'],
       ['POS token accuracy (held-out Brown files)', pct(pos.token_accuracy), '>= 95 %'],
       ['POS token accuracy, random initialisation', pct(rnd.token_accuracy), 'baseline'],
       ['POS margin of pretraining', `${(100 * metrics.pos_margin_over_random_init).toFixed(2)} pt`, '> 0'],
