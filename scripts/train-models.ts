@@ -187,7 +187,7 @@ export function exportF16(from: string, to: string, maxLength?: number): void {
  * short views (accuracy), and on the held-out plain sentences (the share called ham): the last pass chose its
  * checkpoint on all three together, so each is reported on its own.
  */
-async function spamHeldOut(dir: string, quick: boolean): Promise<{ accuracy: number; macro_f1: number; short_accuracy: number; plain_ham: number }> {
+export async function spamHeldOut(dir: string, quick = false): Promise<{ accuracy: number; macro_f1: number; short_accuracy: number; plain_ham: number }> {
   const heldOut = (await spamSplit(SETTINGS.spamChars)).heldOut.filter((_, i) => !quick || i % 38 === 0);
   const [from, n] = SETTINGS.spamPlain.heldOut;
   const plain = nlpCorpusSentences().slice(from, from + (quick ? 32 : n));

@@ -2,7 +2,7 @@
 // Importing this module registers it.
 import * as ortWeb from 'onnxruntime-web';
 import { folderUrl, urlFiles, type ModelFiles } from '../io/files.ts';
-import { env, envAssigned, localModelRef } from '../env.ts';
+import { env, localModelRef } from '../env.ts';
 import { DEFAULT_ENDPOINT, DEFAULT_REVISION, isHubId, resolveUrl, type HubOptions } from '../hub/id.ts';
 import type { Ort } from '../runtime/ort.ts';
 import { setPlatform, type Platform, type RuntimeOptions } from './index.ts';
@@ -40,8 +40,7 @@ async function open(ref: string, hub: HubOptions = {}): Promise<ModelFiles> {
     const where = env.allowLocalModels ? `found no ${folderUrl(localModelRef(ref))}config.json` : 'env.allowLocalModels is false';
     throw new Error(`${ref}: not fetched from the Hub (${offline}), and ${where}`);
   }
-  const endpoint = hub.endpoint ?? envAssigned().remoteHost ?? DEFAULT_ENDPOINT;
-  return urlFiles(resolveUrl(endpoint, ref, hub.revision ?? DEFAULT_REVISION));
+  return urlFiles(resolveUrl(hub.endpoint ?? env.remoteHost, ref, hub.revision ?? DEFAULT_REVISION));
 }
 
 export const browserPlatform: Platform = {
