@@ -1,12 +1,14 @@
 // `npm run bench:gpu`: this project and the peer graph (what transformers.js runs) on a GPU through ONNX
 // Runtime's WebGPU execution provider, same weights and inputs, interleaved, medians; this project on the
-// CPU provider too, as the reference the GPU outputs are checked against. The PyTorch figures measured on
-// the lent H100 machine (bench/peers/pytorch_ort_timings_h100_machine.json) are printed beside, for the
-// shapes they cover. docs/perf.md records the results; bench/gpu-device.sh runs this on the GPU machine.
+// CPU provider too, as the reference the GPU outputs are checked against. PyTorch's CUDA times are printed
+// beside: with --torch FILE those bench/torch-cuda.py measured on the same machine, else the ones measured on
+// an H100 machine (bench/peers/pytorch_ort_timings_h100_machine.json). docs/perf.md records the results;
+// bench/gpu-device.sh runs this, bench/torch-cuda.py and bench/gpu-probe.ts on the GPU machine.
 //
 //   npm run bench:gpu -- [--ep webgpu] [--shape v3-base] [--cases 1x128,32x128,32x512] [--runs N | --target-ms MS]
 //                        [--settle-ms MS (idle before each timed run, default 100, as in bench/run.ts)]
-//                        [--threads T (the CPU side; default all cores)] [--save FILE] [--no-cpu] [--peer-defaults]
+//                        [--threads T (the CPU side; default all cores)] [--save FILE] [--no-cpu] [--no-peer]
+//                        [--peer-defaults] [--torch FILE] [--skip-padding (ours packs real tokens as on the CPU)]
 //
 // Both sides get the same session options: the provider as this project asks for it (for WebGPU,
 // storageBufferCacheMode 'simple', as src/runtime/session.ts sets it), graph optimisation 'all', the same
@@ -37,6 +39,9 @@ const { values: args } = parseArgs({
     save: { type: 'string' },
     'no-cpu': { type: 'boolean', default: false },
     'peer-defaults': { type: 'boolean', default: false },
+    'no-peer': { type: 'boolean', default: false },
+    'skip-padding': { type: 'boolean', default: false },
+    torch: { type: 'string' },
   },
 });
 const shape = args.shape!.replace(/-shape$/, '') as ShapeName;
@@ -49,6 +54,9 @@ const cases = args.cases!.split(',').map((c) => {
 const ep = args.ep!;
 const threads = args.threads ? Number(args.threads) : availableParallelism();
 const withCpu = !args['no-cpu'];
+const withPeer = !args['no-peer'];
+/** Ours runs per-token work on real tokens only (NonZero, which the WebGPU provider leaves to the CPU). */
+const skipPadding = args['skip-padding']!;
 /** Also the peer with the provider's defaults (transformers.js' session), besides the peer with ours. */
 const peerDefaults = args['peer-defaults']!;
 /** The provider as this project's sessions get it (src/runtime/session.ts: WebGPU by name gets storageBufferCacheMode 'simple'). */
@@ -57,26 +65,33 @@ const sessionOptions = { intraOpNumThreads: threads, interOpNumThreads: 1, execu
 const ms = (x: number | undefined) => (x === undefined ? '–' : formatMs(x));
 const log = (msg: string) => process.stderr.write(`[${((Date.now() - started) / 1e3).toFixed(0).padStart(4)} s] ${msg}\n`);
 
-/** PyTorch on the H100 machine, seconds per forward pass, by `torch-h100-fp32.v3-base-shape.b32.s128`-style keys. */
-const torchTimes = (JSON.parse(readFileSync(join(PEERS_DIR, 'pytorch_ort_timings_h100_machine.json'), 'utf8')) as { times_s: Record<string, number> }).times_s;
-const torchMs = (kind: 'fp32' | 'bf16', b: number, n: number) => {
-  const s = torchTimes[`torch-h100-${kind}.${shape}-shape.b${b}.s${n}`];
+/** PyTorch CUDA, milliseconds per forward pass: bench/torch-cuda.py's file (same machine), else the H100 machine's. */
+interface TorchFile { device: string; shape: string; forward_ms: Record<string, number>; matmul_tflops?: Record<string, number> }
+const torchFile = args.torch ? JSON.parse(readFileSync(args.torch, 'utf8')) as TorchFile : undefined;
+if (torchFile && torchFile.shape !== shape) throw new Error(`--torch ${args.torch}: measured for shape '${torchFile.shape}', not '${shape}'`);
+const h100Times = (JSON.parse(readFileSync(join(PEERS_DIR, 'pytorch_ort_timings_h100_machine.json'), 'utf8')) as { times_s: Record<string, number> }).times_s;
+const torchMs = (kind: 'fp32' | 'tf32' | 'bf16', b: number, n: number) => {
+  if (torchFile) return torchFile.forward_ms[`${kind}.b${b}.s${n}`];
+  const s = h100Times[`torch-h100-${kind}.${shape}-shape.b${b}.s${n}`];
   return s === undefined ? undefined : s * 1e3;
 };
+const torchSource = torchFile ? `${torchFile.device}, this machine (${args.torch})` : 'an H100 machine (bench/peers/pytorch_ort_timings_h100_machine.json)';
+/** The target: WebGPU at 32 × 512 within 2× PyTorch CUDA float32 on the same machine. */
+const TORCH_TARGET = { batch: 32, seq: 512, ratio: 2 };
 
 interface GpuCase {
   batch: number; seq: number; gflop: number;
   ours?: Timing; peer?: Timing; peerDefaults?: Timing; oursCpu?: Timing;
   /** Logits, max |a − b| / max(1, max |b|): ours on the GPU against ours on the CPU, and the peer on the GPU against ours on the CPU. */
   oursDiff?: number; peerDiff?: number;
-  torchFp32Ms?: number; torchBf16Ms?: number;
+  torchFp32Ms?: number; torchTf32Ms?: number; torchBf16Ms?: number;
   error?: string;
 }
 const result = {
   date: new Date().toISOString(),
   command: `npm run bench:gpu --${process.argv.slice(2).map((a) => ` ${a}`).join('')}`,
   machine: { nproc: availableParallelism(), cpu: cpus()[0]?.model ?? '?', node: process.version, onnxruntime: ort.env.versions.common },
-  ep, shape, threads,
+  ep, shape, threads, skipPadding, torchSource,
   load: {} as Record<string, number>,
   cases: [] as GpuCase[],
 };
@@ -88,13 +103,15 @@ log(`${shape}: weights ready; ${ep} sessions...`);
 const open = async (name: string, make: () => Promise<unknown>) => { result.load[name] = await timeMs(make); log(`${name} loaded in ${(result.load[name]! / 1e3).toFixed(2)} s`); };
 let ours!: DebertaModel;
 let oursCpu: DebertaModel | undefined;
-let peerGpu!: ort.InferenceSession;
+let peerGpu: ort.InferenceSession | undefined;
 let peerDefaultsGpu: ort.InferenceSession | undefined;
-await open('ours', async () => { ours = await createModel(peer.config, weights, 'sequence-classification', { executionProviders: [ep], threads }); });
-await open('peer', async () => {
-  peerGpu = await ort.InferenceSession.create(peer.onnxPath, { ...sessionOptions, executionProviders: [epConfig] });
-});
-if (peerDefaults) {
+await open('ours', async () => { ours = await createModel(peer.config, weights, 'sequence-classification', { executionProviders: [ep], threads, ...(skipPadding ? { skipPadding } : {}) }); });
+if (withPeer) {
+  await open('peer', async () => {
+    peerGpu = await ort.InferenceSession.create(peer.onnxPath, { ...sessionOptions, executionProviders: [epConfig] });
+  });
+}
+if (withPeer && peerDefaults) {
   await open('peerDefaults', async () => {
     peerDefaultsGpu = await ort.InferenceSession.create(peer.onnxPath, { executionProviders: [ep as 'webgpu'], graphOptimizationLevel: 'all', logSeverityLevel: 3 });
   });
@@ -103,7 +120,7 @@ if (withCpu) await open('oursCpu', async () => { oursCpu = await createModel(pee
 save();
 
 for (const [batch, n] of cases) {
-  const c: GpuCase = { batch, seq: n, gflop: forwardFlops(peer.config, batch, n, oursPlan(peer.config, n)) / 1e9, torchFp32Ms: torchMs('fp32', batch, n), torchBf16Ms: torchMs('bf16', batch, n) };
+  const c: GpuCase = { batch, seq: n, gflop: forwardFlops(peer.config, batch, n, oursPlan(peer.config, n)) / 1e9, torchFp32Ms: torchMs('fp32', batch, n), torchTf32Ms: torchMs('tf32', batch, n), torchBf16Ms: torchMs('bf16', batch, n) };
   result.cases.push(c);
   try {
     const { ids, mask, dims } = makeInputs(peer.config.vocab_size, batch, n);
@@ -111,27 +128,28 @@ for (const [batch, n] of cases) {
     const runOurs = () => ours(feeds);
     const runCpu = () => oursCpu!(feeds);
     const peerFeeds = () => ({ input_ids: new ort.Tensor('int64', ids, dims), attention_mask: new ort.Tensor('int64', mask, dims) });
-    const runPeer = () => peerGpu.run(peerFeeds());
+    const runPeer = () => peerGpu!.run(peerFeeds());
     const runPeerDefaults = () => peerDefaultsGpu!.run(peerFeeds());
     // The check run is also the first warm-up (shader compilation happens here).
-    let a!: Float32Array, b!: Float32Array, ref: Float32Array | undefined;
+    let a!: Float32Array, b: Float32Array | undefined, ref: Float32Array | undefined;
     let roundMsHint = await timeMs(async () => { a = (await runOurs()).logits!.data; });
-    roundMsHint += await timeMs(async () => { b = (await runPeer()).logits!.data as Float32Array; });
+    if (withPeer) roundMsHint += await timeMs(async () => { b = (await runPeer()).logits!.data as Float32Array; });
     if (oursCpu) roundMsHint += await timeMs(async () => { ref = (await runCpu()).logits!.data; });
-    c.oursDiff = relMaxDiff(a, ref ?? b);
-    c.peerDiff = ref ? relMaxDiff(b, ref) : undefined;
-    log(`${batch} × ${n}: check round ${(roundMsHint / 1e3).toFixed(1)} s; ours vs CPU ${c.oursDiff.toExponential(1)}, peer vs CPU ${c.peerDiff?.toExponential(1)}`);
+    if (ref ?? b) c.oursDiff = relMaxDiff(a, (ref ?? b)!);
+    c.peerDiff = ref && b ? relMaxDiff(b, ref) : undefined;
+    log(`${batch} × ${n}: check round ${(roundMsHint / 1e3).toFixed(1)} s; ours vs ${ref ? 'CPU' : 'peer'} ${c.oursDiff?.toExponential(1) ?? '–'}, peer vs CPU ${c.peerDiff?.toExponential(1) ?? '–'}`);
     if (peerDefaultsGpu) roundMsHint += await timeMs(runPeerDefaults);
     // The GPU sides interleaved; the CPU side timed apart, after: its spinning worker threads would slow the
     // GPU sides' host work (21 vs 47 ms at 1 × 128 on the H100 machine).
-    const contenders: Record<string, () => Promise<unknown>> = { ours: runOurs, peer: runPeer };
+    const contenders: Record<string, () => Promise<unknown>> = { ours: runOurs };
+    if (withPeer) contenders.peer = runPeer;
     if (peerDefaultsGpu) contenders.peerDefaults = runPeerDefaults;
     const runs = args.runs ? Number(args.runs) : undefined;
     const timing = { runs, targetMs: Number(args['target-ms']), minRuns: 3, maxRuns: 20, settleMs: Number(args['settle-ms']) };
     const t = await interleaved(contenders, { ...timing, warmup: roundMsHint > 5_000 ? 0 : 1, roundMsHint });
     const cpu = oursCpu ? (await interleaved({ oursCpu: runCpu }, { ...timing, warmup: 0, roundMsHint })).oursCpu : undefined;
     Object.assign(c, { ours: t.ours, peer: t.peer, peerDefaults: t.peerDefaults, oursCpu: cpu });
-    log(`${batch} × ${n}: ours ${ms(t.ours!.medianMs)}, peer ${ms(t.peer!.medianMs)}${t.peerDefaults ? `, peer (provider defaults) ${ms(t.peerDefaults.medianMs)}` : ''}${cpu ? `, ours on CPU ${ms(cpu.medianMs)}` : ''}`);
+    log(`${batch} × ${n}: ours ${ms(t.ours!.medianMs)}, peer ${ms(t.peer?.medianMs)}${t.peerDefaults ? `, peer (provider defaults) ${ms(t.peerDefaults.medianMs)}` : ''}${cpu ? `, ours on CPU ${ms(cpu.medianMs)}` : ''}`);
   } catch (e) {
     c.error = (e as Error).message;
     log(`${batch} × ${n}: ${c.error}`);
@@ -140,19 +158,25 @@ for (const [batch, n] of cases) {
 }
 
 const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? '–' : (a / b).toFixed(2));
+const targetCase = result.cases.find((c) => c.batch === TORCH_TARGET.batch && c.seq === TORCH_TARGET.seq);
+const targetRatio = targetCase?.ours && targetCase.torchFp32Ms ? targetCase.ours.medianMs / targetCase.torchFp32Ms : undefined;
 const lines = [
-  `${shape}, ${ep} (ONNX Runtime ${result.machine.onnxruntime}); CPU side ${threads} threads on ${result.machine.cpu}`,
-  `load: ours ${ms(result.load.ours)}, peer ${ms(result.load.peer)}`,
-  '| batch | ours | peer | ours/peer | peer, provider defaults | ours, CPU | PyTorch fp32 | PyTorch bf16 | ours/PyTorch fp32 | ours GFLOP/s | logits vs CPU (ours, peer) |',
-  '|---|---|---|---|---|---|---|---|---|---|---|',
+  `${shape}, ${ep} (ONNX Runtime ${result.machine.onnxruntime}); CPU side ${threads} threads on ${result.machine.cpu}${skipPadding ? '; ours skips padding' : ''}`,
+  `load: ours ${ms(result.load.ours)}, peer ${ms(result.load.peer)}; PyTorch CUDA: ${torchSource}`,
+  '| batch | ours | peer | ours/peer | peer, provider defaults | ours, CPU | PyTorch fp32 | PyTorch TF32 | PyTorch bf16 | ours/PyTorch fp32 | ours GFLOP/s | logits vs CPU (ours, peer) |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|',
   ...result.cases.map((c) => c.error ? `| ${c.batch} × ${c.seq} | failed: ${c.error} |`
     : `| ${c.batch} × ${c.seq} | ${ms(c.ours?.medianMs)} | ${ms(c.peer?.medianMs)} | ${ratio(c.ours?.medianMs, c.peer?.medianMs)} | ${ms(c.peerDefaults?.medianMs)} | ${ms(c.oursCpu?.medianMs)} `
-      + `| ${ms(c.torchFp32Ms)} | ${ms(c.torchBf16Ms)} | ${ratio(c.ours?.medianMs, c.torchFp32Ms)} | ${c.ours ? (c.gflop / (c.ours.medianMs / 1e3)).toFixed(0) : '–'} `
-      + `| ${c.oursDiff?.toExponential(1)}, ${c.peerDiff?.toExponential(1) ?? '–'} |`),
+      + `| ${ms(c.torchFp32Ms)} | ${ms(c.torchTf32Ms)} | ${ms(c.torchBf16Ms)} | ${ratio(c.ours?.medianMs, c.torchFp32Ms)} | ${c.ours ? (c.gflop / (c.ours.medianMs / 1e3)).toFixed(0) : '–'} `
+      + `| ${c.oursDiff?.toExponential(1) ?? '–'}, ${c.peerDiff?.toExponential(1) ?? '–'} |`),
+  '',
+  `target: ${TORCH_TARGET.batch} × ${TORCH_TARGET.seq}, ours ≤ ${TORCH_TARGET.ratio}× PyTorch CUDA float32: `
+    + (targetRatio === undefined ? 'not measured (case not run, or no PyTorch time for it)' : `${targetRatio.toFixed(2)}× ${targetRatio <= TORCH_TARGET.ratio ? 'PASS' : 'FAIL'}`),
 ];
+Object.assign(result, { target: { ...TORCH_TARGET, measured: targetRatio, pass: targetRatio === undefined ? undefined : targetRatio <= TORCH_TARGET.ratio } });
 process.stdout.write(`${lines.join('\n')}\n`);
 save();
 await ours.dispose();
 await oursCpu?.dispose();
-await peerGpu.release();
+await peerGpu?.release();
 await peerDefaultsGpu?.release();
