@@ -165,6 +165,16 @@ export function toFloat32(t: Tensor): Float32Array {
   return out;
 }
 
+/** Any floating tensor as float16 bits, rounded to nearest even (the data itself if already float16). */
+export function toFloat16(t: Tensor): Uint16Array {
+  if (t.dtype === 'float16') return t.data as Uint16Array;
+  const src = toFloat32(t);
+  const out = new Uint16Array(src.length);
+  // A plain loop: Uint16Array.from(src, floatToHalf) is ~30x slower (9 s for 22 M values).
+  for (let i = 0; i < src.length; i++) out[i] = floatToHalf(src[i]!);
+  return out;
+}
+
 /** Any floating or integer tensor as float64 values. */
 export function toFloat64(t: Tensor): Float64Array {
   if (t.dtype === 'float64') return t.data as Float64Array;

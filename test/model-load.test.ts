@@ -168,7 +168,7 @@ test("loading options: transformers.js' device and dtype, either spelling of a n
   assert.deepEqual(await logits(() => loadModel(fixture, 'auto', { threads: 1, execution_providers: ['cpu'] } as never)), f32);
   const from = (o: unknown) => AutoModelForSequenceClassification.fromPretrained(fixture, o as never);
   await assert.rejects(from({ quantized: true }), { name: 'TypeError', message: /^AutoModelForSequenceClassification\.fromPretrained: unknown option 'quantized' \(accepted: threads, executionProviders \(execution_providers\), quantize, prepack, device, dtype,/ });
-  await assert.rejects(loadModel(fixture, 'auto', { dtype: 'float64' } as never), { message: "loadModel: unsupported dtype 'float64' (use 'fp32', 'q8', 'int8')" });
+  await assert.rejects(loadModel(fixture, 'auto', { dtype: 'float64' } as never), { message: "loadModel: unsupported dtype 'float64' (use 'fp32', 'fp16', 'q8', 'int8')" });
   await assert.rejects(from({ device: 'cuda' }), { message: "AutoModelForSequenceClassification.fromPretrained: unknown device 'cuda' (use 'cpu' or 'webgpu')" });
   await assert.rejects(from({ device: 'cpu', executionProviders: ['cpu'] }), { name: 'TypeError', message: /give device or executionProviders, not both/ });
   await assert.rejects(from({ dtype: 'fp32', quantize: 'int8' }), { name: 'TypeError', message: /dtype 'fp32' and quantize 'int8' contradict each other/ });

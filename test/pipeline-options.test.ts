@@ -92,7 +92,7 @@ test('pipeline() options: either spelling, dtype q8 quantizes, unknown names and
   const dir = withTinyTokenizer('v3-buckets-seqcls');
   await assert.rejects(pipeline('text-classification', dir, { thread: 1 } as never),
     (err: Error) => err instanceof TypeError && /^pipeline\('text-classification'\): unknown option 'thread' \(accepted: threads, device, batchSize \(batch_size\)/.test(err.message));
-  await assert.rejects(pipeline('text-classification', dir, { dtype: 'fp16' } as never), /text-classification: unsupported dtype 'fp16' \(use 'fp32', 'q8', 'int8'\)/);
+  await assert.rejects(pipeline('text-classification', dir, { dtype: 'q4' } as never), /text-classification: unsupported dtype 'q4' \(use 'fp32', 'fp16', 'q8', 'int8'\)/);
   const fp32 = await pipeline('text-classification', dir, { threads: 1, batch_size: 2 } as never);
   const q8 = await pipeline('text-classification', dir, { threads: 1, dtype: 'q8' });
   try {

@@ -91,3 +91,21 @@ test('pipeline device: webgpu gives the CPU results; an unknown device is named'
   }
   await assert.rejects(pipeline('text-classification', null, { device: 'cuda' as 'cpu' }), /unknown device 'cuda' \(use 'cpu' or 'webgpu'\)/);
 });
+
+test("webgpu dtype 'fp16': matches the reference where the adapter has shader-f16, else an error that says so", { skip }, async () => {
+  const dir = join(FIXTURE_MODELS, 'v3-buckets-seqcls');
+  const { tensors } = readSafetensors(join(dir, 'expected.safetensors'));
+  const model = await loadModel(dir, 'auto', { dtype: 'fp16', device: 'webgpu' });
+  try {
+    const run = model(fixtureInputs(tensors));
+    // SwiftShader (CI) has no shader-f16; a GPU with it runs the graph (2.7e-3 on the CPU provider, test/fp16.test.ts).
+    const out = await run.catch((e: Error) => e);
+    if (out instanceof Error) {
+      assert.match(out.message, /^dtype 'fp16' needs a GPU whose WebGPU adapter has the 'shader-f16' feature, and this one lacks it; load with dtype 'fp32' \(ONNX Runtime: .*requires f16 but the device does not support it/);
+    } else {
+      assertClose(out.logits!.data, toFloat64(tensors.get('f64.logits')!), 1.5e-2, 'v3-buckets-seqcls fp16 on webgpu');
+    }
+  } finally {
+    await model.dispose();
+  }
+});

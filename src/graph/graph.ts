@@ -1,6 +1,6 @@
 // A Graph collects inputs, parameters, constants and op nodes; it is built by model code and then
 // compiled (src/runtime/onnx-emit.ts) or differentiated (src/graph/autodiff.ts).
-import { tensor, type DType, type Tensor } from '../tensor.ts';
+import { floatToHalf, tensor, type DType, type Tensor } from '../tensor.ts';
 import { getOp } from './ops/registry.ts';
 import { Node, Value, type Attrs, type Shape, type ValueKind } from './value.ts';
 import type { AttrsOf } from './attrs.ts';
@@ -57,6 +57,7 @@ export class Graph {
     let data;
     if (dtype === 'float32') data = Float32Array.of(x);
     else if (dtype === 'float64') data = Float64Array.of(x);
+    else if (dtype === 'float16') data = Uint16Array.of(floatToHalf(x));
     else if (dtype === 'int64') data = BigInt64Array.of(BigInt(x));
     else if (dtype === 'int32') data = Int32Array.of(x);
     else if (dtype === 'bool') data = Uint8Array.of(x ? 1 : 0);

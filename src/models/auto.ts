@@ -12,8 +12,11 @@ export * from './create.ts';
 
 export const DEVICES = ['cpu', 'webgpu'] as const;
 export type Device = (typeof DEVICES)[number];
-/** Weights' precision in transformers.js' words: 'fp32', or 'q8' / 'int8' (dynamic int8 matrix products). */
-export const DTYPES = ['fp32', 'q8', 'int8'] as const;
+/**
+ * Weights' precision in transformers.js' words: 'fp32', 'fp16' (half-precision weights and activations, for
+ * GPUs with `shader-f16`), or 'q8' / 'int8' (dynamic int8 matrix products).
+ */
+export const DTYPES = ['fp32', 'fp16', 'q8', 'int8'] as const;
 export type Dtype = (typeof DTYPES)[number];
 
 /**
@@ -23,7 +26,7 @@ export type Dtype = (typeof DTYPES)[number];
 export interface ModelOptions extends Omit<LoadOptions, 'dtype' | 'dropout' | 'relativeRowsFirst'> {
   /** 'cpu' or 'webgpu': the same as `executionProviders: [device]`. */
   device?: Device;
-  /** 'q8' or 'int8': the same as `quantize: 'int8'`; 'fp32': float32 products (the default). */
+  /** 'q8' or 'int8': the same as `quantize: 'int8'`; 'fp16': float16 weights and activations; 'fp32': float32 (the default). */
   dtype?: Dtype;
 }
 
@@ -39,8 +42,11 @@ function loadOptions(where: string, given: unknown): LoadOptions {
   if (device !== undefined && !DEVICES.includes(device)) throw new Error(`${where}: unknown device '${device}' (use ${DEVICES.map((d) => `'${d}'`).join(' or ')})`);
   if (dtype !== undefined && !DTYPES.includes(dtype)) throw new Error(`${where}: unsupported dtype '${dtype}' (use ${DTYPES.map((d) => `'${d}'`).join(', ')})`);
   if (device !== undefined && rest.executionProviders !== undefined) throw new TypeError(`${where}: give device or executionProviders, not both`);
-  if (dtype === 'fp32' && rest.quantize !== undefined) throw new TypeError(`${where}: dtype 'fp32' and quantize '${rest.quantize}' contradict each other`);
-  return { ...rest, ...(device ? { executionProviders: [device] } : {}), ...(dtype === 'q8' || dtype === 'int8' ? { quantize: 'int8' as const } : {}) };
+  if ((dtype === 'fp32' || dtype === 'fp16') && rest.quantize !== undefined) throw new TypeError(`${where}: dtype '${dtype}' and quantize '${rest.quantize}' contradict each other`);
+  return {
+    ...rest, ...(device ? { executionProviders: [device] } : {}),
+    ...(dtype === 'q8' || dtype === 'int8' ? { quantize: 'int8' as const } : dtype === 'fp16' ? { dtype: 'float16' as const } : {}),
+  };
 }
 
 async function load(where: string, ref: string | ModelFiles, head: HeadKind | 'auto', given: ModelOptions | undefined, family?: Family): Promise<LoadedModel> {

@@ -78,8 +78,12 @@ export function buildModelGraph(config: DebertaConfig, tensors: Map<string, Tens
   const emdCapable = kind === 'masked-lm' && layout === 'lm_head' && !config.position_biased_input
     && tensors.has(`${prefix}embeddings.position_embeddings.weight`);
   const g = new Graph();
-  const binding = bindWeights(g, tensors, { file });
+  const binding = bindWeights(g, tensors, { file, dtype: opts.dtype });
   const built = buildDeberta(g, config, binding.source, kind, prefix, { mlmLayout: layout, ...opts, emd: opts.emd ?? emdCapable });
+  // Half-precision activations, float32 results: callers and pipelines read float32 either way.
+  const outputs = opts.dtype === 'float16'
+    ? Object.fromEntries(Object.entries(built.outputs).map(([k, v]) => [k, v.dtype === 'float16' ? v.cast('float32') : v]))
+    : built.outputs;
   const extra = binding.unexpected();
   if (extra.length) throw new Error(`${file}: unexpected weights for this model: ${extra.slice(0, 8).map((k) => `'${k}'`).join(', ')}${extra.length > 8 ? ` and ${extra.length - 8} more` : ''}`);
   const emd = opts.emd ?? emdCapable;
@@ -88,13 +92,14 @@ export function buildModelGraph(config: DebertaConfig, tensors: Map<string, Tens
   const maxLength = posLimit <= relLimit
     ? { tokens: posLimit, why: 'max_position_embeddings in config.json' }
     : { tokens: relLimit, why: `the relative-position tables; load with { maxLength } for longer` };
-  return { graph: g, head: kind, inputs: built.inputs, outputs: built.outputs, maxLength };
+  return { graph: g, head: kind, inputs: built.inputs, outputs, maxLength };
 }
 
 /** Builds a model from a config and weights already in memory (`file` names their source in errors). */
 export async function createModel(config: DebertaConfig, tensors: Map<string, Tensor>, head: HeadKind | 'auto' = 'auto',
   opts: LoadOptions & { dir?: string; file?: string } = {}): Promise<DebertaModel> {
   const dir = opts.dir ?? '';
+  if (opts.quantize === 'int8' && opts.dtype === 'float16') throw new TypeError("createModel: quantize 'int8' and dtype float16 exclude each other (int8 products take float32 activations)");
   // Skipping padding needs NonZero, which only the CPU provider is sure to run.
   const skipPadding = opts.skipPadding ?? cpuOnly(opts.executionProviders);
   const { graph, head: kind, maxLength, ...built } = buildModelGraph(config, tensors, head, { ...opts, skipPadding });
@@ -126,7 +131,13 @@ export async function createModel(config: DebertaConfig, tensors: Map<string, Te
     checkInputs(feeds as { input_ids: Tensor; token_type_ids?: Tensor }, {
       vocabSize: config.vocab_size, typeVocabSize: config.type_vocab_size, maxLength: maxLength.tokens, maxLengthWhy: maxLength.why,
     });
-    const out = await session.run(feeds);
+    const out = await session.run(feeds).catch((e: Error) => {
+      // ONNX Runtime compiles a float16 kernel at its first run, and refuses where the adapter lacks shader-f16.
+      if (opts.dtype === 'float16' && /requires f16 but the device does not support it/.test(e.message)) {
+        throw new Error(`dtype 'fp16' needs a GPU whose WebGPU adapter has the 'shader-f16' feature, and this one lacks it; load with dtype 'fp32' (ONNX Runtime: ${e.message})`);
+      }
+      throw e;
+    });
     const result: ModelOutputs = {};
     for (const [k, t] of Object.entries(out)) {
       const value = new OutputTensor(toFloat32(t), t.dims);

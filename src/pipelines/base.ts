@@ -22,7 +22,10 @@ export interface PipelineOptions extends HubOptions {
   maxLength?: number;
   /** Where to read the tokenizer (a folder, URL or files), or a tokenizer (default: the model's own files). */
   tokenizer?: string | ModelFiles | PreTrainedTokenizer;
-  /** Weights' precision, in transformers.js' words: 'fp32' (default), or 'q8' / 'int8' (dynamic int8 matrix products). */
+  /**
+   * Weights' precision, in transformers.js' words: 'fp32' (default), 'fp16' (half precision, for GPUs with
+   * `shader-f16`), or 'q8' / 'int8' (dynamic int8 matrix products).
+   */
   dtype?: Dtype;
 }
 

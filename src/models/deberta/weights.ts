@@ -1,7 +1,7 @@
 // Binds checkpoint tensors to graph parameters by name, with errors that name the file and the key.
 import type { Graph } from '../../graph/graph.ts';
 import type { Value } from '../../graph/value.ts';
-import { BYTES_PER_ELEMENT, tensor, toFloat32, type DType, type Tensor, type TypedArray } from '../../tensor.ts';
+import { BYTES_PER_ELEMENT, tensor, toFloat16, toFloat32, type DType, type Tensor, type TypedArray } from '../../tensor.ts';
 import { BYTE_CHUNKS, bytesOf, tensorChunks } from '../../io/chunks.ts';
 import type { ParamSource } from './modeling.ts';
 
@@ -23,8 +23,8 @@ export interface BindOptions {
   file: string;
   /** Initialise weights the checkpoint lacks instead of failing (fine-tuning a new head). */
   initMissing?: (name: string, dims: number[]) => Tensor | undefined;
-  /** Keep tensors' own float dtype instead of converting to float32 (float64 gradient checks). */
-  dtype?: 'float32' | 'float64';
+  /** The parameters' float type (default float32): float64 for gradient checks, float16 for half-precision inference. */
+  dtype?: 'float32' | 'float64' | 'float16';
 }
 
 export function bindWeights(g: Graph, tensors: Map<string, Tensor>, opts: BindOptions): WeightBinding {
@@ -42,8 +42,9 @@ export function bindWeights(g: Graph, tensors: Map<string, Tensor>, opts: BindOp
       throw new Error(`${opts.file}: weight '${name}' has dtype ${t.dtype}; expected a floating-point tensor`);
     }
     const want = opts.dtype ?? 'float32';
-    const value = t.dtype === want ? t : want === 'float64'
-      ? tensor('float64', t.dims, Float64Array.from(toFloat32(t)))
+    const value = t.dtype === want ? t
+      : want === 'float64' ? tensor('float64', t.dims, Float64Array.from(toFloat32(t)))
+      : want === 'float16' ? tensor('float16', t.dims, toFloat16(t))
       : new Float32Of(t);
     const v = g.param(name, value);
     bound.set(name, v);
