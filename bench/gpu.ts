@@ -10,6 +10,7 @@
 //                        [--threads T (the CPU side; default all cores)] [--save FILE] [--no-cpu] [--no-peer]
 //                        [--peer-defaults] [--torch FILE] [--skip-padding (ours packs real tokens as on the CPU)]
 //                        [--dtype fp32|fp16 (ours on the GPU)] [--cpu-check-only (the CPU side checks logits, untimed)]
+//                        [--relative-shift (ours lines relative attention up by shifting rows, no gathers)]
 //
 // Both sides get the same session options: the provider as this project asks for it (for WebGPU,
 // storageBufferCacheMode 'simple', as src/runtime/session.ts sets it), graph optimisation 'all', the same
@@ -42,6 +43,7 @@ const { values: args } = parseArgs({
     'peer-defaults': { type: 'boolean', default: false },
     'no-peer': { type: 'boolean', default: false },
     'skip-padding': { type: 'boolean', default: false },
+    'relative-shift': { type: 'boolean', default: false },
     torch: { type: 'string' },
     dtype: { type: 'string', default: 'fp32' },
     'cpu-check-only': { type: 'boolean', default: false },
@@ -60,6 +62,7 @@ const withCpu = !args['no-cpu'];
 const withPeer = !args['no-peer'];
 /** Ours runs per-token work on real tokens only (NonZero, which the WebGPU provider leaves to the CPU). */
 const skipPadding = args['skip-padding']!;
+const relativeShift = args['relative-shift']!;
 if (args.dtype !== 'fp32' && args.dtype !== 'fp16') throw new Error(`--dtype: '${args.dtype}' is not fp32 or fp16`);
 /** Ours on the GPU in half precision (the CPU side, the reference, stays float32). */
 const half = args.dtype === 'fp16';
@@ -94,7 +97,7 @@ const result = {
   date: new Date().toISOString(),
   command: `npm run bench:gpu --${process.argv.slice(2).map((a) => ` ${a}`).join('')}`,
   machine: { nproc: availableParallelism(), cpu: cpus()[0]?.model ?? '?', node: process.version, onnxruntime: ort.env.versions.common },
-  ep, shape, threads, skipPadding, dtype: args.dtype, torchSource,
+  ep, shape, threads, skipPadding, relativeShift, dtype: args.dtype, torchSource,
   load: {} as Record<string, number>,
   cases: [] as GpuCase[],
 };
@@ -108,7 +111,7 @@ let ours!: DebertaModel;
 let oursCpu: DebertaModel | undefined;
 let peerGpu: ort.InferenceSession | undefined;
 let peerDefaultsGpu: ort.InferenceSession | undefined;
-await open('ours', async () => { ours = await createModel(peer.config, weights, 'sequence-classification', { executionProviders: [ep], threads, ...(skipPadding ? { skipPadding } : {}), ...(half ? { dtype: 'float16' as const } : {}) }); });
+await open('ours', async () => { ours = await createModel(peer.config, weights, 'sequence-classification', { executionProviders: [ep], threads, ...(skipPadding ? { skipPadding } : {}), relativeShift, ...(half ? { dtype: 'float16' as const } : {}) }); });
 if (withPeer) {
   await open('peer', async () => {
     peerGpu = await ort.InferenceSession.create(peer.onnxPath, { ...sessionOptions, executionProviders: [epConfig] });
@@ -164,7 +167,7 @@ const ratio = (a: number | undefined, b: number | undefined) => (a === undefined
 const targetCase = result.cases.find((c) => c.batch === TORCH_TARGET.batch && c.seq === TORCH_TARGET.seq);
 const targetRatio = targetCase?.ours && targetCase.torchFp32Ms ? targetCase.ours.medianMs / targetCase.torchFp32Ms : undefined;
 const lines = [
-  `${shape}, ${ep} (ONNX Runtime ${result.machine.onnxruntime}); CPU side ${threads} threads on ${result.machine.cpu}; ours ${args.dtype}${skipPadding ? ', skipping padding' : ''}`,
+  `${shape}, ${ep} (ONNX Runtime ${result.machine.onnxruntime}); CPU side ${threads} threads on ${result.machine.cpu}; ours ${args.dtype}${skipPadding ? ', skipping padding' : ''}${relativeShift ? ', relative rows shifted' : ''}`,
   `load: ours ${ms(result.load.ours)}, peer ${ms(result.load.peer)}; PyTorch CUDA: ${torchSource}`,
   '| batch | ours | peer | ours/peer | peer, provider defaults | ours, CPU | PyTorch fp32 | PyTorch TF32 | PyTorch bf16 | ours/PyTorch fp32 | ours GFLOP/s | logits vs CPU (ours, peer) |',
   '|---|---|---|---|---|---|---|---|---|---|---|---|',

@@ -33,7 +33,7 @@ export interface ModelOptions extends Omit<LoadOptions, 'dtype' | 'dropout' | 'r
 // Listed as a record so that the compiler holds the list to the interface.
 const MODEL_OPTIONS = [...Object.keys({
   threads: 1, executionProviders: 1, quantize: 1, prepack: 1, device: 1, dtype: 1, hiddenStates: 1, attentions: 1, maxLength: 1,
-  skipPadding: 1, mlmLayout: 1, emd: 1, maskLogitsFor: 1,
+  skipPadding: 1, relativeShift: 1, mlmLayout: 1, emd: 1, maskLogitsFor: 1,
 } satisfies Record<Exclude<keyof ModelOptions, keyof HubOptions>, 1>), ...HUB_OPTIONS];
 
 /** The options as createModel takes them; unknown names, devices and dtypes are errors that name them. */

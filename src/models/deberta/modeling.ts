@@ -23,6 +23,12 @@ export interface BuildOptions {
    */
   maxLength?: number;
   /**
+   * Line relative attention up by shifting rows (as for short sequences, above) at every length, with one
+   * table row per distance (2n), instead of gathering through an [B, heads, n, n] index: more product work
+   * once n > span, no index and no gather. For GPUs, where the gathers cost more than the products.
+   */
+  relativeShift?: boolean;
+  /**
    * Relative attention projects only the table rows a length uses (gathered, then projected) rather than
    * the whole table (projected, then gathered): for training graphs, whose weights change every step.
    * Inference leaves it off, so that the whole projected table is folded once at load.
@@ -180,8 +186,8 @@ class DebertaBuilder {
     const int = (x: number) => g.constInt64([x]);
     const table = (t: BigInt64Array) => g.constant(tensor('int64', [t.length], t));
     const n = F.dimOf(ids, 1);
-    if (this.opts.maxLength !== undefined && this.opts.maxLength <= span) {
-      // Every sequence is short: the 2n rows of distances n - 1 .. -n, and the same in reverse.
+    if (this.opts.relativeShift || (this.opts.maxLength !== undefined && this.opts.maxLength <= span)) {
+      // Every sequence is short (or shifting is asked for): the 2n rows of distances n - 1 .. -n, and the same in reverse.
       const rows = F.slice(table(c2p.slice().reverse()), int(maxLen).sub(n), int(maxLen).add(n), [0]);
       return { rows, shift: { n, reversed: F.slice(table(c2p), int(maxLen - 1).sub(n), int(maxLen - 1).add(n), [0]) } };
     }
@@ -285,7 +291,7 @@ class DebertaBuilder {
         }
       }
     }
-    // maskBias is 0 or float32's lowest value: the numbers (and gradients) of transformers' masked_fill, so a
+    // maskBias is 0 or the float type's lowest value: the numbers (and gradients) of transformers' masked_fill, so a
     // fully masked (padding) row comes out uniform rather than NaN; one Add in ONNX (see AddMask).
     const probs = this.drop(F.softmax(this.g.op1('AddMask', [scores, maskBias])), 'attention');
     let context = probs.matmul(v).transpose([0, 2, 1, 3]).reshape([0, 0, d.allHead]);
