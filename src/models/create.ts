@@ -100,9 +100,13 @@ export async function createModel(config: DebertaConfig, tensors: Map<string, Te
   opts: LoadOptions & { dir?: string; file?: string } = {}): Promise<DebertaModel> {
   const dir = opts.dir ?? '';
   if (opts.quantize === 'int8' && opts.dtype === 'float16') throw new TypeError("createModel: quantize 'int8' and dtype float16 exclude each other (int8 products take float32 activations)");
-  // Skipping padding needs NonZero, which only the CPU provider is sure to run.
-  const skipPadding = opts.skipPadding ?? cpuOnly(opts.executionProviders);
-  const { graph, head: kind, maxLength, ...built } = buildModelGraph(config, tensors, head, { ...opts, skipPadding });
+  // Skipping padding needs NonZero, which only the CPU provider is sure to run. On a GPU, relative attention
+  // shifts rows rather than gathering through an index built on the CPU and uploaded every call (WebGPU on an
+  // H200, v3-base float32: 1 × 128 25 → 13 ms, 32 × 512 377 → 286 ms; docs/perf.md).
+  const cpu = cpuOnly(opts.executionProviders);
+  const skipPadding = opts.skipPadding ?? cpu;
+  const relativeShift = opts.relativeShift ?? !cpu;
+  const { graph, head: kind, maxLength, ...built } = buildModelGraph(config, tensors, head, { ...opts, skipPadding, relativeShift });
   // int8: the constant-weight matrix products run as dynamically quantised ones (src/runtime/quantize.ts).
   const q = opts.quantize === 'int8' ? quantizeGraphForInference(graph, built.outputs) : undefined;
   // Weights not in a file ONNX Runtime can read (converted float16, a deflated or big-endian torch storage)

@@ -25,7 +25,7 @@ export interface BuildOptions {
   /**
    * Line relative attention up by shifting rows (as for short sequences, above) at every length, with one
    * table row per distance (2n), instead of gathering through an [B, heads, n, n] index: more product work
-   * once n > span, no index and no gather. For GPUs, where the gathers cost more than the products.
+   * once n > span, no index and no gather. createModel sets it for providers other than the CPU's.
    */
   relativeShift?: boolean;
   /**
