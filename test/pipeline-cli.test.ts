@@ -152,6 +152,7 @@ test('cli: errors name the flag, the input line or the missing default model', a
   await assert.rejects(run(['zero-shot', 'x', '-m', M.nli!, '-l', 'a', '--template', 'no slot']), /^Error: --template: has no \{\} where the label goes$/);
   await assert.rejects(run(['qa', 'q', 'c', '-m', M.qa!, '--doc-stride', '-1']), /--doc-stride: expected an integer >= 0, got '-1'/);
   await assert.rejects(run(['fill-mask', 'a [MASK]', '-m', M.mlm!, '--device', 'cuda']), /--device: expected one of cpu, webgpu, got 'cuda'/);
+  await assert.rejects(run(['fill-mask', 'a [MASK]', '-m', M.mlm!, '--dtype', 'q4']), /--dtype: expected one of fp32, fp16, q8, int8, got 'q4'/);
   const bad = join(tempDir(), 'bad.jsonl');
   writeFileSync(bad, '{"text": "ok"}\n{oops\n');
   await assert.rejects(run(['embed', '-m', M.base!, '-i', bad]), /bad\.jsonl:2: invalid JSON/);
@@ -262,4 +263,29 @@ test('cli tokenize and forward: flags that would do nothing, empty stdin, --out 
   assert.equal(f.stderr, `wrote logits to ${out}\n`);
   assert.equal(f.status, 0);
   assert.ok(existsSync(out));
+});
+
+test('cli --dtype: the pipeline with that dtype (fp16 here on the CPU provider), in the task command and the batch job', async () => {
+  const texts = ['great film', 'the plot was thin'];
+  const { out } = await run(['classify', ...texts, '-m', M.nli!, '-f', 'json', '-k', 'all', '--dtype', 'fp16']);
+  const got = JSON.parse(out) as { label: string; score: number }[][];
+  const half = await pipeline('text-classification', M.nli!, { threads: 1, dtype: 'fp16' });
+  const full = await pipeline('text-classification', M.nli!, { threads: 1 });
+  try {
+    const want = await half.run(texts, { topK: null }) as { label: string; score: number }[][];
+    const f32 = await full.run(texts, { topK: null }) as { label: string; score: number }[][];
+    assert.deepEqual(got, want); // the same pipeline: the same numbers
+    // And not float32's: float16 moves the scores (measured 1e-4 to 1e-3 on this fixture).
+    const moved = Math.max(...want.flatMap((r, i) => r.map((c) => Math.abs(c.score - f32[i]!.find((x) => x.label === c.label)!.score))));
+    assert.ok(moved > 1e-6 && moved < 2e-2, `fp16 scores moved ${moved} from float32's`);
+  } finally {
+    await half.dispose();
+    await full.dispose();
+  }
+  const input = join(tempDir(), 'dtype.jsonl');
+  writeFileSync(input, texts.map((t) => JSON.stringify({ text: t })).join('\n') + '\n');
+  const output = join(tempDir(), 'dtype-out.jsonl');
+  await run(['classify', '-m', M.nli!, '-i', input, '-o', output, '-k', 'all', '--workers', '1', '--dtype', 'fp16']);
+  const job = readFileSync(output, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { label: string; score: number }[]);
+  assert.deepEqual(job, got);
 });

@@ -148,6 +148,12 @@ describe('deberta serve (process)', () => {
     assert.match(r.stderr, /--device: expected one of cpu, webgpu, got 'cuda'/);
   });
 
+  it('names a --dtype it does not know, before loading anything', () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--model', `cls=${CLS}`, '--dtype', 'bf16'], { encoding: 'utf8' });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /--dtype: expected one of fp32, fp16, q8, int8, got 'bf16'/);
+  });
+
   it('refuses --revision without a --model to apply it to', () => {
     const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--revision', 'v1'], { encoding: 'utf8' });
     assert.equal(r.status, 1);

@@ -13,7 +13,7 @@
 import { closeSync, createReadStream, existsSync, ftruncateSync, fstatSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { Task } from '../pipelines/index.ts';
+import type { Dtype, Task } from '../pipelines/index.ts';
 import { checkWritableFile } from '../train/checkpoint.ts';
 import { makeFolderFor } from './flags.ts';
 import type { RunnerInfo } from '../server/task-runtime.ts';
@@ -54,6 +54,8 @@ export interface JobOptions {
   batchSize: number;
   maxLength?: number;
   tokenizer?: string;
+  /** The pipelines' dtype (default fp32). */
+  dtype?: Dtype;
   progress: boolean;
 }
 
@@ -149,6 +151,7 @@ export async function runBatchJob(spec: JobSpec, o: JobOptions, io: TaskIO): Pro
 
   const model = await loadPooledModel({ name: spec.task, dir: o.model, tasks: [spec.task] }, {
     workers: o.workers, threads: o.threads, batchSize: o.batchSize, maxLength: o.maxLength, tokenizer: o.tokenizer, nice: 0,
+    ...(o.dtype ? { dtype: o.dtype } : {}),
   });
   const runner = model.runners[0]!;
   const options = spec.options(runner.info!);

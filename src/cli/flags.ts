@@ -1,6 +1,7 @@
 // Flag parsers every command shares: each bad value fails naming the flag, before any work is done.
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { DTYPES, type Dtype } from '../models/auto.ts';
 import type { HeadKind } from '../models/deberta/modeling.ts';
 
 export const HEADS: HeadKind[] = [
@@ -51,3 +52,10 @@ export function makeFolderFor(file: string, flag: string): void {
     }
   }
 }
+
+/** --dtype: one of the pipelines' dtypes, or undefined when not given. */
+export function dtypeFlag(value: string | undefined): Dtype | undefined {
+  return value === undefined ? undefined : oneOf(value, DTYPES, '--dtype');
+}
+
+export const DTYPE_HELP = `${DTYPES.join(', ')}: the weights' precision (fp16: half precision, for GPUs with shader-f16; q8, int8: dynamic int8 matrix products)`;

@@ -14,7 +14,7 @@ import type { ServedModel } from '../../server/types.ts';
 import { loadPooledModel } from '../../server/worker-pool.ts';
 import { checkRevision, localCheckpoint, REVISION_HELP } from '../hub-args.ts';
 import { DEFAULT_MODELS, defaultModelDir, DEVICES, resolveTask, type Task } from '../../pipelines/index.ts';
-import { oneOf, parseIntFlag } from '../flags.ts';
+import { DTYPE_HELP, dtypeFlag, oneOf, parseIntFlag } from '../flags.ts';
 
 /** The demo site `npm run build:browser` writes; served when --static is not given and it exists. */
 const BUILT_DEMO = fileURLToPath(new URL('../../../dist/demo/', import.meta.url));
@@ -36,6 +36,7 @@ interface ServeOptions {
   workers?: string;
   shareWeights: boolean;
   device: string;
+  dtype?: string;
   shutdownTimeoutMs: string;
   shutdownGraceMs: string;
   logLevel: string;
@@ -69,6 +70,7 @@ export function register(program: Command): void {
     .option('--threads <n>', 'intra-op threads per worker (default: the cores divided among the workers)')
     .option('--no-share-weights', 'give each worker its own prepacked copy of the weights: about 5 % more requests per second, the weights\' memory once more per worker (default: workers share one mapped copy)')
     .option('--device <name>', 'cpu or webgpu (ONNX Runtime\'s WebGPU provider)', 'cpu')
+    .option('--dtype <name>', DTYPE_HELP, 'fp32')
     .option('--shutdown-timeout-ms <ms>', 'on SIGTERM, exit anyway after this long', '30000')
     .option('--shutdown-grace-ms <ms>', 'on SIGTERM, once every request is answered, keep connections open this long (late requests get 503)', String(DEFAULTS.shutdownGraceMs))
     .option('--log-level <level>', 'fatal, error, warn, info, debug or silent', 'info')
@@ -88,6 +90,7 @@ async function serve(opts: ServeOptions): Promise<void> {
   const workers = opts.workers === undefined ? DEFAULT_WORKERS : int(opts.workers, '--workers', 1);
   const threads = opts.threads === undefined ? Math.max(1, Math.floor(availableParallelism() / workers)) : int(opts.threads, '--threads', 1);
   const device = oneOf(opts.device, DEVICES, '--device');
+  const dtype = dtypeFlag(opts.dtype);
   const staticDir = opts.static === false ? undefined : opts.static ?? (existsSync(`${BUILT_DEMO}index.html`) ? BUILT_DEMO : undefined);
   const say = (line: string) => process.stderr.write(`deberta serve: ${line}\n`);
 
@@ -108,7 +111,7 @@ async function serve(opts: ServeOptions): Promise<void> {
     const loaded = previous.then(async (): Promise<ServedModel> => {
       const t1 = performance.now();
       // One pipeline call per micro-batch: let it run the whole batch as one model call.
-      const model = await loadPooledModel({ name: spec.name, dir: spec.dir, tasks: spec.tasks }, { batchSize: maxBatch, threads, device, workers, shareWeights: opts.shareWeights });
+      const model = await loadPooledModel({ name: spec.name, dir: spec.dir, tasks: spec.tasks }, { batchSize: maxBatch, threads, device, dtype, workers, shareWeights: opts.shareWeights });
       const weights = workers === 1 ? '' : opts.shareWeights ? ', weights shared' : ', a copy of the weights per worker';
       say(`loaded ${spec.name} (${model.runners.map((r) => r.task).join(', ')}) from ${spec.dir} on ${workers} worker${workers > 1 ? 's' : ''} × ${threads} thread${threads > 1 ? 's' : ''}${weights} in ${Math.round(performance.now() - t1)} ms`);
       return model;

@@ -19,7 +19,7 @@ import type { RerankInput } from '../../pipelines/rerank.ts';
 import { FORMATS, ItemProgress, defaultFormat, fmt, optionalField, processIO, readItems, renderTable, textField,
   type OutputFormat, type RawItem, type TaskIO } from '../task-io.ts';
 import { checkRevision, DownloadProgress, localCheckpoint, REVISION_HELP } from '../hub-args.ts';
-import { oneOf, parseIntFlag } from '../flags.ts';
+import { DTYPE_HELP, dtypeFlag, oneOf, parseIntFlag } from '../flags.ts';
 
 export interface CommonFlags {
   model?: string;
@@ -29,6 +29,7 @@ export interface CommonFlags {
   batchSize?: string;
   threads?: string;
   device?: string;
+  dtype?: string;
   maxLength?: string;
   progress?: boolean;
   output?: string;
@@ -169,7 +170,7 @@ export async function runTaskCommand(task: Task, args: string[], flags: Flags, i
   const wheres = items.length === raw.length ? raw.map((r) => r.where) : undefined;
   if (items.length === 0) throw new Error(`no input: ${flags.input ?? 'stdin'} holds no non-blank line; give texts as arguments, --input FILE.jsonl, or lines on stdin`);
   const pipe = await pipeline(task, flags.model ?? null, {
-    batchSize, threads: int(flags.threads, '--threads'), device: flags.device === undefined ? undefined : oneOf(flags.device, DEVICES, '--device'), maxLength: int(flags.maxLength, '--max-length'), tokenizer: flags.tokenizer,
+    batchSize, threads: int(flags.threads, '--threads'), device: flags.device === undefined ? undefined : oneOf(flags.device, DEVICES, '--device'), dtype: dtypeFlag(flags.dtype), maxLength: int(flags.maxLength, '--max-length'), tokenizer: flags.tokenizer,
   });
   try {
     const o = { ...COMMAND_DEFAULTS[task]?.(Object.values(pipe.model.config.id2label)), ...options };
@@ -240,7 +241,7 @@ async function batchJob(task: Task, args: string[], flags: Flags, options: Recor
     shard: flags.shard === undefined ? undefined : parseShard(flags.shard),
     chunk: batchSize, workers, batchSize,
     threads: int(flags.threads, '--threads') ?? Math.max(1, Math.floor(availableParallelism() / workers)),
-    maxLength: int(flags.maxLength, '--max-length'), tokenizer: flags.tokenizer, progress: flags.progress !== false,
+    maxLength: int(flags.maxLength, '--max-length'), tokenizer: flags.tokenizer, progress: flags.progress !== false, dtype: dtypeFlag(flags.dtype),
   }, io);
 }
 
@@ -254,6 +255,7 @@ const COMMON_FLAGS: [string, string, string?][] = [
   ['--batch-size <n>', 'rows per model call', '8'],
   ['--threads <n>', 'intra-op threads (default: all cores)'],
   ['--device <name>', `${DEVICES.join(' or ')} (ONNX Runtime's WebGPU provider)`, 'cpu'],
+  ['--dtype <name>', DTYPE_HELP, 'fp32'],
   ['--max-length <n>', 'longest row in tokens (default: the tokenizer\'s limit)'],
   ['--no-progress', 'no progress bar while reading --input'],
   ['-o, --output <file>', 'a batch job: run the --input corpus on worker threads into this JSON Lines file, in input order; rerun to resume'],
