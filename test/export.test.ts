@@ -162,3 +162,58 @@ test('export with external data: the weights go to model.onnx_data, which ONNX R
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('export --dtype fp16: float16 weights in half the bytes; onnxruntime-node and transformers.js (dtype fp16) run it', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'deberta-export-fp16-'));
+  try {
+    const name = 'v3-buckets-seqcls';
+    const dir = join(root, name);
+    mkdirSync(join(dir, 'onnx'), { recursive: true });
+    copyFileSync(join(fixtures, name, 'config.json'), join(dir, 'config.json'));
+    const fp32 = await exportModel({ model: join(fixtures, name), out: join(dir, 'onnx/model.onnx') });
+    const fp16 = await exportModel({ model: join(fixtures, name), out: join(dir, 'onnx/model_fp16.onnx'), dtype: 'fp16' });
+    const proto = onnxProto.onnx.ModelProto.decode(readFileSync(fp16.files[0]!));
+    const FLOAT = 1, FLOAT16 = 10;
+    const types = proto.graph!.initializer!.map((i) => i.dataType);
+    assert.ok(types.filter((d) => d === FLOAT16).length >= 20, 'the weights are float16');
+    assert.equal(types.filter((d) => d === FLOAT).length, 0, 'no float32 initializer left');
+    // The float weights take half the bytes (the file also holds int64 position tables and the graph).
+    const floatBytes = (file: string, type: number) => onnxProto.onnx.ModelProto.decode(readFileSync(file)).graph!.initializer!
+      .filter((i) => i.dataType === type).reduce((n, i) => n + (i.rawData?.length ?? 0), 0);
+    const ratio = floatBytes(fp16.files[0]!, FLOAT16) / floatBytes(fp32.files[0]!, FLOAT);
+    assert.ok(ratio > 0.49 && ratio <= 0.5, `float16 weights ${ratio} of the float32 ones' bytes`);
+    assert.equal(proto.graph!.output![0]!.type!.tensorType!.elemType, FLOAT, 'logits stay float32');
+
+    const { tensors, feeds } = fixture(name);
+    const ref = toFloat64(tensors.get('f64.logits')!);
+    const viaOrt = (await runOrt(fp16.files[0]!, feeds)).logits!;
+    // Half precision: measured 2.7e-3 from float64 (test/fp16.test.ts: ≤ 1.5e-2), and far from float32's 1e-6.
+    const err = relError(viaOrt, ref);
+    assert.ok(err <= 1.5e-2 && err > 1e-5, `fp16 export vs float64: ${err}`);
+    const tjs = await transformersJsLogits(root, name, feeds, ['fp16']);
+    assertClose(tjs.fp16, viaOrt, SAME_GRAPH_TOL, 'transformers.js (dtype fp16) vs onnxruntime-node on the same file');
+    t.diagnostic(`fp16 export: ${fp16.bytes} bytes (float32 ${fp32.bytes}), float weights ${ratio.toFixed(3)} of float32's; vs float64 ${err.toExponential(2)}`);
+    await assert.rejects(exportModel({ model: join(fixtures, name), out: join(root, 'x.onnx'), dtype: 'fp16', quantize: 'int8' }),
+      { message: '--dtype fp16 and --quantize int8 exclude each other: int8 products take float32 activations' });
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('export --relative-shift: no GatherElements in the graph, the same outputs', async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'deberta-export-shift-'));
+  try {
+    const name = 'v3-buckets-tokcls';
+    const ops = async (file: string, relativeShift: boolean) => {
+      await exportModel({ model: join(fixtures, name), out: file, relativeShift });
+      return onnxProto.onnx.ModelProto.decode(readFileSync(file)).graph!.node!.map((n) => n.opType);
+    };
+    assert.ok((await ops(join(tmp, 'index.onnx'), false)).includes('GatherElements'));
+    assert.ok(!(await ops(join(tmp, 'shift.onnx'), true)).includes('GatherElements'));
+    const { tensors, feeds } = fixture(name);
+    const got = (await runOrt(join(tmp, 'shift.onnx'), feeds)).logits!;
+    assertClose(got, toFloat64(tensors.get('f64.logits')!), F64_TOL, `${name} shifted export vs float64`);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});

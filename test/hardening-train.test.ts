@@ -148,6 +148,8 @@ test('numeric flags are checked with the flag\'s name before any work', () => {
     [['train', '--model', 'nobody/nothing', '--train', base.train, '--out', join(dir, 'a-file', 'x')], `deberta: --out: ${join(dir, 'a-file', 'x')} cannot be created: ${join(dir, 'a-file')} is a file, not a folder\n`],
     [['train', '--model', 'nobody/nothing', '--train', base.train, '--out', join(dir, 'x'), '--seed', '-1'], "deberta: --seed: expected an integer >= 0, got '-1'\n"],
     [['export', '--model', 'nobody/nothing', '--out', join(dir, 'x.onnx'), '--quantize', 'int4'], "deberta: --quantize: unsupported 'int4' (expected int8)\n"],
+    [['export', '--model', 'nobody/nothing', '--out', join(dir, 'x.onnx'), '--dtype', 'bf16'], "deberta: --dtype: unsupported 'bf16' (expected fp32 or fp16)\n"],
+    [['export', '--model', 'nobody/nothing', '--out', join(dir, 'x.onnx'), '--dtype', 'fp16', '--quantize', 'int8'], 'deberta: --dtype fp16 and --quantize int8 exclude each other: int8 products take float32 activations\n'],
     [['forward', '--model', 'nobody/nothing', '--inputs', 'x', '--out', join(dir, 'a-file', 'y')], `deberta: --out: ${join(dir, 'a-file', 'y')} cannot be created: ${join(dir, 'a-file')} is a file, not a folder\n`],
   ];
   writeFileSync(join(dir, 'a-file'), 'x');

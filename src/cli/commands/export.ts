@@ -22,6 +22,10 @@ export interface ExportOptions {
   out: string;
   head?: HeadKind | 'auto';
   quantize?: 'int8';
+  /** 'fp16': float16 weights and activations, float32 outputs (transformers.js' `model_fp16.onnx`); default fp32. */
+  dtype?: 'fp32' | 'fp16';
+  /** Relative attention by shifted rows instead of an index (what this library runs on GPUs; see BuildOptions). */
+  relativeShift?: boolean;
   /** The int8 form (see src/runtime/quantize.ts); default standard ONNX ops. */
   quantizeOp?: 'MatMulInteger' | 'DynamicQuantizeMatMul';
   /** Weight bytes above which weights go to `<out>_data` (default 1.5 GiB, under protobuf's 2 GB limit). */
@@ -40,10 +44,13 @@ export interface ExportResult {
 
 export async function exportModel(o: ExportOptions): Promise<ExportResult> {
   checkWritableFile(o.out, '--out');
+  checkDtype(o.dtype, o.quantize);
   const config = readDebertaConfig(o.model);
   const { tensors, files } = await loadCheckpointTensors(o.model);
   const file = files.length === 1 ? files[0]! : `${o.model} (${files.length} shards)`;
-  const built = buildModelGraph(config, tensors, o.head ?? 'auto', { file });
+  const built = buildModelGraph(config, tensors, o.head ?? 'auto', {
+    file, relativeShift: o.relativeShift, ...(o.dtype === 'fp16' ? { dtype: 'float16' as const } : {}),
+  });
   let { graph, outputs } = built;
   let quantizedWeights = 0;
   if (o.quantize === 'int8') {
@@ -75,6 +82,12 @@ export async function exportModel(o: ExportOptions): Promise<ExportResult> {
   return { head: built.head, inputs: emitted.inputNames, outputs: emitted.outputNames, files: written, bytes, quantizedWeights };
 }
 
+/** --dtype: fp32 or fp16, and not fp16 with int8 (whose products take float32 activations). */
+function checkDtype(dtype: string | undefined, quantize: string | undefined): void {
+  if (dtype !== undefined && dtype !== 'fp32' && dtype !== 'fp16') throw new Error(`--dtype: unsupported '${dtype}' (expected fp32 or fp16)`);
+  if (dtype === 'fp16' && quantize !== undefined) throw new Error(`--dtype fp16 and --quantize ${quantize} exclude each other: int8 products take float32 activations`);
+}
+
 export function register(program: Command): void {
   program.command('export')
     .description(`write a checkpoint as a standalone ONNX model (opset ${OPSET}, transformers' input/output names, dynamic batch and sequence axes)`)
@@ -83,19 +96,22 @@ export function register(program: Command): void {
     .requiredOption('--out <file>', 'the .onnx file to write (weights over 1.5 GiB go to <file>_data beside it)')
     .option('--head <name>', 'model head (base, masked-lm, sequence-classification, token-classification, question-answering, multiple-choice); default: from the config')
     .option('--quantize <type>', 'int8: dynamic quantisation of the weight matrices (int8 weights, uint8 activations)')
-    .action(async (opts: { model: string; revision?: string; out: string; head?: string; quantize?: string }) => {
+    .option('--dtype <type>', 'fp32, or fp16: float16 weights and activations with float32 outputs (transformers.js: onnx/model_fp16.onnx), for GPUs with shader-f16', 'fp32')
+    .option('--relative-shift', 'relative attention by shifted rows instead of a [batch, heads, n, n] index: faster on GPUs, where ONNX Runtime would build the index on the CPU every call')
+    .action(async (opts: { model: string; revision?: string; out: string; head?: string; quantize?: string; dtype?: string; relativeShift?: boolean }) => {
       // Flags and the output path are checked before anything is downloaded.
       if (opts.quantize !== undefined && opts.quantize !== 'int8') throw new Error(`--quantize: unsupported '${opts.quantize}' (expected int8)`);
+      checkDtype(opts.dtype, opts.quantize);
       const head = opts.head === undefined ? 'auto' : parseHead(opts.head, '--head');
       checkWritableFile(opts.out, '--out');
       checkRevision(opts.revision, [opts.model]);
       opts.model = await localCheckpoint(opts.model, { revision: opts.revision, parts: 'model' });
       const r = await exportModel({
         model: opts.model, out: opts.out, head,
-        quantize: opts.quantize as 'int8' | undefined,
+        quantize: opts.quantize as 'int8' | undefined, dtype: opts.dtype as 'fp32' | 'fp16', relativeShift: opts.relativeShift,
       });
       const mb = (r.bytes / 2 ** 20).toFixed(1);
-      const q = r.quantizedWeights ? `, ${r.quantizedWeights} weight matrices in int8` : '';
+      const q = r.quantizedWeights ? `, ${r.quantizedWeights} weight matrices in int8` : opts.dtype === 'fp16' ? ', float16' : '';
       process.stdout.write(`${r.files.join(' + ')}: ${r.head} model, ${mb} MiB${q}; inputs ${r.inputs.join(', ')}; outputs ${r.outputs.join(', ')}\n`);
     });
 }
