@@ -4,9 +4,9 @@
 # PyTorch CUDA's times (bench/torch-cuda.py), the WebGPU provider's float16 support and product rate
 # (bench/gpu-probe.ts) and `npm run bench:gpu` against those PyTorch times; last, ours alone (no peer
 # between its runs; the CPU only checks its logits) in float32 and float16, with and without padding
-# skipped. Steps not run by default: 'shift' (ours alone with relative attention shifted instead of
-# gathered, and float32 as it is for comparison) and 'profile' (time by op at 32 × 512, both layouts,
-# float32 and float16). Everything lands in $OUT (default /tmp/gpu-out; at most 8 files come back from a device call).
+# skipped (the library's default layout, shifted rows). Steps not run by default: 'shift' (ours alone with
+# relative attention by an index and by shifted rows, float32 and float16) and 'profile' (time by op at
+# 32 × 512, both layouts, float32 and float16). Everything lands in $OUT (default /tmp/gpu-out; at most 8 files come back from a device call).
 #
 #   [STEPS='torch probe bench variants'] [TORCH_JSON=FILE (PyTorch's times from an earlier run)] bash bench/gpu-device.sh
 set -u
@@ -51,8 +51,8 @@ if step variants; then
   done
 fi
 if step shift; then
-  run /tmp/node bench/gpu.mjs "${torch[@]}" --no-peer --cpu-check-only --dtype fp32 --save "$OUT/ours-fp32.json"
   for dtype in fp32 fp16; do
+    run /tmp/node bench/gpu.mjs "${torch[@]}" --no-peer --cpu-check-only --dtype $dtype --relative-index --save "$OUT/ours-$dtype-index.json"
     run /tmp/node bench/gpu.mjs "${torch[@]}" --no-peer --cpu-check-only --dtype $dtype --relative-shift --save "$OUT/ours-$dtype-shift.json"
   done
 fi
