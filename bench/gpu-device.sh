@@ -6,7 +6,8 @@
 # between its runs; the CPU only checks its logits) in float32 and float16, with and without padding
 # skipped (the library's default layout, shifted rows). Steps not run by default: 'shift' (ours alone with
 # relative attention by an index and by shifted rows, float32 and float16) and 'profile' (time by op at
-# 32 × 512, both layouts, float32 and float16). Everything lands in $OUT (default /tmp/gpu-out; at most 8 files come back from a device call).
+# 32 × 512, both layouts, float32 and float16). Everything lands in $OUT (default /tmp/gpu-out), at most 8
+# files per run of the default steps (what a device call brings back).
 #
 #   [STEPS='torch probe bench variants'] [TORCH_JSON=FILE (PyTorch's times from an earlier run)] bash bench/gpu-device.sh
 set -u
@@ -35,8 +36,9 @@ export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp}
 run nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv
 run /tmp/node --version
 if step probe; then
-  LD_LIBRARY_PATH=/tmp/vt/usr/lib/x86_64-linux-gnu /tmp/vt/usr/bin/vulkaninfo >"$OUT/vulkaninfo.txt" 2>&1
-  grep -E -m 12 'deviceName|driverVersion|apiVersion|shaderFloat16 |storageBuffer16BitAccess|uniformAndStorageBuffer16BitAccess|storageInputOutput16|cooperativeMatrix ' "$OUT/vulkaninfo.txt" | tee -a "$OUT/log.txt"
+  # The whole dump stays on the machine; the features that matter go to the log.
+  LD_LIBRARY_PATH=/tmp/vt/usr/lib/x86_64-linux-gnu /tmp/vt/usr/bin/vulkaninfo >/tmp/vulkaninfo.txt 2>&1
+  grep -E -m 12 'deviceName|driverVersion|apiVersion|shaderFloat16 |storageBuffer16BitAccess|uniformAndStorageBuffer16BitAccess|storageInputOutput16|cooperativeMatrix ' /tmp/vulkaninfo.txt | tee -a "$OUT/log.txt"
 fi
 run /tmp/node bench/peers/regen_weights.mjs bench/peers/v3-base-shape
 if [ -n "${TORCH_JSON:-}" ]; then cp "$TORCH_JSON" "$OUT/torch-cuda.json"
