@@ -1,6 +1,7 @@
 // `npm run bench:gpu`: this project and the peer graph (what transformers.js runs) on a GPU through ONNX
-// Runtime's WebGPU execution provider, same weights and inputs, interleaved, medians; this project on the
-// CPU provider too, as the reference the GPU outputs are checked against. PyTorch's CUDA times are printed
+// Runtime's WebGPU execution provider, same weights and inputs, medians: ours alone first (before the peer's
+// sessions exist), then ours and the peer interleaved; this project on the CPU provider too, as the reference
+// the GPU outputs are checked against. PyTorch's CUDA times are printed
 // beside: with --torch FILE those bench/torch-cuda.py measured on the same machine, else the ones it measured
 // on an H200 machine (bench/peers/torch_cuda_h200.json, v3-base). docs/perf.md records the results;
 // bench/gpu-device.sh runs this, bench/torch-cuda.py and bench/gpu-probe.ts on the GPU machine.
@@ -92,9 +93,12 @@ const TORCH_TARGET = { batch: 32, seq: 512, ratio: 2 };
 
 interface GpuCase {
   batch: number; seq: number; gflop: number;
-  ours?: Timing; peer?: Timing; peerDefaults?: Timing; oursCpu?: Timing;
+  /** Ours with no other session in the process yet; ours interleaved with the peer; the peer; ours on the CPU. */
+  oursAlone?: Timing; ours?: Timing; peer?: Timing; peerDefaults?: Timing; oursCpu?: Timing;
   /** Logits, max |a − b| / max(1, max |b|): ours on the GPU against ours on the CPU, and the peer on the GPU against ours on the CPU. */
   oursDiff?: number; peerDiff?: number;
+  /** Ours' logits on the CPU, kept between the two phases (not saved). */
+  reference?: Float32Array;
   torchFp32Ms?: number; torchTf32Ms?: number; torchBf16Ms?: number;
   error?: string;
 }
@@ -117,50 +121,38 @@ let oursCpu: DebertaModel | undefined;
 let peerGpu: ort.InferenceSession | undefined;
 let peerDefaultsGpu: ort.InferenceSession | undefined;
 await open('ours', async () => { ours = await createModel(peer.config, weights, 'sequence-classification', { executionProviders: [ep], threads, ...(skipPadding ? { skipPadding } : {}), ...(relativeShift === undefined ? {} : { relativeShift }), ...(half ? { dtype: 'float16' as const } : {}) }); });
-if (withPeer) {
-  await open('peer', async () => {
-    peerGpu = await ort.InferenceSession.create(peer.onnxPath, { ...sessionOptions, executionProviders: [epConfig] });
-  });
-}
-if (withPeer && peerDefaults) {
-  await open('peerDefaults', async () => {
-    peerDefaultsGpu = await ort.InferenceSession.create(peer.onnxPath, { executionProviders: [ep as 'webgpu'], graphOptimizationLevel: 'all', logSeverityLevel: 3 });
-  });
-}
 if (withCpu) await open('oursCpu', async () => { oursCpu = await createModel(peer.config, weights, 'sequence-classification', { threads }); });
 save();
 
+const runs = args.runs ? Number(args.runs) : undefined;
+const timing = { runs, targetMs: Number(args['target-ms']), minRuns: 3, maxRuns: 20, settleMs: Number(args['settle-ms']) };
+const inputs = (batch: number, n: number) => {
+  const { ids, mask, dims } = makeInputs(peer.config.vocab_size, batch, n);
+  return {
+    ours: { inputIds: { data: ids, dims }, attentionMask: { data: mask, dims } },
+    peer: () => ({ input_ids: new ort.Tensor('int64', ids, dims), attention_mask: new ort.Tensor('int64', mask, dims) }),
+  };
+};
+const caseOf = (batch: number, n: number) => result.cases.find((c) => c.batch === batch && c.seq === n)!;
+
+// 1. Ours alone, before the peer's sessions exist: PyTorch was timed alone, and beside the peer ours runs up to
+// 1.9x slower (docs/perf.md). Its logits checked against ours on the CPU.
 for (const [batch, n] of cases) {
   const c: GpuCase = { batch, seq: n, gflop: forwardFlops(peer.config, batch, n, oursPlan(peer.config, n)) / 1e9, torchFp32Ms: torchMs('fp32', batch, n), torchTf32Ms: torchMs('tf32', batch, n), torchBf16Ms: torchMs('bf16', batch, n) };
   result.cases.push(c);
   try {
-    const { ids, mask, dims } = makeInputs(peer.config.vocab_size, batch, n);
-    const feeds = { inputIds: { data: ids, dims }, attentionMask: { data: mask, dims } };
-    const runOurs = () => ours(feeds);
-    const runCpu = () => oursCpu!(feeds);
-    const peerFeeds = () => ({ input_ids: new ort.Tensor('int64', ids, dims), attention_mask: new ort.Tensor('int64', mask, dims) });
-    const runPeer = () => peerGpu!.run(peerFeeds());
-    const runPeerDefaults = () => peerDefaultsGpu!.run(peerFeeds());
+    const feeds = inputs(batch, n).ours;
     // The check run is also the first warm-up (shader compilation happens here).
-    let a!: Float32Array, b: Float32Array | undefined, ref: Float32Array | undefined;
-    let roundMsHint = await timeMs(async () => { a = (await runOurs()).logits!.data; });
-    if (withPeer) roundMsHint += await timeMs(async () => { b = (await runPeer()).logits!.data as Float32Array; });
-    if (oursCpu) roundMsHint += await timeMs(async () => { ref = (await runCpu()).logits!.data; });
-    if (ref ?? b) c.oursDiff = relMaxDiff(a, (ref ?? b)!);
-    c.peerDiff = ref && b ? relMaxDiff(b, ref) : undefined;
-    log(`${batch} × ${n}: check round ${(roundMsHint / 1e3).toFixed(1)} s; ours vs ${ref ? 'CPU' : 'peer'} ${c.oursDiff?.toExponential(1) ?? '–'}, peer vs CPU ${c.peerDiff?.toExponential(1) ?? '–'}`);
-    if (peerDefaultsGpu) roundMsHint += await timeMs(runPeerDefaults);
-    // The GPU sides interleaved; the CPU side timed apart, after: its spinning worker threads would slow the
-    // GPU sides' host work (21 vs 47 ms at 1 × 128 on the H100 machine).
-    const contenders: Record<string, () => Promise<unknown>> = { ours: runOurs };
-    if (withPeer) contenders.peer = runPeer;
-    if (peerDefaultsGpu) contenders.peerDefaults = runPeerDefaults;
-    const runs = args.runs ? Number(args.runs) : undefined;
-    const timing = { runs, targetMs: Number(args['target-ms']), minRuns: 3, maxRuns: 20, settleMs: Number(args['settle-ms']) };
-    const t = await interleaved(contenders, { ...timing, warmup: roundMsHint > 5_000 ? 0 : 1, roundMsHint });
-    const cpu = oursCpu && timeCpu ? (await interleaved({ oursCpu: runCpu }, { ...timing, warmup: 0, roundMsHint })).oursCpu : undefined;
-    Object.assign(c, { ours: t.ours, peer: t.peer, peerDefaults: t.peerDefaults, oursCpu: cpu });
-    log(`${batch} × ${n}: ours ${ms(t.ours!.medianMs)}, peer ${ms(t.peer?.medianMs)}${t.peerDefaults ? `, peer (provider defaults) ${ms(t.peerDefaults.medianMs)}` : ''}${cpu ? `, ours on CPU ${ms(cpu.medianMs)}` : ''}`);
+    let a!: Float32Array;
+    let roundMsHint = await timeMs(async () => { a = (await ours(feeds)).logits!.data; });
+    if (oursCpu) {
+      const ref = (await oursCpu(feeds)).logits!.data;
+      c.oursDiff = relMaxDiff(a, ref);
+      c.reference = ref;
+    }
+    c.oursAlone = (await interleaved({ ours: () => ours(feeds) }, { ...timing, warmup: roundMsHint > 5_000 ? 0 : 1, roundMsHint })).ours;
+    roundMsHint = c.oursAlone!.medianMs;
+    log(`${batch} × ${n}: ours alone ${ms(c.oursAlone!.medianMs)}${c.oursDiff === undefined ? '' : `, logits ${c.oursDiff.toExponential(1)} from the CPU's`}`);
   } catch (e) {
     c.error = (e as Error).message;
     log(`${batch} × ${n}: ${c.error}`);
@@ -168,24 +160,68 @@ for (const [batch, n] of cases) {
   save();
 }
 
+// 2. The peer: interleaved with ours, each with the same session options; then the CPU side, apart: its
+// spinning worker threads would slow the GPU sides' host work (21 vs 47 ms at 1 × 128 on the H100 machine).
+if (withPeer) {
+  await open('peer', async () => {
+    peerGpu = await ort.InferenceSession.create(peer.onnxPath, { ...sessionOptions, executionProviders: [epConfig] });
+  });
+  if (peerDefaults) {
+    await open('peerDefaults', async () => {
+      peerDefaultsGpu = await ort.InferenceSession.create(peer.onnxPath, { executionProviders: [ep as 'webgpu'], graphOptimizationLevel: 'all', logSeverityLevel: 3 });
+    });
+  }
+}
+for (const [batch, n] of cases) {
+  const c = caseOf(batch, n);
+  if (c.error) continue;
+  try {
+    const feeds = inputs(batch, n);
+    const runCpu = () => oursCpu!(feeds.ours);
+    const contenders: Record<string, () => Promise<unknown>> = { ours: () => ours(feeds.ours) };
+    let roundMsHint = c.oursAlone!.medianMs;
+    if (peerGpu) {
+      const gpu = peerGpu;
+      let b!: Float32Array;
+      roundMsHint += await timeMs(async () => { b = (await gpu.run(feeds.peer())).logits!.data as Float32Array; });
+      if (c.reference) c.peerDiff = relMaxDiff(b, c.reference);
+      contenders.peer = () => gpu.run(feeds.peer());
+      if (peerDefaultsGpu) {
+        const defaults = peerDefaultsGpu;
+        roundMsHint += await timeMs(() => defaults.run(feeds.peer()));
+        contenders.peerDefaults = () => defaults.run(feeds.peer());
+      }
+      const t = await interleaved(contenders, { ...timing, warmup: roundMsHint > 5_000 ? 0 : 1, roundMsHint });
+      Object.assign(c, { ours: t.ours, peer: t.peer, peerDefaults: t.peerDefaults });
+    }
+    if (oursCpu && timeCpu) c.oursCpu = (await interleaved({ oursCpu: runCpu }, { ...timing, warmup: 0, roundMsHint })).oursCpu;
+    log(`${batch} × ${n}: ${c.peer ? `beside the peer: ours ${ms(c.ours?.medianMs)}, peer ${ms(c.peer.medianMs)}` : ''}${c.peerDefaults ? `, peer (provider defaults) ${ms(c.peerDefaults.medianMs)}` : ''}${c.oursCpu ? `; ours on CPU ${ms(c.oursCpu.medianMs)}` : ''}${c.peerDiff === undefined ? '' : `; peer logits ${c.peerDiff.toExponential(1)} from ours on the CPU`}`);
+  } catch (e) {
+    c.error = (e as Error).message;
+    log(`${batch} × ${n}: ${c.error}`);
+  }
+  delete c.reference;
+  save();
+}
+
 const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? '–' : (a / b).toFixed(2));
 const targetCase = result.cases.find((c) => c.batch === TORCH_TARGET.batch && c.seq === TORCH_TARGET.seq);
-const targetRatio = targetCase?.ours && targetCase.torchFp32Ms ? targetCase.ours.medianMs / targetCase.torchFp32Ms : undefined;
+// PyTorch was timed alone: so is ours, for the comparison.
+const targetRatio = targetCase?.oursAlone && targetCase.torchFp32Ms ? targetCase.oursAlone.medianMs / targetCase.torchFp32Ms : undefined;
 const lines = [
   `${shape}, ${ep} (ONNX Runtime ${result.machine.onnxruntime}); CPU side ${threads} threads on ${result.machine.cpu}; ours ${args.dtype}${skipPadding ? ', skipping padding' : ''}, relative attention ${result.relativeShift ? 'by shifted rows' : 'by an index'}`,
   `load: ours ${ms(result.load.ours)}, peer ${ms(result.load.peer)}; PyTorch CUDA: ${torchSource}`,
-  '| batch | ours | peer | ours/peer | peer, provider defaults | ours, CPU | PyTorch fp32 | PyTorch TF32 | PyTorch bf16 | ours/PyTorch fp32 | ours GFLOP/s | logits vs CPU (ours, peer) |',
-  '|---|---|---|---|---|---|---|---|---|---|---|---|',
+  '| batch | ours alone | ours beside the peer | peer | ours/peer | peer, provider defaults | ours, CPU | PyTorch fp32 | PyTorch TF32 | PyTorch bf16 | ours alone/PyTorch fp32 | ours GFLOP/s (alone) | logits vs CPU (ours, peer) |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ...result.cases.map((c) => c.error ? `| ${c.batch} × ${c.seq} | failed: ${c.error} |`
-    : `| ${c.batch} × ${c.seq} | ${ms(c.ours?.medianMs)} | ${ms(c.peer?.medianMs)} | ${ratio(c.ours?.medianMs, c.peer?.medianMs)} | ${ms(c.peerDefaults?.medianMs)} | ${ms(c.oursCpu?.medianMs)} `
-      + `| ${ms(c.torchFp32Ms)} | ${ms(c.torchTf32Ms)} | ${ms(c.torchBf16Ms)} | ${ratio(c.ours?.medianMs, c.torchFp32Ms)} | ${c.ours ? (c.gflop / (c.ours.medianMs / 1e3)).toFixed(0) : '–'} `
+    : `| ${c.batch} × ${c.seq} | ${ms(c.oursAlone?.medianMs)} | ${ms(c.ours?.medianMs)} | ${ms(c.peer?.medianMs)} | ${ratio(c.ours?.medianMs, c.peer?.medianMs)} | ${ms(c.peerDefaults?.medianMs)} | ${ms(c.oursCpu?.medianMs)} `
+      + `| ${ms(c.torchFp32Ms)} | ${ms(c.torchTf32Ms)} | ${ms(c.torchBf16Ms)} | ${ratio(c.oursAlone?.medianMs, c.torchFp32Ms)} | ${c.oursAlone ? (c.gflop / (c.oursAlone.medianMs / 1e3)).toFixed(0) : '–'} `
       + `| ${c.oursDiff?.toExponential(1) ?? '–'}, ${c.peerDiff?.toExponential(1) ?? '–'} |`),
   '',
-  // PyTorch was timed alone; beside the peer ours runs up to 1.9x slower than alone (docs/perf.md).
-  `target: ${TORCH_TARGET.batch} × ${TORCH_TARGET.seq}, ours ≤ ${TORCH_TARGET.ratio}× PyTorch CUDA float32, both float32, ours ${withPeer ? 'timed beside the peer (PyTorch was timed alone: judge with --no-peer)' : 'alone'}: `
+  `target: ${TORCH_TARGET.batch} × ${TORCH_TARGET.seq}, ours alone ≤ ${TORCH_TARGET.ratio}× PyTorch CUDA float32 (alone too), both float32: `
     + (targetRatio === undefined ? 'not measured (case not run, or no PyTorch time for it)'
       // Half precision against PyTorch's float32 is a different comparison: printed, not judged.
-      : half ? `not judged (ours ran fp16: ${targetRatio.toFixed(2)}× PyTorch fp32, ${ratio(targetCase!.ours!.medianMs, targetCase!.torchBf16Ms)}× PyTorch bf16)`
+      : half ? `not judged (ours ran fp16: ${targetRatio.toFixed(2)}× PyTorch fp32, ${ratio(targetCase!.oursAlone!.medianMs, targetCase!.torchBf16Ms)}× PyTorch bf16)`
       : `${targetRatio.toFixed(2)}× ${targetRatio <= TORCH_TARGET.ratio ? 'PASS' : 'FAIL'}`),
 ];
 const judged = targetRatio !== undefined && !half;
