@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { Graph } from '../src/graph/graph.ts';
 import { emitOnnx } from '../src/runtime/onnx-emit.ts';
-import { floatToHalf, halfToFloat, tensor, type DType } from '../src/tensor.ts';
+import { halfToFloat, tensor, toFloat16, type DType } from '../src/tensor.ts';
 import { buildModelGraph } from '../src/models/create.ts';
 import { makeInputs } from './inputs.ts';
 import { loadPeer, peerWeights } from './peer-weights.ts';
@@ -48,7 +48,10 @@ function values(n: number, seed: number, scale: number): Float32Array {
   for (let i = 0; i < n; i++) out[i] = ((((Math.imul(i, 2654435761) + seed * 97) >>> 0) / 4294967296) - 0.5) * 2 * scale;
   return out;
 }
-const asDtype = (x: Float32Array, dtype: DType) => (dtype === 'float16' ? tensor('float16', [x.length], Uint16Array.from(x, floatToHalf)) : tensor('float32', [x.length], x));
+const asDtype = (x: Float32Array, dtype: DType) => {
+  const t = tensor('float32', [x.length], x);
+  return dtype === 'float16' ? tensor('float16', [x.length], toFloat16(t)) : t;
+};
 const ortTensor = (x: Float32Array, dtype: 'float32' | 'float16', dims: number[]) => new ort.Tensor(dtype, asDtype(x, dtype).data as Float32Array | Uint16Array, dims);
 
 /** x [tokens, hidden] through `layers` × (w1 [hidden, inner], w2 [inner, hidden]). */
