@@ -103,8 +103,13 @@ interface Packing {
   first: Value;
 }
 
-/** The most negative finite value of each float type: the bias of a masked pair, as transformers uses finfo(dtype).min. */
-const LOWEST = { float32: -3.4028234663852886e38, float64: -3.4028234663852886e38, float16: -65504 } as const;
+/**
+ * The bias of a masked pair: float32's lowest value, as transformers' masked_fill uses finfo(dtype).min. It is
+ * added here, not filled: in float16 the lowest (-65504) plus a score below -16 rounds to -inf, a row of those
+ * is NaN, and NaN keys reach real tokens through 0 · NaN. -32768 stays finite for any score under 32736 and
+ * still rounds every score of magnitude up to 16 away, so masked rows come out uniform as in float32.
+ */
+const MASKED = { float32: -3.4028234663852886e38, float64: -3.4028234663852886e38, float16: -32768 } as const;
 
 /** Sizes derived once from the config. */
 export function dims(c: DebertaConfig) {
@@ -291,7 +296,7 @@ class DebertaBuilder {
         }
       }
     }
-    // maskBias is 0 or the float type's lowest value: the numbers (and gradients) of transformers' masked_fill, so a
+    // maskBias is 0 or a huge negative (MASKED): the numbers (and gradients) of transformers' masked_fill, so a
     // fully masked (padding) row comes out uniform rather than NaN; one Add in ONNX (see AddMask).
     const probs = this.drop(F.softmax(this.g.op1('AddMask', [scores, maskBias])), 'attention');
     let context = probs.matmul(v).transpose([0, 2, 1, 3]).reshape([0, 0, d.allHead]);
@@ -340,7 +345,7 @@ class DebertaBuilder {
     const maskB = mask.cast('bool');
     // [B, 1, n, n]: a pair attends only when both tokens are real; added to the scores (see attention).
     const pairs = this.g.op1('And', [F.unsqueeze(maskB, [1, 2]), F.unsqueeze(maskB, [1, 3])]);
-    const maskBias = F.where(pairs, this.g.scalar(0, dtype), this.g.scalar(LOWEST[dtype], dtype));
+    const maskBias = F.where(pairs, this.g.scalar(0, dtype), this.g.scalar(MASKED[dtype], dtype));
     let h = this.embeddings(ids, maskF, tokenTypes);
     const hidden: Value[] = [h];
     const probs: Value[] = [];
