@@ -11,7 +11,7 @@ import { toFloat64, type Tensor } from '../src/tensor.ts';
 import { relError } from './helpers/compare.ts';
 import { FIXTURE_MODELS, fixtureInputs } from './helpers/fixture-models.ts';
 
-/** Values at real tokens only: at padding, a float16 mask bias (-65504) does not absorb the scores as float32's does. */
+/** Values at real tokens only: at padding, float16's mask bias (-32768, where float16 values lie 32 apart) absorbs scores up to 16 only, float32's all of them. */
 function realTokens(values: ArrayLike<number>, dims: readonly number[], mask: BigInt64Array | undefined, tokens: number): number[] {
   const per = values.length / (mask?.length ?? 1);
   const perToken = mask !== undefined && dims.length >= 2 && dims[dims.length - (dims.length >= 3 ? 2 : 1)] === tokens && per >= 1;
