@@ -50,6 +50,16 @@ async function runOrt(file: string, feeds: Record<string, Tensor>): Promise<Reco
   return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.data as Float32Array]));
 }
 
+/** A folder as transformers.js reads models: `<root>/v3-buckets-seqcls/` with its config.json and an empty `onnx/`. */
+function transformersJsFolder(prefix: string): { root: string; name: string; dir: string } {
+  const root = mkdtempSync(join(tmpdir(), prefix));
+  const name = 'v3-buckets-seqcls';
+  const dir = join(root, name);
+  mkdirSync(join(dir, 'onnx'), { recursive: true });
+  copyFileSync(join(fixtures, name, 'config.json'), join(dir, 'config.json'));
+  return { root, name, dir };
+}
+
 function dimsOf(valueInfo: onnxProto.onnx.IValueInfoProto): string[] {
   return (valueInfo.type?.tensorType?.shape?.dim ?? []).map((d) => d.dimParam || String(Number(d.dimValue ?? 0)));
 }
@@ -99,12 +109,8 @@ for (const [name, inputs, outputs] of CASES) {
 }
 
 test('export v3-buckets-seqcls: transformers.js runs it (float32 and int8) with the same logits', async (t) => {
-  const root = mkdtempSync(join(tmpdir(), 'deberta-export-tjs-'));
+  const { root, name, dir } = transformersJsFolder('deberta-export-tjs-');
   try {
-    const name = 'v3-buckets-seqcls';
-    const dir = join(root, name);
-    mkdirSync(join(dir, 'onnx'), { recursive: true });
-    copyFileSync(join(fixtures, name, 'config.json'), join(dir, 'config.json'));
     await exportModel({ model: join(fixtures, name), out: join(dir, 'onnx/model.onnx') });
     const q = await exportModel({ model: join(fixtures, name), out: join(dir, 'onnx/model_int8.onnx'), quantize: 'int8' });
     assert.ok(q.quantizedWeights >= 12, `${q.quantizedWeights} weights quantised`);
@@ -135,12 +141,8 @@ test('export v3-buckets-seqcls: transformers.js runs it (float32 and int8) with 
 });
 
 test('export with external data: the weights go to model.onnx_data, which ONNX Runtime and transformers.js read', async (t) => {
-  const root = mkdtempSync(join(tmpdir(), 'deberta-export-ext-'));
+  const { root, name, dir } = transformersJsFolder('deberta-export-ext-');
   try {
-    const name = 'v3-buckets-seqcls';
-    const dir = join(root, name);
-    mkdirSync(join(dir, 'onnx'), { recursive: true });
-    copyFileSync(join(fixtures, name, 'config.json'), join(dir, 'config.json'));
     const r = await exportModel({ model: join(fixtures, name), out: join(dir, 'onnx/model.onnx'), externalAbove: 0 });
     assert.deepEqual(r.files, [join(dir, 'onnx/model.onnx'), join(dir, 'onnx/model.onnx_data')]);
     assert.ok(statSync(r.files[0]!).size < statSync(r.files[1]!).size, 'the weights are in the data file');
@@ -164,12 +166,8 @@ test('export with external data: the weights go to model.onnx_data, which ONNX R
 });
 
 test('export --dtype fp16: float16 weights in half the bytes; onnxruntime-node and transformers.js (dtype fp16) run it', async (t) => {
-  const root = mkdtempSync(join(tmpdir(), 'deberta-export-fp16-'));
+  const { root, name, dir } = transformersJsFolder('deberta-export-fp16-');
   try {
-    const name = 'v3-buckets-seqcls';
-    const dir = join(root, name);
-    mkdirSync(join(dir, 'onnx'), { recursive: true });
-    copyFileSync(join(fixtures, name, 'config.json'), join(dir, 'config.json'));
     const fp32 = await exportModel({ model: join(fixtures, name), out: join(dir, 'onnx/model.onnx') });
     const fp16 = await exportModel({ model: join(fixtures, name), out: join(dir, 'onnx/model_fp16.onnx'), dtype: 'fp16' });
     const proto = onnxProto.onnx.ModelProto.decode(readFileSync(fp16.files[0]!));
